@@ -1,0 +1,307 @@
+"""The `newsbot` command line.
+
+Every command prints a readable answer and, with `--json`, exactly one JSON document on
+stdout. Commands that read articles refresh the index first (unless `--no-refresh`), so
+answers always match the folder. Errors a person can fix are one line on stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.article import Article
+from bot.config import Config, ConfigError, load_config
+from bot.decisions import UnknownArticle, decide, standing_decisions
+from bot.digest import DigestOptions, select_digest
+from bot.lookup import list_topics, lookup_topic, search
+from storage.db import Store
+from storage.index import IndexReport, failures, refresh
+
+
+class UsageError(Exception):
+    """Something the person running the command can fix; printed without a traceback."""
+
+
+class Context:
+    """What every command gets: the configuration, the store and how to print."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.json = bool(getattr(args, "json", False))
+        flags = {"articles": getattr(args, "articles", None), "db": getattr(args, "db", None)}
+        self.config: Config = load_config(getattr(args, "config", None), flags=flags)
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            try:
+                self._store = Store(self.config.db)
+            except Exception as error:  # sqlite3 errors: not a database, read-only, ...
+                raise UsageError(f"cannot open the database {self.config.db}: {error}") from None
+        return self._store
+
+    def refresh(self, force: bool = False) -> IndexReport | None:
+        """Refresh the index unless --no-refresh was given."""
+        if getattr(self.args, "no_refresh", False) and not force:
+            return None
+        folder = self.config.articles
+        if not folder.is_dir():
+            raise UsageError(
+                f"the articles folder {folder} does not exist "
+                "(set --articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml)"
+            )
+        progress = None if self.json or not sys.stderr.isatty() else _progress_bar
+        report = refresh(self.store, folder, self.config.patterns, progress=progress)
+        if progress:
+            sys.stderr.write("\r\033[K")
+        return report
+
+    def emit(self, document: dict[str, Any], text: str) -> None:
+        if self.json:
+            json.dump(document, sys.stdout, ensure_ascii=False, indent=2)
+            sys.stdout.write("\n")
+        else:
+            print(text)
+
+
+def _progress_bar(done: int, total: int) -> None:
+    if total < 500:
+        return
+    width = 30
+    filled = width * done // total
+    sys.stderr.write(f"\rIndexing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
+    sys.stderr.flush()
+
+
+# --- commands
+
+
+def cmd_index(ctx: Context) -> int:
+    report = ctx.refresh(force=True)
+    assert report is not None
+    if ctx.args.failed:
+        broken = failures(ctx.store)
+        text = "\n".join(f"{row['id']}: {row['reason']}" for row in broken) or "No broken files."
+        ctx.emit({"failed": broken}, text)
+        return 0
+    counts = report.as_dict()
+    ctx.emit(
+        counts,
+        f"{counts['total']} files: {counts['indexed']} indexed, {counts['unchanged']} unchanged, "
+        f"{counts['failed']} failed, {counts['removed']} removed"
+        + ("\nSee the failures with: newsbot index --failed" if counts["failed"] else ""),
+    )
+    return 0
+
+
+def cmd_digest(ctx: Context) -> int:
+    ctx.refresh()
+    args = ctx.args
+    options = DigestOptions(
+        top=args.top or ctx.config.digest_top,
+        topics=tuple(args.topic or ()),
+        min_quality=args.min_quality,
+        max_age_days=args.max_age_days,
+    )
+    articles = select_digest(ctx.store, options)
+    heading = f"Top {len(articles)} unpublished articles"
+    ctx.emit(
+        {"articles": [a.to_json() for a in articles]},
+        _article_list(heading, articles, "Nothing to review: no eligible articles."),
+    )
+    return 0
+
+
+def cmd_lookup(ctx: Context) -> int:
+    ctx.refresh()
+    result = lookup_topic(ctx.store, ctx.args.topic, include_published=ctx.args.all,
+                          limit=ctx.args.limit)
+    document: dict[str, Any] = {
+        "topic": result.topic,
+        "articles": [a.to_json() for a in result.articles],
+    }
+    if not result.known:
+        document["suggestions"] = result.suggestions
+        hint = f" Did you mean: {', '.join(result.suggestions)}?" if result.suggestions else ""
+        ctx.emit(document, f"No topic named '{result.topic}'.{hint}")
+        return 1
+    kind = "articles" if ctx.args.all else "unpublished articles"
+    ctx.emit(document, _article_list(f"{result.topic}: {len(result.articles)} {kind}",
+                                     result.articles, f"No {kind} on {result.topic}."))
+    return 0
+
+
+def cmd_topics(ctx: Context) -> int:
+    ctx.refresh()
+    topics = list_topics(ctx.store)
+    width = max((len(t.topic) for t in topics), default=5)
+    lines = [f"{'topic':<{width}}  unpublished  total"]
+    lines += [f"{t.topic:<{width}}  {t.unpublished:>11}  {t.total:>5}" for t in topics]
+    ctx.emit({"topics": [t.to_json() for t in topics]}, "\n".join(lines))
+    return 0
+
+
+def cmd_search(ctx: Context) -> int:
+    ctx.refresh()
+    words = " ".join(ctx.args.words)
+    articles = search(ctx.store, words, limit=ctx.args.limit)
+    ctx.emit(
+        {"query": words, "articles": [a.to_json() for a in articles]},
+        _article_list(f"{len(articles)} matches for '{words}'", articles, f"No match for '{words}'."),
+    )
+    return 0
+
+
+def cmd_decide(ctx: Context) -> int:
+    ctx.refresh()
+    args = ctx.args
+    try:
+        result = decide(ctx.store, args.article_id, args.action, args.user, source="cli")
+    except UnknownArticle as error:
+        raise UsageError(f"{error} (see: newsbot search WORDS)") from None
+    standing = result.standing
+    document = {"id": args.article_id, "outcome": result.outcome,
+                "standing": standing.to_json() if standing else None}
+    summary = f"{standing.decision}, by {standing.user_id}" if standing else "no decision"
+    ctx.emit(document, f"{args.article_id}: {result.outcome}; standing: {summary}")
+    return 0
+
+
+def cmd_decisions(ctx: Context) -> int:
+    decisions = standing_decisions(ctx.store)
+    lines = [f"{d.decision:<8} {d.article_id}  by {d.user_id} at {d.decided_at} via {d.source}"
+             for d in decisions]
+    ctx.emit({"decisions": [d.to_json() for d in decisions]},
+             "\n".join(lines) or "No standing decisions.")
+    return 0
+
+
+def _article_list(heading: str, articles: Sequence[Article], empty: str) -> str:
+    if not articles:
+        return empty
+    lines = [heading]
+    for number, a in enumerate(articles, start=1):
+        flag = " (published)" if a.published else ""
+        lines.append(
+            f"{number:>3}. {a.title}{flag}\n"
+            f"     quality {_num(a.quality)}, heat {_num(a.heat)} | {a.provider_name or '?'}"
+            f" | {(a.published_at or '')[:10]} | {', '.join(a.topics)}\n"
+            f"     {a.web_url or ''}\n"
+            f"     id: {a.id}"
+        )
+    return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+# --- argument parsing
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text}")
+    return value
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Options accepted before or after the command (`newsbot --json index` or `index --json`)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="YAML config file (default: ./newsbot.yaml if present)")
+    common.add_argument("--articles", metavar="DIR", default=argparse.SUPPRESS,
+                        help="articles folder (env NEWSBOT_ARTICLES)")
+    common.add_argument("--db", metavar="FILE", default=argparse.SUPPRESS,
+                        help="SQLite database file (env NEWSBOT_DB)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print one JSON document on stdout")
+    common.add_argument("--no-refresh", action="store_true", default=argparse.SUPPRESS,
+                        help="answer from the index as it is, without re-reading the folder")
+    return common
+
+
+Command = Callable[[Context], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="newsbot", parents=[common],
+        description="Slack chat-ops bot for newsroom channels: digests, look-ups, decisions, sync.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sub = command("index", cmd_index, "refresh the article index and report what changed")
+    sub.add_argument("--failed", action="store_true", help="list the broken files and why")
+
+    sub = command("digest", cmd_digest, "show the digest that would be posted now")
+    sub.add_argument("--top", type=_positive_int, metavar="N", help="how many articles (10)")
+    sub.add_argument("--topic", action="append", metavar="T",
+                     help="only articles with this topic (repeatable: any of them)")
+    sub.add_argument("--min-quality", type=float, metavar="Q", help="minimum quality")
+    sub.add_argument("--max-age-days", type=_non_negative, metavar="D",
+                     help="only articles published in the last D days")
+
+    sub = command("lookup", cmd_lookup, "unpublished articles with a topic, in digest order")
+    sub.add_argument("topic", metavar="TOPIC")
+    sub.add_argument("--all", action="store_true", help="include published articles")
+    sub.add_argument("--limit", type=_positive_int, default=20, metavar="N")
+
+    command("topics", cmd_topics, "every topic with its unpublished and total counts")
+
+    sub = command("search", cmd_search, "full-text search over titles and excerpts")
+    sub.add_argument("words", nargs="+", metavar="WORDS")
+    sub.add_argument("--limit", type=_positive_int, default=20, metavar="N")
+    sub = command("decide", cmd_decide, "record a publish/skip decision, or undo yours")
+    sub.add_argument("article_id", metavar="ARTICLE_ID")
+    sub.add_argument("action", choices=["publish", "skip", "undo"])
+    sub.add_argument("--user", required=True, metavar="U", help="who decides (Slack user id)")
+
+    command("decisions", cmd_decisions, "list the standing decisions")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(Context(args))
+    except (ConfigError, UsageError) as error:
+        print(f"newsbot: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `newsbot digest | head`: the reader left, nothing to report
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the exit-time flush quiet
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""Configuration: built-in defaults < the YAML file < environment variables < flags.
+
+The file is `newsbot.yaml` in the working directory, or the one named by `--config` or
+`NEWSBOT_CONFIG`. Every key is checked before anything runs; a wrong one stops the
+program with the file, the key and the reason. Relative paths in the file are relative
+to the file, elsewhere to the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_CONFIG_FILE = "newsbot.yaml"
+BUNDLED_ARTICLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message names where it came from, the key and why."""
+
+
+@dataclass(frozen=True)
+class Config:
+    articles: Path = BUNDLED_ARTICLES
+    db: Path = Path("newsbot.db")
+    patterns: tuple[str, ...] = ("*.md", "*.txt")
+    # Digests
+    digest_top: int = 10
+    digest_in_thread: bool = True  # article messages in the header's thread
+    digest_repost_after_days: float | None = None  # None: never repost an undecided article
+    digest_nothing_new: bool = True  # post a short line when nothing is eligible
+    # Decisions
+    publish_emoji: tuple[str, ...] = ("white_check_mark",)
+    skip_emoji: tuple[str, ...] = ("x",)
+    editors: tuple[str, ...] = ()  # Slack user ids allowed to decide; empty: everyone
+    admins: tuple[str, ...] = ()  # Slack user ids allowed to change schedules and sync
+    # Schedules
+    schedules: tuple[dict, ...] = ()
+    grace_minutes: float = 60.0
+    # Sync
+    sync_interval_minutes: float = 0.0  # 0: no periodic sync inside `newsbot serve`
+    git_author: str = "newsbot <newsbot@localhost>"
+    git_committer: str | None = None  # None: same as the author
+    source: str = field(default="defaults", compare=False)  # where the file came from
+
+
+# --- value checks: each takes the raw value and returns the clean one or raises ValueError
+
+
+def _path(value: Any) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a path (text)")
+    return Path(value).expanduser()
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be non-empty text")
+    return value.strip()
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of text values")
+    return tuple(v.strip() for v in value if v.strip())
+
+
+def _emoji(value: Any) -> tuple[str, ...]:
+    names = tuple(name.strip(":") for name in _names(value))
+    if not names:
+        raise ValueError("must name at least one emoji")
+    return names
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("must be a whole number of 1 or more")
+    return value
+
+
+def _non_negative(value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError("must be a number of 0 or more") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError("must be a number of 0 or more")
+    return value
+
+
+def _optional_non_negative(value: Any) -> float | None:
+    return None if value is None else _non_negative(value)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _schedules(value: Any) -> tuple[dict, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError("must be a list of schedules (mappings)")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    attribute: str
+    check: Callable[[Any], Any]
+    env: str | None = None
+
+
+# File keys (dotted for nested sections) -> the Config attribute they set.
+SETTINGS: dict[str, Setting] = dict(
+    [
+        ("articles", Setting("articles", _path, "NEWSBOT_ARTICLES")),
+        ("db", Setting("db", _path, "NEWSBOT_DB")),
+        ("patterns", Setting("patterns", _names, "NEWSBOT_PATTERNS")),
+        ("digest.top", Setting("digest_top", _positive_int, "NEWSBOT_DIGEST_TOP")),
+        ("digest.in_thread", Setting("digest_in_thread", _boolean)),
+        ("digest.repost_after_days", Setting("digest_repost_after_days", _optional_non_negative)),
+        ("digest.nothing_new", Setting("digest_nothing_new", _boolean)),
+        ("reactions.publish", Setting("publish_emoji", _emoji)),
+        ("reactions.skip", Setting("skip_emoji", _emoji)),
+        ("editors", Setting("editors", _names, "NEWSBOT_EDITORS")),
+        ("admins", Setting("admins", _names, "NEWSBOT_ADMINS")),
+        ("schedules", Setting("schedules", _schedules)),
+        ("scheduler.grace_minutes", Setting("grace_minutes", _non_negative)),
+        ("sync.interval_minutes", Setting("sync_interval_minutes", _non_negative)),
+        ("sync.git_author", Setting("git_author", _text, "NEWSBOT_GIT_AUTHOR")),
+        ("sync.git_committer", Setting("git_committer", _optional_text)),
+    ]
+)
+_PATH_ATTRIBUTES = {"articles", "db"}
+_SECTIONS = {key.split(".")[0] for key in SETTINGS if "." in key}
+
+
+def _flatten(data: Mapping, origin: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"{origin}: key {key!r} must be text")
+        if key in _SECTIONS:
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{origin}: key '{key}': must be a mapping of settings")
+            for sub_key, sub_value in value.items():
+                flat[f"{key}.{sub_key}"] = sub_value
+        else:
+            flat[key] = value
+    return flat
+
+
+def _apply(values: dict[str, Any], raw: Mapping[str, Any], origin: str, base: Path | None):
+    for key, value in raw.items():
+        setting = SETTINGS.get(key)
+        if setting is None:
+            close = [k for k in SETTINGS if k.split(".")[-1] == key.split(".")[-1]]
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{origin}: unknown key '{key}'{hint}")
+        try:
+            clean = setting.check(value)
+        except ValueError as error:
+            raise ConfigError(f"{origin}: key '{key}': {error} (got {value!r})") from None
+        if setting.attribute in _PATH_ATTRIBUTES and base is not None and not clean.is_absolute():
+            clean = base / clean
+        values[setting.attribute] = clean
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file's settings as dotted keys; ConfigError when it cannot be read or parsed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: must be a mapping of settings, not {type(data).__name__}")
+    return _flatten(data, str(path))
+
+
+def load_config(
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+    cwd: Path | None = None,
+) -> Config:
+    """Merge defaults, the file, the environment and flags (attribute names) into a Config."""
+    env = os.environ if env is None else env
+    cwd = cwd or Path.cwd()
+    values: dict[str, Any] = {}
+    source = "defaults"
+    explicit = config_file or env.get("NEWSBOT_CONFIG")
+    path = Path(explicit) if explicit else cwd / DEFAULT_CONFIG_FILE
+    if not path.is_absolute():
+        path = cwd / path
+    if explicit or path.exists():
+        _apply(values, read_config_file(path), str(path), path.parent)
+        source = str(path)
+    env_values = {key: env[s.env] for key, s in SETTINGS.items() if s.env and env.get(s.env)}
+    for key, value in env_values.items():
+        _apply(values, {key: value}, f"environment variable {SETTINGS[key].env}", cwd)
+    by_attribute = {s.attribute: key for key, s in SETTINGS.items()}
+    for attribute, value in (flags or {}).items():
+        if value is not None:
+            _apply(values, {by_attribute[attribute]: value}, f"--{attribute}", cwd)
+    known = {f.name for f in fields(Config)}
+    return Config(**{k: v for k, v in values.items() if k in known}, source=source)

@@ -1,0 +1,152 @@
+"""Editors' publish/skip decisions: recorded exactly once, undoable, fully audited.
+
+Each editor holds at most one vote per article. The article's standing decision is the
+latest vote still standing, so when an editor withdraws, an earlier colleague's vote
+stands again. Every event goes into `decision_log`; an event that carries a key (Slack's
+`event_id`) is recorded at most once, so Slack's retries and duplicates change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from storage.db import Store
+
+PUBLISH = "publish"
+SKIP = "skip"
+UNDO = "undo"
+Kind = Literal["publish", "skip"]
+Action = Literal["publish", "skip", "undo"]
+
+# What an event did, as stored in decision_log.outcome
+RECORDED = "recorded"  # a vote was cast or changed
+RETRACTED = "retracted"  # a vote was withdrawn
+NO_OP = "no-op"  # nothing to change (e.g. undo with no vote)
+DUPLICATE = "duplicate"  # this event was seen before: nothing stored at all
+
+
+class UnknownArticle(LookupError):
+    """No indexed article has this id."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    article_id: str
+    decision: Kind
+    user_id: str
+    decided_at: str
+    source: str
+    channel: str | None
+    message_ts: str | None
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.article_id, "decision": self.decision, "user": self.user_id,
+            "decidedAt": self.decided_at, "source": self.source,
+            "channel": self.channel, "messageTs": self.message_ts,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # RECORDED, RETRACTED, NO_OP or DUPLICATE
+    standing: Decision | None  # the article's standing decision afterwards
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome in (RECORDED, RETRACTED)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def decide(
+    store: Store,
+    article_id: str,
+    action: Action,
+    user_id: str,
+    *,
+    source: str,
+    event_key: str | None = None,
+    channel: str | None = None,
+    message_ts: str | None = None,
+    only_if: Kind | None = None,
+    toggle: bool = False,
+) -> Outcome:
+    """Apply one editor's action to an article.
+
+    - publish/skip casts (or changes) the user's vote; with `toggle`, repeating the
+      user's current vote withdraws it instead (a second click on a button undoes);
+    - undo withdraws the user's vote; with `only_if`, only a vote of that kind (removing
+      the ✅ reaction must not withdraw a later ❌).
+    """
+    if action not in (PUBLISH, SKIP, UNDO):
+        raise ValueError(f"unknown action {action!r}: use publish, skip or undo")
+    with store.write() as db:
+        if db.execute("SELECT 1 FROM articles WHERE id = ?", [article_id]).fetchone() is None:
+            raise UnknownArticle(f"no article with id {article_id!r}")
+        now = _now()
+        cursor = db.execute(
+            "INSERT INTO decision_log (event_key, article_id, user_id, action, source, channel,"
+            " message_ts, outcome, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?)"
+            " ON CONFLICT (event_key) DO NOTHING",
+            [event_key, article_id, user_id, action, source, channel, message_ts, now],
+        )
+        if cursor.rowcount == 0:
+            return Outcome(DUPLICATE, standing_decision(store, article_id))
+        seq = cursor.lastrowid
+        current = db.execute(
+            "SELECT decision FROM votes WHERE article_id = ? AND user_id = ?",
+            [article_id, user_id],
+        ).fetchone()
+        current_kind = current[0] if current else None
+        if action == UNDO or (toggle and action == current_kind):
+            withdraw = current_kind is not None and (only_if is None or only_if == current_kind)
+            if withdraw:
+                db.execute(
+                    "DELETE FROM votes WHERE article_id = ? AND user_id = ?", [article_id, user_id]
+                )
+            outcome = RETRACTED if withdraw else NO_OP
+        else:
+            db.execute(
+                "INSERT INTO votes (article_id, user_id, decision, decided_at, seq, source,"
+                " channel, message_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (article_id, user_id) DO UPDATE SET decision = excluded.decision,"
+                " decided_at = excluded.decided_at, seq = excluded.seq, source = excluded.source,"
+                " channel = excluded.channel, message_ts = excluded.message_ts",
+                [article_id, user_id, action, now, seq, source, channel, message_ts],
+            )
+            outcome = RECORDED
+        db.execute("UPDATE decision_log SET outcome = ? WHERE id = ?", [outcome, seq])
+        return Outcome(outcome, standing_decision(store, article_id))
+
+
+_DECISION_COLUMNS = "article_id, decision, user_id, decided_at, source, channel, message_ts"
+
+
+def standing_decision(store: Store, article_id: str) -> Decision | None:
+    row = store.db.execute(
+        f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE article_id = ?", [article_id]
+    ).fetchone()
+    return Decision(*row) if row else None
+
+
+def standing_decisions(store: Store) -> list[Decision]:
+    """Every article's standing decision, most recent first."""
+    rows = store.db.execute(
+        f"SELECT {_DECISION_COLUMNS} FROM decisions ORDER BY decided_at DESC, article_id"
+    )
+    return [Decision(*row) for row in rows]
+
+
+def recent_events(store: Store, limit: int = 20) -> list[dict]:
+    """The audit log, newest first (for the App Home and `newsbot decisions --log`)."""
+    return store.query(
+        "SELECT l.id, l.article_id, a.title, l.user_id, l.action, l.source, l.outcome,"
+        " l.created_at FROM decision_log l LEFT JOIN articles a ON a.id = l.article_id"
+        " WHERE l.outcome != 'no-op' ORDER BY l.id DESC LIMIT ?",
+        [limit],
+    )

@@ -1,0 +1,100 @@
+"""Look-ups for editors: articles by topic, the topic list, and full-text search."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from bot.article import COLUMNS, DIGEST_ORDER, Article
+from storage.db import Store
+
+
+@dataclass(frozen=True)
+class TopicCount:
+    topic: str
+    unpublished: int
+    total: int
+
+    def to_json(self) -> dict:
+        return {"topic": self.topic, "unpublished": self.unpublished, "total": self.total}
+
+
+@dataclass(frozen=True)
+class TopicResult:
+    topic: str  # as the articles spell it, or as asked when unknown
+    known: bool
+    articles: list[Article]
+    suggestions: list[str]
+
+
+def list_topics(store: Store) -> list[TopicCount]:
+    """Every topic of a usable article, busiest first."""
+    rows = store.db.execute(
+        """
+        SELECT min(t.topic), sum(a.published = 0), count(*)
+        FROM article_topics t JOIN articles a ON a.id = t.article_id
+        WHERE a.error IS NULL
+        GROUP BY t.topic_key
+        ORDER BY 2 DESC, 3 DESC, t.topic_key
+        """
+    )
+    return [TopicCount(name, unpublished, total) for name, unpublished, total in rows]
+
+
+def close_topics(store: Store, wanted: str, limit: int = 5) -> list[str]:
+    """Known topics that look like `wanted`: containing it, or spelled alike."""
+    names = [t.topic for t in list_topics(store)]
+    key = wanted.casefold()
+    by_key = {name.casefold(): name for name in names}
+    containing = [name for k, name in by_key.items() if key and (key in k or k in key)]
+    alike = [by_key[k] for k in difflib.get_close_matches(key, list(by_key), n=limit, cutoff=0.6)]
+    return list(dict.fromkeys(alike + containing))[:limit]
+
+
+def lookup_topic(
+    store: Store, topic: str, include_published: bool = False, limit: int = 20
+) -> TopicResult:
+    """Articles with this topic (case-insensitive, exact name), in digest order."""
+    key = topic.strip().casefold()
+    spelled = store.db.execute(
+        "SELECT topic FROM article_topics WHERE topic_key = ? LIMIT 1", [key]
+    ).fetchone()
+    if spelled is None:
+        return TopicResult(topic.strip(), False, [], close_topics(store, topic.strip()))
+    published = "" if include_published else "AND a.published = 0"
+    rows = store.db.execute(
+        f"""
+        SELECT {COLUMNS} FROM article_topics t JOIN articles a ON a.id = t.article_id
+        WHERE t.topic_key = ? AND a.error IS NULL {published}
+        ORDER BY {DIGEST_ORDER} LIMIT ?
+        """,
+        [key, limit],
+    )
+    return TopicResult(spelled[0], True, [Article.from_row(r) for r in rows], [])
+
+
+def fts_query(words: str) -> str:
+    """Editors' words as an FTS5 query: every word must match, as a prefix.
+
+    Each word is quoted, so FTS5 syntax (AND, NEAR, '*', quotes, ':') in what people
+    type is searched for rather than interpreted or rejected.
+    """
+    tokens = re.findall(r"\w+", words)
+    return " ".join(f'"{token}"*' for token in tokens)
+
+
+def search(store: Store, words: str, limit: int = 20) -> list[Article]:
+    """Full-text search over title and excerpt, best match first."""
+    query = fts_query(words)
+    if not query:
+        return []
+    rows = store.db.execute(
+        f"""
+        SELECT {COLUMNS} FROM articles_fts f JOIN articles a ON a.rowid = f.rowid
+        WHERE articles_fts MATCH ? AND a.error IS NULL
+        ORDER BY bm25(articles_fts, 5.0, 1.0), {DIGEST_ORDER} LIMIT ?
+        """,
+        [query, limit],
+    )
+    return [Article.from_row(r) for r in rows]

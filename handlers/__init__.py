@@ -1,0 +1,1 @@
+"""Slack-facing code: Bolt listeners and Block Kit rendering."""

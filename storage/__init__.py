@@ -1,0 +1,1 @@
+"""Storage: the SQLite database and the article files (reading, indexing, exact line edits)."""

@@ -1,0 +1,117 @@
+"""The database schema, as an append-only list of migrations.
+
+Never edit a step that has shipped: add a new one at the end. `Store` applies the
+missing steps at open and records the version in `PRAGMA user_version`.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+
+def articles(db: sqlite_utils.Database) -> None:
+    """v1: the article index, its topics and full-text search over title and excerpt."""
+    db.executescript(
+        """
+        CREATE TABLE articles (
+            id TEXT PRIMARY KEY,          -- POSIX path relative to the articles folder
+            title TEXT,
+            excerpt TEXT,
+            web_url TEXT,
+            provider_name TEXT,
+            provider_domain TEXT,
+            topics TEXT NOT NULL DEFAULT '[]',   -- JSON list, as written in the file
+            quality NUMERIC,
+            heat NUMERIC,
+            published INTEGER NOT NULL DEFAULT 0,
+            published_at TEXT,            -- publishedDateTime, ISO 8601 UTC with Z
+            category TEXT,
+            type TEXT,
+            image_url TEXT,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            error TEXT,                   -- why the file cannot be used; NULL when usable
+            indexed_at TEXT NOT NULL
+        );
+        -- The digest queue: usable, unpublished, in digest order.
+        CREATE INDEX articles_queue ON articles (quality DESC, heat DESC, published_at DESC, id)
+            WHERE error IS NULL AND published = 0;
+        CREATE INDEX articles_failed ON articles (id) WHERE error IS NOT NULL;
+
+        CREATE TABLE article_topics (
+            article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+            topic TEXT NOT NULL,          -- as written
+            topic_key TEXT NOT NULL,      -- casefolded, for case-insensitive look-ups
+            PRIMARY KEY (article_id, topic_key)
+        ) WITHOUT ROWID;
+        CREATE INDEX article_topics_key ON article_topics (topic_key, article_id);
+
+        CREATE VIRTUAL TABLE articles_fts USING fts5 (
+            title, excerpt, content='articles', content_rowid='rowid', tokenize='unicode61'
+        );
+        CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+            INSERT INTO articles_fts (rowid, title, excerpt)
+            VALUES (new.rowid, new.title, new.excerpt);
+        END;
+        CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
+            INSERT INTO articles_fts (articles_fts, rowid, title, excerpt)
+            VALUES ('delete', old.rowid, old.title, old.excerpt);
+        END;
+        CREATE TRIGGER articles_au AFTER UPDATE OF title, excerpt ON articles BEGIN
+            INSERT INTO articles_fts (articles_fts, rowid, title, excerpt)
+            VALUES ('delete', old.rowid, old.title, old.excerpt);
+            INSERT INTO articles_fts (rowid, title, excerpt)
+            VALUES (new.rowid, new.title, new.excerpt);
+        END;
+        """
+    )
+
+
+def decisions(db: sqlite_utils.Database) -> None:
+    """v2: editors' publish/skip votes and the append-only audit log of every event.
+
+    Each editor holds at most one vote per article; the article's standing decision
+    is the most recent vote still standing (view `decisions`).
+    """
+    db.executescript(
+        """
+        CREATE TABLE votes (
+            article_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('publish', 'skip')),
+            decided_at TEXT NOT NULL,
+            seq INTEGER NOT NULL,         -- decision_log.id that cast it: orders ties
+            source TEXT NOT NULL,
+            channel TEXT,
+            message_ts TEXT,
+            PRIMARY KEY (article_id, user_id)
+        );
+        CREATE VIEW decisions AS
+            SELECT article_id, user_id, decision, decided_at, source, channel, message_ts
+            FROM (
+                SELECT *, row_number() OVER (
+                    PARTITION BY article_id ORDER BY seq DESC
+                ) AS rank
+                FROM votes
+            )
+            WHERE rank = 1;
+
+        CREATE TABLE decision_log (
+            id INTEGER PRIMARY KEY,
+            event_key TEXT UNIQUE,        -- Slack event_id or action key: makes retries no-ops
+            article_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('publish', 'skip', 'undo')),
+            source TEXT NOT NULL,         -- reaction, button, cli
+            channel TEXT,
+            message_ts TEXT,
+            outcome TEXT NOT NULL,        -- what it changed: recorded, retracted, no-op
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX decision_log_article ON decision_log (article_id, id);
+        """
+    )
+
+
+MIGRATIONS = [articles, decisions]
