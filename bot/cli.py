@@ -12,13 +12,12 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from bot.article import Article
 from bot.config import Config, ConfigError, load_config
 from bot.decisions import UnknownArticle, decide, standing_decisions
-from bot.digest import DigestOptions, select_digest
+from bot.digest import DigestOptions, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
 from storage.db import Store
 from storage.index import IndexReport, failures, refresh
@@ -110,12 +109,53 @@ def cmd_digest(ctx: Context) -> int:
         min_quality=args.min_quality,
         max_age_days=args.max_age_days,
     )
+    if args.post:
+        return _post_digest(ctx, options)
     articles = select_digest(ctx.store, options)
     heading = f"Top {len(articles)} unpublished articles"
     ctx.emit(
         {"articles": [a.to_json() for a in articles]},
         _article_list(heading, articles, "Nothing to review: no eligible articles."),
     )
+    return 0
+
+
+def _post_digest(ctx: Context, options: DigestOptions) -> int:
+    """Post the digest to Slack through the same code the scheduler uses."""
+    from bot.app import credentials_from_env, web_client
+    from handlers.digest_post import DigestPostError, post_digest
+
+    channel = channel_id(ctx.args.channel or "")
+    if not channel:
+        raise UsageError("--post needs --channel C (a channel id such as C0123456789)")
+    credentials = credentials_from_env(os.environ, "post")
+    config = ctx.config
+    plan = plan_digest(ctx.store, channel, options, in_thread=not ctx.args.no_thread
+                       and config.digest_in_thread,
+                       repost_after_days=config.digest_repost_after_days)
+    try:
+        plan = post_digest(web_client(credentials.bot_token, credentials.api_url), ctx.store,
+                           plan, post_when_empty=config.digest_nothing_new)
+    except DigestPostError as error:
+        raise UsageError(str(error)) from None
+    document = {
+        "channel": plan.channel, "digest": plan.id, "title": plan.title,
+        "headerTs": plan.header_ts,
+        "articles": [dict(m.article.to_json(), ts=m.ts) for m in plan.messages],
+    }
+    ctx.emit(document, f"Posted to {plan.channel}: {plan.title}")
+    return 0
+
+
+def cmd_serve(ctx: Context) -> int:
+    from bot.app import credentials_from_env, serve
+    from bot.logs import setup_logging
+
+    args = ctx.args
+    mode = "http" if args.http else "socket"
+    credentials = credentials_from_env(os.environ, mode)
+    setup_logging(args.log_level, credentials.secrets)
+    serve(ctx.config, credentials, http=args.http, host=args.host, port=args.port)
     return 0
 
 
@@ -154,7 +194,8 @@ def cmd_search(ctx: Context) -> int:
     articles = search(ctx.store, words, limit=ctx.args.limit)
     ctx.emit(
         {"query": words, "articles": [a.to_json() for a in articles]},
-        _article_list(f"{len(articles)} matches for '{words}'", articles, f"No match for '{words}'."),
+        _article_list(f"{len(articles)} matches for '{words}'", articles,
+                      f"No match for '{words}'."),
     )
     return 0
 
@@ -181,6 +222,14 @@ def cmd_decisions(ctx: Context) -> int:
     ctx.emit({"decisions": [d.to_json() for d in decisions]},
              "\n".join(lines) or "No standing decisions.")
     return 0
+
+
+def channel_id(text: str) -> str:
+    """A channel as Slack sends it (`<#C123|name>`) or as typed (`C123`, `#C123`)."""
+    text = text.strip()
+    if text.startswith("<#") and text.endswith(">"):
+        text = text[2:-1].split("|", 1)[0]
+    return text.lstrip("#")
 
 
 def _article_list(heading: str, articles: Sequence[Article], empty: str) -> str:
@@ -269,6 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--max-age-days", type=_non_negative, metavar="D",
                      help="only articles published in the last D days")
 
+    sub.add_argument("--post", action="store_true", help="post it to Slack (SLACK_BOT_TOKEN)")
+    sub.add_argument("--channel", metavar="C", help="with --post: the channel id")
+    sub.add_argument("--no-thread", action="store_true",
+                     help="with --post: article messages in the channel, not the header's thread")
+
     sub = command("lookup", cmd_lookup, "unpublished articles with a topic, in digest order")
     sub.add_argument("topic", metavar="TOPIC")
     sub.add_argument("--all", action="store_true", help="include published articles")
@@ -285,6 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--user", required=True, metavar="U", help="who decides (Slack user id)")
 
     command("decisions", cmd_decisions, "list the standing decisions")
+
+    sub = command("serve", cmd_serve, "run the Slack app (Socket Mode, or --http)")
+    sub.add_argument("--http", action="store_true",
+                     help="serve HTTP (POST /slack/events, GET /healthz) instead of Socket Mode")
+    sub.add_argument("--host", default="0.0.0.0", help="with --http: address to listen on")
+    sub.add_argument("--port", type=int, default=3000, help="with --http: port (3000)")
+    sub.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
 

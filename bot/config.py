@@ -46,6 +46,8 @@ class Config:
     sync_interval_minutes: float = 0.0  # 0: no periodic sync inside `newsbot serve`
     git_author: str = "newsbot <newsbot@localhost>"
     git_committer: str | None = None  # None: same as the author
+    # Serving
+    refresh_seconds: float = 60.0  # how often `newsbot serve` re-reads the articles folder
     source: str = field(default="defaults", compare=False)  # where the file came from
 
 
@@ -102,6 +104,13 @@ def _non_negative(value: Any) -> float:
     return value
 
 
+def _positive_number(value: Any) -> float:
+    number = _non_negative(value)
+    if number == 0:
+        raise ValueError("must be a number above 0")
+    return number
+
+
 def _optional_non_negative(value: Any) -> float | None:
     return None if value is None else _non_negative(value)
 
@@ -145,6 +154,7 @@ SETTINGS: dict[str, Setting] = dict(
         ("admins", Setting("admins", _names, "NEWSBOT_ADMINS")),
         ("schedules", Setting("schedules", _schedules)),
         ("scheduler.grace_minutes", Setting("grace_minutes", _non_negative)),
+        ("serve.refresh_seconds", Setting("refresh_seconds", _positive_number)),
         ("sync.interval_minutes", Setting("sync_interval_minutes", _non_negative)),
         ("sync.git_author", Setting("git_author", _text, "NEWSBOT_GIT_AUTHOR")),
         ("sync.git_committer", Setting("git_committer", _optional_text)),

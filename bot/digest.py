@@ -7,6 +7,7 @@ quality, then heat, then newest, then id, so the same index always gives the sam
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 
 from bot.article import COLUMNS, DIGEST_ORDER, Article
@@ -63,3 +64,147 @@ def select_digest(
     )
     params.append(options.top)
     return [Article.from_row(row) for row in store.db.execute(sql, params)]
+
+
+# --- digests as posted: planned first, then each message recorded as Slack confirms it
+
+
+@dataclass(frozen=True)
+class DigestMessage:
+    position: int
+    article: Article
+    ts: str | None  # None until posted
+
+
+@dataclass(frozen=True)
+class PlannedDigest:
+    id: int
+    key: str
+    channel: str
+    title: str
+    header_ts: str | None
+    in_thread: bool
+    status: str
+    messages: tuple[DigestMessage, ...]
+
+    @property
+    def pending(self) -> list[DigestMessage]:
+        return [m for m in self.messages if m.ts is None]
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def digest_title(count: int, day: dt.date) -> str:
+    when = f"{day:%A} {day.day} {day:%B %Y}"
+    if count == 0:
+        return f"Nothing new to review, {when}"
+    return f"Top {count} unpublished article{'s' if count != 1 else ''}, {when}"
+
+
+def plan_digest(
+    store: Store,
+    channel: str,
+    options: DigestOptions = DigestOptions(),
+    *,
+    key: str | None = None,
+    in_thread: bool = True,
+    repost_after_days: float | None = None,
+    now: dt.datetime | None = None,
+    day: dt.date | None = None,
+) -> PlannedDigest:
+    """Fix the articles of a digest for a channel before anything is posted.
+
+    With a `key` (a schedule's fire time), the digest with that key is returned if it
+    exists. Without one, an unfinished manual digest for the channel is resumed rather
+    than a new one started. Articles already posted to the channel (and still undecided,
+    since decided ones are not eligible) are left out, unless their last post is older
+    than `repost_after_days`.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    with store.write() as db:
+        if key is not None:
+            existing = db.execute("SELECT id FROM digests WHERE key = ?", [key]).fetchone()
+        else:
+            existing = db.execute(
+                "SELECT id FROM digests WHERE channel = ? AND key LIKE 'manual:%'"
+                " AND status != 'done' ORDER BY id DESC LIMIT 1",
+                [channel],
+            ).fetchone()
+        if existing:
+            return load_digest(store, existing[0])
+        # posted here within the repost window, or waiting in a digest still being posted
+        posted_here = (
+            "NOT EXISTS (SELECT 1 FROM digest_messages m JOIN digests d ON d.id = m.digest_id"
+            " WHERE m.channel = ? AND m.article_id = a.id AND (m.posted_at >= ?"
+            " OR (m.ts IS NULL AND d.status IN ('planned', 'posting'))))"
+        )
+        # with no repost window every earlier post counts ('' sorts before any time)
+        cutoff = "" if repost_after_days is None else _iso(
+            now - dt.timedelta(days=repost_after_days)
+        )
+        articles = select_digest(store, options, now, posted_here, (channel, cutoff))
+        title = digest_title(len(articles), day or now.date())
+        cursor = db.execute(
+            "INSERT INTO digests (key, channel, title, in_thread, status, created_at)"
+            " VALUES (?, ?, ?, ?, 'planned', ?)",
+            [key or f"manual:{channel}:{_iso(now)}:{uuid.uuid4().hex[:8]}", channel, title,
+             in_thread, _iso(now)],
+        )
+        digest_id = cursor.lastrowid
+        db.conn.executemany(
+            "INSERT INTO digest_messages (digest_id, position, article_id, channel)"
+            " VALUES (?, ?, ?, ?)",
+            [(digest_id, n, a.id, channel) for n, a in enumerate(articles)],
+        )
+        return load_digest(store, digest_id)
+
+
+def load_digest(store: Store, digest_id: int) -> PlannedDigest:
+    row = store.db.execute(
+        "SELECT id, key, channel, title, header_ts, in_thread, status FROM digests WHERE id = ?",
+        [digest_id],
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"no digest {digest_id}")
+    messages = tuple(
+        DigestMessage(position, Article.from_row(rest), ts)
+        for position, ts, *rest in store.db.execute(
+            f"SELECT m.position, m.ts, {COLUMNS} FROM digest_messages m"
+            " JOIN articles a ON a.id = m.article_id WHERE m.digest_id = ? ORDER BY m.position",
+            [digest_id],
+        )
+    )
+    return PlannedDigest(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], messages)
+
+
+def record_header(store: Store, digest_id: int, ts: str) -> None:
+    with store.write() as db:
+        db.execute(
+            "UPDATE digests SET header_ts = ?, status = 'posting' WHERE id = ?", [ts, digest_id]
+        )
+
+
+def record_message(store: Store, digest_id: int, position: int, ts: str) -> None:
+    with store.write() as db:
+        db.execute(
+            "UPDATE digest_messages SET ts = ?, posted_at = ? WHERE digest_id = ? AND position = ?",
+            [ts, _iso(dt.datetime.now(dt.UTC)), digest_id, position],
+        )
+
+
+def finish_digest(store: Store, digest_id: int, error: str | None = None) -> None:
+    with store.write() as db:
+        db.execute(
+            "UPDATE digests SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+            ["failed" if error else "done", error, _iso(dt.datetime.now(dt.UTC)), digest_id],
+        )
+
+
+def article_for_message(store: Store, channel: str, ts: str) -> str | None:
+    """The article a digest message shows, or None for any other message."""
+    row = store.db.execute(
+        "SELECT article_id FROM digest_messages WHERE channel = ? AND ts = ?", [channel, ts]
+    ).fetchone()
+    return row[0] if row else None

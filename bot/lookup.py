@@ -98,3 +98,9 @@ def search(store: Store, words: str, limit: int = 20) -> list[Article]:
         [query, limit],
     )
     return [Article.from_row(r) for r in rows]
+
+
+def article_by_id(store: Store, article_id: str) -> Article | None:
+    sql = f"SELECT {COLUMNS} FROM articles a WHERE a.id = ?"
+    row = store.db.execute(sql, [article_id]).fetchone()
+    return Article.from_row(row) if row else None

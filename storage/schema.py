@@ -114,4 +114,43 @@ def decisions(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [articles, decisions]
+def digests(db: sqlite_utils.Database) -> None:
+    """v3: digests posted to Slack and their article messages.
+
+    A digest is planned (its articles fixed) before anything is posted, and each message's
+    ts is stored as soon as Slack returns it, so an interrupted digest resumes where it
+    stopped and a reaction maps back to exactly one article.
+    """
+    db.executescript(
+        """
+        CREATE TABLE digests (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,     -- 'manual:<channel>:<n>' or 'schedule:<id>:<fire time>'
+            channel TEXT NOT NULL,
+            title TEXT NOT NULL,          -- the header line
+            header_ts TEXT,               -- NULL until the header is posted
+            in_thread INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('planned', 'posting', 'done', 'failed')),
+            error TEXT,
+            created_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE INDEX digests_channel ON digests (channel, status);
+
+        CREATE TABLE digest_messages (
+            digest_id INTEGER NOT NULL REFERENCES digests (id),
+            position INTEGER NOT NULL,
+            article_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            ts TEXT,                      -- NULL until posted
+            posted_at TEXT,
+            PRIMARY KEY (digest_id, position)
+        );
+        CREATE UNIQUE INDEX digest_messages_ts ON digest_messages (channel, ts)
+            WHERE ts IS NOT NULL;
+        CREATE INDEX digest_messages_article ON digest_messages (channel, article_id);
+        """
+    )
+
+
+MIGRATIONS = [articles, decisions, digests]

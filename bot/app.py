@@ -1,0 +1,164 @@
+"""Wiring: Slack credentials, the Web API client, the Bolt app and `newsbot serve`.
+
+Everything Slack-specific that is not a listener lives here or in handlers/; the
+domain modules never import slack_sdk.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.config import Config, ConfigError
+from handlers import buttons, home, news_command, reactions
+from storage.db import Store
+from storage.index import refresh
+
+log = logging.getLogger(__name__)
+
+RETRIES = 3  # per call, on 429 (honouring Retry-After), 5xx and connection errors
+
+
+@dataclass(frozen=True)
+class SlackCredentials:
+    bot_token: str
+    signing_secret: str | None = None
+    app_token: str | None = None
+    api_url: str | None = None  # slack_sdk's base_url, for look-alikes and tests
+
+    @property
+    def secrets(self) -> list[str]:
+        return [s for s in (self.bot_token, self.signing_secret, self.app_token) if s]
+
+
+def credentials_from_env(env: Mapping[str, str], mode: str) -> SlackCredentials:
+    """Read and check Slack's credentials for a mode: "http", "socket" or "post" (the
+    Web API only). ConfigError names everything that is missing or wrong."""
+    bot_token = env.get("SLACK_BOT_TOKEN", "").strip()
+    app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
+    secret = env.get("SLACK_SIGNING_SECRET", "").strip() or None
+    problems = []
+    if not bot_token:
+        problems.append("SLACK_BOT_TOKEN is not set (the bot token, xoxb-...)")
+    elif not bot_token.startswith("xoxb-"):
+        problems.append("SLACK_BOT_TOKEN does not look like a bot token (it starts with xoxb-)")
+    if mode == "http":
+        if not secret:
+            problems.append("SLACK_SIGNING_SECRET is not set (needed to verify requests in "
+                            "HTTP mode: Basic Information > App Credentials)")
+    elif mode == "socket" and not app_token:
+        problems.append("SLACK_APP_TOKEN is not set (an app-level token, xapp-..., with "
+                        "connections:write, for Socket Mode; or run with --http)")
+    elif mode == "socket" and not app_token.startswith("xapp-"):
+        problems.append("SLACK_APP_TOKEN does not look like an app-level token (xapp-...)")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    api_url = env.get("SLACK_API_URL", "").strip() or None
+    if api_url and not api_url.endswith("/"):
+        api_url += "/"
+    return SlackCredentials(bot_token, secret, app_token, api_url)
+
+
+def web_client(token: str, api_url: str | None = None) -> WebClient:
+    """A Web API client that retries rate limits, server errors and dropped connections."""
+    kwargs = {"base_url": api_url} if api_url else {}
+    return WebClient(
+        token=token,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=RETRIES),
+            RateLimitErrorRetryHandler(max_retry_count=RETRIES),
+            ServerErrorRetryHandler(max_retry_count=RETRIES),
+        ],
+        **kwargs,
+    )
+
+
+def build_app(
+    config: Config, store: Store, client: WebClient, signing_secret: str | None
+) -> App:
+    """The Bolt app with every listener registered. Calls auth.test once."""
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        request_verification_enabled=signing_secret is not None,
+        logger=logging.getLogger("slack_bolt"),
+    )
+    for module in (news_command, reactions, buttons, home):
+        module.register(app, store, config)
+    return app
+
+
+class Periodic:
+    """Run a function every `seconds` on a daemon thread; errors are logged, not fatal."""
+
+    def __init__(self, seconds: float, function: Callable[[], object], name: str) -> None:
+        self.seconds, self.function, self.name = seconds, function, name
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> Periodic:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.seconds):
+            try:
+                self.function()
+            except Exception:
+                log.exception("periodic job failed", extra={"job": self.name})
+
+
+def refresh_index(store: Store, config: Config) -> None:
+    report = refresh(store, config.articles, config.patterns)
+    if report.indexed or report.removed:
+        log.info("index refreshed", extra=report.as_dict())
+
+
+def serve(
+    config: Config, credentials: SlackCredentials, http: bool, host: str = "0.0.0.0",
+    port: int = 3000, ready: Callable[[str], None] | None = None,
+) -> None:
+    """Run the bot until interrupted: Socket Mode, or HTTP on host:port."""
+    store = Store(config.db)
+    refresh_index(store, config)
+    client = web_client(credentials.bot_token, credentials.api_url)
+    app = build_app(config, store, client, credentials.signing_secret if http else None)
+    refresher = Periodic(config.refresh_seconds, lambda: refresh_index(store, config),
+                         "index-refresh").start()
+    try:
+        if http:
+            from handlers.http_server import SlackHTTPServer
+
+            server = SlackHTTPServer(app, host, port, health=lambda: health(store))
+            log.info("serving HTTP", extra={"url": server.url, "path": "/slack/events"})
+            if ready:
+                ready(server.url)
+            server.serve_forever()
+        else:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            log.info("connecting in Socket Mode")
+            if ready:
+                ready("socket-mode")
+            SocketModeHandler(app, credentials.app_token).start()
+    finally:
+        refresher.stop()
+
+
+def health(store: Store) -> dict:
+    """What /healthz reports: the database answers and how many articles it holds."""
+    articles = store.db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    return {"articles": articles}

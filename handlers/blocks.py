@@ -1,0 +1,138 @@
+"""Block Kit rendering: one look for an article everywhere (digests, /news answers, App Home).
+
+Article text comes from files anyone in the newsroom can edit, so every piece of it is
+escaped for mrkdwn: an article can never ping `<!channel>` or forge a link.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from bot.article import Article
+from bot.decisions import Decision
+
+PUBLISH_ACTION = "newsbot_publish"
+SKIP_ACTION = "newsbot_skip"
+EXCERPT_LIMIT = 600  # characters; a section's text may hold 3,000
+DECISION_LABEL = {"publish": ":white_check_mark: Publish", "skip": ":x: Skip"}
+
+
+def escape(text: str | None) -> str:
+    """Slack's three control characters, as Slack asks apps to escape them."""
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link(url: str | None, label: str) -> str:
+    """A mrkdwn link, or the bare label when the URL is unusable."""
+    if not url or not url.startswith(("http://", "https://")):
+        return escape(label)
+    safe_url = quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")  # '|', '<', '>' and spaces encoded
+    return f"<{safe_url.replace('&', '&amp;')}|{escape(label)}>"
+
+
+def readable_time(iso: str | None) -> str:
+    """`2020-07-02T19:21:00Z` as `2 Jul 2020, 19:21 UTC`, falling back to the raw text."""
+    if not iso:
+        return "date unknown"
+    try:
+        moment = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return escape(iso)
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:g}"
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def article_fallback(article: Article, decision: Decision | None = None) -> str:
+    """The plain text of an article message: notifications and screen readers read this."""
+    parts = [article.title]
+    if article.provider_name:
+        parts.append(f"from {article.provider_name}")
+    parts.append(f"quality {_number(article.quality)}, heat {_number(article.heat)}")
+    if decision:
+        parts.append(f"decided: {decision.decision} by {decision.user_id}")
+    return escape(" — ".join(parts))
+
+
+def article_blocks(
+    article: Article, decision: Decision | None = None, buttons: bool = True
+) -> list[dict]:
+    """An article as a section (linked title, excerpt, thumbnail), a context line of
+    facts, the standing decision if any, and Publish / Skip buttons."""
+    text = f"*{link(article.web_url, article.title)}*"
+    if article.excerpt:
+        text += "\n" + escape(_truncate(article.excerpt, EXCERPT_LIMIT))
+    section: dict = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    if article.image_url and article.image_url.startswith(("http://", "https://")):
+        section["accessory"] = {
+            "type": "image",
+            "image_url": article.image_url,
+            "alt_text": _truncate(article.title, 200),
+        }
+    facts = [
+        escape(article.provider_name or "unknown provider"),
+        readable_time(article.published_at),
+        f"quality *{_number(article.quality)}*",
+        f"heat *{_number(article.heat)}*",
+    ]
+    if article.topics:
+        facts.append(escape(", ".join(article.topics)))
+    if article.published:
+        facts.append("already published")
+    context = {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)}]}
+    blocks = [section, context]
+    if decision:
+        blocks.append({
+            "type": "context",
+            "elements": [{
+                "type": "mrkdwn",
+                "text": f"{DECISION_LABEL[decision.decision]}, by <@{decision.user_id}>",
+            }],
+        })
+    if buttons:
+        blocks.append({
+            "type": "actions",
+            "block_id": "newsbot_decide",
+            "elements": [
+                _button("Publish", PUBLISH_ACTION, article.id, "primary"),
+                _button("Skip", SKIP_ACTION, article.id, "danger"),
+            ],
+        })
+    return blocks
+
+
+def _button(label: str, action_id: str, article_id: str, style: str) -> dict:
+    return {
+        "type": "button", "action_id": action_id, "value": article_id, "style": style,
+        "text": {"type": "plain_text", "text": label},
+    }
+
+
+def header_blocks(title: str) -> list[dict]:
+    return [{"type": "header", "text": {"type": "plain_text", "text": _truncate(title, 150)}}]
+
+
+def article_list_blocks(
+    heading: str, articles: Sequence[Article], empty: str, buttons: bool = False
+) -> list[dict]:
+    """Several articles under a heading, for /news answers and App Home (at most 50 blocks)."""
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": heading}}]
+    if not articles:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": empty}})
+        return blocks
+    for article in articles[:12]:  # 4 blocks each stays under Slack's 50-block limit
+        blocks.append({"type": "divider"})
+        blocks.extend(article_blocks(article, buttons=buttons))
+    return blocks
+
+
+def text_blocks(text: str) -> list[dict]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": _truncate(text, 3000)}}]

@@ -1,0 +1,130 @@
+"""Posting a planned digest to Slack: a header, then one message per article.
+
+Each message's ts is stored the moment Slack returns it, and each message carries
+metadata naming its digest and position. A digest interrupted half way (Slack error,
+crash) is resumed by posting only what is missing; before that, the channel is read
+back so a message that reached Slack but not our database is adopted, not posted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.decisions import standing_decision
+from bot.digest import (
+    PlannedDigest,
+    finish_digest,
+    load_digest,
+    record_header,
+    record_message,
+)
+from handlers.blocks import article_blocks, article_fallback, header_blocks
+from storage.db import Store
+
+log = logging.getLogger(__name__)
+
+DIGEST_EVENT = "newsbot_digest"
+ARTICLE_EVENT = "newsbot_article"
+
+
+class DigestPostError(RuntimeError):
+    """Slack refused part of a digest; what was posted is kept and a rerun resumes."""
+
+
+def post_digest(
+    client: WebClient, store: Store, plan: PlannedDigest, *, post_when_empty: bool = True
+) -> PlannedDigest:
+    """Post what is missing of a planned digest; returns it as stored afterwards."""
+    if plan.status == "done":
+        return plan
+    if not plan.messages and not post_when_empty:
+        finish_digest(store, plan.id)
+        log.info("digest empty, staying quiet", extra={"digest": plan.id, "channel": plan.channel})
+        return load_digest(store, plan.id)
+    resumed = plan.status in ("posting", "failed")
+    try:
+        if resumed:
+            _adopt_posted(client, store, plan)
+            plan = load_digest(store, plan.id)
+        if plan.header_ts is None:
+            response = client.chat_postMessage(
+                channel=plan.channel, text=plan.title, blocks=header_blocks(plan.title),
+                metadata={"event_type": DIGEST_EVENT, "event_payload": {"digest_id": plan.id}},
+                unfurl_links=False,
+            )
+            record_header(store, plan.id, response["ts"])
+            plan = load_digest(store, plan.id)
+        for message in plan.pending:
+            article = message.article
+            response = client.chat_postMessage(
+                channel=plan.channel,
+                thread_ts=plan.header_ts if plan.in_thread else None,
+                text=article_fallback(article),
+                blocks=article_blocks(article, standing_decision(store, article.id)),
+                metadata={
+                    "event_type": ARTICLE_EVENT,
+                    "event_payload": {
+                        "digest_id": plan.id, "position": message.position,
+                        "article_id": article.id,
+                    },
+                },
+                unfurl_links=False, unfurl_media=False,
+            )
+            record_message(store, plan.id, message.position, response["ts"])
+    except SlackApiError as error:
+        reason = error.response.get("error", "unknown") if error.response else str(error)
+        finish_digest(store, plan.id, error=f"Slack said {reason}")
+        log.warning("digest posting failed", extra={"digest": plan.id, "error": reason})
+        raise DigestPostError(
+            f"posting the digest to {plan.channel} failed ({reason}); "
+            "run it again to post what is missing"
+        ) from error
+    finish_digest(store, plan.id)
+    plan = load_digest(store, plan.id)
+    log.info("digest posted", extra={"digest": plan.id, "channel": plan.channel,
+                                     "articles": len(plan.messages)})
+    return plan
+
+
+def _adopt_posted(client: WebClient, store: Store, plan: PlannedDigest) -> None:
+    """Record messages of this digest that Slack has but our database missed (a crash
+    between Slack's answer and our write). Best effort: if reading fails we post anyway."""
+    try:
+        if plan.header_ts and plan.in_thread:
+            messages = _all_pages(client.conversations_replies, channel=plan.channel,
+                                  ts=plan.header_ts, include_all_metadata=True)
+        else:
+            messages = _all_pages(client.conversations_history, channel=plan.channel,
+                                  oldest=plan.header_ts or "0", include_all_metadata=True,
+                                  inclusive=True)
+    except SlackApiError as error:
+        log.warning("could not read back the channel", extra={"digest": plan.id,
+                                                               "error": str(error)})
+        return
+    pending = {m.position for m in plan.pending}
+    for message in messages:
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        event_type = (message.get("metadata") or {}).get("event_type")
+        if payload.get("digest_id") != plan.id:
+            continue
+        if event_type == DIGEST_EVENT and plan.header_ts is None:
+            record_header(store, plan.id, message["ts"])
+        elif event_type == ARTICLE_EVENT and payload.get("position") in pending:
+            record_message(store, plan.id, payload["position"], message["ts"])
+
+
+def _all_pages(method: Any, **params: Any) -> list[dict]:
+    messages: list[dict] = []
+    cursor = None
+    for _ in range(20):  # a digest is a few dozen messages: 20 pages is plenty
+        response = method(cursor=cursor, limit=200, **params) if cursor else method(
+            limit=200, **params)
+        messages.extend(response.get("messages", []))
+        cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
+    return messages

@@ -1,0 +1,45 @@
+"""The App Home tab: the queue, recent decisions and the digest schedules."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.config import Config
+from bot.decisions import recent_events
+from bot.digest import DigestOptions, select_digest
+from handlers.blocks import article_list_blocks, escape, header_blocks, text_blocks
+from storage.db import Store
+
+log = logging.getLogger(__name__)
+
+ACTION_LABEL = {"publish": "publish", "skip": "skip", "undo": "withdrew"}
+
+
+def home_view(store: Store, config: Config) -> dict:
+    """The Home tab as a view: at most 100 blocks, as Slack allows."""
+    queue = select_digest(store, DigestOptions(top=8))
+    blocks = header_blocks("Newsroom queue")
+    blocks += article_list_blocks(
+        f"The top {len(queue)} undecided articles", queue, "Nothing waiting for a decision.",
+        buttons=True,
+    )
+    blocks += header_blocks("Recent decisions")
+    events = recent_events(store, limit=10)
+    lines = [
+        f"• <@{e['user_id']}> {ACTION_LABEL[e['action']]}"
+        f" *{escape(e['title'] or e['article_id'])}* ({e['source']}, {e['created_at'][:16]})"
+        for e in events
+    ]
+    blocks += text_blocks("\n".join(lines) or "No decisions yet.")
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def register(app: App, store: Store, config: Config) -> None:
+    @app.event("app_home_opened")
+    def on_home_opened(event: dict, client: WebClient) -> None:
+        if event.get("tab", "home") != "home" or not event.get("user"):
+            return
+        client.views_publish(user_id=event["user"], view=home_view(store, config))

@@ -1,0 +1,86 @@
+"""Publish/skip reactions on digest messages.
+
+Bolt acks every event before the listener runs and does not drop Slack's retries, so
+each decision carries Slack's `event_id` and bot.decisions records it at most once.
+Reactions on other messages, other emoji and the bot's own reactions are ignored quietly.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.config import Config
+from bot.decisions import PUBLISH, SKIP, UNDO, Outcome, decide
+from bot.digest import article_for_message
+from handlers.article_message import show_decision
+from storage.db import Store
+
+log = logging.getLogger(__name__)
+
+
+def emoji_kind(reaction: str, config: Config) -> str | None:
+    """publish, skip or None for a reaction name (skin tones count as the base emoji)."""
+    name = reaction.split("::", 1)[0]
+    if name in config.publish_emoji:
+        return PUBLISH
+    if name in config.skip_emoji:
+        return SKIP
+    return None
+
+
+def handle_reaction(
+    store: Store, config: Config, client: WebClient, body: dict, bot_user_id: str | None,
+    added: bool,
+) -> Outcome | None:
+    """Record (or retract) the decision a reaction event carries; None when it is not one."""
+    event = body.get("event") or {}
+    item = event.get("item") or {}
+    user, reaction = event.get("user"), event.get("reaction")
+    channel, ts = item.get("channel"), item.get("ts")
+    if item.get("type") != "message" or not (user and reaction and channel and ts):
+        log.info("reaction ignored: not a message reaction",
+                 extra={"event_id": body.get("event_id")})
+        return None
+    if user == bot_user_id:
+        return None
+    kind = emoji_kind(reaction, config)
+    if kind is None:
+        return None
+    article_id = article_for_message(store, channel, ts)
+    if article_id is None:
+        return None
+    if config.editors and user not in config.editors:
+        if added:
+            client.chat_postEphemeral(
+                channel=channel, user=user,
+                text="Only the newsroom's editors can publish or skip articles; "
+                     "your reaction was not recorded.",
+            )
+        log.info("decision refused: not an editor", extra={"user": user, "article": article_id})
+        return None
+    outcome = decide(
+        store, article_id, kind if added else UNDO, user,
+        source="reaction", event_key=body.get("event_id"), channel=channel, message_ts=ts,
+        only_if=None if added else kind,
+    )
+    log.info("reaction decision", extra={
+        "event_id": body.get("event_id"), "article": article_id, "user": user,
+        "action": kind if added else "undo", "outcome": outcome.outcome,
+        "retry": body.get("retry_num"),
+    })
+    if outcome.changed:
+        show_decision(client, store, channel, ts, article_id, outcome.standing)
+    return outcome
+
+
+def register(app: App, store: Store, config: Config) -> None:
+    @app.event("reaction_added")
+    def on_reaction_added(body: dict, client: WebClient, context: dict) -> None:
+        handle_reaction(store, config, client, body, context.get("bot_user_id"), added=True)
+
+    @app.event("reaction_removed")
+    def on_reaction_removed(body: dict, client: WebClient, context: dict) -> None:
+        handle_reaction(store, config, client, body, context.get("bot_user_id"), added=False)
