@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 
 from bot.config import Config
@@ -33,7 +33,7 @@ def emoji_kind(reaction: str, config: Config) -> str | None:
 
 def handle_reaction(
     store: Store, config: Config, client: WebClient, body: dict, bot_user_id: str | None,
-    added: bool,
+    added: bool, retry_num: str | None = None,
 ) -> Outcome | None:
     """Record (or retract) the decision a reaction event carries; None when it is not one."""
     event = body.get("event") or {}
@@ -69,7 +69,7 @@ def handle_reaction(
     log.info("reaction decision", extra={
         "event_id": body.get("event_id"), "article": article_id, "user": user,
         "action": kind if added else "undo", "outcome": outcome.outcome,
-        "retry": body.get("retry_num"),
+        "retry_num": retry_num,
     })
     if outcome.changed:
         show_decision(client, store, channel, ts, article_id, outcome.standing)
@@ -77,10 +77,12 @@ def handle_reaction(
 
 
 def register(app: App, store: Store, config: Config) -> None:
-    @app.event("reaction_added")
-    def on_reaction_added(body: dict, client: WebClient, context: dict) -> None:
-        handle_reaction(store, config, client, body, context.get("bot_user_id"), added=True)
+    def listener(added: bool):
+        def on_reaction(body: dict, client: WebClient, context: dict, request: BoltRequest) -> None:
+            retry = (request.headers.get("x-slack-retry-num") or [None])[0]
+            handle_reaction(store, config, client, body, context.get("bot_user_id"), added, retry)
 
-    @app.event("reaction_removed")
-    def on_reaction_removed(body: dict, client: WebClient, context: dict) -> None:
-        handle_reaction(store, config, client, body, context.get("bot_user_id"), added=False)
+        return on_reaction
+
+    app.event("reaction_added")(listener(added=True))
+    app.event("reaction_removed")(listener(added=False))

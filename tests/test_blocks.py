@@ -1,0 +1,108 @@
+"""Block Kit rendering: escaping, links, fallback text, limits."""
+
+from bot.article import Article
+from bot.decisions import Decision
+from handlers.blocks import (
+    PUBLISH_ACTION,
+    SKIP_ACTION,
+    article_blocks,
+    article_fallback,
+    article_list_blocks,
+    escape,
+    link,
+    readable_time,
+)
+
+
+def make_article(**overrides) -> Article:
+    fields = dict(
+        id="2020/07/000_b7316ba93adffd97.txt", title="CBP’s Outgoing Biometrics Lead",
+        excerpt="Law enforcement should be careful.", web_url="https://www.nextgov.com/a/166629/",
+        provider_name="Nextgov", provider_domain="nextgov.com", topics=("Computer Vision", "AI"),
+        quality=37, heat=37, published=False, published_at="2020-07-02T19:21:00Z",
+        image_url="https://cdn.nextgov.com/open-graph.jpg",
+    )
+    fields.update(overrides)
+    return Article(**fields)
+
+
+def all_text(blocks: list[dict]) -> str:
+    """Every mrkdwn text in the blocks (plain_text and alt_text are never parsed by Slack)."""
+    texts = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                texts.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(blocks)
+    return "\n".join(texts)
+
+
+def test_article_text_cannot_ping_or_forge_links():
+    article = make_article(title="Alert <!channel> & <https://evil.example|click>",
+                           excerpt="<@U123> says <!here>", provider_name="A<B>")
+    rendered = all_text(article_blocks(article))
+    assert "<!channel>" not in rendered and "<!here>" not in rendered and "<@U123>" not in rendered
+    assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;" in rendered
+    assert "A&lt;B&gt;" in rendered
+    assert "<!channel>" not in article_fallback(article)
+
+
+def test_link_encodes_characters_that_would_end_the_link():
+    assert link("https://x.example/a|b>c d", "T") == "<https://x.example/a%7Cb%3Ec%20d|T>"
+    assert link("https://x.example/?a=1&b=2", "T") == "<https://x.example/?a=1&amp;b=2|T>"
+    assert link("javascript:alert(1)", "T<") == "T&lt;"
+    assert link(None, "plain") == "plain"
+
+
+def test_article_message_shows_every_fact_and_the_buttons():
+    blocks = article_blocks(make_article())
+    section, context, actions = blocks
+    assert section["text"]["text"].startswith("*<https://www.nextgov.com/a/166629/|CBP’s")
+    assert "Law enforcement should be careful." in section["text"]["text"]
+    assert section["accessory"]["image_url"] == "https://cdn.nextgov.com/open-graph.jpg"
+    facts = context["elements"][0]["text"]
+    for fact in ("Nextgov", "2 Jul 2020, 19:21 UTC", "quality *37*", "heat *37*",
+                 "Computer Vision, AI"):
+        assert fact in facts
+    assert [e["action_id"] for e in actions["elements"]] == [PUBLISH_ACTION, SKIP_ACTION]
+    assert {e["value"] for e in actions["elements"]} == {"2020/07/000_b7316ba93adffd97.txt"}
+
+
+def test_decision_line_appears_and_fallback_mentions_it():
+    decision = Decision("x", "publish", "U42", "2026-11-26T09:00:00Z", "reaction", "C1", "1.2")
+    blocks = article_blocks(make_article(), decision)
+    assert any(b["type"] == "context" and "Publish, by <@U42>" in b["elements"][0]["text"]
+               for b in blocks)
+    assert "decided: publish by U42" in article_fallback(make_article(), decision)
+
+
+def test_no_thumbnail_without_an_http_image_and_long_excerpts_are_cut():
+    blocks = article_blocks(make_article(image_url=None, excerpt="word " * 1000))
+    assert "accessory" not in blocks[0]
+    assert len(blocks[0]["text"]["text"]) < 3000
+    assert blocks[0]["text"]["text"].endswith("…")
+
+
+def test_readable_time_falls_back_to_escaped_raw_text():
+    assert readable_time("2026-03-29T01:30:00Z") == "29 Mar 2026, 01:30 UTC"
+    assert readable_time(None) == "date unknown"
+    assert readable_time("<soon>") == "&lt;soon&gt;"
+
+
+def test_article_list_stays_under_slack_block_limit():
+    articles = [make_article(id=f"a{n}.txt") for n in range(40)]
+    blocks = article_list_blocks("*heading*", articles, "none", buttons=True)
+    assert len(blocks) <= 50
+    assert article_list_blocks("h", [], "Nothing here.")[1]["text"]["text"] == "Nothing here."
+
+
+def test_escape_is_idempotent_only_for_plain_text():
+    assert escape("a & b") == "a &amp; b"
+    assert escape(None) == ""
