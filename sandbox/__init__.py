@@ -1,0 +1,26 @@
+"""A local stand-in for Slack: the Web API look-alike, and Slack's side of requests to an app.
+
+- `SlackLookalike` (slack_api.py): a workspace's state and Web API on 127.0.0.1, for
+  `slack_sdk.WebClient(base_url=lookalike.base_url)`; records calls, injects faults,
+  announces changes, forwards users' actions to the app as events.
+- `SignedSlackClient` (slack_client.py): sends an app signed slash commands, events and
+  button clicks over HTTP, as Slack does.
+
+Each module's docstring says what is faithful to Slack and what is simplified.
+"""
+
+from sandbox.slack_api import ApiCall, EventDelivery, SlackLookalike
+from sandbox.slack_client import AppResponse, Delivery, SignedSlackClient
+from sandbox.workspace import Change, SlackError, SlackUser
+
+__all__ = [
+    "ApiCall",
+    "AppResponse",
+    "Change",
+    "Delivery",
+    "EventDelivery",
+    "SignedSlackClient",
+    "SlackError",
+    "SlackLookalike",
+    "SlackUser",
+]
