@@ -23,7 +23,7 @@ ones (`fail_next`); unknown methods get HTTP 404 `unknown_method`; files are not
 
 Fault injection (`fail_next(method, ...)`), consumed by the next calls of that method:
 - `fail_next(m)`: HTTP 429, `Retry-After: 1`, error `ratelimited`;
-- `fail_next(m, retry_after=0)`: the same, retry at once;
+- `fail_next(m, retry_after=0)`: `Retry-After: 0` (slack_sdk still adds up to 1 s of jitter);
 - `fail_next(m, error="internal_error")`: HTTP 200 with that error;
 - `fail_next(m, status=500)` or `status=503`: that status, error `internal_error`
   (or the `error` given);
@@ -270,6 +270,19 @@ class SlackLookalike:
             if not done:
                 raise TimeoutError(f"{method} was not called {count} time(s) in {timeout} s")
             return [c for c in self._calls if c.method == method]
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until `predicate()` holds, e.g. after a Bolt app acked and answers later.
+
+        Checked on every state change and every 50 ms; raises TimeoutError.
+        """
+        deadline = time.monotonic() + timeout
+        version = self.version
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"condition not met within {timeout} s")
+            version = self.wait_for_change(version, timeout=min(0.05, remaining))
 
     def deliveries(self) -> list[EventDelivery]:
         """Events handed to the event sink so far, oldest first."""

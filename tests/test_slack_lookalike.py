@@ -111,6 +111,10 @@ def test_threads_history_and_replies(bot: WebClient):
                                       include_all_metadata=True)["messages"]
     assert [m["text"] for m in since] == ["Later", "Digest"]
     assert since[1]["metadata"] == DIGEST_METADATA
+    after = bot.conversations_history(channel=CHANNEL, oldest=parent["ts"])["messages"]
+    assert [m["text"] for m in after] == ["Later"]  # oldest itself only when inclusive
+    before = bot.conversations_history(channel=CHANNEL, latest=after[0]["ts"])["messages"]
+    assert [m["text"] for m in before] == ["Digest"]
     assert error_of(lambda: bot.conversations_replies(channel=CHANNEL, ts="1.000001")) == (
         200, "thread_not_found")
 
@@ -333,3 +337,13 @@ def test_in_process_calls_follow_the_same_rules(slack: SlackLookalike):
     assert slack.call("auth.test") == {"ok": False, "error": "not_authed"}
     assert slack.call("no.such.method", slack.bot_token)["error"] == "unknown_method"
     assert [c.method for c in slack.calls()] == ["chat.postMessage", "auth.test", "no.such.method"]
+
+
+def test_wait_until_sees_a_change_made_by_another_thread(slack: SlackLookalike):
+    poster = threading.Thread(target=slack.call, args=("chat.postMessage", slack.bot_token),
+                              kwargs={"channel": CHANNEL, "text": "Later"})
+    poster.start()
+    slack.wait_until(lambda: len(slack.workspace.history(CHANNEL)) == 1)
+    poster.join()
+    with pytest.raises(TimeoutError):
+        slack.wait_until(lambda: False, timeout=0.1)
