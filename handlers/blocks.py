@@ -99,8 +99,7 @@ def article_blocks(
         })
     if buttons:
         blocks.append({
-            "type": "actions",
-            "block_id": "newsbot_decide",
+            "type": "actions",  # no block_id: ids must be unique within a message or view
             "elements": [
                 _button("Publish", PUBLISH_ACTION, article.id, "primary"),
                 _button("Skip", SKIP_ACTION, article.id, "danger"),
