@@ -33,8 +33,10 @@ class SlackHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="slack-http", daemon=True)
+    def start_in_thread(self, poll_interval: float = 0.5) -> threading.Thread:
+        """Serve on a daemon thread; `shutdown()` returns within `poll_interval`."""
+        thread = threading.Thread(target=self.serve_forever, name="slack-http", daemon=True,
+                                  kwargs={"poll_interval": poll_interval})
         thread.start()
         return thread
 
@@ -66,7 +68,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(413, b'{"ok": false, "error": "too_large"}')
             return
         body = self.rfile.read(length).decode("utf-8", errors="replace")
-        request = BoltRequest(body=body, query=query, headers=dict(self.headers.items()))
+        try:
+            request = BoltRequest(body=body, query=query, headers=dict(self.headers.items()))
+        except ValueError:  # Bolt parses the body up front: JSON or a form that is not
+            log.info("request refused: unreadable body", extra={"bytes": length})
+            self._send(400, b'{"ok": false, "error": "invalid_body"}')
+            return
         try:
             response: BoltResponse = self.server.app.dispatch(request)
         except Exception:  # Bolt handles listener errors itself; this is a last resort

@@ -1,0 +1,449 @@
+"""End to end: the real newsbot Bolt app over real HTTP, signed requests, the Slack look-alike.
+
+The app runs as `newsbot serve --http` does (listeners after the ack), so each test waits
+for the effect it expects on the look-alike or in the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_app, health, web_client
+from bot.config import BUNDLED_ARTICLES, Config
+from bot.digest import DigestOptions, load_digest, plan_digest
+from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION
+from handlers.digest_post import DigestPostError, post_digest
+from handlers.http_server import SlackHTTPServer
+from sandbox import Delivery, SignedSlackClient, SlackLookalike
+from storage.db import Store
+from storage.index import refresh
+
+SECRET = "test-signing-secret"
+CHANNEL = "C0NEWSDESK"
+EDITOR = "U0EDITOR"
+CHIEF = "U0CHIEF"
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@dataclass
+class Newsroom:
+    slack: SlackLookalike
+    client: SignedSlackClient
+    store: Store
+    config: Config
+    server: SlackHTTPServer
+
+    def post_digest(self, top: int = 3, **kwargs) -> object:
+        plan = plan_digest(self.store, CHANNEL, DigestOptions(top=top), **kwargs)
+        return post_digest(web_client(self.slack.bot_token, self.slack.base_url), self.store,
+                           plan)
+
+    def log_rows(self) -> list[dict]:
+        return self.store.query("SELECT * FROM decision_log ORDER BY id")
+
+    def votes(self) -> list[dict]:
+        return self.store.query("SELECT article_id, user_id, decision FROM votes")
+
+
+@contextlib.contextmanager
+def start_newsroom(tmp_path: Path, **config_overrides) -> Iterator[Newsroom]:
+    articles = tmp_path / "articles"
+    shutil.copytree(BUNDLED_ARTICLES, articles)
+    config = Config(articles=articles, db=tmp_path / "newsbot.db", **config_overrides)
+    store = Store(config.db)
+    refresh(store, articles)
+    with SlackLookalike() as slack:
+        app = build_app(config, store, web_client(slack.bot_token, slack.base_url), SECRET)
+        server = SlackHTTPServer(app, "127.0.0.1", 0, health=lambda: health(store))
+        thread = server.start_in_thread(poll_interval=0.05)
+        try:
+            client = SignedSlackClient(f"{server.url}/slack/events", SECRET,
+                                       response_url_factory=slack.new_response_url)
+            yield Newsroom(slack, client, store, config, server)
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
+
+
+@pytest.fixture
+def newsroom(tmp_path: Path) -> Iterator[Newsroom]:
+    with start_newsroom(tmp_path) as started:
+        yield started
+
+
+def texts(blocks: list[dict] | str) -> str:
+    return blocks if isinstance(blocks, str) else json.dumps(blocks, ensure_ascii=False)
+
+
+def parsed(value: object) -> object:
+    """A JSON parameter as the app sent it (form-encoded JSON text, or already parsed)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+# --- basics
+
+
+def test_url_verification_answers_the_challenge(newsroom: Newsroom):
+    answer = newsroom.client.url_verification("abc123")
+    assert answer.status == 200
+    assert "abc123" in json.dumps(answer.body)
+
+
+def test_healthz_reports_the_database(newsroom: Newsroom):
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"{newsroom.server.url}/healthz") as response:
+        assert response.status == 200
+        assert json.loads(response.read()) == {"ok": True, "articles": 34}
+
+
+# --- /news
+
+
+def test_news_topic_answers_privately_in_digest_order(newsroom: Newsroom):
+    answer = newsroom.client.slash_command("/news", "topic computer VISION", user_id=EDITOR,
+                                           channel_id=CHANNEL)
+    assert answer.status == 200
+    newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
+    [post] = newsroom.slack.response_posts()
+    assert post.response_type == "ephemeral"
+    rendered = texts(post.payload["blocks"])
+    expected = newsroom.store.query(
+        "SELECT a.title FROM articles a JOIN article_topics t ON t.article_id = a.id"
+        " WHERE t.topic_key = 'computer vision' AND a.published = 0"
+        " ORDER BY a.quality DESC, a.heat DESC, a.published_at DESC, a.id")
+    positions = [rendered.index(row["title"]) for row in expected]
+    assert positions == sorted(positions) and len(positions) >= 2
+    assert "Computer Vision" in post.payload["text"]
+
+
+def test_news_unknown_topic_suggests_close_matches(newsroom: Newsroom):
+    newsroom.client.slash_command("/news", "topic climat", user_id=EDITOR, channel_id=CHANNEL)
+    newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
+    payload = newsroom.slack.response_posts()[0].payload
+    assert "No topic named" in texts(payload["blocks"])
+    assert "`Climate`" in texts(payload["blocks"])
+
+
+@pytest.mark.parametrize("text", ["", "help", "frobnicate now", "topic", "search   ",
+                                  "<!channel> & <@U1>", "ʕ•ᴥ•ʔ " * 50])
+def test_news_odd_text_answers_with_help(newsroom: Newsroom, text: str):
+    answer = newsroom.client.slash_command("/news", text, user_id=EDITOR, channel_id=CHANNEL)
+    assert answer.status == 200
+    newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
+    rendered = texts(newsroom.slack.response_posts()[0].payload["blocks"])
+    assert "/news topic" in rendered
+    assert "<!channel>" not in rendered
+
+
+def test_news_search_topics_and_digest_preview(newsroom: Newsroom):
+    for text in ("search battery storage", "topics", "digest"):
+        newsroom.client.slash_command("/news", text, user_id=EDITOR, channel_id=CHANNEL)
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.response_posts()) == 3)
+    answers = {p.payload["text"]: texts(p.payload["blocks"])
+               for p in newsroom.slack.response_posts()}
+    search = next(v for k, v in answers.items() if "battery storage" in k)
+    assert "Battery Storage" in search
+    topics = next(v for k, v in answers.items() if k.endswith("topics"))
+    assert "*Climate*: 9 unpublished of 11" in topics
+    preview = next(v for k, v in answers.items() if "Preview" in k)
+    assert "Password Manager Vendor Discloses Breach" in preview
+    assert not newsroom.slack.calls("chat.postMessage"), "a preview posts nothing"
+
+
+# --- digest posting
+
+
+def test_digest_posts_header_and_articles_in_its_thread(newsroom: Newsroom):
+    plan = newsroom.post_digest(top=3)
+    posts = newsroom.slack.calls("chat.postMessage")
+    assert len(posts) == 4
+    header, *articles = posts
+    assert header.params["text"].startswith("Top 3 unpublished articles, ")
+    assert all(call.params["thread_ts"] == header.response["ts"] for call in articles)
+    assert [m.ts for m in plan.messages] == [call.response["ts"] for call in articles]
+    first = parsed(articles[0].params["blocks"])
+    assert "Password Manager Vendor Discloses Breach" in texts(first)
+    assert articles[0].params["text"].startswith("Password Manager Vendor")  # fallback text
+
+
+def test_an_undecided_article_is_not_posted_to_the_same_channel_again(newsroom: Newsroom):
+    first = newsroom.post_digest(top=3)
+    second = newsroom.post_digest(top=3)
+    first_ids = {m.article.id for m in first.messages}
+    second_ids = {m.article.id for m in second.messages}
+    assert len(second_ids) == 3 and not first_ids & second_ids
+
+
+def test_repost_after_days_allows_an_old_post_again(newsroom: Newsroom):
+    import datetime as dt
+
+    first = newsroom.post_digest(top=2)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    again = plan_digest(newsroom.store, CHANNEL, DigestOptions(top=2), repost_after_days=2,
+                        now=later)
+    assert [m.article.id for m in again.messages] == [m.article.id for m in first.messages]
+
+
+def test_interrupted_digest_resumes_without_duplicates(newsroom: Newsroom):
+    slack = newsroom.slack
+    posted = []
+
+    def fail_after_two_articles(change) -> None:
+        posted.append(change)
+        if len(slack.calls("chat.postMessage")) == 3:  # header + 2 articles
+            slack.fail_next("chat.postMessage", error="fatal_error")
+
+    unsubscribe = slack.subscribe(fail_after_two_articles)
+    with pytest.raises(DigestPostError):
+        newsroom.post_digest(top=4)
+    unsubscribe()
+    [digest] = newsroom.store.query("SELECT id, status FROM digests")
+    assert digest["status"] == "failed"
+    resumed = newsroom.post_digest(top=4)
+    assert resumed.id == digest["id"] and resumed.status == "done"
+    good_posts = [c for c in slack.calls("chat.postMessage") if c.ok]
+    article_posts = [c for c in good_posts if c.params.get("thread_ts")]
+    assert len(good_posts) == 5 and len(article_posts) == 4
+    assert len({parsed(c.params["metadata"])["event_payload"]["position"]
+                for c in article_posts}) == 4
+
+
+def test_a_message_slack_has_but_the_database_lost_is_adopted_not_reposted(newsroom: Newsroom):
+    plan = newsroom.post_digest(top=3)
+    lost = plan.messages[1]
+    # The state a crash between Slack's answer and our write leaves behind:
+    with newsroom.store.write() as db:
+        db.execute("UPDATE digest_messages SET ts = NULL, posted_at = NULL"
+                   " WHERE digest_id = ? AND position = ?", [plan.id, lost.position])
+        db.execute("UPDATE digests SET status = 'failed' WHERE id = ?", [plan.id])
+    before = len(newsroom.slack.calls("chat.postMessage"))
+    resumed = newsroom.post_digest(top=3)
+    assert len(newsroom.slack.calls("chat.postMessage")) == before
+    assert resumed.messages[1].ts == lost.ts and resumed.status == "done"
+
+
+def test_rate_limited_posts_are_retried(newsroom: Newsroom):
+    newsroom.slack.fail_next("chat.postMessage", status=429, retry_after=0)
+    plan = newsroom.post_digest(top=1)
+    statuses = [c.status for c in newsroom.slack.calls("chat.postMessage")]
+    assert statuses[0] == 429 and statuses.count(200) == 2
+    assert plan.status == "done"
+
+
+def test_empty_digest_posts_one_nothing_new_line(tmp_path: Path):
+    with start_newsroom(tmp_path) as newsroom:
+        plan = newsroom.post_digest(top=5)
+        nothing = plan_digest(newsroom.store, CHANNEL, DigestOptions(top=5, topics=("Nope",)))
+        post_digest(web_client(newsroom.slack.bot_token, newsroom.slack.base_url),
+                    newsroom.store, nothing)
+        last = newsroom.slack.calls("chat.postMessage")[-1]
+        assert last.params["text"].startswith("Nothing new to review")
+        assert plan.status == "done"
+
+
+# --- decisions by reaction
+
+
+def digest_message(newsroom: Newsroom, position: int = 0):
+    plan = newsroom.post_digest(top=3)
+    return plan.messages[position]
+
+
+def wait_for_log(newsroom: Newsroom, count: int) -> list[dict]:
+    newsroom.slack.wait_until(lambda: len(newsroom.log_rows()) >= count)
+    return newsroom.log_rows()
+
+
+def test_publish_reaction_records_a_decision_and_updates_the_message(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    answer = newsroom.client.reaction_added(user_id=EDITOR, reaction="white_check_mark",
+                                            channel_id=CHANNEL, ts=message.ts, event_id="Ev1")
+    assert answer.status == 200
+    newsroom.slack.wait_until(lambda: newsroom.slack.calls("chat.update"))
+    [row] = newsroom.log_rows()
+    assert (row["article_id"], row["action"], row["user_id"], row["event_key"],
+            row["outcome"]) == (message.article.id, "publish", EDITOR, "Ev1", "recorded")
+    update = newsroom.slack.calls("chat.update")[0]
+    assert update.params["ts"] == message.ts
+    assert "Publish, by <@U0EDITOR>" in texts(update.params["blocks"])
+    assert newsroom.votes() == [{"article_id": message.article.id, "user_id": EDITOR,
+                                 "decision": "publish"}]
+
+
+def test_retries_and_duplicates_of_an_event_record_nothing_new(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    event = dict(user_id=EDITOR, reaction="x", channel_id=CHANNEL, ts=message.ts,
+                 event_id="EvSame")
+    newsroom.client.reaction_added(**event)
+    wait_for_log(newsroom, 1)
+    newsroom.client.reaction_added(**event, delivery=Delivery(retry_num=1,
+                                                              retry_reason="http_timeout"))
+    newsroom.client.reaction_added(**event)  # a duplicate without retry headers
+    newsroom.client.reaction_added(user_id=CHIEF, reaction="white_check_mark",
+                                   channel_id=CHANNEL, ts=message.ts, event_id="EvNext")
+    rows = wait_for_log(newsroom, 2)
+    assert [r["event_key"] for r in rows] == ["EvSame", "EvNext"]
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) >= 2)
+    assert len(newsroom.slack.calls("chat.update")) == 2
+
+
+def test_removing_the_reaction_retracts_and_the_message_says_so(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    newsroom.client.reaction_added(user_id=EDITOR, reaction="x", channel_id=CHANNEL,
+                                   ts=message.ts, event_id="Ev1")
+    wait_for_log(newsroom, 1)
+    newsroom.client.reaction_removed(user_id=EDITOR, reaction="x", channel_id=CHANNEL,
+                                     ts=message.ts, event_id="Ev2")
+    rows = wait_for_log(newsroom, 2)
+    assert [r["outcome"] for r in rows] == ["recorded", "retracted"]
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) == 2)
+    assert "Skip, by" not in texts(newsroom.slack.calls("chat.update")[-1].params["blocks"])
+    assert newsroom.votes() == []
+
+
+def test_removing_another_emoji_does_not_retract_a_later_decision(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    for n, (kind, reaction) in enumerate([("added", "white_check_mark"), ("added", "x"),
+                                          ("removed", "white_check_mark")]):
+        send = newsroom.client.reaction_added if kind == "added" else \
+            newsroom.client.reaction_removed
+        send(user_id=EDITOR, reaction=reaction, channel_id=CHANNEL, ts=message.ts,
+             event_id=f"Ev{n}")
+        wait_for_log(newsroom, n + 1)
+    assert newsroom.votes()[0]["decision"] == "skip"
+
+
+def test_latest_standing_decision_wins_and_withdrawal_restores_the_earlier(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    newsroom.client.reaction_added(user_id=EDITOR, reaction="x", channel_id=CHANNEL,
+                                   ts=message.ts, event_id="Ev1")
+    wait_for_log(newsroom, 1)
+    newsroom.client.reaction_added(user_id=CHIEF, reaction="white_check_mark",
+                                   channel_id=CHANNEL, ts=message.ts, event_id="Ev2")
+    wait_for_log(newsroom, 2)
+    [standing] = newsroom.store.query("SELECT decision, user_id FROM decisions")
+    assert standing == {"decision": "publish", "user_id": CHIEF}
+    newsroom.client.reaction_removed(user_id=CHIEF, reaction="white_check_mark",
+                                     channel_id=CHANNEL, ts=message.ts, event_id="Ev3")
+    wait_for_log(newsroom, 3)
+    [standing] = newsroom.store.query("SELECT decision, user_id FROM decisions")
+    assert standing == {"decision": "skip", "user_id": EDITOR}
+
+
+def test_ignored_reactions_leave_no_trace(newsroom: Newsroom):
+    plan = newsroom.post_digest(top=2)
+    article_ts = plan.messages[0].ts
+    header_ts = plan.header_ts
+    send = newsroom.client.reaction_added
+    send(user_id="U0NEWSBOT", reaction="white_check_mark", channel_id=CHANNEL, ts=article_ts)
+    send(user_id=EDITOR, reaction="tada", channel_id=CHANNEL, ts=article_ts)
+    send(user_id=EDITOR, reaction="white_check_mark", channel_id=CHANNEL, ts=header_ts)
+    send(user_id=EDITOR, reaction="white_check_mark", channel_id=CHANNEL, ts="1.000001")
+    # then one that counts, so we know the earlier ones were processed and ignored
+    send(user_id=EDITOR, reaction="white_check_mark::skin-tone-3", channel_id=CHANNEL,
+         ts=article_ts, event_id="EvReal")
+    rows = wait_for_log(newsroom, 1)
+    assert [r["event_key"] for r in rows] == ["EvReal"]
+
+
+def test_malformed_events_do_not_crash_the_app(newsroom: Newsroom):
+    client = newsroom.client
+    assert client.send_event({"type": "reaction_added"}).status == 200
+    assert client.send_event({"type": "reaction_added", "user": EDITOR, "reaction": "x",
+                              "item": {"type": "file", "file": "F1"}}).status == 200
+    assert client.post("this is not json", "application/json").status in (400, 401, 404)
+    assert client.post("payload=%7Bbroken", "application/x-www-form-urlencoded").status in (
+        400, 401, 404)
+    message = digest_message(newsroom)
+    client.reaction_added(user_id=EDITOR, reaction="x", channel_id=CHANNEL, ts=message.ts,
+                          event_id="EvAfter")
+    assert wait_for_log(newsroom, 1)[0]["event_key"] == "EvAfter"
+
+
+def test_bad_signature_and_old_timestamp_get_401_and_record_nothing(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    for delivery in (Delivery(bad_signature=True), Delivery(age_seconds=6 * 60)):
+        answer = newsroom.client.reaction_added(
+            user_id=EDITOR, reaction="x", channel_id=CHANNEL, ts=message.ts, delivery=delivery)
+        assert answer.status == 401
+        answer = newsroom.client.slash_command("/news", "topics", user_id=EDITOR,
+                                               channel_id=CHANNEL, delivery=delivery)
+        assert answer.status == 401
+    assert newsroom.log_rows() == []
+    assert newsroom.slack.response_posts() == []
+
+
+def test_only_editors_may_decide_when_a_list_is_set(tmp_path: Path):
+    with start_newsroom(tmp_path, editors=(CHIEF,)) as newsroom:
+        message = digest_message(newsroom)
+        newsroom.client.reaction_added(user_id=EDITOR, reaction="x", channel_id=CHANNEL,
+                                       ts=message.ts, event_id="EvNo")
+        newsroom.slack.wait_until(lambda: newsroom.slack.calls("chat.postEphemeral"))
+        note = newsroom.slack.calls("chat.postEphemeral")[0]
+        assert note.params["user"] == EDITOR and "editors" in note.params["text"]
+        newsroom.client.reaction_added(user_id=CHIEF, reaction="x", channel_id=CHANNEL,
+                                       ts=message.ts, event_id="EvYes")
+        assert [r["event_key"] for r in wait_for_log(newsroom, 1)] == ["EvYes"]
+
+
+# --- decisions by button
+
+
+def test_buttons_decide_and_a_second_click_undoes(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    stored = newsroom.slack.workspace.message(CHANNEL, message.ts)
+    for _ in range(2):
+        answer = newsroom.client.block_action(
+            user_id=EDITOR, action_id=PUBLISH_ACTION, value=message.article.id,
+            channel_id=CHANNEL, message=stored)
+        assert answer.status == 200
+    rows = wait_for_log(newsroom, 2)
+    assert [(r["action"], r["outcome"], r["source"]) for r in rows] == [
+        ("publish", "recorded", "button"), ("publish", "retracted", "button")]
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) == 2)
+    newsroom.client.block_action(user_id=EDITOR, action_id=SKIP_ACTION,
+                                 value=message.article.id, channel_id=CHANNEL, message=stored)
+    wait_for_log(newsroom, 3)
+    assert newsroom.votes()[0]["decision"] == "skip"
+
+
+def test_decided_articles_leave_the_digest(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    newsroom.client.reaction_added(user_id=EDITOR, reaction="white_check_mark",
+                                   channel_id=CHANNEL, ts=message.ts, event_id="Ev1")
+    wait_for_log(newsroom, 1)
+    again = plan_digest(newsroom.store, "C0OTHER", DigestOptions(top=10))
+    assert message.article.id not in {m.article.id for m in again.messages}
+    assert load_digest(newsroom.store, again.id).status == "planned"
+
+
+# --- App Home
+
+
+def test_app_home_shows_the_queue_and_recent_decisions(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    newsroom.client.reaction_added(user_id=EDITOR, reaction="x", channel_id=CHANNEL,
+                                   ts=message.ts, event_id="Ev1")
+    wait_for_log(newsroom, 1)
+    newsroom.client.app_home_opened(user_id=EDITOR)
+    newsroom.slack.wait_until(lambda: newsroom.slack.calls("views.publish"))
+    call = newsroom.slack.calls("views.publish")[0]
+    assert call.ok, call.response
+    view = texts(parsed(call.params["view"])["blocks"])
+    assert "Newsroom queue" in view and "Recent decisions" in view
+    assert f"<@{EDITOR}> skip *{message.article.title}*" in view
