@@ -8,6 +8,7 @@ Anything unusable raises `BrokenArticle` with a reason an editor can act on.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Any
 
@@ -21,6 +22,8 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 BOM = "\ufeff"
 _OPENING = re.compile(r"---[ \t]*\r?\n")
 _CLOSING = re.compile(r"^---[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
+# What an SQLite INTEGER holds: a larger score would stop the whole index write.
+_SQLITE_INTEGERS = range(-(2**63), 2**63)
 
 
 class BrokenArticle(ValueError):
@@ -120,6 +123,11 @@ def _number(meta: dict, key: str) -> int | float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BrokenArticle(f"{key} must be a number, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        # inf/nan would be printed as `Infinity`/`NaN`, which is not JSON
+        raise BrokenArticle(f"{key} must be a finite number, not {value!r}")
+    if isinstance(value, int) and value not in _SQLITE_INTEGERS:
+        raise BrokenArticle(f"{key} is too large a number: {value}")
     return value
 
 
