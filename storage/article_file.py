@@ -161,7 +161,13 @@ def _timestamp(value: Any) -> str | None:
         raise BrokenArticle(f"publishedDateTime is not a date and time: {value!r}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        utc = value.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise BrokenArticle(f"publishedDateTime is out of range: {value.isoformat()}") from None
+    # isoformat pads the year to four digits (strftime's %Y does not), so text order is
+    # time order: the digest and --max-age-days compare these strings
+    return utc.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def _first_image(images: Any) -> str | None:
