@@ -78,6 +78,14 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(v.strip() for v in value if v.strip())
 
 
+def _patterns(value: Any) -> tuple[str, ...]:
+    patterns = _names(value)
+    if not patterns:
+        # no pattern matches no file, and a refresh would then forget every article
+        raise ValueError("must name at least one file pattern, e.g. ['*.md', '*.txt']")
+    return patterns
+
+
 def _emoji(value: Any) -> tuple[str, ...]:
     names = tuple(name.strip(":") for name in _names(value))
     if not names:
@@ -143,7 +151,7 @@ SETTINGS: dict[str, Setting] = dict(
     [
         ("articles", Setting("articles", _path, "NEWSBOT_ARTICLES")),
         ("db", Setting("db", _path, "NEWSBOT_DB")),
-        ("patterns", Setting("patterns", _names, "NEWSBOT_PATTERNS")),
+        ("patterns", Setting("patterns", _patterns, "NEWSBOT_PATTERNS")),
         ("digest.top", Setting("digest_top", _positive_int, "NEWSBOT_DIGEST_TOP")),
         ("digest.in_thread", Setting("digest_in_thread", _boolean)),
         ("digest.repost_after_days", Setting("digest_repost_after_days", _optional_non_negative)),
