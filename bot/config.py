@@ -8,6 +8,7 @@ to the file, elsewhere to the working directory.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -93,12 +94,24 @@ def _emoji(value: Any) -> tuple[str, ...]:
     return names
 
 
+MAX_WHOLE_NUMBER = 2**63 - 1  # SQLite's largest integer: a LIMIT beyond it cannot be bound
+
+
 def _positive_int(value: Any) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError("must be a whole number of 1 or more")
+    if value > MAX_WHOLE_NUMBER:
+        raise ValueError(f"must be at most {MAX_WHOLE_NUMBER}")
     return value
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _non_negative(value: Any) -> float:
@@ -109,6 +122,8 @@ def _non_negative(value: Any) -> float:
             raise ValueError("must be a number of 0 or more") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ValueError("must be a number of 0 or more")
+    if not _finite(value):  # nan passes `< 0`; nan and inf break date arithmetic later
+        raise ValueError("must be a finite number of 0 or more")
     return value
 
 
