@@ -218,16 +218,26 @@ def _apply(values: dict[str, Any], raw: Mapping[str, Any], origin: str, base: Pa
         values[setting.attribute] = clean
 
 
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """Where and what, on one line (PyYAML's own text spans lines and names no file)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where}: {problem or str(error).splitlines()[0]}"
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """The file's settings as dotted keys; ConfigError when it cannot be read or parsed."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the config file: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        raise ConfigError(f"{path}: not valid YAML{_yaml_problem(error)}") from None
     if data is None:
         return {}
     if not isinstance(data, Mapping):
