@@ -53,7 +53,7 @@ def select_digest(
     ]
     params: list = []
     if options.topics:
-        keys = sorted({t.casefold() for t in options.topics})
+        keys = sorted({t.strip().casefold() for t in options.topics})
         marks = ", ".join("?" * len(keys))
         where.append(
             "EXISTS (SELECT 1 FROM article_topics t "
