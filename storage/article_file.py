@@ -69,7 +69,8 @@ def parse_article(data: bytes) -> dict[str, Any]:
     meta = load_front_matter(data)
     provider = meta.get("provider")
     if isinstance(provider, dict):
-        provider_name, provider_domain = provider.get("name"), provider.get("domain")
+        provider_name = _text(provider, "name", label="provider name")
+        provider_domain = _text(provider, "domain", label="provider domain")
     elif provider is None or isinstance(provider, str):
         provider_name, provider_domain = provider, None
     else:
@@ -108,12 +109,12 @@ def _describe_yaml_error(error: yaml.YAMLError) -> str:
     return f"invalid YAML in front matter: {problem}"
 
 
-def _text(meta: dict, key: str) -> str | None:
+def _text(meta: dict, key: str, label: str | None = None) -> str | None:
     value = meta.get(key)
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, (dict, list)):
-        raise BrokenArticle(f"{key} must be text, not a {type(value).__name__}")
+        raise BrokenArticle(f"{label or key} must be text, not a {type(value).__name__}")
     return str(value)
 
 
