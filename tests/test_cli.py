@@ -251,11 +251,11 @@ def test_search_json(newsbot, folder):
     assert len(newsbot("search", "story", "--limit", "1", "--json").json["articles"]) == 1
 
 
-@pytest.mark.parametrize("words", ['"', "*", "AND", ":", "title:rocket", "NEAR(", "'", "-x"])
-def test_search_odd_input(newsbot, folder, words):
-    result = newsbot("search", "--json", "--", words)
-    assert result.code == 0
-    assert isinstance(result.json["articles"], list)
+def test_search_odd_input(newsbot, folder):
+    for words in ['"', "*", "AND", ":", "title:rocket", "NEAR(", "'", "-x"]:
+        result = newsbot("search", "--json", "--", words)
+        assert result.code == 0, words
+        assert isinstance(result.json["articles"], list)
 
 
 # --- decide and decisions

@@ -6,11 +6,15 @@ import pytest
 from conftest import Raw, write_article
 
 from bot.lookup import fts_query, list_topics, lookup_topic, search
+from storage.db import Store
 from storage.index import refresh
 
 
-@pytest.fixture
-def indexed(store, articles):
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    """One index for the whole module: these tests only read it."""
+    articles = tmp_path_factory.mktemp("lookup") / "articles"
+    store = Store(articles.parent / "index.db")
     write_article(articles, "ai-top.md", topics=["AI", "Health"], quality=90, heat=10,
                   title="Hospitals adopt diagnostic models", excerpt="Radiology gets faster.")
     write_article(articles, "ai-mid.md", topics=["ai"], quality=50, heat=50,
@@ -24,7 +28,8 @@ def indexed(store, articles):
     write_article(articles, "broken.md", topics=["Ghost"], quality=Raw("high"),
                   title="Broken models article")
     refresh(store, articles)
-    return store
+    yield store
+    store.close()
 
 
 # --- lookup by topic
