@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.article import Article
-from bot.config import Config, ConfigError, load_config
+from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
 from bot.decisions import UnknownArticle, decide, standing_decisions
 from bot.digest import DigestOptions, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
@@ -262,14 +263,24 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more: {text}")
+    if value > MAX_WHOLE_NUMBER:  # SQLite cannot bind it as a LIMIT
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_WHOLE_NUMBER}: {text}")
     return value
 
 
-def _non_negative(text: str) -> float:
+def _finite(text: str) -> float:
+    """A number; 'nan' and 'inf' (which float() accepts) would match nothing or overflow."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _finite(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more: {text}")
     return value
@@ -314,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--top", type=_positive_int, metavar="N", help="how many articles (10)")
     sub.add_argument("--topic", action="append", metavar="T",
                      help="only articles with this topic (repeatable: any of them)")
-    sub.add_argument("--min-quality", type=float, metavar="Q", help="minimum quality")
+    sub.add_argument("--min-quality", type=_finite, metavar="Q", help="minimum quality")
     sub.add_argument("--max-age-days", type=_non_negative, metavar="D",
                      help="only articles published in the last D days")
 

@@ -8,6 +8,7 @@ to the file, elsewhere to the working directory.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -78,6 +79,14 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(v.strip() for v in value if v.strip())
 
 
+def _patterns(value: Any) -> tuple[str, ...]:
+    patterns = _names(value)
+    if not patterns:
+        # no pattern matches no file, and a refresh would then forget every article
+        raise ValueError("must name at least one file pattern, e.g. ['*.md', '*.txt']")
+    return patterns
+
+
 def _emoji(value: Any) -> tuple[str, ...]:
     names = tuple(name.strip(":") for name in _names(value))
     if not names:
@@ -85,12 +94,24 @@ def _emoji(value: Any) -> tuple[str, ...]:
     return names
 
 
+MAX_WHOLE_NUMBER = 2**63 - 1  # SQLite's largest integer: a LIMIT beyond it cannot be bound
+
+
 def _positive_int(value: Any) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError("must be a whole number of 1 or more")
+    if value > MAX_WHOLE_NUMBER:
+        raise ValueError(f"must be at most {MAX_WHOLE_NUMBER}")
     return value
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _non_negative(value: Any) -> float:
@@ -101,6 +122,8 @@ def _non_negative(value: Any) -> float:
             raise ValueError("must be a number of 0 or more") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ValueError("must be a number of 0 or more")
+    if not _finite(value):  # nan passes `< 0`; nan and inf break date arithmetic later
+        raise ValueError("must be a finite number of 0 or more")
     return value
 
 
@@ -143,7 +166,7 @@ SETTINGS: dict[str, Setting] = dict(
     [
         ("articles", Setting("articles", _path, "NEWSBOT_ARTICLES")),
         ("db", Setting("db", _path, "NEWSBOT_DB")),
-        ("patterns", Setting("patterns", _names, "NEWSBOT_PATTERNS")),
+        ("patterns", Setting("patterns", _patterns, "NEWSBOT_PATTERNS")),
         ("digest.top", Setting("digest_top", _positive_int, "NEWSBOT_DIGEST_TOP")),
         ("digest.in_thread", Setting("digest_in_thread", _boolean)),
         ("digest.repost_after_days", Setting("digest_repost_after_days", _optional_non_negative)),
@@ -195,16 +218,26 @@ def _apply(values: dict[str, Any], raw: Mapping[str, Any], origin: str, base: Pa
         values[setting.attribute] = clean
 
 
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """Where and what, on one line (PyYAML's own text spans lines and names no file)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where}: {problem or str(error).splitlines()[0]}"
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """The file's settings as dotted keys; ConfigError when it cannot be read or parsed."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the config file: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        raise ConfigError(f"{path}: not valid YAML{_yaml_problem(error)}") from None
     if data is None:
         return {}
     if not isinstance(data, Mapping):

@@ -24,6 +24,19 @@ class DigestOptions:
     max_age_days: float | None = None
 
 
+def _oldest(now: dt.datetime, max_age_days: float) -> str:
+    """The earliest publishedDateTime still young enough, as stored (ISO 8601 UTC, Z).
+
+    An age reaching back before year 1 keeps every dated article instead of overflowing;
+    isoformat keeps four-digit years, so the text comparison stays a time comparison.
+    """
+    try:
+        oldest = now.astimezone(dt.UTC) - dt.timedelta(days=max_age_days)
+    except OverflowError:
+        oldest = dt.datetime.min
+    return oldest.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
 def select_digest(
     store: Store,
     options: DigestOptions = DigestOptions(),
@@ -40,7 +53,7 @@ def select_digest(
     ]
     params: list = []
     if options.topics:
-        keys = sorted({t.casefold() for t in options.topics})
+        keys = sorted({t.strip().casefold() for t in options.topics})
         marks = ", ".join("?" * len(keys))
         where.append(
             "EXISTS (SELECT 1 FROM article_topics t "
@@ -51,10 +64,9 @@ def select_digest(
         where.append("a.quality >= ?")
         params.append(options.min_quality)
     if options.max_age_days is not None:
-        now = now or dt.datetime.now(dt.UTC)
-        oldest = now - dt.timedelta(days=options.max_age_days)
+        oldest = _oldest(now or dt.datetime.now(dt.UTC), options.max_age_days)
         where.append("a.published_at >= ?")
-        params.append(oldest.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        params.append(oldest)
     if exclude_sql:
         where.append(exclude_sql)
         params.extend(exclude_params)

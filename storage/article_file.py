@@ -8,6 +8,7 @@ Anything unusable raises `BrokenArticle` with a reason an editor can act on.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Any
 
@@ -21,6 +22,8 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 BOM = "\ufeff"
 _OPENING = re.compile(r"---[ \t]*\r?\n")
 _CLOSING = re.compile(r"^---[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
+# What an SQLite INTEGER holds: a larger score would stop the whole index write.
+_SQLITE_INTEGERS = range(-(2**63), 2**63)
 
 
 class BrokenArticle(ValueError):
@@ -66,7 +69,8 @@ def parse_article(data: bytes) -> dict[str, Any]:
     meta = load_front_matter(data)
     provider = meta.get("provider")
     if isinstance(provider, dict):
-        provider_name, provider_domain = provider.get("name"), provider.get("domain")
+        provider_name = _text(provider, "name", label="provider name")
+        provider_domain = _text(provider, "domain", label="provider domain")
     elif provider is None or isinstance(provider, str):
         provider_name, provider_domain = provider, None
     else:
@@ -105,12 +109,12 @@ def _describe_yaml_error(error: yaml.YAMLError) -> str:
     return f"invalid YAML in front matter: {problem}"
 
 
-def _text(meta: dict, key: str) -> str | None:
+def _text(meta: dict, key: str, label: str | None = None) -> str | None:
     value = meta.get(key)
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, (dict, list)):
-        raise BrokenArticle(f"{key} must be text, not a {type(value).__name__}")
+        raise BrokenArticle(f"{label or key} must be text, not a {type(value).__name__}")
     return str(value)
 
 
@@ -120,6 +124,11 @@ def _number(meta: dict, key: str) -> int | float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BrokenArticle(f"{key} must be a number, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        # inf/nan would be printed as `Infinity`/`NaN`, which is not JSON
+        raise BrokenArticle(f"{key} must be a finite number, not {value!r}")
+    if isinstance(value, int) and value not in _SQLITE_INTEGERS:
+        raise BrokenArticle(f"{key} is too large a number: {value}")
     return value
 
 
@@ -153,7 +162,13 @@ def _timestamp(value: Any) -> str | None:
         raise BrokenArticle(f"publishedDateTime is not a date and time: {value!r}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        utc = value.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise BrokenArticle(f"publishedDateTime is out of range: {value.isoformat()}") from None
+    # isoformat pads the year to four digits (strftime's %Y does not), so text order is
+    # time order: the digest and --max-age-days compare these strings
+    return utc.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def _first_image(images: Any) -> str | None:

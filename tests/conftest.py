@@ -1,0 +1,220 @@
+"""Shared test helpers: article files in the newsroom's exact format, and the CLI.
+
+Articles are written the way the newsroom stores them (see shared/example-article.txt):
+keys in editorial order, blank lines between groups, double-quoted strings, an unquoted
+`publishedDateTime`. Any field can be overridden, left out (`OMIT`) or written verbatim
+(`Raw`), so one helper makes both valid and broken files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli import main
+from storage.db import Store
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO_ROOT / "examples" / "articles"
+
+OMIT = object()  # leave the key out of the front matter
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A value written into the YAML exactly as given (e.g. `quality: high`)."""
+
+    text: str
+
+
+DEFAULTS: dict[str, Any] = {
+    "category": Raw("news"),
+    "title": "CBP’s Outgoing Biometrics Lead on Law Enforcement Use of Facial Recognition",
+    "excerpt": "Law enforcement should be careful using facial recognition in public spaces.",
+    "publishedDateTime": Raw("2020-07-02T19:21:00Z"),
+    "webUrl": "https://www.nextgov.com/cio-briefing/2020/07/cbps-outgoing-biometrics-lead/166629/",
+    "type": Raw("article"),
+    "quality": 37,
+    "heat": 37,
+    "published": False,
+    "provider": {"name": Raw("Nextgov"), "domain": Raw("nextgov.com")},
+    "topics": [Raw("Computer Vision"), Raw("AI")],
+    "images": [{"url": "https://cdn.nextgov.com/media/img/open-graph.jpg", "width": 400,
+                "height": 400, "isCached": True}],
+    "related": Raw(
+        "\n  - title: \"Alarm systems upgraded with Facewatch biometric facial recognition\""
+        "\n    publishedDateTime: 2020-07-06T15:08:00Z"
+        "\n    type: article"
+        "\n    provider:\n      name: Biometric Companies\n      domain: biometricupdate.com"
+        "\n    quality: 30"
+    ),
+    "secured": "J4gpCRArL2xkBYO2F020collFTiuMSpJapLO0efBwe63yN4+GrlCm==;DBreKKY7CRykmPTTk5Vj4A==",
+}
+# Blank lines go before these keys, as in the example.
+_GROUP_STARTS = {"provider", "topics", "images", "related", "secured"}
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, Raw):
+        return value.text
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=False)  # a valid YAML double-quoted string
+
+
+def _render(key: str, value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [f"{key}:"] + [f"  {k}: {_scalar(v)}" for k, v in value.items()]
+    if isinstance(value, list):
+        lines = [f"{key}:"]
+        for item in value:
+            if isinstance(item, dict):
+                first, *rest = item.items()
+                lines.append(f"  - {first[0]}: {_scalar(first[1])}")
+                lines += [f"    {k}: {_scalar(v)}" for k, v in rest]
+            else:
+                lines.append(f"  - {_scalar(item)}")
+        return lines
+    text = _scalar(value)
+    return [f"{key}:{text}" if text.startswith("\n") else f"{key}: {text}"]
+
+
+def article_text(body: str = "", **fields: Any) -> str:
+    """An article in the newsroom's format; `fields` override the defaults (OMIT drops one)."""
+    values = {**DEFAULTS, **fields}
+    lines = ["---"]
+    for key, value in values.items():
+        if value is OMIT:
+            continue
+        if key in _GROUP_STARTS:
+            lines.append("")
+        lines += _render(key, value)
+    lines.append("---")
+    return "\n".join(lines) + "\n" + body
+
+
+def write_article(
+    folder: Path,
+    rel_path: str,
+    body: str = "",
+    *,
+    crlf: bool = False,
+    bom: bool = False,
+    mtime_ns: int | None = None,
+    **fields: Any,
+) -> Path:
+    """Write an article file (creating folders); returns its path."""
+    text = article_text(body, **fields)
+    return write_raw(folder, rel_path, text, crlf=crlf, bom=bom, mtime_ns=mtime_ns)
+
+
+def write_raw(
+    folder: Path,
+    rel_path: str,
+    content: str | bytes,
+    *,
+    crlf: bool = False,
+    bom: bool = False,
+    mtime_ns: int | None = None,
+) -> Path:
+    """Write any bytes as a file under `folder`, e.g. a broken article."""
+    if isinstance(content, str):
+        if crlf:
+            content = content.replace("\n", "\r\n")
+        content = (("\ufeff" if bom else "") + content).encode("utf-8")
+    path = folder / rel_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    if mtime_ns is not None:
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+    return path
+
+
+def bump_mtime(path: Path, by_ns: int = 5_000_000_000) -> None:
+    """Move a file's mtime forward, as an edit would (without sleeping past the clock tick)."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + by_ns))
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> Any:
+        """stdout as exactly one JSON document (json.loads rejects anything more)."""
+        return json.loads(self.stdout)
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment without any NEWSBOT_* setting of the machine, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra or {})
+    return env
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, **kwargs) -> CliResult:
+    """Run `python -m bot ARGS` as its own process (the way people and scripts run it)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd, env=clean_env(env), capture_output=True, text=True, encoding="utf-8",
+        timeout=60, **kwargs,
+    )
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean working folder with no NEWSBOT_* variables, for in-process CLI runs."""
+    for key in list(os.environ):
+        if key.startswith("NEWSBOT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def articles(tmp_path: Path) -> Path:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store(tmp_path / "index.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def newsbot(workdir: Path):
+    """`newsbot ARGS` in this process (fast): returns a CliResult."""
+
+    def run(*args: str) -> CliResult:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as stop:  # argparse errors
+                code = stop.code if isinstance(stop.code, int) else 1
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run
