@@ -12,7 +12,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from bot.article import Article
@@ -20,6 +19,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.decisions import UnknownArticle, decide, standing_decisions
 from bot.digest import DigestOptions, select_digest
 from bot.lookup import list_topics, lookup_topic, search
+from bot.sync import SyncError, SyncReport, sync_decisions
 from storage.db import Store
 from storage.index import IndexReport, failures, refresh
 
@@ -154,7 +154,8 @@ def cmd_search(ctx: Context) -> int:
     articles = search(ctx.store, words, limit=ctx.args.limit)
     ctx.emit(
         {"query": words, "articles": [a.to_json() for a in articles]},
-        _article_list(f"{len(articles)} matches for '{words}'", articles, f"No match for '{words}'."),
+        _article_list(f"{len(articles)} matches for '{words}'", articles,
+                      f"No match for '{words}'."),
     )
     return 0
 
@@ -181,6 +182,35 @@ def cmd_decisions(ctx: Context) -> int:
     ctx.emit({"decisions": [d.to_json() for d in decisions]},
              "\n".join(lines) or "No standing decisions.")
     return 0
+
+
+def cmd_sync(ctx: Context) -> int:
+    """Exit 1 when a file was left alone (a conflict) or the commit failed: cron notices."""
+    args = ctx.args
+    try:
+        report = sync_decisions(ctx.store, ctx.config, dry_run=args.dry_run,
+                                git_commit=args.git_commit)
+    except SyncError as error:
+        raise UsageError(str(error)) from None
+    if args.dry_run and not ctx.json:
+        sys.stdout.write(report.diff)
+    ctx.emit(report.to_json(), _sync_summary(report))
+    return 0 if report.ok else 1
+
+
+def _sync_summary(report: SyncReport) -> str:
+    verb = "Would write" if report.dry_run else "Wrote"
+    lines = [f"{verb} {len(report.written)} file(s), {len(report.unchanged)} unchanged, "
+             f"{len(report.conflicts)} conflict(s)."]
+    lines += [f"  {w.action:<8} {w.id}  ({w.title})" for w in report.written]
+    if report.conflicts:
+        lines.append("Conflicts (files left as they are):")
+        lines += [f"  {c.id}: {c.reason}" for c in report.conflicts]
+    if report.commit:
+        lines.append(f"Committed {report.commit[:12]}.")
+    lines += [f"Note: {note}" for note in report.notes]
+    lines += [f"Error: {error}" for error in report.errors]
+    return "\n".join(lines)
 
 
 def _article_list(heading: str, articles: Sequence[Article], empty: str) -> str:
@@ -285,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--user", required=True, metavar="U", help="who decides (Slack user id)")
 
     command("decisions", cmd_decisions, "list the standing decisions")
+
+    sub = command("sync", cmd_sync, "write the standing decisions into the article files")
+    sub.add_argument("--dry-run", action="store_true",
+                     help="print the unified diff it would apply; write nothing")
+    sub.add_argument("--git-commit", action="store_true",
+                     help="commit the written files (when the folder is in a git repository)")
     return parser
 
 
