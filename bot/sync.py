@@ -96,7 +96,7 @@ class SyncReport:
     written: list[Written] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
-    diff: str = ""  # unified diff of the writes (made or, in a dry run, intended)
+    diff: str = ""  # with dry_run: the unified diff of the intended writes
     commit: str | None = None  # the git commit id with --git-commit
     notes: list[str] = field(default_factory=list)  # e.g. why nothing was committed
     errors: list[str] = field(default_factory=list)  # e.g. a failed git commit
@@ -327,7 +327,7 @@ def _plan_edit(plan: Plan) -> None:
         plan.title = _one_line(meta.get("title"))
         plan.wanted = _wanted(plan.action, plan.state, plan.current)
         if plan.wanted != plan.current:
-            plan.after = set_key_lines(plan.before, plan.wanted)
+            plan.after = set_key_lines(plan.before, plan.wanted, meta)
     except BrokenArticle as error:
         raise _Refused(f"the file no longer parses: {error}") from None
     except EditRefused as error:
@@ -575,7 +575,8 @@ def _report(plans: list[Plan], dry_run: bool) -> SyncReport:
             report.conflicts.append(Conflict(plan.id, plan.conflict))
         elif plan.after is not None:
             report.written.append(_written(plan))
-            diffs.append(unified_diff(plan.id, plan.before, plan.after))
+            if dry_run:
+                diffs.append(unified_diff(plan.id, plan.before, plan.after))
         else:
             report.unchanged.append(plan.id)
     report.diff = "".join(diffs)

@@ -18,6 +18,7 @@ written.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -71,7 +72,9 @@ class FrontMatterText:
 
     def key_index(self, key: str) -> int | None:
         """Index of the top-level line for `key`; EditRefused if it appears twice."""
-        found = [i for i, line in enumerate(self.lines) if _key_of(line.content) == key]
+        starts = (key, '"', "'")  # a cheap test before the regex: most lines are other keys
+        found = [i for i, line in enumerate(self.lines)
+                 if line.content.startswith(starts) and _key_of(line.content) == key]
         if len(found) > 1:
             raise EditRefused(f"'{key}:' appears {len(found)} times at the top of the front matter")
         return found[0] if found else None
@@ -125,6 +128,7 @@ def with_value(line: str | None, key: str, value: str) -> str:
     return match.group("head") + gap + value + match.group("tail")
 
 
+@functools.lru_cache(maxsize=256)  # the same few lines recur in every file
 def line_value(line: str | None) -> Any:
     """What a single `key: value` line means to YAML; ABSENT for no line."""
     if line is None:
@@ -138,11 +142,13 @@ def line_value(line: str | None) -> Any:
     return next(iter(parsed.values()))
 
 
-def set_key_lines(data: bytes, wanted: Mapping[str, str | None]) -> bytes:
+def set_key_lines(data: bytes, wanted: Mapping[str, str | None],
+                  parsed: Mapping[str, Any] | None = None) -> bytes:
     """The file with each key's top-level line set to `wanted[key]` (None: no such line).
 
     Only lines whose content changes are touched. The result is parsed again and
     checked (see `check_edit`); EditRefused if it does not hold exactly what was asked.
+    `parsed` is the caller's `load_front_matter(data)`, if it has it (saves a parse).
     """
     text = FrontMatterText(data)
     for key in EDITABLE_KEYS:
@@ -158,7 +164,7 @@ def set_key_lines(data: bytes, wanted: Mapping[str, str | None]) -> bytes:
         elif text.lines[index].content != line:
             text.lines[index] = Line(line, text.lines[index].ending)
     result = text.to_bytes()
-    check_edit(data, result, {key: line_value(line) for key, line in wanted.items()})
+    check_edit(data, result, {key: line_value(line) for key, line in wanted.items()}, parsed)
     return result
 
 
@@ -192,13 +198,16 @@ def _heat_anchor(text: FrontMatterText) -> int | None:
     return index
 
 
-def check_edit(before: bytes, after: bytes, expected: Mapping[str, Any]) -> None:
+def check_edit(before: bytes, after: bytes, expected: Mapping[str, Any],
+               parsed: Mapping[str, Any] | None = None) -> None:
     """Refuse unless `after` parses, differs from `before` only in the expected keys,
     and those keys hold the expected values (ABSENT: not there)."""
-    try:
-        old = load_front_matter(before)
-    except BrokenArticle as error:
-        raise EditRefused(f"the file does not parse: {error}") from None
+    old = parsed
+    if old is None:
+        try:
+            old = load_front_matter(before)
+        except BrokenArticle as error:
+            raise EditRefused(f"the file does not parse: {error}") from None
     try:
         new = load_front_matter(after)
     except BrokenArticle as error:
