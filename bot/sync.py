@@ -191,7 +191,10 @@ def sync_decisions(
         raise SyncError(f"the articles folder {root} does not exist")
     real_root = root.resolve()
     if dry_run:
-        return _report(_plan_all(store, real_root), dry_run=True)
+        report = _report(_plan_all(store, real_root), dry_run=True)
+        if git_commit:
+            report.notes.append("dry run: nothing committed")
+        return report
     with _sync_lock(lock_path(store), lock_timeout):
         _finish_interrupted(store, real_root)
         plans = _plan_all(store, real_root)
@@ -363,8 +366,9 @@ def _wanted(action: str, state: State | None, current: Lines) -> Lines:
 
     The target is built from the lines before newsbot's first edit (or the current ones),
     so a change of decision, or a withdrawal, lands on exactly the former bytes. A line
-    that already means the target is kept as it is. A line someone else changed since
-    newsbot wrote it is a conflict when it must change; a withdrawal leaves it alone.
+    that already means the target is kept as it is. A line newsbot wrote that someone
+    changed since is a conflict when it must change; a line newsbot never changed is
+    left to whoever changed it when a decision is withdrawn.
     """
     base = state.former if state else current
     target = _target(action, base)
@@ -377,13 +381,14 @@ def _wanted(action: str, state: State | None, current: Lines) -> Lines:
         ours = state is None or line == state.written[key] or (
             state.pending is not None and line == state.pending[key])
         if not ours:
-            if action == REVERT:
-                wanted[key] = line
+            if action == REVERT and state is not None and state.written[key] == state.former[key]:
+                wanted[key] = line  # never newsbot's line: someone else's to keep
                 continue
-            raise _Refused(
-                f"'{key}' was changed in the file since newsbot wrote it "
-                f"(now {_describe(line)}), which contradicts the decision to {action}"
-            )
+            consequence = (f"so the withdrawn {state.decision} is not reverted"
+                           if action == REVERT and state is not None
+                           else f"which contradicts the decision to {action}")
+            raise _Refused(f"'{key}' was changed in the file since newsbot wrote it "
+                           f"(now {_describe(line)}), {consequence}")
         wanted[key] = goal
     return wanted
 

@@ -238,6 +238,39 @@ def test_unpublishing_by_hand_after_our_publish_is_a_conflict(newsroom: Newsroom
     assert path.read_bytes() == original
 
 
+def test_withdrawing_after_someone_changed_our_line_is_a_conflict_until_resolved(
+    newsroom: Newsroom,
+) -> None:
+    path = newsroom.add("a.md", article())
+    newsroom.decide("a.md", "publish")
+    newsroom.sync()
+    live = path.read_bytes().replace(b"published: true", b"published: true  # live")
+    path.write_bytes(live)
+    newsroom.decide("a.md", "undo")
+    report = newsroom.sync()
+    assert [c.reason for c in report.conflicts] == [
+        "'published' was changed in the file since newsbot wrote it "
+        "(now 'published: true  # live'), so the withdrawn publish is not reverted"]
+    assert path.read_bytes() == live
+    path.write_bytes(article().encode())  # the desk unpublishes by hand
+    report = newsroom.sync()
+    assert report.conflicts == [] and report.unchanged == ["a.md"]
+    assert newsroom.store.query("SELECT * FROM sync_state") == []
+
+
+def test_withdrawing_a_skip_after_a_publish_by_hand_removes_only_our_line(
+    newsroom: Newsroom,
+) -> None:
+    path = newsroom.add("a.md", article())
+    newsroom.decide("a.md", "skip")
+    newsroom.sync()
+    path.write_bytes(path.read_bytes().replace(b"published: false", b"published: true"))
+    newsroom.decide("a.md", "undo")
+    report = newsroom.sync()
+    assert report.conflicts == [] and [w.action for w in report.written] == ["revert"]
+    assert path.read_text() == article().replace("published: false", "published: true")
+
+
 def test_a_deleted_or_broken_file_is_a_conflict_and_others_still_sync(
     newsroom: Newsroom,
 ) -> None:
@@ -392,6 +425,20 @@ def test_killed_between_writing_the_temporary_file_and_renaming(newsroom: Newsro
     assert newsroom.sync().written == []
 
 
+def test_a_leftover_is_removed_even_when_the_decision_was_withdrawn_meanwhile(
+    newsroom: Newsroom,
+) -> None:
+    path = newsroom.add("a.md", article())
+    newsroom.decide("a.md", "publish")
+    _killed_sync(newsroom, "before-rename")
+    newsroom.decide("a.md", "undo")
+    report = newsroom.sync()
+    assert report.written == [] and report.conflicts == []
+    assert sorted(p.name for p in newsroom.folder.iterdir()) == ["a.md"]
+    assert path.read_text() == article()
+    assert newsroom.store.query("SELECT * FROM sync_state") == []
+
+
 def test_killed_after_renaming_before_recording_it(newsroom: Newsroom) -> None:
     path = newsroom.add("a.md", article())
     original = path.read_bytes()
@@ -402,6 +449,8 @@ def test_killed_after_renaming_before_recording_it(newsroom: Newsroom) -> None:
 
     report = newsroom.sync()
     assert report.written == [] and report.unchanged == ["a.md"]
+    assert newsroom.store.query("SELECT pending, written_skipped FROM sync_state") == [
+        {"pending": 0, "written_skipped": "skipped: true"}]  # the write is settled as done
     # newsbot still knows the line is its own: withdrawing restores the exact bytes
     newsroom.decide("a.md", "undo")
     newsroom.sync()
