@@ -20,6 +20,7 @@ from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
 from bot.decisions import UnknownArticle, decide, standing_decisions
 from bot.digest import DigestOptions, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
+from bot.sync import SyncError, SyncReport, sync_decisions
 from storage.db import Store
 from storage.index import IndexReport, failures, refresh
 
@@ -233,6 +234,35 @@ def channel_id(text: str) -> str:
     return text.lstrip("#")
 
 
+def cmd_sync(ctx: Context) -> int:
+    """Exit 1 when a file was left alone (a conflict) or the commit failed: cron notices."""
+    args = ctx.args
+    try:
+        report = sync_decisions(ctx.store, ctx.config, dry_run=args.dry_run,
+                                git_commit=args.git_commit)
+    except SyncError as error:
+        raise UsageError(str(error)) from None
+    if args.dry_run and not ctx.json:
+        sys.stdout.write(report.diff)
+    ctx.emit(report.to_json(), _sync_summary(report))
+    return 0 if report.ok else 1
+
+
+def _sync_summary(report: SyncReport) -> str:
+    verb = "Would write" if report.dry_run else "Wrote"
+    lines = [f"{verb} {len(report.written)} file(s), {len(report.unchanged)} unchanged, "
+             f"{len(report.conflicts)} conflict(s)."]
+    lines += [f"  {w.action:<8} {w.id}  ({w.title})" for w in report.written]
+    if report.conflicts:
+        lines.append("Conflicts (files left as they are):")
+        lines += [f"  {c.id}: {c.reason}" for c in report.conflicts]
+    if report.commit:
+        lines.append(f"Committed {report.commit[:12]}.")
+    lines += [f"Note: {note}" for note in report.notes]
+    lines += [f"Error: {error}" for error in report.errors]
+    return "\n".join(lines)
+
+
 def _article_list(heading: str, articles: Sequence[Article], empty: str) -> str:
     if not articles:
         return empty
@@ -357,6 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--host", default="0.0.0.0", help="with --http: address to listen on")
     sub.add_argument("--port", type=int, default=3000, help="with --http: port (3000)")
     sub.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    sub = command("sync", cmd_sync, "write the standing decisions into the article files")
+    sub.add_argument("--dry-run", action="store_true",
+                     help="print the unified diff it would apply; write nothing")
+    sub.add_argument("--git-commit", action="store_true",
+                     help="commit the written files (when the folder is in a git repository)")
     return parser
 
 

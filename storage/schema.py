@@ -153,4 +153,41 @@ def digests(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [articles, decisions, digests]
+def sync(db: sqlite_utils.Database) -> None:
+    """What `newsbot sync` wrote into the article files, and the conflicts it left alone.
+
+    `sync_state` lets a later sync revert exactly its own edit (the former lines) and tell
+    its own lines from someone else's. A write is recorded as pending before the file is
+    replaced and confirmed after, so a sync killed in between is finished by the next one.
+    Line columns hold a front matter line without its ending; NULL means no such line.
+    `articles.skipped` mirrors `skipped: true` in the file; every file is parsed again
+    once (size and content_hash reset) so existing rows learn it.
+    """
+    db.executescript(
+        """
+        CREATE TABLE sync_state (
+            article_id TEXT PRIMARY KEY,
+            decision TEXT NOT NULL CHECK (decision IN ('publish', 'skip')),
+            decided_by TEXT,
+            former_published TEXT,        -- the lines before newsbot's first edit
+            former_skipped TEXT,
+            written_published TEXT,       -- the lines newsbot last wrote (confirmed)
+            written_skipped TEXT,
+            pending INTEGER NOT NULL DEFAULT 0,  -- 1: a write was started, not yet confirmed
+            pending_published TEXT,
+            pending_skipped TEXT,
+            written_at TEXT NOT NULL
+        );
+        CREATE TABLE sync_conflicts (
+            article_id TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        );
+        ALTER TABLE articles ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
+        UPDATE articles SET size = -1, content_hash = '';
+        """
+    )
+
+
+MIGRATIONS = [articles, decisions, digests, sync]
