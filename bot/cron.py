@@ -307,11 +307,3 @@ def fire_times_between(
         fires.append(fire)
         fire = trigger.get_next_fire_time(fire, fire)
     return fires
-
-
-def latest_fire_time_before(
-    trigger: BaseTrigger, start: dt.datetime, end: dt.datetime
-) -> tuple[dt.datetime | None, int]:
-    """The last fire time in [start, end] and how many there are (counting stops at MAX_SCAN)."""
-    fires = fire_times_between(trigger, start, end)
-    return (fires[-1] if fires else None), len(fires)

@@ -155,14 +155,6 @@ def runs_since(store: Store, schedule_id: str, start: dt.datetime) -> dict[str, 
     return {row["fire_time"]: Run.from_row(row) for row in rows}
 
 
-def latest_run(store: Store, schedule_id: str) -> Run | None:
-    rows = store.query(
-        "SELECT * FROM schedule_runs WHERE schedule_id = ? ORDER BY fire_time DESC LIMIT 1",
-        [schedule_id],
-    )
-    return Run.from_row(rows[0]) if rows else None
-
-
 def latest_run_before(store: Store, schedule_id: str, before: dt.datetime) -> Run | None:
     """The schedule's last run (any status) with a fire time before `before`."""
     rows = store.query(

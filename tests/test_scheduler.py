@@ -373,8 +373,13 @@ def test_the_live_scheduler_catches_up_and_follows_table_changes(store):
         resume_schedule(store, "s1")
         assert wait_for(lambda: runner.job_ids() == ["s1", "s2"])
         with store.write() as db:  # retimed elsewhere: the job gets the new trigger
-            db.execute("UPDATE schedules SET cron = '0 9 * * 1-5' WHERE id = 's2'")
-        assert wait_for(lambda: "0 9 * * 1-5" in str(runner._scheduler.get_job("s2").trigger))
+            db.execute("UPDATE schedules SET cron = '0 9 * * 1-5', tz = 'Asia/Tokyo'"
+                       " WHERE id = 's2'")
+        job = runner._scheduler.get_job
+        assert wait_for(lambda: "0 9 * * 1-5" in str(job("s2").trigger))
+        next_run = job("s2").next_run_time.astimezone(ZoneInfo("Asia/Tokyo"))
+        assert (next_run.hour, next_run.minute, next_run.isoweekday() <= 5) == (9, 0, True)
+        assert job("s2").misfire_grace_time == 3600 and job("s2").coalesce
     finally:
         runner.shutdown()
     assert not runner.running
