@@ -57,10 +57,19 @@ def parse_utc_text(text: str) -> dt.datetime:
 
 
 def normalize_channel(text: str) -> str:
-    """A channel as Slack sends it (`<#C123|name>`) or as a bare id -> the id."""
+    """A channel as Slack sends it (`<#C123|name>`), or an id (`C123`, `#C123`) -> the id.
+
+    `#news` is a channel name (names are lower case): we cannot resolve names, so it is
+    refused with a hint, while `#C0123ABCD` is taken as the id it is.
+    """
     text = (text or "").strip()
     link = _CHANNEL_LINK.match(text)
-    channel = (link.group(1) if link else text).upper()
+    if link:
+        channel = link.group(1).upper()
+    elif text.startswith("#") and _CHANNEL_ID.match(text[1:]):
+        channel = text[1:]
+    else:
+        channel = text.upper()
     if not _CHANNEL_ID.match(channel):
         if text.startswith("#"):
             raise ScheduleError(

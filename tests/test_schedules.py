@@ -109,10 +109,16 @@ def test_invalid_values_are_refused_with_what_is_wrong(store, bad, message):
 @pytest.mark.parametrize("text,channel", [
     ("<#C0123ABCD|newsroom>", "C0123ABCD"), ("<#C0123ABCD|>", "C0123ABCD"),
     ("<#C0123ABCD>", "C0123ABCD"), ("C0123ABCD", "C0123ABCD"), ("c0123abcd", "C0123ABCD"),
-    ("G0PRIVATE", "G0PRIVATE"),
+    ("G0PRIVATE", "G0PRIVATE"), ("#C0123ABCD", "C0123ABCD"),
 ])
 def test_channels_as_slack_sends_them_or_bare_ids(text, channel):
     assert normalize_channel(text) == channel
+
+
+@pytest.mark.parametrize("text", ["#news", "#c0news", "<@U0123>", "", "C", "news desk"])
+def test_names_and_other_text_are_not_channel_ids(text):
+    with pytest.raises(ScheduleError):
+        normalize_channel(text)
 
 
 def test_pause_and_resume(store):
