@@ -434,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="articles per digest (default: digest.top)")
     add.add_argument("--topic", action="append", metavar="T",
                      help="only articles with this topic (repeatable: any of them)")
-    add.add_argument("--min-quality", type=float, metavar="Q", help="minimum quality")
+    add.add_argument("--min-quality", type=_finite, metavar="Q", help="minimum quality")
     add.add_argument("--user", metavar="U", help="who adds it (recorded as created_by)")
     for name, verb in (("remove", "remove"), ("pause", "pause"), ("resume", "resume")):
         action(name, f"{verb} a schedule").add_argument("id", metavar="ID",

@@ -18,6 +18,7 @@ import datetime as dt
 import difflib
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from bot.digest import DigestOptions
 from storage.db import Store
 
 ORIGINS = ("config", "slack", "cli")
+SQLITE_MAX_INTEGER = 2**63 - 1
 CONFIG_KEYS = ("id", "channel", "cron", "tz", "top", "topics", "min_quality", "enabled")
 _GENERATED_ID = re.compile(r"^s\d+$", re.IGNORECASE)
 _NAMED_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,39}$")
@@ -89,6 +91,8 @@ def check_top(value: Any) -> int | None:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ScheduleError(f"top '{value}': must be a whole number of 1 or more")
+    if value > SQLITE_MAX_INTEGER:  # SQLite could not store it, nor use it as a LIMIT
+        raise ScheduleError(f"top '{value}': must be at most {SQLITE_MAX_INTEGER}")
     return value
 
 
@@ -101,8 +105,10 @@ def check_min_quality(value: Any) -> float | None:
             number = float(value)
         except ValueError:
             number = None
-    if isinstance(number, bool) or not isinstance(number, (int, float)) or number != number:
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
         raise ScheduleError(f"min_quality '{value}': must be a number")
+    if not math.isfinite(number):  # nan matches nothing, inf everything or nothing
+        raise ScheduleError(f"min_quality '{value}': must be a finite number")
     return float(number)
 
 

@@ -97,6 +97,9 @@ def test_the_same_digest_twice_is_refused(store):
     (dict(channel="news room"), "channel 'news room' is not a channel id"),
     (dict(top=0), "top '0': must be a whole number of 1 or more"),
     (dict(min_quality="high"), "min_quality 'high': must be a number"),
+    (dict(min_quality="nan"), "min_quality 'nan': must be a finite number"),
+    (dict(min_quality=float("inf")), "min_quality 'inf': must be a finite number"),
+    (dict(top=2**63), f"top '{2**63}': must be at most {2**63 - 1}"),
     (dict(topics=("Politics", " ")), "empty topic name"),
 ])
 def test_invalid_values_are_refused_with_what_is_wrong(store, bad, message):
