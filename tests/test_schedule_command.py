@@ -43,6 +43,11 @@ def test_add_with_every_option_as_slack_sends_it():
         "C0123ABCD", "0 9 * * 1-5", "Europe/Berlin", 5, ("Politics", "Tech"), 0.7)
 
 
+def test_topics_with_spaces_and_slack_escaped_ampersands():
+    command = parse_schedule_command('add C0123ABCD "@daily" "topics=Arts &amp; Culture,World"')
+    assert command.spec.topics == ("Arts & Culture", "World")
+
+
 @pytest.mark.parametrize("text", [
     'schedule add C0123ABCD "0 9 * * 1-5"',  # with the leading word, bare id
     "add <#C0123ABCD> '0 9 * * 1-5'",
