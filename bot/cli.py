@@ -8,6 +8,7 @@ answers always match the folder. Errors a person can fix are one line on stderr,
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
 import os
@@ -17,9 +18,12 @@ from typing import Any
 
 from bot.article import Article
 from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
+from bot.cron import next_fire_times, zone
 from bot.decisions import UnknownArticle, decide, standing_decisions
 from bot.digest import DigestOptions, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
+from bot.schedule_command import ScheduleCommand, execute_schedule_command
+from bot.schedules import ScheduleError, ScheduleSpec, check_cron
 from bot.sync import SyncError, SyncReport, sync_decisions
 from storage.db import Store
 from storage.index import IndexReport, failures, refresh
@@ -263,6 +267,44 @@ def _sync_summary(report: SyncReport) -> str:
     return "\n".join(lines)
 
 
+def cmd_schedule(ctx: Context) -> int:
+    """`newsbot schedule list|add|remove|pause|resume|preview`: the same table and answers
+    as `/news schedule` in Slack. No admin check: the command line already has the database."""
+    args = ctx.args
+    try:
+        if args.schedule_action == "preview":
+            return _schedule_preview(ctx)
+        command = ScheduleCommand(args.schedule_action, schedule_id=getattr(args, "id", None))
+        if args.schedule_action == "add":
+            spec = ScheduleSpec(channel=args.channel, cron=args.cron, tz=args.tz, top=args.top,
+                                topics=tuple(args.topic or ()), min_quality=args.min_quality)
+            command = ScheduleCommand("add", spec=spec)
+        reply = execute_schedule_command(
+            ctx.store, command, user_id=args.user if args.schedule_action == "add" else None,
+            default_zone=lambda: ctx.config.timezone, origin="cli",
+        )
+    except ScheduleError as error:
+        raise UsageError(str(error)) from None
+    if reply.schedule is not None:
+        document: dict[str, Any] = {"schedule": reply.schedule.to_json()}
+        if args.schedule_action != "add":
+            document["changed"] = reply.changed
+    else:
+        document = {"schedules": [schedule.to_json() for schedule in reply.schedules]}
+    ctx.emit(document, reply.text)
+    return 0
+
+
+def _schedule_preview(ctx: Context) -> int:
+    args = ctx.args
+    zone_name = args.tz or ctx.config.timezone
+    start = args.from_ or dt.datetime.now(dt.UTC)
+    fires = next_fire_times(check_cron(args.cron), zone_name, start, args.count)
+    iso = [fire.isoformat() for fire in fires]
+    ctx.emit({"fires": iso}, "\n".join(iso) or "No fire times.")
+    return 0
+
+
 def _article_list(heading: str, articles: Sequence[Article], empty: str) -> str:
     if not articles:
         return empty
@@ -314,6 +356,23 @@ def _non_negative(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more: {text}")
     return value
+
+
+def _time_zone(text: str) -> str:
+    try:
+        return zone(text).key
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _iso_datetime(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 date-time: {text!r} (e.g. 2026-03-30T08:00 or "
+            "2026-03-30T08:00:00+01:00; without an offset it is local time in --tz)"
+        ) from None
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -393,6 +452,39 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print the unified diff it would apply; write nothing")
     sub.add_argument("--git-commit", action="store_true",
                      help="commit the written files (when the folder is in a git repository)")
+
+
+    sub = command("schedule", cmd_schedule, "list, add, remove, pause, resume or preview "
+                  "digest schedules (the same table as /news schedule)")
+    actions = sub.add_subparsers(dest="schedule_action", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        return actions.add_parser(name, parents=[common], help=help_text, description=help_text)
+
+    action("list", "every schedule with its next fire time")
+    add = action("add", "add a schedule (zone: --tz, else scheduler.timezone, else UTC)")
+    add.add_argument("channel", metavar="CHANNEL", help="Slack channel id, e.g. C0123ABCD")
+    add.add_argument("cron", metavar="CRON", help='Unix cron expression, e.g. "0 9 * * 1-5"')
+    add.add_argument("--tz", type=_time_zone, metavar="ZONE",
+                     help="IANA time zone (default: scheduler.timezone / NEWSBOT_TIMEZONE, UTC)")
+    add.add_argument("--top", type=_positive_int, metavar="N",
+                     help="articles per digest (default: digest.top)")
+    add.add_argument("--topic", action="append", metavar="T",
+                     help="only articles with this topic (repeatable: any of them)")
+    add.add_argument("--min-quality", type=_finite, metavar="Q", help="minimum quality")
+    add.add_argument("--user", metavar="U", help="who adds it (recorded as created_by)")
+    for name, verb in (("remove", "remove"), ("pause", "pause"), ("resume", "resume")):
+        action(name, f"{verb} a schedule").add_argument("id", metavar="ID",
+                                                        help="schedule id, e.g. s1")
+    preview = action("preview", "print the next fire times of a cron expression")
+    preview.add_argument("cron", metavar="CRON", help='Unix cron expression, e.g. "0 9 * * 1-5"')
+    preview.add_argument("--tz", type=_time_zone, metavar="ZONE",
+                         help="IANA time zone (default: scheduler.timezone / NEWSBOT_TIMEZONE, "
+                              "UTC)")
+    preview.add_argument("--from", dest="from_", type=_iso_datetime, metavar="ISO-DATETIME",
+                         help="start here instead of now (inclusive)")
+    preview.add_argument("--count", type=_positive_int, default=5, metavar="N",
+                         help="how many fire times (5)")
     return parser
 
 

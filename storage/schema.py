@@ -190,4 +190,48 @@ def sync(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [articles, decisions, digests, sync]
+def schedules(db: sqlite_utils.Database) -> None:
+    """v5: digest schedules and their runs.
+
+    `schedule_runs` has one row per (schedule, fire time): inserting it is how a process
+    claims the right to post that digest, so it is posted at most once however many
+    `newsbot serve` processes share the file and however often they restart.
+    """
+    db.executescript(
+        """
+        CREATE TABLE schedules (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: 's3' names one schedule
+            id TEXT NOT NULL UNIQUE COLLATE NOCASE,  -- what admins type: 's3' or a config `id:`
+            channel TEXT NOT NULL,        -- Slack channel id
+            cron TEXT NOT NULL,           -- Unix cron expression, as typed
+            tz TEXT NOT NULL,             -- IANA time zone
+            top INTEGER,                  -- NULL: the configured digest.top
+            topics TEXT NOT NULL DEFAULT '[]',    -- JSON list; empty: every topic
+            min_quality REAL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created_by TEXT,
+            created_at TEXT NOT NULL,
+            origin TEXT NOT NULL CHECK (origin IN ('config', 'slack', 'cli')),
+            config_key TEXT UNIQUE,       -- config entries: 'id:NAME' or 'content:HASH'
+            config_enabled INTEGER,       -- the file's `enabled` when last applied
+            active_since TEXT NOT NULL,   -- fire times before this are never due
+            updated_at TEXT NOT NULL
+        );
+
+        CREATE TABLE schedule_runs (
+            schedule_id TEXT NOT NULL,
+            fire_time TEXT NOT NULL,      -- UTC, 'YYYY-MM-DDTHH:MM:SSZ'
+            status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'missed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            claimed_by TEXT,              -- host:pid of the process posting it
+            claimed_at TEXT,
+            finished_at TEXT,
+            error TEXT,
+            PRIMARY KEY (schedule_id, fire_time)
+        ) WITHOUT ROWID;
+        CREATE INDEX schedule_runs_failed ON schedule_runs (fire_time) WHERE status = 'failed';
+        """
+    )
+
+
+MIGRATIONS = [articles, decisions, digests, sync, schedules]
