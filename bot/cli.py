@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import math
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from bot.digest import DigestOptions, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
 from bot.schedule_command import ScheduleCommand, execute_schedule_command
 from bot.schedules import ScheduleError, ScheduleSpec, check_cron
-from bot.sync import SyncError, SyncReport, sync_decisions
+from bot.sync import SyncError, sync_decisions
 from storage.db import Store
 from storage.index import IndexReport, failures, refresh
 
@@ -161,6 +162,8 @@ def cmd_serve(ctx: Context) -> int:
     mode = "http" if args.http else "socket"
     credentials = credentials_from_env(os.environ, mode)
     setup_logging(args.log_level, credentials.secrets)
+    # systemd and docker stop with SIGTERM: leave through `finally` (scheduler shutdown)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     serve(ctx.config, credentials, http=args.http, host=args.host, port=args.port)
     return 0
 
@@ -248,23 +251,8 @@ def cmd_sync(ctx: Context) -> int:
         raise UsageError(str(error)) from None
     if args.dry_run and not ctx.json:
         sys.stdout.write(report.diff)
-    ctx.emit(report.to_json(), _sync_summary(report))
+    ctx.emit(report.to_json(), report.summary())
     return 0 if report.ok else 1
-
-
-def _sync_summary(report: SyncReport) -> str:
-    verb = "Would write" if report.dry_run else "Wrote"
-    lines = [f"{verb} {len(report.written)} file(s), {len(report.unchanged)} unchanged, "
-             f"{len(report.conflicts)} conflict(s)."]
-    lines += [f"  {w.action:<8} {w.id}  ({w.title})" for w in report.written]
-    if report.conflicts:
-        lines.append("Conflicts (files left as they are):")
-        lines += [f"  {c.id}: {c.reason}" for c in report.conflicts]
-    if report.commit:
-        lines.append(f"Committed {report.commit[:12]}.")
-    lines += [f"Note: {note}" for note in report.notes]
-    lines += [f"Error: {error}" for error in report.errors]
-    return "\n".join(lines)
 
 
 def cmd_schedule(ctx: Context) -> int:

@@ -48,6 +48,7 @@ class Config:
     sync_interval_minutes: float = 0.0  # 0: no periodic sync inside `newsbot serve`
     git_author: str = "newsbot <newsbot@localhost>"
     git_committer: str | None = None  # None: same as the author
+    sync_git_commit: bool = False  # syncs inside `newsbot serve` commit what they write
     # Serving
     refresh_seconds: float = 60.0  # how often `newsbot serve` re-reads the articles folder
     source: str = field(default="defaults", compare=False)  # where the file came from
@@ -190,6 +191,7 @@ SETTINGS: dict[str, Setting] = dict(
         ("sync.interval_minutes", Setting("sync_interval_minutes", _non_negative)),
         ("sync.git_author", Setting("git_author", _text, "NEWSBOT_GIT_AUTHOR")),
         ("sync.git_committer", Setting("git_committer", _optional_text)),
+        ("sync.git_commit", Setting("sync_git_commit", _boolean)),
     ]
 )
 _PATH_ATTRIBUTES = {"articles", "db"}

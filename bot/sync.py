@@ -105,6 +105,21 @@ class SyncReport:
     def ok(self) -> bool:
         return not self.conflicts and not self.errors
 
+    def summary(self) -> str:
+        """The report for people: counts, then each written file and each conflict."""
+        verb = "Would write" if self.dry_run else "Wrote"
+        lines = [f"{verb} {len(self.written)} file(s), {len(self.unchanged)} unchanged, "
+                 f"{len(self.conflicts)} conflict(s)."]
+        lines += [f"  {w.action:<8} {w.id}  ({w.title})" for w in self.written]
+        if self.conflicts:
+            lines.append("Conflicts (files left as they are):")
+            lines += [f"  {c.id}: {c.reason}" for c in self.conflicts]
+        if self.commit:
+            lines.append(f"Committed {self.commit[:12]}.")
+        lines += [f"Note: {note}" for note in self.notes]
+        lines += [f"Error: {error}" for error in self.errors]
+        return "\n".join(lines)
+
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
             "written": [w.id for w in self.written],

@@ -18,12 +18,11 @@ from slack_sdk.errors import SlackApiError
 from bot.admins import AdminCheck
 from bot.app import web_client
 from bot.config import BUNDLED_ARTICLES, Config
-from bot.digest import plan_digest
 from bot.schedule_command import run_schedule_command
-from bot.schedule_runs import fire_key, recent_runs
+from bot.schedule_runs import recent_runs
 from bot.scheduler import FAILED_RUN, POSTED, DigestScheduler
 from bot.schedules import ScheduleSpec, add_schedule, get_schedule
-from handlers.digest_post import post_digest
+from handlers.digest_post import scheduled_poster
 from sandbox import SlackLookalike
 from storage.db import Store
 from storage.index import refresh
@@ -58,15 +57,7 @@ def test_a_failed_scheduled_digest_is_retried_and_resumed_not_reposted(newsroom)
     add_schedule(store, ScheduleSpec(CHANNEL, "0 9 * * 1-5", "Europe/London", top=4),
                  origin="cli", now=MONDAY_0700)
 
-    def post_scheduled(schedule, fire_time):
-        """What `newsbot serve` passes to DigestScheduler."""
-        plan = plan_digest(
-            store, schedule.channel, schedule.digest_options(config.digest_top),
-            key=f"schedule:{schedule.id}:{fire_key(fire_time)}",
-            in_thread=config.digest_in_thread,
-            repost_after_days=config.digest_repost_after_days, day=fire_time.date(),
-        )
-        post_digest(client, store, plan, post_when_empty=config.digest_nothing_new)
+    post_scheduled = scheduled_poster(client, store, config)  # what serve passes
 
     def fail_after_two_articles(change) -> None:
         if len(slack.calls("chat.postMessage")) == 3:  # header + 2 articles
