@@ -447,6 +447,17 @@ def test_app_home_shows_the_queue_and_recent_decisions(newsroom: Newsroom):
     view = texts(parsed(call.params["view"])["blocks"])
     assert "Newsroom queue" in view and "Recent decisions" in view
     assert f"<@{EDITOR}> skip *{message.article.title}*" in view
+    assert "No schedules yet" in view
+
+
+def test_app_home_lists_the_schedules(newsroom: Newsroom):
+    answer_text(newsroom, f'schedule add {CHANNEL} "30 8 * * mon-fri" tz=Europe/Paris', CHIEF)
+    newsroom.client.app_home_opened(user_id=EDITOR)
+    newsroom.slack.wait_until(lambda: newsroom.slack.calls("views.publish"))
+    call = newsroom.slack.calls("views.publish")[0]
+    assert call.ok, call.response
+    view = texts(parsed(call.params["view"])["blocks"])
+    assert '30 8 * * mon-fri' in view and "Europe/Paris" in view and "next " in view
 
 
 # --- /news schedule and /news sync: admins only for changes
