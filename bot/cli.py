@@ -16,12 +16,13 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.article import Article
 from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
 from bot.cron import next_fire_times, zone
 from bot.decisions import UnknownArticle, decide, standing_decisions
-from bot.digest import DigestOptions, plan_digest, select_digest
+from bot.digest import DigestBusy, DigestOptions, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
 from bot.schedule_command import ScheduleCommand, execute_schedule_command
 from bot.schedules import ScheduleError, ScheduleSpec, check_cron
@@ -137,18 +138,21 @@ def _post_digest(ctx: Context, options: DigestOptions) -> int:
         raise UsageError("--post needs --channel C (a channel id such as C0123456789)")
     credentials = credentials_from_env(os.environ, "post")
     config = ctx.config
+    today = dt.datetime.now(ZoneInfo(config.timezone)).date()
     plan = plan_digest(ctx.store, channel, options, in_thread=not ctx.args.no_thread
                        and config.digest_in_thread,
-                       repost_after_days=config.digest_repost_after_days)
+                       repost_after_days=config.digest_repost_after_days, day=today)
     try:
         plan = post_digest(web_client(credentials.bot_token, credentials.api_url), ctx.store,
                            plan, post_when_empty=config.digest_nothing_new)
-    except DigestPostError as error:
+    except (DigestPostError, DigestBusy) as error:
         raise UsageError(str(error)) from None
     document = {
         "channel": plan.channel, "digest": plan.id, "title": plan.title,
         "headerTs": plan.header_ts,
-        "articles": [dict(m.article.to_json(), ts=m.ts) for m in plan.messages],
+        "articles": [dict(m.article.to_json(), ts=m.ts) for m in plan.posted],
+        "leftOut": [{"id": m.article.id, "reason": m.skipped} for m in plan.messages
+                    if m.skipped],
     }
     ctx.emit(document, f"Posted to {plan.channel}: {plan.title}")
     return 0

@@ -8,6 +8,7 @@ quality, then heat, then newest, then id, so the same index always gives the sam
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass, field
 
@@ -80,7 +81,14 @@ def select_digest(
     return [Article.from_row(row) for row in store.db.execute(sql, params)]
 
 
-# --- digests as posted: planned first, then each message recorded as Slack confirms it
+# --- digests as posted: planned, claimed, then each message recorded as Slack confirms it
+
+RESUME_WINDOW = dt.timedelta(hours=6)  # an unfinished digest older than this is given up
+CLAIM_LEASE = dt.timedelta(minutes=10)  # a poster that goes quiet this long has died
+
+
+class DigestBusy(RuntimeError):
+    """Another process is posting this digest right now."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,11 @@ class DigestMessage:
     position: int
     article: Article
     ts: str | None  # None until posted
+    skipped: str | None = None  # why it was not posted after all
+
+    @property
+    def pending(self) -> bool:
+        return self.ts is None and self.skipped is None
 
 
 @dataclass(frozen=True)
@@ -99,11 +112,16 @@ class PlannedDigest:
     header_ts: str | None
     in_thread: bool
     status: str
+    created_at: str
     messages: tuple[DigestMessage, ...]
 
     @property
     def pending(self) -> list[DigestMessage]:
-        return [m for m in self.messages if m.ts is None]
+        return [m for m in self.messages if m.pending]
+
+    @property
+    def posted(self) -> list[DigestMessage]:
+        return [m for m in self.messages if m.ts is not None]
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -115,6 +133,12 @@ def digest_title(count: int, day: dt.date) -> str:
     if count == 0:
         return f"Nothing new to review, {when}"
     return f"Top {count} unpublished article{'s' if count != 1 else ''}, {when}"
+
+
+def _options_json(options: DigestOptions, in_thread: bool) -> str:
+    return json.dumps({"top": options.top, "topics": sorted(t.casefold() for t in options.topics),
+                       "min_quality": options.min_quality,
+                       "max_age_days": options.max_age_days, "in_thread": in_thread})
 
 
 def plan_digest(
@@ -131,40 +155,48 @@ def plan_digest(
     """Fix the articles of a digest for a channel before anything is posted.
 
     With a `key` (a schedule's fire time), the digest with that key is returned if it
-    exists. Without one, an unfinished manual digest for the channel is resumed rather
-    than a new one started. Articles already posted to the channel (and still undecided,
-    since decided ones are not eligible) are left out, unless their last post is older
-    than `repost_after_days`.
+    exists. Without one, the channel's unfinished manual digest is resumed when it is
+    recent and was asked for with the same options; otherwise it is abandoned and a new
+    one planned. Left out: articles posted to the channel within the repost window, and
+    articles waiting in a digest for the channel that may still be resumed.
     """
     now = now or dt.datetime.now(dt.UTC)
+    recent = _iso(now - RESUME_WINDOW)
+    wanted = _options_json(options, in_thread)
     with store.write() as db:
         if key is not None:
             existing = db.execute("SELECT id FROM digests WHERE key = ?", [key]).fetchone()
+            if existing:
+                return load_digest(store, existing[0])
         else:
-            existing = db.execute(
-                "SELECT id FROM digests WHERE channel = ? AND key LIKE 'manual:%'"
-                " AND status != 'done' ORDER BY id DESC LIMIT 1",
+            unfinished = db.execute(
+                "SELECT id, options, created_at FROM digests WHERE channel = ?"
+                " AND key LIKE 'manual:%' AND status IN ('planned', 'posting', 'failed')"
+                " ORDER BY id DESC LIMIT 1",
                 [channel],
             ).fetchone()
-        if existing:
-            return load_digest(store, existing[0])
-        # posted here within the repost window, or waiting in a digest still being posted
-        posted_here = (
-            "NOT EXISTS (SELECT 1 FROM digest_messages m JOIN digests d ON d.id = m.digest_id"
-            " WHERE m.channel = ? AND m.article_id = a.id AND (m.posted_at >= ?"
-            " OR (m.ts IS NULL AND d.status IN ('planned', 'posting'))))"
-        )
+            if unfinished and unfinished[1] == wanted and unfinished[2] >= recent:
+                return load_digest(store, unfinished[0])
+            if unfinished:
+                db.execute("UPDATE digests SET status = 'abandoned', finished_at = ?"
+                           " WHERE id = ?", [_iso(now), unfinished[0]])
         # with no repost window every earlier post counts ('' sorts before any time)
         cutoff = "" if repost_after_days is None else _iso(
             now - dt.timedelta(days=repost_after_days)
         )
-        articles = select_digest(store, options, now, posted_here, (channel, cutoff))
+        posted_here = (
+            "NOT EXISTS (SELECT 1 FROM digest_messages m JOIN digests d ON d.id = m.digest_id"
+            " WHERE m.channel = ? AND m.article_id = a.id AND (m.posted_at >= ?"
+            " OR (m.ts IS NULL AND m.skipped IS NULL"
+            " AND d.status IN ('planned', 'posting', 'failed') AND d.created_at >= ?)))"
+        )
+        articles = select_digest(store, options, now, posted_here, (channel, cutoff, recent))
         title = digest_title(len(articles), day or now.date())
         cursor = db.execute(
-            "INSERT INTO digests (key, channel, title, in_thread, status, created_at)"
-            " VALUES (?, ?, ?, ?, 'planned', ?)",
+            "INSERT INTO digests (key, channel, title, options, in_thread, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, 'planned', ?)",
             [key or f"manual:{channel}:{_iso(now)}:{uuid.uuid4().hex[:8]}", channel, title,
-             in_thread, _iso(now)],
+             wanted, in_thread, _iso(now)],
         )
         digest_id = cursor.lastrowid
         db.conn.executemany(
@@ -177,41 +209,105 @@ def plan_digest(
 
 def load_digest(store: Store, digest_id: int) -> PlannedDigest:
     row = store.db.execute(
-        "SELECT id, key, channel, title, header_ts, in_thread, status FROM digests WHERE id = ?",
+        "SELECT id, key, channel, title, header_ts, in_thread, status, created_at"
+        " FROM digests WHERE id = ?",
         [digest_id],
     ).fetchone()
     if row is None:
         raise LookupError(f"no digest {digest_id}")
     messages = tuple(
-        DigestMessage(position, Article.from_row(rest), ts)
-        for position, ts, *rest in store.db.execute(
-            f"SELECT m.position, m.ts, {COLUMNS} FROM digest_messages m"
+        DigestMessage(position, Article.from_row(rest), ts, skipped)
+        for position, ts, skipped, *rest in store.db.execute(
+            f"SELECT m.position, m.ts, m.skipped, {COLUMNS} FROM digest_messages m"
             " JOIN articles a ON a.id = m.article_id WHERE m.digest_id = ? ORDER BY m.position",
             [digest_id],
         )
     )
-    return PlannedDigest(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], messages)
+    return PlannedDigest(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7],
+                         messages)
+
+
+def claim_digest(store: Store, digest_id: int, owner: str,
+                 now: dt.datetime | None = None) -> bool:
+    """Take the right to post this digest: True for one poster at a time. A claim lapses
+    when its poster stops renewing it (it died), so the digest can be resumed."""
+    now = now or dt.datetime.now(dt.UTC)
+    with store.write() as db:
+        return db.execute(
+            "UPDATE digests SET claimed_by = ?, claimed_until = ? WHERE id = ?"
+            " AND status IN ('planned', 'posting', 'failed')"
+            " AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?)",
+            [owner, _iso(now + CLAIM_LEASE), digest_id, _iso(now), owner],
+        ).rowcount == 1
+
+
+def start_posting(store: Store, digest_id: int) -> None:
+    """Mark the digest as started, before its first post: a resume then reads the channel
+    back, since a post may have reached Slack without reaching us."""
+    with store.write() as db:
+        db.execute("UPDATE digests SET status = 'posting' WHERE id = ?", [digest_id])
 
 
 def record_header(store: Store, digest_id: int, ts: str) -> None:
     with store.write() as db:
         db.execute(
-            "UPDATE digests SET header_ts = ?, status = 'posting' WHERE id = ?", [ts, digest_id]
+            "UPDATE digests SET header_ts = ?, status = 'posting', claimed_until = ?"
+            " WHERE id = ? AND header_ts IS NULL",
+            [ts, _iso(dt.datetime.now(dt.UTC) + CLAIM_LEASE), digest_id],
         )
 
 
 def record_message(store: Store, digest_id: int, position: int, ts: str) -> None:
+    now = dt.datetime.now(dt.UTC)
     with store.write() as db:
         db.execute(
-            "UPDATE digest_messages SET ts = ?, posted_at = ? WHERE digest_id = ? AND position = ?",
-            [ts, _iso(dt.datetime.now(dt.UTC)), digest_id, position],
+            "UPDATE digest_messages SET ts = ?, posted_at = ?"
+            " WHERE digest_id = ? AND position = ? AND ts IS NULL",
+            [ts, _iso(now), digest_id, position],
+        )
+        db.execute("UPDATE digests SET claimed_until = ? WHERE id = ?",
+                   [_iso(now + CLAIM_LEASE), digest_id])
+
+
+def skip_message(store: Store, digest_id: int, position: int, reason: str) -> None:
+    with store.write() as db:
+        db.execute(
+            "UPDATE digest_messages SET skipped = ? WHERE digest_id = ? AND position = ?"
+            " AND ts IS NULL",
+            [reason, digest_id, position],
         )
 
 
+def why_not_post(store: Store, plan: PlannedDigest, message: DigestMessage) -> str | None:
+    """Re-check an article just before posting it: what changed since the plan, if anything."""
+    row = store.db.execute(
+        "SELECT error, published, skipped, EXISTS (SELECT 1 FROM votes v"
+        " WHERE v.article_id = a.id),"
+        " EXISTS (SELECT 1 FROM digest_messages m WHERE m.channel = ? AND m.article_id = a.id"
+        " AND m.digest_id != ? AND m.ts IS NOT NULL AND m.posted_at >= ?)"
+        " FROM articles a WHERE a.id = ?",
+        [plan.channel, plan.id, plan.created_at, message.article.id],
+    ).fetchone()
+    if row is None:
+        return "the article left the index"
+    error, published, skipped, decided, posted_elsewhere = row
+    if error:
+        return "the article's file is broken"
+    if published or skipped:
+        return "the article was published or skipped meanwhile"
+    if decided:
+        return "an editor decided meanwhile"
+    if posted_elsewhere:
+        return "another digest posted it to this channel meanwhile"
+    return None
+
+
 def finish_digest(store: Store, digest_id: int, error: str | None = None) -> None:
+    """Done, or failed with the reason; either way the claim is released."""
     with store.write() as db:
         db.execute(
-            "UPDATE digests SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+            "UPDATE digests SET status = ?, error = ?, finished_at = ?, claimed_by = NULL,"
+            " claimed_until = NULL WHERE id = ?",
             ["failed" if error else "done", error, _iso(dt.datetime.now(dt.UTC)), digest_id],
         )
 

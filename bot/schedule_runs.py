@@ -5,9 +5,10 @@ The row is written and committed before anything is posted, so a second process,
 restart or a retry never posts the same fire time again. A failed run can be claimed
 once more (by one process) while its fire time is inside the grace window.
 
-At most once, not exactly once: a process that dies while posting leaves its run
-'running' for good, and nobody posts it again, because nobody can know whether the
-message went out.
+A process that dies while posting leaves its run 'running'. Once the claim is older
+than STALE_RUN (longer than a digest's own claim lease) another process may take the run
+over: the digest it resumes reads the channel back first, so what went out is adopted,
+not posted again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from bot.schedules import parse_utc_text, utc_text
 from storage.db import Store
 
+STALE_RUN = dt.timedelta(minutes=15)
 RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
@@ -63,6 +65,11 @@ class Run:
                    row["attempts"], row["claimed_by"], row["claimed_at"], row["finished_at"],
                    row["error"])
 
+    def stale(self, now: dt.datetime) -> bool:
+        """Claimed so long ago that its poster must have died."""
+        return (self.status == RUNNING and self.claimed_at is not None
+                and parse_utc_text(self.claimed_at) < now - STALE_RUN)
+
     def to_json(self) -> dict:
         return {"schedule": self.schedule_id, "fireTime": fire_key(self.fire_time),
                 "status": self.status, "attempts": self.attempts, "claimedBy": self.claimed_by,
@@ -79,11 +86,12 @@ def claim_run(
 ) -> bool:
     """Take the right to post this digest. True for exactly one caller per fire time.
 
-    A new fire time is claimed by inserting its row; a failed one by flipping it back to
-    'running' (a retry). Either statement succeeds for one process only.
+    A new fire time is claimed by inserting its row; a failed or stale one by flipping
+    it back to 'running' (a retry). Either statement succeeds for one process only.
     """
     owner = owner or process_name()
     stamp = utc_text(now)
+    stale_before = utc_text((now or dt.datetime.now(dt.UTC)) - STALE_RUN)
     with store.write() as db:
         inserted = db.execute(
             "INSERT INTO schedule_runs (schedule_id, fire_time, status, attempts, claimed_by,"
@@ -96,8 +104,9 @@ def claim_run(
         retried = db.execute(
             "UPDATE schedule_runs SET status = 'running', attempts = attempts + 1,"
             " claimed_by = ?, claimed_at = ?, finished_at = NULL"
-            " WHERE schedule_id = ? AND fire_time = ? AND status = 'failed'",
-            [owner, stamp, schedule_id, fire_key(fire_time)],
+            " WHERE schedule_id = ? AND fire_time = ? AND (status = 'failed'"
+            " OR (status = 'running' AND claimed_at < ?))",
+            [owner, stamp, schedule_id, fire_key(fire_time), stale_before],
         ).rowcount
         return bool(retried)
 

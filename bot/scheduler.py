@@ -129,7 +129,7 @@ class DigestScheduler:
             latest = runs.get(fire_key(fires[-1]))
             if latest is None:
                 run = fires[-1]
-            elif latest.status == FAILED and self._retry_due(latest, now):
+            elif latest.status == FAILED and self._retry_due(latest, now) or latest.stale(now):
                 run, retry = fires[-1], True
         superseded = tuple(
             f for f in fires[:-1]

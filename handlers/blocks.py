@@ -7,6 +7,7 @@ escaped for mrkdwn: an article can never ping `<!channel>` or forge a link.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from urllib.parse import quote
 
@@ -15,7 +16,11 @@ from bot.decisions import Decision
 
 PUBLISH_ACTION = "newsbot_publish"
 SKIP_ACTION = "newsbot_skip"
-EXCERPT_LIMIT = 600  # characters; a section's text may hold 3,000
+EXCERPT_LIMIT = 600  # characters shown of an excerpt
+TITLE_LIMIT = 300
+URL_LIMIT = 1_500  # a longer link or image URL is left out (Slack takes 3,000 at most)
+SECTION_LIMIT = 3_000  # Slack's limit for a section's text
+USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 DECISION_LABEL = {"publish": ":white_check_mark: Publish", "skip": ":x: Skip"}
 
 
@@ -62,29 +67,47 @@ def article_fallback(article: Article, decision: Decision | None = None) -> str:
     return escape(" — ".join(parts))
 
 
+def _section_text(article: Article) -> str:
+    """Linked title and excerpt within Slack's 3,000 characters, counted after escaping
+    (one `&` becomes five characters): the excerpt gives way first, then the link."""
+    title = _truncate(article.title, TITLE_LIMIT)
+    url = article.web_url if article.web_url and len(article.web_url) <= URL_LIMIT else None
+    head = f"*{link(url, title)}*"
+    excerpt = _truncate(article.excerpt or "", EXCERPT_LIMIT)
+    room = SECTION_LIMIT - len(head) - 1
+    escaped = escape(excerpt)
+    while len(escaped) > room and excerpt:
+        excerpt = _truncate(excerpt, max(1, len(excerpt) * room // len(escaped) - 1))
+        escaped = escape(excerpt)
+    return f"{head}\n{escaped}" if escaped else head
+
+
+def mention(user_id: str) -> str:
+    """A Slack user id as a mention; anything else (a name from the command line) as text."""
+    return f"<@{user_id}>" if USER_ID.fullmatch(user_id) else escape(user_id)
+
+
 def article_blocks(
     article: Article, decision: Decision | None = None, buttons: bool = True
 ) -> list[dict]:
     """An article as a section (linked title, excerpt, thumbnail), a context line of
     facts, the standing decision if any, and Publish / Skip buttons."""
-    text = f"*{link(article.web_url, article.title)}*"
-    if article.excerpt:
-        text += "\n" + escape(_truncate(article.excerpt, EXCERPT_LIMIT))
-    section: dict = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-    if article.image_url and article.image_url.startswith(("http://", "https://")):
+    section: dict = {"type": "section", "text": {"type": "mrkdwn", "text": _section_text(article)}}
+    image = article.image_url
+    if image and image.startswith(("http://", "https://")) and len(image) <= URL_LIMIT:
         section["accessory"] = {
             "type": "image",
-            "image_url": article.image_url,
+            "image_url": image,
             "alt_text": _truncate(article.title, 200),
         }
     facts = [
-        escape(article.provider_name or "unknown provider"),
+        escape(_truncate(article.provider_name or "unknown provider", 200)),
         readable_time(article.published_at),
         f"quality *{_number(article.quality)}*",
         f"heat *{_number(article.heat)}*",
     ]
     if article.topics:
-        facts.append(escape(", ".join(article.topics)))
+        facts.append(escape(_truncate(", ".join(article.topics), 1000)))
     if article.published:
         facts.append("already published")
     context = {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)}]}
@@ -94,7 +117,7 @@ def article_blocks(
             "type": "context",
             "elements": [{
                 "type": "mrkdwn",
-                "text": f"{DECISION_LABEL[decision.decision]}, by <@{decision.user_id}>",
+                "text": f"{DECISION_LABEL[decision.decision]}, by {mention(decision.user_id)}",
             }],
         })
     if buttons:

@@ -10,21 +10,30 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.config import Config
 from bot.decisions import standing_decision
 from bot.digest import (
+    DigestBusy,
+    DigestMessage,
     PlannedDigest,
+    claim_digest,
     finish_digest,
     load_digest,
     plan_digest,
     record_header,
     record_message,
+    skip_message,
+    start_posting,
+    why_not_post,
 )
 from bot.schedule_runs import fire_key
 from bot.schedules import Schedule
@@ -38,24 +47,39 @@ ARTICLE_EVENT = "newsbot_article"
 
 
 class DigestPostError(RuntimeError):
-    """Slack refused part of a digest; what was posted is kept and a rerun resumes."""
+    """Slack refused the digest; what was posted is kept and a rerun resumes."""
+
+
+# Slack errors about one message's content: that article is left out, the digest goes on.
+MESSAGE_REFUSALS = {"invalid_blocks", "invalid_blocks_format", "msg_too_long",
+                    "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large"}
 
 
 def post_digest(
-    client: WebClient, store: Store, plan: PlannedDigest, *, post_when_empty: bool = True
+    client: WebClient, store: Store, plan: PlannedDigest, *, post_when_empty: bool = True,
+    owner: str | None = None,
 ) -> PlannedDigest:
-    """Post what is missing of a planned digest; returns it as stored afterwards."""
+    """Post what is missing of a planned digest; returns it as stored afterwards.
+
+    Raises DigestBusy when another process is posting it, DigestPostError when Slack
+    refuses it (a rerun resumes).
+    """
     if plan.status == "done":
         return plan
+    owner = owner or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    if not claim_digest(store, plan.id, owner):
+        raise DigestBusy(f"digest {plan.id} for {plan.channel} is being posted by another "
+                         "process right now")
+    plan = load_digest(store, plan.id)  # as stored now, not as the caller last saw it
     if not plan.messages and not post_when_empty:
         finish_digest(store, plan.id)
         log.info("digest empty, staying quiet", extra={"digest": plan.id, "channel": plan.channel})
         return load_digest(store, plan.id)
-    resumed = plan.status in ("posting", "failed")
     try:
-        if resumed:
+        if plan.status in ("posting", "failed"):
             _adopt_posted(client, store, plan)
             plan = load_digest(store, plan.id)
+        start_posting(store, plan.id)
         if plan.header_ts is None:
             response = client.chat_postMessage(
                 channel=plan.channel, text=plan.title, blocks=header_blocks(plan.title),
@@ -65,24 +89,9 @@ def post_digest(
             record_header(store, plan.id, response["ts"])
             plan = load_digest(store, plan.id)
         for message in plan.pending:
-            article = message.article
-            response = client.chat_postMessage(
-                channel=plan.channel,
-                thread_ts=plan.header_ts if plan.in_thread else None,
-                text=article_fallback(article),
-                blocks=article_blocks(article, standing_decision(store, article.id)),
-                metadata={
-                    "event_type": ARTICLE_EVENT,
-                    "event_payload": {
-                        "digest_id": plan.id, "position": message.position,
-                        "article_id": article.id,
-                    },
-                },
-                unfurl_links=False, unfurl_media=False,
-            )
-            record_message(store, plan.id, message.position, response["ts"])
-    except SlackApiError as error:
-        reason = error.response.get("error", "unknown") if error.response else str(error)
+            _post_article(client, store, plan, message)
+    except SlackClientError as error:  # SlackApiError and connection failures
+        reason = _slack_reason(error)
         finish_digest(store, plan.id, error=f"Slack said {reason}")
         log.warning("digest posting failed", extra={"digest": plan.id, "error": reason})
         raise DigestPostError(
@@ -92,8 +101,49 @@ def post_digest(
     finish_digest(store, plan.id)
     plan = load_digest(store, plan.id)
     log.info("digest posted", extra={"digest": plan.id, "channel": plan.channel,
-                                     "articles": len(plan.messages)})
+                                     "articles": len(plan.posted)})
     return plan
+
+
+def _post_article(client: WebClient, store: Store, plan: PlannedDigest,
+                  message: DigestMessage) -> None:
+    """Post one article message, unless it is no longer one to post."""
+    reason = why_not_post(store, plan, message)
+    if reason:
+        skip_message(store, plan.id, message.position, reason)
+        log.info("article left out of the digest", extra={
+            "digest": plan.id, "article": message.article.id, "reason": reason})
+        return
+    article = message.article
+    try:
+        response = client.chat_postMessage(
+            channel=plan.channel,
+            thread_ts=plan.header_ts if plan.in_thread else None,
+            text=article_fallback(article),
+            blocks=article_blocks(article, standing_decision(store, article.id)),
+            metadata={
+                "event_type": ARTICLE_EVENT,
+                "event_payload": {"digest_id": plan.id, "position": message.position,
+                                  "article_id": article.id},
+            },
+            unfurl_links=False, unfurl_media=False,
+        )
+    except SlackApiError as error:
+        reason = _slack_reason(error)
+        if reason not in MESSAGE_REFUSALS:
+            raise
+        skip_message(store, plan.id, message.position, f"Slack refused the message: {reason}")
+        log.warning("Slack refused an article message", extra={
+            "digest": plan.id, "article": article.id, "error": reason})
+        return
+    record_message(store, plan.id, message.position, response["ts"])
+
+
+def _slack_reason(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    if response is not None:
+        return str(response.get("error", "unknown"))
+    return f"{type(error).__name__}: {error}"
 
 
 def _adopt_posted(client: WebClient, store: Store, plan: PlannedDigest) -> None:
@@ -104,10 +154,11 @@ def _adopt_posted(client: WebClient, store: Store, plan: PlannedDigest) -> None:
             messages = _all_pages(client.conversations_replies, channel=plan.channel,
                                   ts=plan.header_ts, include_all_metadata=True)
         else:
+            oldest = plan.header_ts or str(
+                dt.datetime.fromisoformat(plan.created_at.replace("Z", "+00:00")).timestamp())
             messages = _all_pages(client.conversations_history, channel=plan.channel,
-                                  oldest=plan.header_ts or "0", include_all_metadata=True,
-                                  inclusive=True)
-    except SlackApiError as error:
+                                  oldest=oldest, include_all_metadata=True, inclusive=True)
+    except SlackClientError as error:
         log.warning("could not read back the channel", extra={"digest": plan.id,
                                                                "error": str(error)})
         return

@@ -11,7 +11,7 @@ from bot.config import Config
 from bot.decisions import recent_events
 from bot.digest import DigestOptions, select_digest
 from bot.schedules import list_schedules
-from handlers.blocks import article_list_blocks, escape, header_blocks, text_blocks
+from handlers.blocks import article_list_blocks, escape, header_blocks, mention, text_blocks
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def home_view(store: Store, config: Config) -> dict:
     blocks += header_blocks("Recent decisions")
     events = recent_events(store, limit=10)
     lines = [
-        f"• <@{e['user_id']}> {ACTION_LABEL[e['action']]}"
+        f"• {mention(e['user_id'])} {ACTION_LABEL[e['action']]}"
         f" *{escape(e['title'] or e['article_id'])}* ({e['source']}, {e['created_at'][:16]})"
         for e in events
     ]

@@ -117,9 +117,10 @@ def decisions(db: sqlite_utils.Database) -> None:
 def digests(db: sqlite_utils.Database) -> None:
     """v3: digests posted to Slack and their article messages.
 
-    A digest is planned (its articles fixed) before anything is posted, and each message's
-    ts is stored as soon as Slack returns it, so an interrupted digest resumes where it
-    stopped and a reaction maps back to exactly one article.
+    A digest is planned (its articles fixed) before anything is posted, claimed by one
+    process while it posts, and each message's ts is stored as soon as Slack returns it,
+    so an interrupted digest resumes where it stopped and a reaction maps back to exactly
+    one article.
     """
     db.executescript(
         """
@@ -128,10 +129,14 @@ def digests(db: sqlite_utils.Database) -> None:
             key TEXT NOT NULL UNIQUE,     -- 'manual:<channel>:<n>' or 'schedule:<id>:<fire time>'
             channel TEXT NOT NULL,
             title TEXT NOT NULL,          -- the header line
+            options TEXT NOT NULL,        -- JSON: the selection it was planned with
             header_ts TEXT,               -- NULL until the header is posted
             in_thread INTEGER NOT NULL,
-            status TEXT NOT NULL CHECK (status IN ('planned', 'posting', 'done', 'failed')),
+            status TEXT NOT NULL
+                CHECK (status IN ('planned', 'posting', 'done', 'failed', 'abandoned')),
             error TEXT,
+            claimed_by TEXT,              -- the process posting it now, until claimed_until
+            claimed_until TEXT,
             created_at TEXT NOT NULL,
             finished_at TEXT
         );
@@ -144,6 +149,8 @@ def digests(db: sqlite_utils.Database) -> None:
             channel TEXT NOT NULL,
             ts TEXT,                      -- NULL until posted
             posted_at TEXT,
+            skipped TEXT,                 -- why it was not posted after all (decided meanwhile,
+                                          -- posted by another digest, refused by Slack)
             PRIMARY KEY (digest_id, position)
         );
         CREATE UNIQUE INDEX digest_messages_ts ON digest_messages (channel, ts)

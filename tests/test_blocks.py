@@ -106,3 +106,23 @@ def test_article_list_stays_under_slack_block_limit():
 def test_escape_is_idempotent_only_for_plain_text():
     assert escape("a & b") == "a &amp; b"
     assert escape(None) == ""
+
+
+def test_section_text_stays_within_slack_limit_after_escaping():
+    article = make_article(title="&" * 1600, excerpt="<&>" * 900,
+                           web_url="https://x.example/" + "a" * 1400)
+    text = article_blocks(article)[0]["text"]["text"]
+    assert len(text) <= 3000
+    assert "&amp;" in text and not text.rstrip("…").endswith("&am")
+    huge_url = make_article(web_url="https://x.example/" + "b" * 5000,
+                            image_url="https://x.example/" + "c" * 5000)
+    blocks = article_blocks(huge_url)
+    assert "bbbb" not in blocks[0]["text"]["text"] and "accessory" not in blocks[0]
+
+
+def test_only_slack_user_ids_become_mentions():
+    decision = Decision("x", "skip", "U1> <!channel", "2026-11-26T09:00:00Z", "cli", None, None)
+    rendered = all_text(article_blocks(make_article(), decision))
+    assert "<!channel>" not in rendered and "U1&gt; &lt;!channel" in rendered
+    decision = Decision("x", "skip", "W0ABC123", "2026-11-26T09:00:00Z", "cli", None, None)
+    assert "<@W0ABC123>" in all_text(article_blocks(make_article(), decision))

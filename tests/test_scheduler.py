@@ -386,3 +386,23 @@ def test_the_live_scheduler_catches_up_and_follows_table_changes(store):
     fires = [(sid, fire) for sid, fire in poster.posted]
     assert len(fires) == len(set(fires)), f"a fire time was posted twice: {fires}"
     assert get_schedule(store, "s1").enabled
+
+
+def test_a_run_whose_poster_died_is_taken_over_after_a_while_but_not_before(store):
+    weekday_digest(store)
+    alive = Poster()
+
+    def dies(schedule, fire_time):
+        raise SystemExit  # stands in for a process killed mid-post: nothing is recorded
+
+    with pytest.raises(SystemExit):
+        scheduler(store, dies).run_pending(at(9, 0, 1))
+    (run,) = recent_runs(store, "s1")
+    assert run.status == "running"
+    # ten minutes on, the claim may still be a slow poster: leave it
+    assert [o.result for o in scheduler(store, alive).run_pending(at(9, 10))] == [None]
+    assert alive.posted == []
+    assert [o.result for o in scheduler(store, alive).run_pending(at(9, 16))] == [POSTED]
+    assert alive.posted == [("s1", "2026-03-02T09:00:00+00:00")]
+    (run,) = recent_runs(store, "s1")
+    assert (run.status, run.attempts) == ("done", 2)
