@@ -6,6 +6,7 @@ domain modules never import slack_sdk.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -19,8 +20,14 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.admins import AdminCheck
 from bot.config import Config, ConfigError
+from bot.scheduler import DigestScheduler
+from bot.schedules import apply_config_schedules
+from bot.sync import SyncBusy, sync_decisions
 from handlers import buttons, home, news_command, reactions
+from handlers.digest_post import scheduled_poster
+from handlers.http_server import EVENTS_PATH, SlackHTTPServer
 from storage.db import Store
 from storage.index import refresh
 
@@ -102,7 +109,9 @@ def build_app(
         request_verification_enabled=signing_secret is not None,
         logger=logging.getLogger("slack_bolt"),
     )
-    for module in (news_command, reactions, buttons, home):
+    admins = AdminCheck(config.admins, lambda user: client.users_info(user=user)["user"])
+    news_command.register(app, news_command.NewsCommand(store, config, client, admins))
+    for module in (reactions, buttons, home):
         module.register(app, store, config)
     return app
 
@@ -140,19 +149,29 @@ def serve(
     config: Config, credentials: SlackCredentials, http: bool, host: str = "0.0.0.0",
     port: int = 3000, ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Run the bot until interrupted: Socket Mode, or HTTP on host:port."""
+    """Run the bot until interrupted: Socket Mode, or HTTP on host:port.
+
+    Beside the Slack listeners it runs the digest scheduler, a periodic index refresh
+    and, when configured, a periodic sync.
+    """
     store = Store(config.db)
     refresh_index(store, config)
+    applied = apply_config_schedules(store, config.schedules, default_tz=config.timezone)
+    log.info("config schedules applied", extra=applied.to_json())
     client = web_client(credentials.bot_token, credentials.api_url)
     app = build_app(config, store, client, credentials.signing_secret if http else None)
-    refresher = Periodic(config.refresh_seconds, lambda: refresh_index(store, config),
-                         "index-refresh").start()
+    background = [Periodic(config.refresh_seconds, lambda: refresh_index(store, config),
+                           "index-refresh").start()]
+    if config.sync_interval_minutes > 0:
+        background.append(Periodic(config.sync_interval_minutes * 60,
+                                   lambda: periodic_sync(store, config), "sync").start())
+    scheduler = DigestScheduler(store, scheduled_poster(client, store, config),
+                                grace=dt.timedelta(minutes=config.grace_minutes))
+    scheduler.start()
     try:
         if http:
-            from handlers.http_server import SlackHTTPServer
-
             server = SlackHTTPServer(app, host, port, health=lambda: health(store))
-            log.info("serving HTTP", extra={"url": server.url, "path": "/slack/events"})
+            log.info("serving HTTP", extra={"url": server.url, "path": EVENTS_PATH})
             if ready:
                 ready(server.url)
             server.serve_forever()
@@ -164,7 +183,20 @@ def serve(
                 ready("socket-mode")
             SocketModeHandler(app, credentials.app_token).start()
     finally:
-        refresher.stop()
+        scheduler.shutdown(wait=False)
+        for job in background:
+            job.stop()
+
+
+def periodic_sync(store: Store, config: Config) -> None:
+    """The sync `sync.interval_minutes` asks for; a sync already running is left to finish."""
+    try:
+        report = sync_decisions(store, config, git_commit=config.sync_git_commit, lock_timeout=0)
+    except SyncBusy:
+        log.info("sync skipped: another sync is running")
+        return
+    if report.written or report.conflicts:
+        log.info("sync", extra=report.to_json())
 
 
 def health(store: Store) -> dict:

@@ -8,18 +8,24 @@ answers always match the folder. Errors a person can fix are one line on stderr,
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.article import Article
 from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
+from bot.cron import next_fire_times, zone
 from bot.decisions import UnknownArticle, decide, standing_decisions
 from bot.digest import DigestOptions, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
+from bot.schedule_command import ScheduleCommand, execute_schedule_command
+from bot.schedules import ScheduleError, ScheduleSpec, check_cron
+from bot.sync import SyncError, sync_decisions
 from storage.db import Store
 from storage.index import IndexReport, failures, refresh
 
@@ -159,6 +165,8 @@ def cmd_serve(ctx: Context) -> int:
     mode = "http" if args.http else "socket"
     credentials = credentials_from_env(os.environ, mode)
     setup_logging(args.log_level, credentials.secrets)
+    # systemd and docker stop with SIGTERM: leave through `finally` (scheduler shutdown)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     serve(ctx.config, credentials, http=args.http, host=args.host, port=args.port)
     return 0
 
@@ -286,6 +294,58 @@ def channel_id(text: str) -> str:
     return text.lstrip("#")
 
 
+def cmd_sync(ctx: Context) -> int:
+    """Exit 1 when a file was left alone (a conflict) or the commit failed: cron notices."""
+    args = ctx.args
+    try:
+        report = sync_decisions(ctx.store, ctx.config, dry_run=args.dry_run,
+                                git_commit=args.git_commit)
+    except SyncError as error:
+        raise UsageError(str(error)) from None
+    if args.dry_run and not ctx.json:
+        sys.stdout.write(report.diff)
+    ctx.emit(report.to_json(), report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_schedule(ctx: Context) -> int:
+    """`newsbot schedule list|add|remove|pause|resume|preview`: the same table and answers
+    as `/news schedule` in Slack. No admin check: the command line already has the database."""
+    args = ctx.args
+    try:
+        if args.schedule_action == "preview":
+            return _schedule_preview(ctx)
+        command = ScheduleCommand(args.schedule_action, schedule_id=getattr(args, "id", None))
+        if args.schedule_action == "add":
+            spec = ScheduleSpec(channel=args.channel, cron=args.cron, tz=args.tz, top=args.top,
+                                topics=tuple(args.topic or ()), min_quality=args.min_quality)
+            command = ScheduleCommand("add", spec=spec)
+        reply = execute_schedule_command(
+            ctx.store, command, user_id=args.user if args.schedule_action == "add" else None,
+            default_zone=lambda: ctx.config.timezone, origin="cli",
+        )
+    except ScheduleError as error:
+        raise UsageError(str(error)) from None
+    if reply.schedule is not None:
+        document: dict[str, Any] = {"schedule": reply.schedule.to_json()}
+        if args.schedule_action != "add":
+            document["changed"] = reply.changed
+    else:
+        document = {"schedules": [schedule.to_json() for schedule in reply.schedules]}
+    ctx.emit(document, reply.text)
+    return 0
+
+
+def _schedule_preview(ctx: Context) -> int:
+    args = ctx.args
+    zone_name = args.tz or ctx.config.timezone
+    start = args.from_ or dt.datetime.now(dt.UTC)
+    fires = next_fire_times(check_cron(args.cron), zone_name, start, args.count)
+    iso = [fire.isoformat() for fire in fires]
+    ctx.emit({"fires": iso}, "\n".join(iso) or "No fire times.")
+    return 0
+
+
 def _article_list(heading: str, articles: Sequence[Article], empty: str) -> str:
     if not articles:
         return empty
@@ -337,6 +397,23 @@ def _non_negative(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more: {text}")
     return value
+
+
+def _time_zone(text: str) -> str:
+    try:
+        return zone(text).key
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _iso_datetime(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 date-time: {text!r} (e.g. 2026-03-30T08:00 or "
+            "2026-03-30T08:00:00+01:00; without an offset it is local time in --tz)"
+        ) from None
 
 
 def _port(text: str) -> int:
@@ -420,6 +497,45 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--host", default="0.0.0.0", help="with --http: address to listen on")
     sub.add_argument("--port", type=int, default=3000, help="with --http: port (3000)")
     sub.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    sub = command("sync", cmd_sync, "write the standing decisions into the article files")
+    sub.add_argument("--dry-run", action="store_true",
+                     help="print the unified diff it would apply; write nothing")
+    sub.add_argument("--git-commit", action="store_true",
+                     help="commit the written files (when the folder is in a git repository)")
+
+
+    sub = command("schedule", cmd_schedule, "list, add, remove, pause, resume or preview "
+                  "digest schedules (the same table as /news schedule)")
+    actions = sub.add_subparsers(dest="schedule_action", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        return actions.add_parser(name, parents=[common], help=help_text, description=help_text)
+
+    action("list", "every schedule with its next fire time")
+    add = action("add", "add a schedule (zone: --tz, else scheduler.timezone, else UTC)")
+    add.add_argument("channel", metavar="CHANNEL", help="Slack channel id, e.g. C0123ABCD")
+    add.add_argument("cron", metavar="CRON", help='Unix cron expression, e.g. "0 9 * * 1-5"')
+    add.add_argument("--tz", type=_time_zone, metavar="ZONE",
+                     help="IANA time zone (default: scheduler.timezone / NEWSBOT_TIMEZONE, UTC)")
+    add.add_argument("--top", type=_positive_int, metavar="N",
+                     help="articles per digest (default: digest.top)")
+    add.add_argument("--topic", action="append", metavar="T",
+                     help="only articles with this topic (repeatable: any of them)")
+    add.add_argument("--min-quality", type=_finite, metavar="Q", help="minimum quality")
+    add.add_argument("--user", metavar="U", help="who adds it (recorded as created_by)")
+    for name, verb in (("remove", "remove"), ("pause", "pause"), ("resume", "resume")):
+        action(name, f"{verb} a schedule").add_argument("id", metavar="ID",
+                                                        help="schedule id, e.g. s1")
+    preview = action("preview", "print the next fire times of a cron expression")
+    preview.add_argument("cron", metavar="CRON", help='Unix cron expression, e.g. "0 9 * * 1-5"')
+    preview.add_argument("--tz", type=_time_zone, metavar="ZONE",
+                         help="IANA time zone (default: scheduler.timezone / NEWSBOT_TIMEZONE, "
+                              "UTC)")
+    preview.add_argument("--from", dest="from_", type=_iso_datetime, metavar="ISO-DATETIME",
+                         help="start here instead of now (inclusive)")
+    preview.add_argument("--count", type=_positive_int, default=5, metavar="N",
+                         help="how many fire times (5)")
 
     sub = command("sandbox", cmd_sandbox, "try newsbot without Slack: a look-alike workspace and "
                   "the bot on this machine, with a web page (127.0.0.1 only)")

@@ -41,12 +41,14 @@ class Config:
     editors: tuple[str, ...] = ()  # Slack user ids allowed to decide; empty: everyone
     admins: tuple[str, ...] = ()  # Slack user ids allowed to change schedules and sync
     # Schedules
-    schedules: tuple[dict, ...] = ()
+    schedules: tuple[dict, ...] = ()  # checked and normalised by bot.schedules.config_entry
     grace_minutes: float = 60.0
+    timezone: str = "UTC"  # for schedules given without a zone (config file, command line)
     # Sync
     sync_interval_minutes: float = 0.0  # 0: no periodic sync inside `newsbot serve`
     git_author: str = "newsbot <newsbot@localhost>"
     git_committer: str | None = None  # None: same as the author
+    sync_git_commit: bool = False  # syncs inside `newsbot serve` commit what they write
     # Serving
     refresh_seconds: float = 60.0  # how often `newsbot serve` re-reads the articles folder
     source: str = field(default="defaults", compare=False)  # where the file came from
@@ -149,9 +151,16 @@ def _boolean(value: Any) -> bool:
 
 
 def _schedules(value: Any) -> tuple[dict, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise ValueError("must be a list of schedules (mappings)")
-    return tuple(value)
+    """Each entry checked (keys channel, cron, tz, top, topics, min_quality, id, enabled)."""
+    from bot.schedules import check_config_schedules  # the schedule rules live there
+
+    return check_config_schedules(value)
+
+
+def _time_zone(value: Any) -> str:
+    from bot.cron import zone
+
+    return zone(value).key
 
 
 @dataclass(frozen=True)
@@ -177,10 +186,12 @@ SETTINGS: dict[str, Setting] = dict(
         ("admins", Setting("admins", _names, "NEWSBOT_ADMINS")),
         ("schedules", Setting("schedules", _schedules)),
         ("scheduler.grace_minutes", Setting("grace_minutes", _non_negative)),
+        ("scheduler.timezone", Setting("timezone", _time_zone, "NEWSBOT_TIMEZONE")),
         ("serve.refresh_seconds", Setting("refresh_seconds", _positive_number)),
         ("sync.interval_minutes", Setting("sync_interval_minutes", _non_negative)),
         ("sync.git_author", Setting("git_author", _text, "NEWSBOT_GIT_AUTHOR")),
         ("sync.git_committer", Setting("git_committer", _optional_text)),
+        ("sync.git_commit", Setting("sync_git_commit", _boolean)),
     ]
 )
 _PATH_ATTRIBUTES = {"articles", "db"}
@@ -212,7 +223,9 @@ def _apply(values: dict[str, Any], raw: Mapping[str, Any], origin: str, base: Pa
         try:
             clean = setting.check(value)
         except ValueError as error:
-            raise ConfigError(f"{origin}: key '{key}': {error} (got {value!r})") from None
+            # A list's entry names itself: key 'schedules[1].cron', got that entry's value
+            where, got = getattr(error, "where", ""), getattr(error, "got", value)
+            raise ConfigError(f"{origin}: key '{key}{where}': {error} (got {got!r})") from None
         if setting.attribute in _PATH_ATTRIBUTES and base is not None and not clean.is_absolute():
             clean = base / clean
         values[setting.attribute] = clean

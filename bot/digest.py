@@ -1,6 +1,7 @@
 """Digest selection: which articles editors should look at next.
 
-Eligible: usable, unpublished, and with no standing publish/skip decision. Ordered by
+Eligible: usable, unpublished, not marked `skipped: true` in the file, and with no
+standing publish/skip decision. Ordered by
 quality, then heat, then newest, then id, so the same index always gives the same digest.
 """
 
@@ -49,6 +50,7 @@ def select_digest(
     where = [
         "a.error IS NULL",
         "a.published = 0",
+        "a.skipped = 0",
         "NOT EXISTS (SELECT 1 FROM votes v WHERE v.article_id = a.id)",
     ]
     params: list = []

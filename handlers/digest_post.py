@@ -8,20 +8,26 @@ back so a message that reached Slack but not our database is adopted, not posted
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.config import Config
 from bot.decisions import standing_decision
 from bot.digest import (
     PlannedDigest,
     finish_digest,
     load_digest,
+    plan_digest,
     record_header,
     record_message,
 )
+from bot.schedule_runs import fire_key
+from bot.schedules import Schedule
 from handlers.blocks import article_blocks, article_fallback, header_blocks
 from storage.db import Store
 
@@ -128,3 +134,22 @@ def _all_pages(method: Any, **params: Any) -> list[dict]:
         if not cursor:
             break
     return messages
+
+
+def scheduled_poster(
+    client: WebClient, store: Store, config: Config
+) -> Callable[[Schedule, dt.datetime], None]:
+    """What the scheduler calls at each fire time: plan the digest under a key made of
+    the schedule and fire time, then post it. A retry of a failed run therefore resumes
+    the same digest instead of starting another."""
+
+    def post_scheduled(schedule: Schedule, fire_time: dt.datetime) -> None:
+        plan = plan_digest(
+            store, schedule.channel, schedule.digest_options(config.digest_top),
+            key=f"schedule:{schedule.id}:{fire_key(fire_time)}",
+            in_thread=config.digest_in_thread,
+            repost_after_days=config.digest_repost_after_days, day=fire_time.date(),
+        )
+        post_digest(client, store, plan, post_when_empty=config.digest_nothing_new)
+
+    return post_scheduled

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from bot.config import Config
 from bot.decisions import recent_events
 from bot.digest import DigestOptions, select_digest
+from bot.schedules import list_schedules
 from handlers.blocks import article_list_blocks, escape, header_blocks, text_blocks
 from storage.db import Store
 
@@ -34,6 +35,14 @@ def home_view(store: Store, config: Config) -> dict:
         for e in events
     ]
     blocks += text_blocks("\n".join(lines) or "No decisions yet.")
+    blocks += header_blocks("Digest schedules")
+    schedule_lines = []
+    for schedule in list_schedules(store)[:15]:
+        next_fire = schedule.next_fire()
+        when = f", next {next_fire:%a %d %b %H:%M %Z}" if next_fire else ""
+        schedule_lines.append(f"• {escape(schedule.describe())}{when}")
+    blocks += text_blocks("\n".join(schedule_lines)
+                          or "No schedules yet: an admin can add one with `/news schedule add`.")
     return {"type": "home", "blocks": blocks[:100]}
 
 

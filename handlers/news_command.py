@@ -10,10 +10,15 @@ import logging
 from dataclasses import dataclass
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
+from bot.admins import AdminCheck
 from bot.config import Config
 from bot.digest import DigestOptions, select_digest
 from bot.lookup import list_topics, lookup_topic, search
+from bot.schedule_command import run_schedule_command
+from bot.sync import SyncError, sync_decisions
 from handlers.blocks import article_list_blocks, escape, text_blocks
 from storage.db import Store
 
@@ -24,6 +29,10 @@ HELP = """*newsbot* answers privately. Try:
 • `/news search <words>`: search titles and excerpts
 • `/news topics`: every topic with its unpublished and total counts
 • `/news digest`: a preview of the digest that would be posted now
+• `/news schedule list` and `/news schedule preview "0 9 * * 1-5" [tz=Europe/London]`
+• `/news schedule add <#channel> "<cron>" [tz=Zone] [top=N] [topics=A,B] [min_quality=Q]`, \
+`/news schedule remove|pause|resume <id>` (admins)
+• `/news sync`: write the decisions into the article files (admins)
 • `/news help`: this message"""
 
 
@@ -33,21 +42,66 @@ class Answer:
     blocks: list[dict]
 
 
-def answer(store: Store, config: Config, text: str) -> Answer:
-    """What `/news <text>` answers. Anything unexpected gets the help, never an error."""
-    words = (text or "").strip()
-    sub, _, rest = words.partition(" ")
-    sub, rest = sub.lower(), rest.strip()
-    if sub == "topic" and rest:
-        return _topic(store, rest)
-    if sub == "search" and rest:
-        return _search(store, rest)
-    if sub == "topics":
-        return _topics(store)
-    if sub == "digest":
-        return _digest(store, config)
-    intro = "" if sub in ("", "help") else f"I don't know `{escape(words[:100])}`.\n\n"
-    return Answer("newsbot help", text_blocks(intro + HELP))
+class NewsCommand:
+    """Answers `/news <text>`. Look-ups are for everyone; changing schedules and running
+    a sync are for admins (config `admins`, plus workspace admins and owners)."""
+
+    def __init__(self, store: Store, config: Config, client: WebClient,
+                 admins: AdminCheck) -> None:
+        self.store, self.config, self.client, self.admins = store, config, client, admins
+
+    def answer(self, text: str, user_id: str) -> Answer:
+        """Anything unexpected gets the help, never an error."""
+        words = (text or "").strip()
+        sub, _, rest = words.partition(" ")
+        sub, rest = sub.lower(), rest.strip()
+        if sub == "topic" and rest:
+            return _topic(self.store, rest)
+        if sub == "search" and rest:
+            return _search(self.store, rest)
+        if sub == "topics":
+            return _topics(self.store)
+        if sub == "digest":
+            return _digest(self.store, self.config)
+        if sub == "schedule":
+            return self._schedule(rest, user_id)
+        if sub == "sync":
+            return self._sync(user_id)
+        intro = "" if sub in ("", "help") else f"I don't know `{escape(words[:100])}`.\n\n"
+        return Answer("newsbot help", text_blocks(intro + HELP))
+
+    def _schedule(self, text: str, user_id: str) -> Answer:
+        reply = run_schedule_command(
+            self.store, text, user_id=user_id, is_admin=self.admins.is_admin,
+            user_zone=self.admins.time_zone, fallback_zone=self.config.timezone,
+            channel_known=self._channel_known, channel_format=lambda c: f"<#{c}>",
+            origin="slack",
+        )
+        log.info("/news schedule", extra={"user": user_id, "ok": reply.ok,
+                                          "changed": reply.changed})
+        return Answer(reply.text.splitlines()[0] if reply.text else "schedules",
+                      text_blocks(reply.text))
+
+    def _sync(self, user_id: str) -> Answer:
+        if not self.admins.is_admin(user_id):
+            return Answer("Only admins can sync",
+                          text_blocks("Only newsbot admins can run a sync; nothing was written."))
+        try:
+            report = sync_decisions(self.store, self.config,
+                                    git_commit=self.config.sync_git_commit, lock_timeout=10)
+        except SyncError as error:  # SyncBusy included: another sync holds the lock
+            reason = f"Sync did not run: {escape(str(error))}"
+            return Answer("Sync did not run", text_blocks(reason))
+        log.info("/news sync", extra={"user": user_id, "written": len(report.written),
+                                      "conflicts": len(report.conflicts)})
+        summary = report.summary()
+        return Answer(summary.splitlines()[0], text_blocks(f"```{escape(summary)}```"))
+
+    def _channel_known(self, channel: str) -> bool:
+        try:
+            return bool(self.client.conversations_info(channel=channel).get("ok"))
+        except SlackApiError:
+            return False
 
 
 def _topic(store: Store, name: str) -> Answer:
@@ -91,11 +145,11 @@ def _digest(store: Store, config: Config) -> Answer:
                                                buttons=True))
 
 
-def register(app: App, store: Store, config: Config) -> None:
+def register(app: App, news: NewsCommand) -> None:
     @app.command("/news")
     def on_news(ack: Ack, command: dict, respond: Respond) -> None:
         ack()
-        reply = answer(store, config, command.get("text", ""))
+        reply = news.answer(command.get("text", ""), command.get("user_id", ""))
         respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
         log.info("/news answered", extra={"user": command.get("user_id"),
                                           "subcommand": (command.get("text") or "").split(" ")[0]})

@@ -83,6 +83,11 @@ def parse_article(data: bytes) -> dict[str, Any]:
         published = False
     if not isinstance(published, bool):
         raise BrokenArticle(f"published must be true or false, not {published!r}")
+    skipped = meta.get("skipped", False)
+    if skipped is None:
+        skipped = False
+    if not isinstance(skipped, bool):
+        raise BrokenArticle(f"skipped must be true or false, not {skipped!r}")
     return {
         "title": title,
         "excerpt": _text(meta, "excerpt"),
@@ -93,6 +98,7 @@ def parse_article(data: bytes) -> dict[str, Any]:
         "quality": _number(meta, "quality"),
         "heat": _number(meta, "heat"),
         "published": published,
+        "skipped": skipped,
         "published_at": _timestamp(meta.get("publishedDateTime")),
         "category": _text(meta, "category"),
         "type": _text(meta, "type"),

@@ -155,15 +155,16 @@ def _parse_all(
 
 _UPSERT_ARTICLE = """
 INSERT INTO articles (id, title, excerpt, web_url, provider_name, provider_domain, topics,
-    quality, heat, published, published_at, category, type, image_url,
+    quality, heat, published, skipped, published_at, category, type, image_url,
     size, mtime_ns, content_hash, error, indexed_at)
 VALUES (:id, :title, :excerpt, :web_url, :provider_name, :provider_domain, :topics,
-    :quality, :heat, :published, :published_at, :category, :type, :image_url,
+    :quality, :heat, :published, :skipped, :published_at, :category, :type, :image_url,
     :size, :mtime_ns, :content_hash, NULL, :indexed_at)
 ON CONFLICT (id) DO UPDATE SET title = excluded.title, excerpt = excluded.excerpt,
     web_url = excluded.web_url, provider_name = excluded.provider_name,
     provider_domain = excluded.provider_domain, topics = excluded.topics,
     quality = excluded.quality, heat = excluded.heat, published = excluded.published,
+    skipped = excluded.skipped,
     published_at = excluded.published_at, category = excluded.category, type = excluded.type,
     image_url = excluded.image_url, size = excluded.size, mtime_ns = excluded.mtime_ns,
     content_hash = excluded.content_hash, error = NULL, indexed_at = excluded.indexed_at

@@ -153,4 +153,85 @@ def digests(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [articles, decisions, digests]
+def sync(db: sqlite_utils.Database) -> None:
+    """What `newsbot sync` wrote into the article files, and the conflicts it left alone.
+
+    `sync_state` lets a later sync revert exactly its own edit (the former lines) and tell
+    its own lines from someone else's. A write is recorded as pending before the file is
+    replaced and confirmed after, so a sync killed in between is finished by the next one.
+    Line columns hold a front matter line without its ending; NULL means no such line.
+    `articles.skipped` mirrors `skipped: true` in the file; every file is parsed again
+    once (size and content_hash reset) so existing rows learn it.
+    """
+    db.executescript(
+        """
+        CREATE TABLE sync_state (
+            article_id TEXT PRIMARY KEY,
+            decision TEXT NOT NULL CHECK (decision IN ('publish', 'skip')),
+            decided_by TEXT,
+            former_published TEXT,        -- the lines before newsbot's first edit
+            former_skipped TEXT,
+            written_published TEXT,       -- the lines newsbot last wrote (confirmed)
+            written_skipped TEXT,
+            pending INTEGER NOT NULL DEFAULT 0,  -- 1: a write was started, not yet confirmed
+            pending_published TEXT,
+            pending_skipped TEXT,
+            written_at TEXT NOT NULL
+        );
+        CREATE TABLE sync_conflicts (
+            article_id TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        );
+        ALTER TABLE articles ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
+        UPDATE articles SET size = -1, content_hash = '';
+        """
+    )
+
+
+def schedules(db: sqlite_utils.Database) -> None:
+    """v5: digest schedules and their runs.
+
+    `schedule_runs` has one row per (schedule, fire time): inserting it is how a process
+    claims the right to post that digest, so it is posted at most once however many
+    `newsbot serve` processes share the file and however often they restart.
+    """
+    db.executescript(
+        """
+        CREATE TABLE schedules (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: 's3' names one schedule
+            id TEXT NOT NULL UNIQUE COLLATE NOCASE,  -- what admins type: 's3' or a config `id:`
+            channel TEXT NOT NULL,        -- Slack channel id
+            cron TEXT NOT NULL,           -- Unix cron expression, as typed
+            tz TEXT NOT NULL,             -- IANA time zone
+            top INTEGER,                  -- NULL: the configured digest.top
+            topics TEXT NOT NULL DEFAULT '[]',    -- JSON list; empty: every topic
+            min_quality REAL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created_by TEXT,
+            created_at TEXT NOT NULL,
+            origin TEXT NOT NULL CHECK (origin IN ('config', 'slack', 'cli')),
+            config_key TEXT UNIQUE,       -- config entries: 'id:NAME' or 'content:HASH'
+            config_enabled INTEGER,       -- the file's `enabled` when last applied
+            active_since TEXT NOT NULL,   -- fire times before this are never due
+            updated_at TEXT NOT NULL
+        );
+
+        CREATE TABLE schedule_runs (
+            schedule_id TEXT NOT NULL,
+            fire_time TEXT NOT NULL,      -- UTC, 'YYYY-MM-DDTHH:MM:SSZ'
+            status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'missed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            claimed_by TEXT,              -- host:pid of the process posting it
+            claimed_at TEXT,
+            finished_at TEXT,
+            error TEXT,
+            PRIMARY KEY (schedule_id, fire_time)
+        ) WITHOUT ROWID;
+        CREATE INDEX schedule_runs_failed ON schedule_runs (fire_time) WHERE status = 'failed';
+        """
+    )
+
+
+MIGRATIONS = [articles, decisions, digests, sync, schedules]

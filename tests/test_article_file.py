@@ -35,6 +35,7 @@ def test_the_newsroom_format_gives_every_indexed_field():
         "quality": 37,
         "heat": 37,
         "published": False,
+        "skipped": False,
         "published_at": "2020-07-02T19:21:00Z",
         "category": "news",
         "type": "article",

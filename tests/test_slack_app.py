@@ -447,3 +447,72 @@ def test_app_home_shows_the_queue_and_recent_decisions(newsroom: Newsroom):
     view = texts(parsed(call.params["view"])["blocks"])
     assert "Newsroom queue" in view and "Recent decisions" in view
     assert f"<@{EDITOR}> skip *{message.article.title}*" in view
+    assert "No schedules yet" in view
+
+
+def test_app_home_lists_the_schedules(newsroom: Newsroom):
+    answer_text(newsroom, f'schedule add {CHANNEL} "30 8 * * mon-fri" tz=Europe/Paris', CHIEF)
+    newsroom.client.app_home_opened(user_id=EDITOR)
+    newsroom.slack.wait_until(lambda: newsroom.slack.calls("views.publish"))
+    call = newsroom.slack.calls("views.publish")[0]
+    assert call.ok, call.response
+    view = texts(parsed(call.params["view"])["blocks"])
+    assert '30 8 * * mon-fri' in view and "Europe/Paris" in view and "next " in view
+
+
+# --- /news schedule and /news sync: admins only for changes
+
+
+def answer_text(newsroom: Newsroom, text: str, user: str) -> str:
+    before = len(newsroom.slack.response_posts())
+    answer = newsroom.client.slash_command("/news", text, user_id=user, channel_id=CHANNEL)
+    assert answer.status == 200
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.response_posts()) > before)
+    post = newsroom.slack.response_posts()[before]
+    assert post.response_type == "ephemeral"
+    return texts(post.payload["blocks"])
+
+
+def test_schedule_changes_from_slack_are_for_admins_only(newsroom: Newsroom):
+    refused = answer_text(newsroom, f'schedule add <#{CHANNEL}|newsdesk> "0 9 * * 1-5"', EDITOR)
+    assert "Only newsbot admins" in refused
+    assert newsroom.store.query("SELECT * FROM schedules") == []
+    added = answer_text(newsroom, f'schedule add <#{CHANNEL}|newsdesk> "0 9 * * 1-5" top=5',
+                        CHIEF)
+    assert "Scheduled s1" in added and "America/New_York" in added  # the admin's own zone
+    [row] = newsroom.store.query("SELECT id, channel, cron, tz, top FROM schedules")
+    assert row == {"id": "s1", "channel": CHANNEL, "cron": "0 9 * * 1-5",
+                   "tz": "America/New_York", "top": 5}
+    listed = answer_text(newsroom, "schedule list", EDITOR)  # everyone may list
+    assert "s1" in listed and "0 9 * * 1-5" in listed
+    assert "Only newsbot admins" in answer_text(newsroom, "schedule pause s1", EDITOR)
+    assert "paused" in answer_text(newsroom, "schedule pause s1", CHIEF).lower()
+    assert newsroom.store.query("SELECT enabled FROM schedules") == [{"enabled": 0}]
+
+
+def test_schedule_mistakes_are_explained(newsroom: Newsroom):
+    bad_cron = answer_text(newsroom, f'schedule add {CHANNEL} "0 25 * * *"', CHIEF)
+    assert "hour field '25'" in bad_cron
+    bad_zone = answer_text(newsroom, f'schedule add {CHANNEL} "0 9 * * *" tz=Mars/Olympus',
+                           CHIEF)
+    assert "Mars/Olympus" in bad_zone
+    no_channel = answer_text(newsroom, 'schedule add C0NOWHERE "0 9 * * *"', CHIEF)
+    assert "unknown channel C0NOWHERE" in no_channel
+    preview = answer_text(newsroom, 'schedule preview "0 9 * * 0" tz=Europe/London', EDITOR)
+    assert "Sun" in preview or "Sunday" in preview or "+00:00" in preview
+    assert newsroom.store.query("SELECT * FROM schedules") == []
+
+
+def test_sync_from_slack_writes_one_line_for_an_admin_only(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    newsroom.client.reaction_added(user_id=EDITOR, reaction="white_check_mark",
+                                   channel_id=CHANNEL, ts=message.ts, event_id="Ev1")
+    wait_for_log(newsroom, 1)
+    path = newsroom.config.articles / message.article.id
+    before = path.read_bytes()
+    assert "Only newsbot admins" in answer_text(newsroom, "sync", EDITOR)
+    assert path.read_bytes() == before
+    summary = answer_text(newsroom, "sync", CHIEF)
+    assert "Wrote 1 file(s)" in summary and message.article.id in summary
+    after = path.read_bytes()
+    assert after == before.replace(b"published: false", b"published: true", 1)
