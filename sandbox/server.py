@@ -27,7 +27,8 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable, Mapping, MutableMapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 
@@ -40,6 +41,9 @@ from sandbox.slack_api import SlackLookalike
 from sandbox.slack_client import SignedSlackClient
 from sandbox.workspace import SlackError, SlackUser, Workspace
 from storage.db import Store
+
+if TYPE_CHECKING:
+    from sandbox.web_view import PageServer
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +84,7 @@ class Sandbox:
         self.client: SignedSlackClient | None = None
         self._app_server: SlackHTTPServer | None = None
         self._app_thread: threading.Thread | None = None
-        self._page = None
+        self._page: PageServer | None = None
         self._refresher: Periodic | None = None
         self.stopping = threading.Event()
 
@@ -102,6 +106,7 @@ class Sandbox:
     def _start_parts(self) -> None:
         from sandbox.web_view import PageServer
 
+        self._page = PageServer(self, HOST, self.port)  # first: a busy port fails at once
         self.store = Store(self.config.db)
         refresh_index(self.store, self.config)
         self.slack = SlackLookalike(channels={CHANNEL_ID: CHANNEL_NAME}, users=(self.user,),
@@ -122,7 +127,6 @@ class Sandbox:
                                    lambda: refresh_index(store, self.config),
                                    "index-refresh").start()
         self.digest = self._post_first_digest()
-        self._page = PageServer(self, HOST, self.port)
         self._page.start_in_thread()
 
     def stop(self) -> None:
@@ -198,7 +202,7 @@ class Sandbox:
         if not text:
             raise ActionRefused("no_text")
         if not text.startswith("/"):
-            self.post_message(channel, text)
+            self.post_message(channel, _escape(text))  # as Slack's own clients send it
             return
         command, _, rest = text.partition(" ")
         if command != COMMAND:
@@ -310,7 +314,7 @@ class Sandbox:
             "home": ws.home_view(self.user.id),
             "emoji": {"publish": list(self.config.publish_emoji),
                       "skip": list(self.config.skip_emoji)},
-            "articles": str(self.config.articles),
+            "articles": _shown_path(self.config.articles),
         }
 
     # ---- helpers
@@ -351,6 +355,10 @@ def _keep_loopback_off_proxies(env: MutableMapping[str, str]) -> None:
         env[name] = ",".join(entries)
 
 
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _check_answer(status: int) -> None:
     if status != 200:
         raise ActionRefused(f"the app answered HTTP {status}", status=502)
@@ -372,6 +380,14 @@ def _button(blocks: list[dict[str, Any]], block_id: str, action_id: str) -> Mapp
 def _label(button: Mapping[str, Any]) -> str:
     text = button.get("text")
     return text.get("text", "") if isinstance(text, dict) else ""
+
+
+def _shown_path(path: Path) -> str:
+    """The path as the person typed or sees it: relative to the working folder if inside."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
 
 
 def _shown(message: dict[str, Any]) -> dict[str, Any]:

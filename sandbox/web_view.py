@@ -68,10 +68,10 @@ class PageServer(ThreadingHTTPServer):
         self._thread.start()
 
     def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
+        if self._thread is not None:  # shutdown() waits for a serve_forever that never ran
+            self.shutdown()
             self._thread.join()
+        self.server_close()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -284,7 +284,7 @@ function renderMessage(message, where) {
     "data-ts": message.ts,
     "aria-label": `Message from ${author}`,
   });
-  node.append(el("div", { class: `avatar ${fromApp ? "app" : "person"}`, "aria-hidden": "true" },
+  node.append(el("div", { class: `avatar ${fromApp ? "from-app" : "person"}`, "aria-hidden": "true" },
     author.slice(0, 1).toUpperCase()));
   const body = el("div", { class: "body" });
   const meta = el("div", { class: "meta" }, el("span", { class: "author" }, author));
@@ -292,17 +292,16 @@ function renderMessage(message, where) {
   meta.append(el("time", { class: "time", title: when.full }, when.short));
   if (message.edited) meta.append(el("span", { class: "edited" }, "(edited)"));
   body.append(meta);
-  if (message.blocks && message.blocks.length) body.append(renderBlocks(message.blocks, where));
-  else body.append(el("div", { class: "text" }, mrkdwn(message.text)));
   if (where.ephemeral) {
     body.append(el("div", { class: "only-you" }, "Only visible to you \u00b7 ",
       el("button", {
         type: "button", class: "link",
         onclick: () => { page.dismissed.add(message.ts); render(); },
       }, "Dismiss")));
-  } else {
-    body.append(renderReactions(message, where));
   }
+  if (message.blocks && message.blocks.length) body.append(renderBlocks(message.blocks, where));
+  else body.append(el("div", { class: "text" }, mrkdwn(message.text)));
+  if (!where.ephemeral) body.append(renderReactions(message, where));
   node.append(body);
   return node;
 }
