@@ -76,6 +76,15 @@ def credentials_from_env(env: Mapping[str, str], mode: str) -> SlackCredentials:
     return SlackCredentials(bot_token, secret, app_token, api_url)
 
 
+SLACK_CREDENTIALS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+
+
+def no_slack_credentials(env: Mapping[str, str]) -> bool:
+    """None of Slack's credentials is set: `newsbot serve` offers the local sandbox then.
+    Some but not all set is a mistake that credentials_from_env names."""
+    return not any(env.get(name, "").strip() for name in SLACK_CREDENTIALS)
+
+
 def web_client(token: str, api_url: str | None = None) -> WebClient:
     """A Web API client that retries rate limits, server errors and dropped connections."""
     kwargs = {"base_url": api_url} if api_url else {}

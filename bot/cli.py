@@ -159,16 +159,69 @@ def _post_digest(ctx: Context, options: DigestOptions) -> int:
 
 
 def cmd_serve(ctx: Context) -> int:
-    from bot.app import credentials_from_env, serve
+    from bot.app import credentials_from_env, no_slack_credentials, serve
     from bot.logs import setup_logging
 
     args = ctx.args
+    if no_slack_credentials(os.environ):
+        print(NO_CREDENTIALS, flush=True)
+        return _run_sandbox(ctx, args.port)
     mode = "http" if args.http else "socket"
     credentials = credentials_from_env(os.environ, mode)
     setup_logging(args.log_level, credentials.secrets)
     # systemd and docker stop with SIGTERM: leave through `finally` (scheduler shutdown)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     serve(ctx.config, credentials, http=args.http, host=args.host, port=args.port)
+    return 0
+
+
+NO_CREDENTIALS = (
+    "No Slack credentials found (SLACK_BOT_TOKEN, SLACK_APP_TOKEN and SLACK_SIGNING_SECRET are "
+    "all unset), so this is a local sandbox, not Slack: a look-alike workspace on this machine. "
+    "To run in Slack, set the credentials (README: Running it in Slack)."
+)
+
+
+def cmd_sandbox(ctx: Context) -> int:
+    return _run_sandbox(ctx, ctx.args.port)
+
+
+def _run_sandbox(ctx: Context, port: int) -> int:
+    """Start the sandbox on 127.0.0.1:port, print where to open it, run until Ctrl-C."""
+    import signal
+    import threading
+    from pathlib import Path
+
+    from bot.logs import setup_logging
+    from sandbox.server import Sandbox, SandboxError
+    from sandbox.working_copy import working_copy
+
+    setup_logging(ctx.args.log_level)
+    config = working_copy(ctx.config, Path.cwd())
+    sandbox = Sandbox(config, port=port)
+    try:
+        sandbox.start()
+    except SandboxError as error:
+        raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"cannot listen on 127.0.0.1:{port} ({error.strerror or error}): "
+                         "choose another port with --port, or --port 0 for any free one") from None
+    digest = sandbox.digest
+    posted = f"{len(digest.messages)} articles" if digest else "no digest"
+    print(f"Articles: {config.articles} | database: {config.db} | "
+          f"posted the first digest to #newsroom ({posted})")
+    print(f"Open {sandbox.url} in your browser (Ctrl-C stops the sandbox).", flush=True)
+    stopped = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sandbox.stop()
+    print("Sandbox stopped.")
     return 0
 
 
@@ -367,6 +420,16 @@ def _iso_datetime(text: str) -> dt.datetime:
         ) from None
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 to 65535: {text}")
+    return value
+
+
 def _common_options() -> argparse.ArgumentParser:
     """Options accepted before or after the command (`newsbot --json index` or `index --json`)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -477,6 +540,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="start here instead of now (inclusive)")
     preview.add_argument("--count", type=_positive_int, default=5, metavar="N",
                          help="how many fire times (5)")
+
+    sub = command("sandbox", cmd_sandbox, "try newsbot without Slack: a look-alike workspace and "
+                  "the bot on this machine, with a web page (127.0.0.1 only)")
+    sub.add_argument("--port", type=_port, default=8765,
+                     help="port of the page on 127.0.0.1 (8765; 0: any free port)")
+    sub.add_argument("--log-level", default="WARNING",
+                     choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
 

@@ -1,0 +1,654 @@
+"use strict";
+// The newsbot sandbox page: draws the look-alike workspace the way Slack shows it and sends
+// the user's actions to the sandbox, which passes them to the bot as Slack would.
+// Content (article titles, excerpts, anything a file holds) never becomes HTML: every piece
+// of text enters the page through text nodes, and links keep only http(s) and mailto URLs.
+
+const EMOJI = {
+  white_check_mark: "\u2705", heavy_check_mark: "\u2714\ufe0f", x: "\u274c",
+  negative_squared_cross_mark: "\u274e", no_entry: "\u26d4", no_entry_sign: "\ud83d\udeab",
+  eyes: "\ud83d\udc40", tada: "\ud83c\udf89", "+1": "\ud83d\udc4d", thumbsup: "\ud83d\udc4d",
+  "-1": "\ud83d\udc4e", thumbsdown: "\ud83d\udc4e", heart: "\u2764\ufe0f", fire: "\ud83d\udd25",
+  newspaper: "\ud83d\udcf0", rolled_up_newspaper: "\ud83d\uddde\ufe0f", star: "\u2b50",
+  rocket: "\ud83d\ude80", warning: "\u26a0\ufe0f", wastebasket: "\ud83d\uddd1\ufe0f",
+  raised_hands: "\ud83d\ude4c", memo: "\ud83d\udcdd", mag: "\ud83d\udd0d", clock3: "\ud83d\udd52",
+  calendar: "\ud83d\udcc6", question: "\u2753", exclamation: "\u2757", ok_hand: "\ud83d\udc4c",
+  wave: "\ud83d\udc4b", bulb: "\ud83d\udca1", pushpin: "\ud83d\udccc", link: "\ud83d\udd17",
+};
+const PICKER_EXTRA = ["eyes", "+1", "tada", "heart", "newspaper"];
+const LINK_SCHEMES = /^(https?:|mailto:)/i;
+
+const ui = {};
+const page = {
+  data: null,           // the last state from /api/state
+  view: { kind: "channel", id: null },
+  collapsed: new Set(), // thread parents whose replies are hidden
+  dismissed: new Set(), // ephemeral messages the user dismissed
+  shownKeys: null,      // top-level entries drawn last time (to scroll to new ones)
+  syncTimer: null,
+};
+
+// ---- small helpers
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) node.append(child); // strings become text nodes
+  }
+  return node;
+}
+
+async function api(path, body) {
+  const options = body === undefined ? {} : {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  };
+  const response = await fetch(path, options);
+  const doc = await response.json().catch(() => ({ ok: false }));
+  if (!response.ok || !doc.ok) throw new Error(doc.error || `HTTP ${response.status}`);
+  return doc;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function showError(message) {
+  ui.error.textContent = message ? `Not done: ${message}` : "";
+}
+
+function emojiChar(name) {
+  const base = name.split("::")[0];
+  return EMOJI[base] || `:${base}:`;
+}
+
+function userName(id) {
+  const user = page.data && page.data.users[id];
+  return user ? user.name : id;
+}
+
+function timeOf(ts) {
+  const date = new Date(parseFloat(ts) * 1000);
+  return {
+    short: date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+    full: date.toLocaleString(),
+  };
+}
+
+// ---- mrkdwn: Slack's markup, drawn as DOM nodes
+
+function unescapeSlack(text) {
+  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+}
+
+// Pull out <...> specials (links, mentions) and any private-use characters already in the
+// text, leaving one private-use character per token so formatting can wrap around them.
+function tokenize(text) {
+  const tokens = [];
+  const marked = text.replace(/<([^<>]*)>|[\ue000-\uf8ff]/g, (match, inner) => {
+    tokens.push(inner === undefined ? { literal: match } : { inner });
+    return String.fromCharCode(0xe000 + tokens.length - 1);
+  });
+  return { marked, tokens };
+}
+
+function mrkdwn(text) {
+  const { marked, tokens } = tokenize(text || "");
+  const fragment = document.createDocumentFragment();
+  marked.split(/```([\s\S]*?)```/).forEach((part, index) => {
+    if (index % 2 === 1) fragment.append(el("pre", { class: "code-block" }, plain(part, tokens)));
+    else inline(part, fragment, tokens);
+  });
+  return fragment;
+}
+
+const INLINE = new RegExp([
+  "`([^`\\n]+)`",
+  "(?<![\\p{L}\\p{N}*])\\*(?![\\s*])([^*\\n]*?[^\\s*])\\*(?![\\p{L}\\p{N}*])",
+  "(?<![\\p{L}\\p{N}_])_(?![\\s_])([^_\\n]*?[^\\s_])_(?![\\p{L}\\p{N}_])",
+  "(?<![\\p{L}\\p{N}~])~(?![\\s~])([^~\\n]*?[^\\s~])~(?![\\p{L}\\p{N}~])",
+  ":([a-z0-9_+\\-]+(?:::skin-tone-\\d)?):",
+].join("|"), "gu");
+
+function inline(text, parent, tokens) {
+  let last = 0;
+  for (const match of text.matchAll(INLINE)) {
+    withSpecials(text.slice(last, match.index), parent, tokens);
+    const [whole, code, bold, italic, strike, emoji] = match;
+    if (code !== undefined) parent.append(el("code", {}, plain(code, tokens)));
+    else if (bold !== undefined) inline(bold, parent.appendChild(el("b")), tokens);
+    else if (italic !== undefined) inline(italic, parent.appendChild(el("i")), tokens);
+    else if (strike !== undefined) inline(strike, parent.appendChild(el("s")), tokens);
+    else if (EMOJI[emoji.split("::")[0]]) parent.append(emojiChar(emoji));
+    else parent.append(whole);
+    last = match.index + whole.length;
+  }
+  withSpecials(text.slice(last), parent, tokens);
+}
+
+function withSpecials(text, parent, tokens) {
+  for (const piece of text.split(/([\ue000-\uf8ff])/)) {
+    if (!piece) continue;
+    const token = piece.length === 1 ? tokens[piece.charCodeAt(0) - 0xe000] : undefined;
+    if (token) parent.append(special(token));
+    else parent.append(unescapeSlack(piece));
+  }
+}
+
+function plain(text, tokens) {
+  // Inside code: specials show as typed, nothing is formatted.
+  return unescapeSlack(text.replace(/[\ue000-\uf8ff]/g, (ch) => {
+    const token = tokens[ch.charCodeAt(0) - 0xe000];
+    if (!token) return ch;
+    return token.literal !== undefined ? token.literal : `<${token.inner}>`;
+  }));
+}
+
+function special(token) {
+  if (token.literal !== undefined) return token.literal;
+  const [target, ...rest] = token.inner.split("|");
+  const label = rest.length ? unescapeSlack(rest.join("|")) : "";
+  if (target.startsWith("@")) {
+    return el("span", { class: "mention" }, `@${label || userName(target.slice(1))}`);
+  }
+  if (target.startsWith("#")) {
+    const channel = (page.data.channels || []).find((c) => c.id === target.slice(1));
+    return el("span", { class: "mention" }, `#${label || (channel ? channel.name : target.slice(1))}`);
+  }
+  if (target.startsWith("!")) {
+    const name = target.slice(1).split("^")[0];
+    if (["channel", "here", "everyone"].includes(name)) {
+      return el("span", { class: "mention" }, `@${name}`);
+    }
+    return label || unescapeSlack(target);
+  }
+  const url = unescapeSlack(target);
+  if (!LINK_SCHEMES.test(url)) return label || url;
+  return el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, label || url);
+}
+
+function textObject(object) {
+  if (!object) return "";
+  if (object.type === "mrkdwn") return mrkdwn(object.text);
+  const text = object.text || "";
+  return object.emoji === false ? text : text.replace(/:([a-z0-9_+\-]+):/g,
+    (whole, name) => (EMOJI[name] ? EMOJI[name] : whole));
+}
+
+// ---- Block Kit
+
+function image(url, alt, className) {
+  const holder = el("div", { class: className });
+  const fallback = () => {
+    holder.classList.add("broken");
+    holder.replaceChildren(el("span", { class: "img-alt", title: alt || "" }, alt || "image"));
+  };
+  if (!/^https?:\/\//i.test(url || "")) {
+    fallback();
+    return holder;
+  }
+  const img = el("img", { src: url, alt: alt || "", loading: "lazy", referrerpolicy: "no-referrer" });
+  img.addEventListener("error", fallback);
+  holder.append(img);
+  return holder;
+}
+
+function button(element, block, where) {
+  const node = el("button", {
+    type: "button",
+    class: `bk-button ${element.style === "primary" || element.style === "danger" ? element.style : ""}`,
+  }, textObject(element.text));
+  node.addEventListener("click", async () => {
+    node.disabled = true;
+    showError("");
+    try {
+      await api("/api/click", {
+        action_id: element.action_id, block_id: block.block_id, channel: where.channel,
+        ts: where.ts, ephemeral: !!where.ephemeral, home: !!where.home,
+      });
+      if (element.url && LINK_SCHEMES.test(element.url)) window.open(element.url, "_blank", "noopener");
+    } catch (error) {
+      showError(error.message);
+    } finally {
+      node.disabled = false;
+    }
+  });
+  return node;
+}
+
+function element(item, block, where) {
+  if (item.type === "button") return button(item, block, where);
+  if (item.type === "image") return image(item.image_url, item.alt_text, "bk-context-image");
+  if (item.type === "mrkdwn" || item.type === "plain_text") {
+    return el("span", { class: "bk-text" }, textObject(item));
+  }
+  return el("span", { class: "bk-unsupported" }, `[${item.type}]`);
+}
+
+function renderBlock(block, where) {
+  switch (block.type) {
+    case "header":
+      return el("div", { class: "bk-header" }, textObject(block.text));
+    case "section": {
+      const node = el("div", { class: "bk-section" });
+      const main = el("div", { class: "bk-section-text" });
+      if (block.text) main.append(textObject(block.text));
+      if (block.fields) {
+        main.append(el("div", { class: "bk-fields" },
+          ...block.fields.map((field) => el("div", { class: "bk-field" }, textObject(field)))));
+      }
+      node.append(main);
+      if (block.accessory) {
+        const accessory = block.accessory.type === "image"
+          ? image(block.accessory.image_url, block.accessory.alt_text, "bk-thumb")
+          : element(block.accessory, block, where);
+        node.append(el("div", { class: "bk-accessory" }, accessory));
+      }
+      return node;
+    }
+    case "context":
+      return el("div", { class: "bk-context" },
+        ...(block.elements || []).map((item) => element(item, block, where)));
+    case "divider":
+      return el("hr", { class: "bk-divider" });
+    case "actions":
+      return el("div", { class: "bk-actions" },
+        ...(block.elements || []).map((item) => element(item, block, where)));
+    case "image":
+      return el("figure", { class: "bk-image" },
+        image(block.image_url, block.alt_text, "bk-image-frame"),
+        block.title ? el("figcaption", {}, textObject(block.title)) : null);
+    default:
+      return el("div", { class: "bk-unsupported" }, `[${block.type} block]`);
+  }
+}
+
+function renderBlocks(blocks, where) {
+  return el("div", { class: "blocks" }, ...blocks.map((block) => renderBlock(block, where)));
+}
+
+// ---- messages
+
+function renderMessage(message, where) {
+  const data = page.data;
+  const fromApp = !!message.bot_id;
+  const author = fromApp ? data.bot.name : userName(message.user);
+  const when = timeOf(message.ts);
+  const node = el("article", {
+    class: `message${where.ephemeral ? " ephemeral" : ""}`,
+    "data-ts": message.ts,
+    "aria-label": `Message from ${author}`,
+  });
+  node.append(el("div", { class: `avatar ${fromApp ? "from-app" : "person"}`, "aria-hidden": "true" },
+    author.slice(0, 1).toUpperCase()));
+  const body = el("div", { class: "body" });
+  const meta = el("div", { class: "meta" }, el("span", { class: "author" }, author));
+  if (fromApp) meta.append(el("span", { class: "app-badge" }, "APP"));
+  meta.append(el("time", { class: "time", title: when.full }, when.short));
+  if (message.edited) meta.append(el("span", { class: "edited" }, "(edited)"));
+  body.append(meta);
+  if (where.ephemeral) {
+    body.append(el("div", { class: "only-you" }, "Only visible to you \u00b7 ",
+      el("button", {
+        type: "button", class: "link",
+        onclick: () => { page.dismissed.add(message.ts); render(); },
+      }, "Dismiss")));
+  }
+  if (message.blocks && message.blocks.length) body.append(renderBlocks(message.blocks, where));
+  else body.append(el("div", { class: "text" }, mrkdwn(message.text)));
+  if (!where.ephemeral) body.append(renderReactions(message, where));
+  node.append(body);
+  return node;
+}
+
+function renderReactions(message, where) {
+  const me = page.data.me.id;
+  const bar = el("div", { class: "reactions" });
+  for (const reaction of message.reactions || []) {
+    const mine = reaction.users.includes(me);
+    bar.append(el("button", {
+      type: "button",
+      class: `reaction${mine ? " mine" : ""}`,
+      "aria-pressed": String(mine),
+      "aria-label": `${reaction.name}: ${reaction.count}`,
+      title: `${reaction.users.map(userName).join(", ")} reacted with :${reaction.name}:`,
+      onclick: () => react(where.channel, message.ts, reaction.name, !mine),
+    }, el("span", { class: "emoji" }, emojiChar(reaction.name)),
+    el("span", { class: "count" }, String(reaction.count))));
+  }
+  bar.append(el("button", {
+    type: "button", class: "add-reaction", "aria-label": "Add reaction", title: "Add reaction",
+    onclick: (event) => openPicker(event.currentTarget, where.channel, message),
+  }, "\u263a+"));
+  return bar;
+}
+
+async function react(channel, ts, name, add) {
+  closePicker();
+  showError("");
+  try {
+    await api("/api/react", { channel, ts, name, add });
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+function openPicker(anchor, channel, message) {
+  const picker = ui.picker;
+  const me = page.data.me.id;
+  const names = [...page.data.emoji.publish, ...page.data.emoji.skip, ...PICKER_EXTRA]
+    .filter((name, index, all) => all.indexOf(name) === index);
+  picker.replaceChildren(...names.map((name) => {
+    const mine = (message.reactions || []).some((r) => r.name === name && r.users.includes(me));
+    const role = page.data.emoji.publish.includes(name) ? " (publish)"
+      : page.data.emoji.skip.includes(name) ? " (skip)" : "";
+    return el("button", {
+      type: "button", class: "pick", "aria-label": name, title: `:${name}:${role}`,
+      onclick: () => react(channel, message.ts, name, !mine),
+    }, emojiChar(name));
+  }));
+  const box = anchor.getBoundingClientRect();
+  picker.hidden = false;
+  picker.style.left = `${Math.min(box.left, window.innerWidth - picker.offsetWidth - 8)}px`;
+  picker.style.top = `${Math.max(8, box.top - picker.offsetHeight - 6)}px`;
+  picker.firstChild.focus();
+}
+
+function closePicker() {
+  ui.picker.hidden = true;
+}
+
+// Keep unchanged nodes (and so scroll position, focus, loaded images) across updates.
+function reconcile(container, items) {
+  const old = new Map();
+  for (const child of Array.from(container.children)) old.set(child.dataset.key, child);
+  items.forEach((item, index) => {
+    let node = old.get(item.key);
+    old.delete(item.key);
+    if (!node || node.dataset.sig !== item.sig) {
+      const fresh = item.build();
+      fresh.dataset.key = item.key;
+      fresh.dataset.sig = item.sig;
+      if (node) node.replaceWith(fresh);
+      node = fresh;
+    }
+    const at = container.children[index];
+    if (at !== node) container.insertBefore(node, at || null);
+    if (item.fill) item.fill(node);
+  });
+  for (const stale of old.values()) stale.remove();
+}
+
+function byTs(a, b) {
+  return parseFloat(a.message.ts) - parseFloat(b.message.ts) || a.message.ts.localeCompare(b.message.ts);
+}
+
+function channelEntries(channelId) {
+  const data = page.data;
+  const top = [];
+  const replies = new Map();
+  const isReply = (m) => m.thread_ts && m.thread_ts !== m.ts;
+  for (const message of data.messages[channelId] || []) {
+    if (isReply(message)) {
+      if (!replies.has(message.thread_ts)) replies.set(message.thread_ts, []);
+      replies.get(message.thread_ts).push({ message, ephemeral: false });
+      if (message.subtype === "thread_broadcast") top.push({ message, ephemeral: false });
+    } else {
+      top.push({ message, ephemeral: false });
+    }
+  }
+  for (const message of data.ephemeral) {
+    if (message.channel !== channelId || page.dismissed.has(message.ts)) continue;
+    if (message.thread_ts && replies.has(message.thread_ts)) {
+      replies.get(message.thread_ts).push({ message, ephemeral: true });
+    } else {
+      top.push({ message, ephemeral: true });
+    }
+  }
+  top.sort(byTs);
+  for (const list of replies.values()) list.sort(byTs);
+  return { top, replies };
+}
+
+function messageItem(entry, channelId) {
+  const where = { channel: channelId, ts: entry.message.ts, ephemeral: entry.ephemeral };
+  return {
+    key: `${entry.ephemeral ? "e" : "m"}:${entry.message.ts}`,
+    sig: JSON.stringify(entry.message),
+    build: () => renderMessage(entry.message, where),
+  };
+}
+
+function threadItem(parentTs, list, channelId) {
+  const collapsed = page.collapsed.has(parentTs);
+  return {
+    key: "thread",
+    sig: `${collapsed}:${list.length}`,
+    build: () => {
+      const count = `${list.length} ${list.length === 1 ? "reply" : "replies"}`;
+      const toggle = el("button", {
+        type: "button", class: "thread-toggle", "aria-expanded": String(!collapsed),
+        onclick: () => {
+          if (page.collapsed.has(parentTs)) page.collapsed.delete(parentTs);
+          else page.collapsed.add(parentTs);
+          render();
+        },
+      }, collapsed ? `Show ${count}` : `Hide ${count}`);
+      return el("div", { class: `thread${collapsed ? " collapsed" : ""}` }, toggle,
+        el("div", { class: "replies" }));
+    },
+    fill: (node) => reconcile(node.querySelector(".replies"),
+      collapsed ? [] : list.map((entry) => messageItem(entry, channelId))),
+  };
+}
+
+function renderChannel(channelId) {
+  const { top, replies } = channelEntries(channelId);
+  const items = top.map((entry) => {
+    const thread = entry.ephemeral ? [] : replies.get(entry.message.ts) || [];
+    const key = `${entry.ephemeral ? "e" : "m"}:${entry.message.ts}`;
+    return {
+      key,
+      sig: "entry",
+      build: () => el("div", { class: "entry" }),
+      fill: (node) => reconcile(node, [messageItem(entry, channelId),
+        ...(thread.length ? [threadItem(entry.message.ts, thread, channelId)] : [])]),
+    };
+  });
+  reconcile(ui.messages, items);
+  const keys = new Set(items.map((item) => item.key));
+  if (page.shownKeys) {
+    const added = items.filter((item) => !page.shownKeys.has(item.key));
+    if (added.length) {
+      const last = ui.messages.querySelector(`[data-key="${CSS.escape(added[added.length - 1].key)}"]`);
+      if (last) last.scrollIntoView({ block: "nearest" });
+    }
+  }
+  page.shownKeys = keys;
+}
+
+function renderHome() {
+  const view = page.data.home;
+  if (!view) {
+    ui.home.replaceChildren(el("p", { class: "hint" }, "Opening the Home tab\u2026"));
+    return;
+  }
+  if (ui.home.dataset.sig === JSON.stringify(view)) return;
+  ui.home.dataset.sig = JSON.stringify(view);
+  ui.home.replaceChildren(renderBlocks(view.blocks || [], { home: true }));
+}
+
+function render() {
+  const data = page.data;
+  if (!data) return;
+  ui.teamName.textContent = data.team.name;
+  ui.meName.textContent = data.me.name;
+  ui.articles.textContent = data.articles;
+  if (!page.view.id && data.channels.length) page.view.id = data.channels[0].id;
+  reconcile(ui.channels, data.channels.map((channel) => ({
+    key: channel.id,
+    sig: `${channel.name}:${page.view.kind === "channel" && page.view.id === channel.id}`,
+    build: () => el("li", {}, el("button", {
+      type: "button",
+      class: `nav-item${page.view.kind === "channel" && page.view.id === channel.id ? " active" : ""}`,
+      onclick: () => showChannel(channel.id),
+    }, `# ${channel.name}`)),
+  })));
+  ui.openHome.classList.toggle("active", page.view.kind === "home");
+  const home = page.view.kind === "home";
+  ui.messages.hidden = home;
+  ui.composer.hidden = home;
+  ui.home.hidden = !home;
+  if (home) {
+    ui.title.textContent = `${data.bot.name} \u00b7 Home`;
+    renderHome();
+  } else {
+    const channel = data.channels.find((c) => c.id === page.view.id);
+    ui.title.textContent = `# ${channel ? channel.name : page.view.id}`;
+    ui.input.placeholder = `Message #${channel ? channel.name : ""}, or try /news help`;
+    renderChannel(page.view.id);
+  }
+}
+
+function showChannel(id) {
+  page.view = { kind: "channel", id };
+  page.shownKeys = null;
+  render();
+}
+
+async function showHome() {
+  page.view = { kind: "home", id: null };
+  render();
+  try {
+    await api("/api/home", {});
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+// ---- the sync panel
+
+function diffLine(line) {
+  let kind = "same";
+  if (line.startsWith("+++") || line.startsWith("---")) kind = "file";
+  else if (line.startsWith("+")) kind = "added";
+  else if (line.startsWith("-")) kind = "removed";
+  else if (line.startsWith("@@")) kind = "hunk";
+  return el("span", { class: `diff-${kind}` }, line || " ");
+}
+
+function plural(count, word) {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
+async function loadPreview() {
+  try {
+    const report = await api("/api/sync");
+    const diff = report.diff.replace(/\n$/, "");
+    if (diff) ui.diff.replaceChildren(...diff.split("\n").map(diffLine));
+    else ui.diff.replaceChildren(el("span", { class: "diff-none" },
+      "Nothing to write: every file already shows its decision."));
+    ui.diff.dataset.files = String(report.written.length);
+    ui.diff.dataset.conflicts = String(report.conflicts.length);
+  } catch (error) {
+    ui.diff.replaceChildren(el("span", { class: "diff-none" }, `Preview failed: ${error.message}`));
+  }
+}
+
+async function runSync() {
+  ui.syncRun.disabled = true;
+  ui.result.textContent = "Syncing\u2026";
+  try {
+    const report = await api("/api/sync", {});
+    const lines = [el("p", {}, `Wrote ${plural(report.written.length, "file")}, `
+      + `${report.unchanged} unchanged, ${plural(report.conflicts.length, "conflict")}.`)];
+    if (report.written.length) {
+      lines.push(el("ul", {}, ...report.written.map((w) =>
+        el("li", {}, el("b", {}, w.action), ` ${w.title} `, el("code", {}, w.id)))));
+    }
+    if (report.conflicts.length) {
+      lines.push(el("p", {}, "Left as they are:"), el("ul", {}, ...report.conflicts.map((c) =>
+        el("li", {}, el("code", {}, c.id), `: ${c.reason}`))));
+    }
+    for (const note of [...report.notes, ...report.errors]) lines.push(el("p", {}, note));
+    ui.result.replaceChildren(...lines);
+  } catch (error) {
+    ui.result.textContent = `Sync failed: ${error.message}`;
+  } finally {
+    ui.syncRun.disabled = false;
+  }
+  await loadPreview();
+}
+
+function toggleSync() {
+  const open = ui.syncPanel.hidden;
+  ui.syncPanel.hidden = !open;
+  ui.syncToggle.setAttribute("aria-expanded", String(open));
+  if (open) loadPreview();
+}
+
+// ---- live updates: long-poll the sandbox for the next change
+
+async function poll() {
+  for (;;) {
+    try {
+      const since = page.data ? `?since=${page.data.version}` : "";
+      const doc = await api(`/api/state${since}`);
+      ui.connection.hidden = true;
+      if (!page.data || doc.version !== page.data.version) {
+        page.data = doc;
+        render();
+        if (!ui.syncPanel.hidden) {
+          clearTimeout(page.syncTimer);
+          page.syncTimer = setTimeout(loadPreview, 250);
+        }
+      }
+    } catch (error) {
+      ui.connection.hidden = false;
+      await sleep(1000);
+    }
+  }
+}
+
+function start() {
+  const byId = (id) => document.getElementById(id);
+  Object.assign(ui, {
+    messages: byId("messages"), home: byId("home"), channels: byId("channel-list"),
+    title: byId("view-title"), teamName: byId("team-name"), meName: byId("me-name"),
+    composer: byId("composer"), input: byId("composer-input"), error: byId("composer-error"),
+    picker: byId("emoji-picker"), connection: byId("connection"), openHome: byId("open-home"),
+    syncPanel: byId("sync-panel"), syncToggle: byId("toggle-sync"), syncRun: byId("sync-run"),
+    diff: byId("sync-diff"), result: byId("sync-result"), articles: byId("articles-folder"),
+  });
+  ui.composer.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = ui.input.value.trim();
+    if (!text) return;
+    showError("");
+    try {
+      await api("/api/command", { channel: page.view.id, text });
+      ui.input.value = "";
+    } catch (error) {
+      showError(error.message);
+    }
+  });
+  ui.openHome.addEventListener("click", showHome);
+  ui.syncToggle.addEventListener("click", toggleSync);
+  byId("sync-refresh").addEventListener("click", loadPreview);
+  ui.syncRun.addEventListener("click", runSync);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closePicker();
+  });
+  document.addEventListener("click", (event) => {
+    if (!ui.picker.hidden && !ui.picker.contains(event.target)
+        && !event.target.closest(".add-reaction")) closePicker();
+  });
+  poll();
+}
+
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,391 @@
+"""The sandbox over its JSON API: the real app, the look-alike and the page server on 127.0.0.1.
+
+Each action goes through the page's API as the browser sends it, reaches the app as a
+signed Slack request, and the test checks what the bot recorded in the database and
+what the look-alike shows. (The browser itself: test_sandbox_browser.py.)
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.config import BUNDLED_ARTICLES, Config
+from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION
+from sandbox.server import (
+    CHANNEL_ID,
+    SANDBOX_USER,
+    SUBSCRIBED_EVENTS,
+    Sandbox,
+    _keep_loopback_off_proxies,
+)
+from sandbox.working_copy import FOLDER, working_copy
+from tests.conftest import REPO_ROOT, clean_env
+
+ME = SANDBOX_USER.id
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    articles = tmp_path / "articles"
+    shutil.copytree(BUNDLED_ARTICLES, articles)
+    with Sandbox(Config(articles=articles, db=tmp_path / "newsbot.db"), port=0) as started:
+        yield started
+
+
+def request(url: str, body: object = None, *, content_type: str = "application/json",
+            headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, dict]:
+    data = None
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    all_headers = {"Content-Type": content_type} if data is not None else {}
+    all_headers.update(headers or {})
+    try:
+        with OPENER.open(urllib.request.Request(url, data=data, headers=all_headers),
+                         timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def api(sandbox: Sandbox, path: str, body: object = None) -> dict:
+    status, document = request(sandbox.url + path, body)
+    assert status == 200, document
+    return document
+
+
+def first_article(sandbox: Sandbox):
+    assert sandbox.digest is not None
+    return sandbox.digest.messages[0]
+
+
+def decisions(sandbox: Sandbox) -> list[dict]:
+    return sandbox.store.query("SELECT article_id, decision, user_id, source FROM decisions")
+
+
+def blocks_text(message: dict) -> str:
+    return json.dumps(message.get("blocks", []), ensure_ascii=False)
+
+
+# --- start-up
+
+
+def test_start_posts_the_first_digest_to_newsroom_and_serves_the_page(sandbox: Sandbox):
+    assert sandbox.url.startswith("http://127.0.0.1:")
+    with OPENER.open(sandbox.url) as response:
+        page = response.read().decode()
+        assert "newsbot sandbox" in page and 'src="/app.js"' in page
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    for asset in ("app.js", "style.css"):
+        with OPENER.open(sandbox.url + asset) as response:
+            assert response.status == 200 and len(response.read()) > 1000
+    state = api(sandbox, "api/state")
+    assert state["channels"] == [{"id": CHANNEL_ID, "name": "newsroom"}]
+    assert state["me"]["id"] == ME
+    header, *articles = state["messages"][CHANNEL_ID]
+    assert header["text"].startswith("Top 10 unpublished articles")
+    assert header["reply_count"] == 10 and len(articles) == 10
+    assert [m["ts"] for m in articles] == [m.ts for m in sandbox.digest.messages]
+    assert all(m["thread_ts"] == header["ts"] and m["bot_id"] for m in articles)
+    assert "metadata" not in header  # for apps, not for the page
+
+
+def test_everything_listens_on_loopback_only(sandbox: Sandbox):
+    assert sandbox._page.server_address[0] == "127.0.0.1"
+    assert sandbox._app_server.server_address[0] == "127.0.0.1"
+    assert sandbox.slack.url.startswith("http://127.0.0.1:")
+    assert sandbox.client.app_url.startswith("http://127.0.0.1:")
+
+
+def test_the_forwarded_events_are_the_ones_the_manifest_subscribes_to():
+    manifest = yaml.safe_load((REPO_ROOT / "deploy" / "manifest.yml").read_text())
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == SUBSCRIBED_EVENTS
+
+
+# --- reactions
+
+
+def test_a_reaction_reaches_the_app_as_a_signed_event_and_records_the_decision(
+        sandbox: Sandbox):
+    message = first_article(sandbox)
+    api(sandbox, "api/react", {"channel": CHANNEL_ID, "ts": message.ts,
+                               "name": "white_check_mark", "add": True})
+    slack = sandbox.slack
+    slack.wait_until(lambda: "Publish, by" in blocks_text(
+        slack.workspace.message(CHANNEL_ID, message.ts)))
+    assert decisions(sandbox) == [{"article_id": message.article.id, "decision": "publish",
+                                   "user_id": ME, "source": "reaction"}]
+    [delivery] = slack.deliveries()
+    assert delivery.event["type"] == "reaction_added" and delivery.result.status == 200
+    [logged] = sandbox.store.query("SELECT event_key FROM decision_log")
+    assert logged["event_key"].startswith("Ev")  # Slack's event_id, from the event envelope
+    shown = api(sandbox, "api/state")["messages"][CHANNEL_ID]
+    updated = next(m for m in shown if m["ts"] == message.ts)
+    assert updated["edited"] and updated["reactions"] == [
+        {"name": "white_check_mark", "users": [ME], "count": 1}]
+
+    api(sandbox, "api/react", {"channel": CHANNEL_ID, "ts": message.ts,
+                               "name": "white_check_mark", "add": False})
+    slack.wait_until(lambda: not decisions(sandbox))
+    slack.wait_until(lambda: "Publish, by" not in blocks_text(
+        slack.workspace.message(CHANNEL_ID, message.ts)))
+
+
+def test_reactions_slack_would_refuse_are_refused_with_its_error(sandbox: Sandbox):
+    message = first_article(sandbox)
+    react = {"channel": CHANNEL_ID, "ts": message.ts, "name": "eyes", "add": True}
+    api(sandbox, "api/react", react)
+    assert request(sandbox.url + "api/react", react) == (
+        400, {"ok": False, "error": "already_reacted"})
+    status, document = request(sandbox.url + "api/react", {**react, "ts": "1.000001"})
+    assert (status, document["error"]) == (400, "message_not_found")
+    status, document = request(sandbox.url + "api/react", {"channel": CHANNEL_ID})
+    assert (status, document["error"]) == (400, "ts_required")
+    assert decisions(sandbox) == []  # :eyes: is no decision
+
+
+# --- buttons
+
+
+def click_on(sandbox: Sandbox, ts: str, action_id: str) -> dict:
+    """What the page sends for a click: the button's block as the message now has it."""
+    stored = sandbox.slack.workspace.message(CHANNEL_ID, ts)
+    actions = next(b for b in stored["blocks"] if b["type"] == "actions")
+    return {"channel": CHANNEL_ID, "ts": ts, "block_id": actions["block_id"],
+            "action_id": action_id}
+
+
+def test_button_clicks_decide_and_a_second_click_undoes(sandbox: Sandbox):
+    message = sandbox.digest.messages[1]
+    api(sandbox, "api/click", click_on(sandbox, message.ts, SKIP_ACTION))
+    sandbox.slack.wait_until(lambda: decisions(sandbox))
+    assert decisions(sandbox) == [{"article_id": message.article.id, "decision": "skip",
+                                   "user_id": ME, "source": "button"}]
+    sandbox.slack.wait_until(lambda: "Skip, by" in blocks_text(
+        sandbox.slack.workspace.message(CHANNEL_ID, message.ts)))
+    api(sandbox, "api/click", click_on(sandbox, message.ts, SKIP_ACTION))
+    sandbox.slack.wait_until(lambda: not decisions(sandbox))
+    status, document = request(sandbox.url + "api/click",
+                               click_on(sandbox, message.ts, "nope"))
+    assert (status, document["error"]) == (404, "action_not_found")
+
+
+# --- /news and messages
+
+
+def wait_for_ephemeral(sandbox: Sandbox, count: int) -> list[dict]:
+    sandbox.slack.wait_until(
+        lambda: len(sandbox.slack.workspace.ephemeral_messages(ME)) >= count)
+    return sandbox.slack.workspace.ephemeral_messages(ME)
+
+
+def test_news_answers_privately_and_its_buttons_decide(sandbox: Sandbox):
+    api(sandbox, "api/command", {"channel": CHANNEL_ID, "text": "/news topics"})
+    [topics] = wait_for_ephemeral(sandbox, 1)
+    assert topics["channel"] == CHANNEL_ID and "*Climate*: 9 unpublished of 11" in (
+        blocks_text(topics))
+    api(sandbox, "api/command", {"channel": CHANNEL_ID, "text": "/news topic climate"})
+    answer = wait_for_ephemeral(sandbox, 2)[1]
+    first = next(b for b in answer["blocks"] if b["type"] == "actions")
+    article_id = first["elements"][0]["value"]
+    api(sandbox, "api/click", {"channel": CHANNEL_ID, "ts": answer["ts"], "ephemeral": True,
+                               "block_id": first["block_id"], "action_id": PUBLISH_ACTION})
+    sandbox.slack.wait_until(lambda: decisions(sandbox))
+    assert decisions(sandbox)[0]["article_id"] == article_id
+    assert "Recorded: publish" in wait_for_ephemeral(sandbox, 3)[2]["text"]
+    shown = api(sandbox, "api/state")["ephemeral"]
+    assert [m["ts"] for m in shown] == [m["ts"] for m in wait_for_ephemeral(sandbox, 3)]
+
+
+def test_other_commands_are_refused_and_plain_text_is_posted(sandbox: Sandbox):
+    status, document = request(sandbox.url + "api/command",
+                               {"channel": CHANNEL_ID, "text": "/frobnicate now"})
+    assert status == 400 and "/frobnicate is not a valid command" in document["error"]
+    api(sandbox, "api/command", {"channel": CHANNEL_ID, "text": "Morning all <b>&"})
+    last = sandbox.slack.workspace.messages(CHANNEL_ID)[-1]
+    assert (last["user"], last["text"]) == (ME, "Morning all &lt;b&gt;&amp;")  # as Slack's
+    [delivery] = sandbox.slack.deliveries()
+    assert delivery.event["type"] == "message"
+    assert delivery.result is None  # not forwarded: the app does not subscribe to messages
+
+
+def test_app_home_opens_with_the_queue(sandbox: Sandbox):
+    api(sandbox, "api/home", {})
+    sandbox.slack.wait_until(lambda: sandbox.slack.workspace.home_view(ME))
+    home = api(sandbox, "api/state")["home"]
+    assert "Newsroom queue" in blocks_text(home)
+
+
+# --- live updates
+
+
+def test_state_waits_for_the_next_change(sandbox: Sandbox):
+    version = api(sandbox, "api/state")["version"]
+    answers: list[dict] = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(api(sandbox, f"api/state?since={version}")))
+    waiting.start()
+    api(sandbox, "api/react", {"channel": CHANNEL_ID, "ts": first_article(sandbox).ts,
+                               "name": "tada", "add": True})
+    waiting.join(timeout=25)
+    assert answers and answers[0]["version"] > version
+
+
+# --- sync
+
+
+def test_sync_preview_shows_the_diff_and_running_it_edits_one_line(sandbox: Sandbox):
+    message = first_article(sandbox)
+    path = sandbox.config.articles / message.article.id
+    before = path.read_text(encoding="utf-8")
+    assert api(sandbox, "api/sync")["diff"] == ""
+    api(sandbox, "api/react", {"channel": CHANNEL_ID, "ts": message.ts,
+                               "name": "white_check_mark", "add": True})
+    sandbox.slack.wait_until(lambda: decisions(sandbox))
+    preview = api(sandbox, "api/sync")
+    assert preview["dryRun"] and "-published: false\n+published: true" in preview["diff"]
+    assert path.read_text(encoding="utf-8") == before  # a dry run writes nothing
+    done = api(sandbox, "api/sync", {})
+    assert [w["id"] for w in done["written"]] == [message.article.id] and not done["conflicts"]
+    changed = [line for line in difflib.ndiff(before.splitlines(),
+                                              path.read_text(encoding="utf-8").splitlines())
+               if line[:1] in "+-"]
+    assert changed == ["- published: false", "+ published: true"]
+    assert api(sandbox, "api/sync")["diff"] == ""
+
+
+# --- refusing what is not the page's own
+
+
+def test_the_api_refuses_cross_site_requests(sandbox: Sandbox):
+    react = {"channel": CHANNEL_ID, "ts": first_article(sandbox).ts, "name": "x"}
+    form = b"channel=C0NEWSROOM&ts=1&name=x"
+    status, document = request(sandbox.url + "api/sync", form,
+                               content_type="application/x-www-form-urlencoded")
+    assert (status, document["error"]) == (415, "json_body_required")
+    status, document = request(sandbox.url + "api/react", react,
+                               headers={"Origin": "http://evil.example"})
+    assert (status, document["error"]) == (403, "foreign_origin")
+    status, document = request(sandbox.url + "api/state",
+                               headers={"Host": "evil.example:80"})
+    assert (status, document["error"]) == (421, "unknown_host")
+    assert request(sandbox.url + "api/nope", {})[0] == 404
+    assert sandbox.slack.calls("reactions.add") == [] and decisions(sandbox) == []
+
+
+# --- working folder, proxies
+
+
+def test_on_the_bundled_examples_it_works_on_a_kept_copy_with_its_own_database(
+        tmp_path: Path):
+    config = working_copy(Config(), tmp_path)
+    assert config.articles == tmp_path / FOLDER / "articles"
+    assert config.db == tmp_path / FOLDER / "newsbot.db"
+    assert sorted(p.name for p in config.articles.rglob("*.md")) == sorted(
+        p.name for p in BUNDLED_ARTICLES.rglob("*.md"))
+    edited = next(config.articles.rglob("*.md"))
+    edited.write_text("changed by a sync", encoding="utf-8")
+    assert working_copy(Config(), tmp_path) == config
+    assert edited.read_text(encoding="utf-8") == "changed by a sync"  # kept, not copied again
+    assert working_copy(Config(db=tmp_path / "mine.db"), tmp_path).db == tmp_path / "mine.db"
+    own = Config(articles=tmp_path / "elsewhere")
+    assert working_copy(own, tmp_path) is own
+
+
+def test_loopback_is_kept_off_proxies_only_when_one_is_set():
+    env = {"HTTPS_PROXY": "http://proxy:3128", "no_proxy": "intranet"}
+    _keep_loopback_off_proxies(env)
+    assert env["no_proxy"] == "intranet,127.0.0.1,localhost"
+    assert env["NO_PROXY"] == "127.0.0.1,localhost"
+    untouched: dict[str, str] = {}
+    _keep_loopback_off_proxies(untouched)
+    assert untouched == {}
+
+
+# --- the command line
+
+
+def env_without_slack(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in clean_env().items()
+           if not k.startswith("SLACK_") and k.lower() not in ("http_proxy", "https_proxy")}
+    return {**env, **(extra or {})}
+
+
+def test_serve_without_any_credentials_starts_the_sandbox(tmp_path: Path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--port", "0"], cwd=tmp_path,
+        env=env_without_slack(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        encoding="utf-8")
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Open http://"):
+                break
+        assert lines, process.stderr.read()
+        assert lines[0].startswith("No Slack credentials found") and "not Slack" in lines[0]
+        url = lines[-1].split()[1]
+        assert url.startswith("http://127.0.0.1:")
+        with OPENER.open(url) as response:
+            assert "newsbot sandbox" in response.read().decode()
+        with OPENER.open(url + "api/state") as response:
+            header = json.loads(response.read())["messages"][CHANNEL_ID][0]
+            assert header["text"].startswith("Top 10 unpublished articles")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest, errors = process.communicate(timeout=15)
+    assert process.returncode == 0, errors
+    assert "Sandbox stopped." in rest
+    assert (tmp_path / FOLDER / "articles").is_dir()  # a copy: the examples stay as shipped
+
+
+def test_serve_with_some_but_not_all_credentials_names_what_is_missing(tmp_path: Path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], cwd=tmp_path, capture_output=True, text=True,
+        env=env_without_slack({"SLACK_SIGNING_SECRET": "abc"}), timeout=60)
+    assert done.returncode == 2
+    assert "SLACK_BOT_TOKEN is not set" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / FOLDER).exists()
+
+
+def test_sandbox_on_a_busy_port_says_so(tmp_path: Path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "sandbox", "--port", str(port)], cwd=tmp_path,
+            capture_output=True, text=True, env=env_without_slack(), timeout=60)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port 0" in done.stderr
+    bad = subprocess.run([sys.executable, "-m", "bot", "sandbox", "--port", "70000"],
+                         cwd=tmp_path, capture_output=True, text=True, env=env_without_slack(),
+                         timeout=60)
+    assert bad.returncode == 2 and "must be 0 to 65535" in bad.stderr
+
+
+def test_the_page_files_ship_with_the_package():
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'sandbox = ["static/*"]' in pyproject
+    static = REPO_ROOT / "sandbox" / "static"
+    assert {p.name for p in static.iterdir()} >= {"index.html", "app.js", "style.css"}
