@@ -6,91 +6,29 @@ for the effect it expects on the look-alike or in the database.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from bot.app import build_app, health, web_client
-from bot.config import BUNDLED_ARTICLES, Config
+from bot.app import web_client
 from bot.digest import DigestOptions, load_digest, plan_digest
 from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION
 from handlers.digest_post import DigestPostError, post_digest
-from handlers.http_server import SlackHTTPServer
-from sandbox import Delivery, SignedSlackClient, SlackLookalike
-from storage.db import Store
-from storage.index import refresh
+from sandbox import Delivery
+from tests.conftest import (
+    CHANNEL,
+    CHIEF,
+    EDITOR,
+    Newsroom,
+    digest_message,
+    parsed,
+    start_newsroom,
+    texts,
+    wait_for_log,
+)
 
-SECRET = "test-signing-secret"
-CHANNEL = "C0NEWSDESK"
-EDITOR = "U0EDITOR"
-CHIEF = "U0CHIEF"
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@dataclass
-class Newsroom:
-    slack: SlackLookalike
-    client: SignedSlackClient
-    store: Store
-    config: Config
-    server: SlackHTTPServer
-
-    def post_digest(self, top: int = 3, **kwargs) -> object:
-        plan = plan_digest(self.store, CHANNEL, DigestOptions(top=top), **kwargs)
-        return post_digest(web_client(self.slack.bot_token, self.slack.base_url), self.store,
-                           plan)
-
-    def log_rows(self) -> list[dict]:
-        return self.store.query("SELECT * FROM decision_log ORDER BY id")
-
-    def votes(self) -> list[dict]:
-        return self.store.query("SELECT article_id, user_id, decision FROM votes")
-
-
-@contextlib.contextmanager
-def start_newsroom(tmp_path: Path, **config_overrides) -> Iterator[Newsroom]:
-    articles = tmp_path / "articles"
-    shutil.copytree(BUNDLED_ARTICLES, articles)
-    config = Config(articles=articles, db=tmp_path / "newsbot.db", **config_overrides)
-    store = Store(config.db)
-    refresh(store, articles)
-    with SlackLookalike() as slack:
-        app = build_app(config, store, web_client(slack.bot_token, slack.base_url), SECRET)
-        server = SlackHTTPServer(app, "127.0.0.1", 0, health=lambda: health(store))
-        thread = server.start_in_thread(poll_interval=0.05)
-        try:
-            client = SignedSlackClient(f"{server.url}/slack/events", SECRET,
-                                       response_url_factory=slack.new_response_url)
-            yield Newsroom(slack, client, store, config, server)
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join()
-
-
-@pytest.fixture
-def newsroom(tmp_path: Path) -> Iterator[Newsroom]:
-    with start_newsroom(tmp_path) as started:
-        yield started
-
-
-def texts(blocks: list[dict] | str) -> str:
-    return blocks if isinstance(blocks, str) else json.dumps(blocks, ensure_ascii=False)
-
-
-def parsed(value: object) -> object:
-    """A JSON parameter as the app sent it (form-encoded JSON text, or already parsed)."""
-    return json.loads(value) if isinstance(value, str) else value
+pytestmark = pytest.mark.usefixtures("no_proxy")
 
 
 # --- basics
@@ -257,16 +195,6 @@ def test_empty_digest_posts_one_nothing_new_line(tmp_path: Path):
 
 
 # --- decisions by reaction
-
-
-def digest_message(newsroom: Newsroom, position: int = 0):
-    plan = newsroom.post_digest(top=3)
-    return plan.messages[position]
-
-
-def wait_for_log(newsroom: Newsroom, count: int) -> list[dict]:
-    newsroom.slack.wait_until(lambda: len(newsroom.log_rows()) >= count)
-    return newsroom.log_rows()
 
 
 def test_publish_reaction_records_a_decision_and_updates_the_message(newsroom: Newsroom):
