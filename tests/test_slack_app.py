@@ -7,6 +7,7 @@ for the effect it expects on the look-alike or in the database.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -348,6 +349,81 @@ def test_buttons_decide_and_a_second_click_undoes(newsroom: Newsroom):
                                  value=message.article.id, channel_id=CHANNEL, message=stored)
     wait_for_log(newsroom, 3)
     assert newsroom.votes()[0]["decision"] == "skip"
+
+
+def first_button(view: dict, action_id: str) -> str:
+    """The article id on the first `action_id` button of a view or message."""
+    for block in view["blocks"]:
+        for element in block.get("elements", []) + [block.get("accessory") or {}]:
+            if element.get("action_id") == action_id:
+                return element["value"]
+    raise AssertionError(f"no {action_id} button")
+
+
+def open_home(newsroom: Newsroom, user: str) -> dict:
+    """The Home tab as Slack stores it for `user` after they open it."""
+    before = len(newsroom.slack.calls("views.publish"))
+    newsroom.client.app_home_opened(user_id=user)
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("views.publish")) > before)
+    return newsroom.slack.workspace.home_view(user)
+
+
+def next_home_publish(newsroom: Newsroom, before: int) -> dict:
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("views.publish")) > before)
+    call = newsroom.slack.calls("views.publish")[before]
+    assert call.ok, call.response
+    return call
+
+
+def test_a_click_in_the_home_tab_decides_and_the_home_tab_shows_it(
+        newsroom: Newsroom, caplog: pytest.LogCaptureFixture):
+    view = open_home(newsroom, EDITOR)
+    article_id = first_button(view, PUBLISH_ACTION)
+    before = len(newsroom.slack.calls("views.publish"))
+    with caplog.at_level(logging.ERROR):
+        answer = newsroom.client.block_action(user_id=EDITOR, action_id=PUBLISH_ACTION,
+                                              value=article_id, view=view)
+        call = next_home_publish(newsroom, before)
+    assert answer.status == 200
+    assert call.params["user_id"] == EDITOR
+    republished = texts(parsed(call.params["view"])["blocks"])
+    title = newsroom.store.query("SELECT title FROM articles WHERE id = ?", [article_id])[0]
+    assert f"Recorded: publish *{title['title']}*" in republished
+    assert f'"value": "{article_id}"' not in republished  # decided: out of the queue
+    assert newsroom.votes() == [{"article_id": article_id, "user_id": EDITOR,
+                                 "decision": "publish"}]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_non_editor_clicking_in_the_home_tab_is_told_and_nothing_is_recorded(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    with start_newsroom(tmp_path, editors=(CHIEF,)) as newsroom:
+        view = open_home(newsroom, EDITOR)
+        before = len(newsroom.slack.calls("views.publish"))
+        with caplog.at_level(logging.ERROR):
+            newsroom.client.block_action(user_id=EDITOR, action_id=SKIP_ACTION,
+                                         value=first_button(view, SKIP_ACTION), view=view)
+            call = next_home_publish(newsroom, before)
+        assert call.params["user_id"] == EDITOR
+        assert "Only the newsroom's editors" in texts(parsed(call.params["view"])["blocks"])
+        assert newsroom.log_rows() == []
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_click_in_a_news_answer_is_confirmed_privately(newsroom: Newsroom):
+    newsroom.client.slash_command("/news", "digest", user_id=EDITOR, channel_id=CHANNEL)
+    newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
+    answer = newsroom.slack.response_posts()[0].payload
+    article_id = first_button(answer, SKIP_ACTION)
+    newsroom.client.block_action(user_id=EDITOR, action_id=SKIP_ACTION, value=article_id,
+                                 channel_id=CHANNEL, message={"ts": "1700000000.000100",
+                                                              "blocks": answer["blocks"]},
+                                 ephemeral=True)
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.response_posts()) == 2)
+    reply = newsroom.slack.response_posts()[1]
+    assert reply.response_type == "ephemeral" and reply.payload["text"].startswith(
+        "Recorded: skip *")
+    assert newsroom.votes()[0]["article_id"] == article_id
 
 
 def test_decided_articles_leave_the_digest(newsroom: Newsroom):
