@@ -17,6 +17,7 @@ from bot.digest import DigestOptions, load_digest, plan_digest
 from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION
 from handlers.digest_post import DigestPostError, post_digest
 from sandbox import Delivery
+from storage.index import refresh
 from tests.conftest import (
     CHANNEL,
     CHIEF,
@@ -328,6 +329,33 @@ def test_only_editors_may_decide_when_a_list_is_set(tmp_path: Path):
         newsroom.client.reaction_added(user_id=CHIEF, reaction="x", channel_id=CHANNEL,
                                        ts=message.ts, event_id="EvYes")
         assert [r["event_key"] for r in wait_for_log(newsroom, 1)] == ["EvYes"]
+
+
+def test_a_decision_on_an_article_gone_from_the_index_is_refused_privately(
+        newsroom: Newsroom, caplog: pytest.LogCaptureFixture):
+    message = digest_message(newsroom)
+    path = newsroom.config.articles / message.article.id
+    path.rename(path.with_name(path.name + ".renamed.md"))
+    refresh(newsroom.store, newsroom.config.articles)
+    stored = newsroom.slack.workspace.message(CHANNEL, message.ts)
+    with caplog.at_level(logging.INFO):
+        assert newsroom.client.reaction_added(user_id=EDITOR, reaction="white_check_mark",
+                                              channel_id=CHANNEL, ts=message.ts,
+                                              event_id="EvGone").status == 200
+        newsroom.slack.wait_until(lambda: newsroom.slack.calls("chat.postEphemeral"))
+        newsroom.client.block_action(user_id=EDITOR, action_id=PUBLISH_ACTION,
+                                     value=message.article.id, channel_id=CHANNEL,
+                                     message=stored)
+        newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
+    note = newsroom.slack.calls("chat.postEphemeral")[0].params
+    assert note["user"] == EDITOR and "no longer in the index" in note["text"]
+    reply = newsroom.slack.response_posts()[0]
+    assert reply.response_type == "ephemeral" and "no longer in the index" in reply.payload[
+        "text"]
+    assert newsroom.log_rows() == [] and newsroom.votes() == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(r.getMessage() == "reaction ignored: the article is no longer indexed"
+               for r in caplog.records)
 
 
 # --- decisions by button
