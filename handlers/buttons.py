@@ -17,7 +17,16 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.config import Config
-from bot.decisions import PUBLISH, RECORDED, RETRACTED, SKIP, Outcome, UnknownArticle, decide
+from bot.decisions import (
+    DUPLICATE,
+    PUBLISH,
+    RECORDED,
+    RETRACTED,
+    SKIP,
+    Outcome,
+    UnknownArticle,
+    decide,
+)
 from bot.digest import article_for_message
 from bot.lookup import article_by_id
 from handlers.article_message import show_decision
@@ -72,11 +81,11 @@ def handle_click(
                                        "outcome": outcome.outcome})
     if in_home_tab(body):
         publish_home(client, store, config, user, _confirmation(store, article_id, kind, outcome))
-    elif outcome.changed and channel and ts:
-        if article_for_message(store, channel, ts) == article_id:
-            show_decision(client, store, channel, ts, article_id, outcome.standing)
-        else:  # a button in an ephemeral /news answer: confirm privately
-            tell(_confirmation(store, article_id, kind, outcome))
+    elif channel and ts and article_for_message(store, channel, ts) == article_id:
+        if outcome.changed or outcome.outcome == DUPLICATE:
+            show_decision(client, store, channel, ts, article_id)
+    elif outcome.changed:  # a button in an ephemeral /news answer: confirm privately
+        tell(_confirmation(store, article_id, kind, outcome))
     return outcome
 
 

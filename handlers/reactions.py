@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Config
-from bot.decisions import PUBLISH, SKIP, UNDO, Outcome, UnknownArticle, decide
+from bot.decisions import DUPLICATE, PUBLISH, SKIP, UNDO, Outcome, UnknownArticle, decide
 from bot.digest import article_for_message
 from handlers.article_message import show_decision
 from storage.db import Store
@@ -79,8 +79,8 @@ def handle_reaction(
         "action": kind if added else "undo", "outcome": outcome.outcome,
         "retry_num": retry_num,
     })
-    if outcome.changed:
-        show_decision(client, store, channel, ts, article_id, outcome.standing)
+    if outcome.changed or outcome.outcome == DUPLICATE:  # a redelivery repairs a failed redraw
+        show_decision(client, store, channel, ts, article_id)
     return outcome
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import web_client
+from bot.decisions import PUBLISH, SKIP, decide
 from bot.digest import DigestOptions, load_digest, plan_digest
+from handlers.article_message import show_decision
 from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION
 from handlers.digest_post import DigestPostError, post_digest
 from sandbox import Delivery
@@ -228,8 +230,43 @@ def test_retries_and_duplicates_of_an_event_record_nothing_new(newsroom: Newsroo
                                    channel_id=CHANNEL, ts=message.ts, event_id="EvNext")
     rows = wait_for_log(newsroom, 2)
     assert [r["event_key"] for r in rows] == ["EvSame", "EvNext"]
-    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) >= 2)
-    assert len(newsroom.slack.calls("chat.update")) == 2
+    # every delivery redraws the message (a redelivery repairs a failed redraw) ...
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) >= 4)
+    assert len(newsroom.slack.calls("chat.update")) == 4
+    # ... with the decision standing when it runs, whatever order the threads ran in
+    shown = texts(newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
+    assert "Publish, by <@U0CHIEF>" in shown
+
+
+def test_a_redelivered_event_repairs_a_redraw_that_failed(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    event = dict(user_id=EDITOR, reaction="white_check_mark", channel_id=CHANNEL, ts=message.ts,
+                 event_id="EvFlaky")
+    newsroom.slack.fail_next("chat.update", error="internal_error")
+    newsroom.client.reaction_added(**event)
+    newsroom.slack.wait_until(lambda: newsroom.slack.calls("chat.update"))
+    assert "Publish, by" not in texts(
+        newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
+    newsroom.client.reaction_added(**event, delivery=Delivery(retry_num=1,
+                                                              retry_reason="http_timeout"))
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) == 2)
+    assert [c.ok for c in newsroom.slack.calls("chat.update")] == [False, True]
+    assert "Publish, by <@U0EDITOR>" in texts(
+        newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
+    assert len(newsroom.log_rows()) == 1
+
+
+def test_a_late_redraw_shows_the_decision_standing_now(newsroom: Newsroom):
+    """The redraw of an earlier vote that runs after a later vote's must not undo it."""
+    message = digest_message(newsroom)
+    article_id = message.article.id
+    decide(newsroom.store, article_id, SKIP, EDITOR, source="reaction", event_key="EvEarly")
+    decide(newsroom.store, article_id, PUBLISH, CHIEF, source="reaction", event_key="EvLate")
+    client = web_client(newsroom.slack.bot_token, newsroom.slack.base_url)
+    show_decision(client, newsroom.store, CHANNEL, message.ts, article_id)  # EvLate's redraw
+    show_decision(client, newsroom.store, CHANNEL, message.ts, article_id)  # EvEarly's, late
+    shown = texts(newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
+    assert "Publish, by <@U0CHIEF>" in shown and "Skip, by" not in shown
 
 
 def test_removing_the_reaction_retracts_and_the_message_says_so(newsroom: Newsroom):
