@@ -129,7 +129,13 @@ def cmd_digest(ctx: Context) -> int:
 
 def _post_digest(ctx: Context, options: DigestOptions) -> int:
     """Post the digest to Slack through the same code the scheduler uses."""
-    from bot.app import credentials_from_env, web_client
+    from bot.app import (
+        AUTH_ERRORS,
+        credentials_from_env,
+        explain_slack_failure,
+        slack_error_code,
+        web_client,
+    )
     from handlers.digest_post import DigestPostError, post_digest
 
     channel = channel_id(ctx.args.channel or "")
@@ -140,11 +146,18 @@ def _post_digest(ctx: Context, options: DigestOptions) -> int:
     plan = plan_digest(ctx.store, channel, options, in_thread=not ctx.args.no_thread
                        and config.digest_in_thread,
                        repost_after_days=config.digest_repost_after_days)
+    client = web_client(credentials.bot_token, credentials.api_url)
     try:
-        plan = post_digest(web_client(credentials.bot_token, credentials.api_url), ctx.store,
-                           plan, post_when_empty=config.digest_nothing_new)
-    except DigestPostError as error:
+        plan = post_digest(client, ctx.store, plan, post_when_empty=config.digest_nothing_new)
+    except DigestPostError as error:  # Slack answered with an error
+        if slack_error_code(error) in AUTH_ERRORS:  # the token is the problem, not the digest
+            hint = explain_slack_failure(error, "SLACK_BOT_TOKEN", client.base_url)
+            raise UsageError(f"{hint}, then run it again to post the digest") from None
         raise UsageError(str(error)) from None
+    except OSError as error:  # no answer at all: urllib's URLError, a timeout
+        hint = explain_slack_failure(error, "SLACK_BOT_TOKEN", client.base_url)
+        raise UsageError(f"posting the digest to {channel} failed: {hint}; "
+                         "run it again to post what is missing") from None
     document = {
         "channel": plan.channel, "digest": plan.id, "title": plan.title,
         "headerTs": plan.header_ts,
