@@ -107,6 +107,17 @@ def test_news_search_topics_and_digest_preview(newsroom: Newsroom):
     assert not newsroom.slack.calls("chat.postMessage"), "a preview posts nothing"
 
 
+def test_news_search_results_have_publish_and_skip_buttons(newsroom: Newsroom):
+    newsroom.client.slash_command("/news", "search battery storage", user_id=EDITOR,
+                                  channel_id=CHANNEL)
+    newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
+    answer = newsroom.slack.response_posts()[0].payload
+    article_id = first_button(answer, PUBLISH_ACTION)
+    assert first_button(answer, SKIP_ACTION) == article_id
+    assert "Battery Storage" in newsroom.store.query(
+        "SELECT title FROM articles WHERE id = ?", [article_id])[0]["title"]
+
+
 # --- digest posting
 
 
