@@ -20,7 +20,7 @@ from typing import Any
 from bot.article import Article
 from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
 from bot.cron import next_fire_times, zone
-from bot.decisions import UnknownArticle, decide, standing_decisions
+from bot.decisions import UnknownArticle, UnusableArticle, decide, standing_decisions
 from bot.digest import DigestOptions, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
 from bot.schedule_command import ScheduleCommand, execute_schedule_command
@@ -229,6 +229,8 @@ def cmd_decide(ctx: Context) -> int:
         result = decide(ctx.store, args.article_id, args.action, args.user, source="cli")
     except UnknownArticle as error:
         raise UsageError(f"{error} (see: newsbot search WORDS)") from None
+    except UnusableArticle as error:
+        raise UsageError(f"{error} (see: newsbot index --failed)") from None
     standing = result.standing
     document = {"id": args.article_id, "outcome": result.outcome,
                 "standing": standing.to_json() if standing else None}

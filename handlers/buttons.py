@@ -25,6 +25,7 @@ from bot.decisions import (
     SKIP,
     Outcome,
     UnknownArticle,
+    UnusableArticle,
     decide,
 )
 from bot.digest import article_for_message
@@ -76,6 +77,11 @@ def handle_click(
     except UnknownArticle:
         log.info("button ignored: unknown article", extra={"user": user, "article": article_id})
         tell(GONE)
+        return None
+    except UnusableArticle as error:
+        log.info("button ignored: broken article file",
+                 extra={"user": user, "article": article_id})
+        tell(f"{escape(str(error))}; nothing was recorded (fix the file, then click again).")
         return None
     log.info("button decision", extra={"article": article_id, "user": user, "action": kind,
                                        "outcome": outcome.outcome})

@@ -14,9 +14,19 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Config
-from bot.decisions import DUPLICATE, PUBLISH, SKIP, UNDO, Outcome, UnknownArticle, decide
+from bot.decisions import (
+    DUPLICATE,
+    PUBLISH,
+    SKIP,
+    UNDO,
+    Outcome,
+    UnknownArticle,
+    UnusableArticle,
+    decide,
+)
 from bot.digest import article_for_message
 from handlers.article_message import show_decision
+from handlers.blocks import escape
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -73,6 +83,14 @@ def handle_reaction(
             tell_privately(client, channel, user,
                            "That article is no longer in the index (renamed or deleted); "
                            "your reaction was not recorded.")
+        return None
+    except UnusableArticle as error:  # its file was broken since the digest was posted
+        log.info("reaction ignored: the article's file is broken",
+                 extra={"event_id": body.get("event_id"), "article": article_id, "user": user})
+        if added:
+            tell_privately(client, channel, user,
+                           f"{escape(str(error))}; your reaction was not recorded "
+                           "(fix the file, then react again).")
         return None
     log.info("reaction decision", extra={
         "event_id": body.get("event_id"), "article": article_id, "user": user,

@@ -261,6 +261,14 @@ def test_search_odd_input(newsbot, folder):
 # --- decide and decisions
 
 
+def test_decide_refuses_a_broken_file_and_says_where_to_look(newsbot, folder):
+    result = newsbot("decide", "broken/quality.md", "publish", "--user", "U1")
+    assert result.code == 2
+    assert "'broken/quality.md' cannot be used:" in result.stderr
+    assert "newsbot index --failed" in result.stderr
+    assert newsbot("decisions", "--json").json == {"decisions": []}
+
+
 def test_decide_json_and_the_digest_follows(newsbot, folder):
     result = newsbot("decide", "ai/top.md", "publish", "--user", "U1", "--json")
     assert result.code == 0

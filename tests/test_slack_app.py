@@ -406,6 +406,20 @@ def test_a_decision_on_an_article_gone_from_the_index_is_refused_privately(
                for r in caplog.records)
 
 
+def test_a_reaction_on_an_article_whose_file_broke_is_refused_privately(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    path = newsroom.config.articles / message.article.id
+    path.write_text(path.read_text(encoding="utf-8").replace("\nquality: ", "\nquality: high #", 1),
+                    encoding="utf-8")
+    refresh(newsroom.store, newsroom.config.articles)
+    newsroom.client.reaction_added(user_id=EDITOR, reaction="x", channel_id=CHANNEL,
+                                   ts=message.ts, event_id="EvBroken")
+    newsroom.slack.wait_until(lambda: newsroom.slack.calls("chat.postEphemeral"))
+    note = newsroom.slack.calls("chat.postEphemeral")[0].params["text"]
+    assert "cannot be used" in note and "not recorded" in note
+    assert newsroom.log_rows() == [] and newsroom.votes() == []
+
+
 # --- decisions by button
 
 
