@@ -149,15 +149,13 @@ def _post_digest(ctx: Context, options: DigestOptions) -> int:
     client = web_client(credentials.bot_token, credentials.api_url)
     try:
         plan = post_digest(client, ctx.store, plan, post_when_empty=config.digest_nothing_new)
-    except DigestPostError as error:  # Slack answered with an error
-        if slack_error_code(error) in AUTH_ERRORS:  # the token is the problem, not the digest
-            hint = explain_slack_failure(error, "SLACK_BOT_TOKEN", client.base_url)
-            raise UsageError(f"{hint}, then run it again to post the digest") from None
+    except (DigestPostError, OSError) as error:  # OSError: urllib could not reach the API
+        cause = error.__cause__ or error
+        if isinstance(cause, OSError) or slack_error_code(cause) in AUTH_ERRORS:
+            hint = explain_slack_failure(cause, "SLACK_BOT_TOKEN", client.base_url)
+            raise UsageError(f"posting the digest to {channel} failed: {hint}; "
+                             "run it again to post what is missing") from None
         raise UsageError(str(error)) from None
-    except OSError as error:  # no answer at all: urllib's URLError, a timeout
-        hint = explain_slack_failure(error, "SLACK_BOT_TOKEN", client.base_url)
-        raise UsageError(f"posting the digest to {channel} failed: {hint}; "
-                         "run it again to post what is missing") from None
     document = {
         "channel": plan.channel, "digest": plan.id, "title": plan.title,
         "headerTs": plan.header_ts,
