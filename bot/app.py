@@ -6,14 +6,18 @@ domain modules never import slack_sdk.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from slack_bolt import App
+from slack_bolt.error import BoltError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -31,9 +35,20 @@ from handlers.http_server import EVENTS_PATH, SlackHTTPServer
 from storage.db import Store
 from storage.index import refresh
 
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
 log = logging.getLogger(__name__)
 
 RETRIES = 3  # per call, on 429 (honouring Retry-After), 5xx and connection errors
+# Slack's answers that mean the token itself is unusable
+AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired",
+                         "account_inactive", "not_allowed_token_type"})
+
+
+class StartupError(ConfigError):
+    """Slack refused a credential, Slack cannot be reached, or the port is taken: one
+    line that names what to check (never the token itself); `newsbot` exits 2."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,69 @@ def build_app(
     return app
 
 
+def slack_error_code(error: BaseException) -> str | None:
+    """Slack's error code (invalid_auth, ...) of a SlackApiError, or of the one a BoltError
+    was raised from (Bolt turns auth.test's refusal into a BoltError)."""
+    for candidate in (error, error.__cause__, error.__context__):
+        if isinstance(candidate, SlackApiError) and candidate.response is not None:
+            return candidate.response.get("error") or f"HTTP {candidate.response.status_code}"
+    return None
+
+
+def explain_slack_failure(error: BaseException, token_variable: str, api_url: str) -> str | None:
+    """One line for an operator about a failed Web API call, or None if it is not one of
+    ours to explain: a refused token names its variable, a refused connection names
+    SLACK_API_URL."""
+    code = slack_error_code(error)
+    if code in AUTH_ERRORS:
+        return f"Slack refused {token_variable} ({code}): check {token_variable}"
+    if code is not None:
+        return f"Slack answered {code} (API {api_url}): check SLACK_API_URL and Slack's status"
+    if isinstance(error, OSError):  # urllib's URLError, refused or timed-out connections
+        reason = getattr(error, "reason", None) or error.strerror or type(error).__name__
+        return (f"cannot reach Slack's Web API at {api_url} ({reason}): "
+                "check SLACK_API_URL and the network")
+    return None
+
+
+def start_app(config: Config, store: Store, client: WebClient, signing_secret: str | None) -> App:
+    """build_app, with a refused bot token or an unreachable API as a StartupError."""
+    try:
+        return build_app(config, store, client, signing_secret)
+    except (BoltError, SlackApiError, OSError) as error:
+        message = explain_slack_failure(error, "SLACK_BOT_TOKEN", client.base_url)
+        if message is None:
+            raise
+        raise StartupError(message) from None
+
+
+def listen_http(app: App, host: str, port: int, store: Store) -> SlackHTTPServer:
+    try:
+        return SlackHTTPServer(app, host, port, health=lambda: health(store))
+    except OSError as error:  # the port is taken, or the address is not this machine's
+        raise StartupError(f"cannot listen on {host}:{port} ({error.strerror or error}): "
+                           "choose another --port or --host, or stop what uses it") from None
+
+
+def connect_socket_mode(app: App, app_token: str, api_url: str) -> SocketModeHandler:
+    """A connected SocketModeHandler; a refused xapp- token is a StartupError."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    handler = SocketModeHandler(app, app_token)
+    try:
+        handler.connect()
+    except (SlackApiError, OSError) as error:
+        with contextlib.suppress(Exception):
+            handler.close()
+        message = explain_slack_failure(error, "SLACK_APP_TOKEN", api_url)
+        if message is None:
+            raise
+        if slack_error_code(error) in AUTH_ERRORS:
+            message += " (an app-level token, xapp-..., with connections:write)"
+        raise StartupError(message) from None
+    return handler
+
+
 class Periodic:
     """Run a function every `seconds` on a daemon thread; errors are logged, not fatal."""
 
@@ -159,7 +237,14 @@ def serve(
     applied = apply_config_schedules(store, config.schedules, default_tz=config.timezone)
     log.info("config schedules applied", extra=applied.to_json())
     client = web_client(credentials.bot_token, credentials.api_url)
-    app = build_app(config, store, client, credentials.signing_secret if http else None)
+    # Slack and the port are checked before the scheduler starts: a bot that cannot
+    # listen must not post a missed digest on its way out.
+    app = start_app(config, store, client, credentials.signing_secret if http else None)
+    if http:
+        server = listen_http(app, host, port, store)
+    else:
+        log.info("connecting in Socket Mode")
+        socket_mode = connect_socket_mode(app, credentials.app_token or "", client.base_url)
     background = [Periodic(config.refresh_seconds, lambda: refresh_index(store, config),
                            "index-refresh").start()]
     if config.sync_interval_minutes > 0:
@@ -170,22 +255,23 @@ def serve(
     scheduler.start()
     try:
         if http:
-            server = SlackHTTPServer(app, host, port, health=lambda: health(store))
             log.info("serving HTTP", extra={"url": server.url, "path": EVENTS_PATH})
             if ready:
                 ready(server.url)
             server.serve_forever()
         else:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            log.info("connecting in Socket Mode")
+            log.info("connected in Socket Mode")
             if ready:
                 ready("socket-mode")
-            SocketModeHandler(app, credentials.app_token).start()
+            threading.Event().wait()  # what SocketModeHandler.start() does after connecting
     finally:
         scheduler.shutdown(wait=False)
         for job in background:
             job.stop()
+        if http:
+            server.server_close()
+        else:
+            socket_mode.close()  # disconnect; listeners already running may finish
 
 
 def periodic_sync(store: Store, config: Config) -> None:

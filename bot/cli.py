@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from bot.article import Article
 from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
 from bot.cron import next_fire_times, zone
-from bot.decisions import UnknownArticle, decide, standing_decisions
+from bot.decisions import UnknownArticle, UnusableArticle, decide, standing_decisions
 from bot.digest import DigestBusy, DigestOptions, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
 from bot.schedule_command import ScheduleCommand, execute_schedule_command
@@ -130,7 +130,13 @@ def cmd_digest(ctx: Context) -> int:
 
 def _post_digest(ctx: Context, options: DigestOptions) -> int:
     """Post the digest to Slack through the same code the scheduler uses."""
-    from bot.app import credentials_from_env, web_client
+    from bot.app import (
+        AUTH_ERRORS,
+        credentials_from_env,
+        explain_slack_failure,
+        slack_error_code,
+        web_client,
+    )
     from handlers.digest_post import DigestPostError, post_digest
 
     channel = channel_id(ctx.args.channel or "")
@@ -142,10 +148,17 @@ def _post_digest(ctx: Context, options: DigestOptions) -> int:
     plan = plan_digest(ctx.store, channel, options, in_thread=not ctx.args.no_thread
                        and config.digest_in_thread,
                        repost_after_days=config.digest_repost_after_days, day=today)
+    client = web_client(credentials.bot_token, credentials.api_url)
     try:
-        plan = post_digest(web_client(credentials.bot_token, credentials.api_url), ctx.store,
-                           plan, post_when_empty=config.digest_nothing_new)
-    except (DigestPostError, DigestBusy) as error:
+        plan = post_digest(client, ctx.store, plan, post_when_empty=config.digest_nothing_new)
+    except DigestBusy as error:
+        raise UsageError(str(error)) from None
+    except (DigestPostError, OSError) as error:  # OSError: urllib could not reach the API
+        cause = error.__cause__ or error
+        if isinstance(cause, OSError) or slack_error_code(cause) in AUTH_ERRORS:
+            hint = explain_slack_failure(cause, "SLACK_BOT_TOKEN", client.base_url)
+            raise UsageError(f"posting the digest to {channel} failed: {hint}; "
+                             "run it again to post what is missing") from None
         raise UsageError(str(error)) from None
     document = {
         "channel": plan.channel, "digest": plan.id, "title": plan.title,
@@ -273,6 +286,8 @@ def cmd_decide(ctx: Context) -> int:
         result = decide(ctx.store, args.article_id, args.action, args.user, source="cli")
     except UnknownArticle as error:
         raise UsageError(f"{error} (see: newsbot search WORDS)") from None
+    except UnusableArticle as error:
+        raise UsageError(f"{error} (see: newsbot index --failed)") from None
     standing = result.standing
     document = {"id": args.article_id, "outcome": result.outcome,
                 "standing": standing.to_json() if standing else None}

@@ -31,6 +31,11 @@ class UnknownArticle(LookupError):
     """No indexed article has this id."""
 
 
+class UnusableArticle(LookupError):
+    """The article is indexed but its file is broken (articles.error): a decision on it
+    could never be written back, so none is recorded."""
+
+
 @dataclass(frozen=True)
 class Decision:
     article_id: str
@@ -82,12 +87,17 @@ def decide(
       user's current vote withdraws it instead (a second click on a button undoes);
     - undo withdraws the user's vote; with `only_if`, only a vote of that kind (removing
       the ✅ reaction must not withdraw a later ❌).
+
+    UnknownArticle if no article has this id, UnusableArticle if its file is broken.
     """
     if action not in (PUBLISH, SKIP, UNDO):
         raise ValueError(f"unknown action {action!r}: use publish, skip or undo")
     with store.write() as db:
-        if db.execute("SELECT 1 FROM articles WHERE id = ?", [article_id]).fetchone() is None:
+        row = db.execute("SELECT error FROM articles WHERE id = ?", [article_id]).fetchone()
+        if row is None:
             raise UnknownArticle(f"no article with id {article_id!r}")
+        if row[0] is not None:
+            raise UnusableArticle(f"article {article_id!r} cannot be used: {row[0]}")
         now = _now()
         cursor = db.execute(
             "INSERT INTO decision_log (event_key, article_id, user_id, action, source, channel,"

@@ -13,7 +13,7 @@ from storage.db import Store
 @dataclass(frozen=True)
 class TopicCount:
     topic: str
-    unpublished: int
+    unpublished: int  # still to review: neither published nor marked `skipped: true`
     total: int
 
     def to_json(self) -> dict:
@@ -29,10 +29,10 @@ class TopicResult:
 
 
 def list_topics(store: Store) -> list[TopicCount]:
-    """Every topic of a usable article, busiest first."""
+    """Every topic of a usable article, busiest first (by articles still to review)."""
     rows = store.db.execute(
         """
-        SELECT min(t.topic), sum(a.published = 0), count(*)
+        SELECT min(t.topic), sum(a.published = 0 AND a.skipped = 0), count(*)
         FROM article_topics t JOIN articles a ON a.id = t.article_id
         WHERE a.error IS NULL
         GROUP BY t.topic_key

@@ -1,4 +1,12 @@
-"""The Publish / Skip buttons: the same decisions as reactions; a second click undoes."""
+"""The Publish / Skip buttons: the same decisions as reactions; a second click undoes.
+
+The buttons appear in three places, and each answers the clicking editor its own way:
+- a digest message: the message itself is redrawn with the decision;
+- an ephemeral /news answer: a private reply through the click's response_url;
+- the App Home tab: no response_url and no channel there, so the Home tab is published
+  again, with a note at the top, for the user who clicked.
+Bolt always passes a `Respond`, usable only when the payload has a response_url.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +17,33 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.config import Config
-from bot.decisions import PUBLISH, SKIP, Outcome, UnknownArticle, decide
+from bot.decisions import (
+    DUPLICATE,
+    PUBLISH,
+    RECORDED,
+    RETRACTED,
+    SKIP,
+    Outcome,
+    UnknownArticle,
+    UnusableArticle,
+    decide,
+)
 from bot.digest import article_for_message
+from bot.lookup import article_by_id
 from handlers.article_message import show_decision
-from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION
+from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, escape
+from handlers.home import publish_home
 from storage.db import Store
 
 log = logging.getLogger(__name__)
 
 ACTION_KIND = {PUBLISH_ACTION: PUBLISH, SKIP_ACTION: SKIP}
+NOT_AN_EDITOR = "Only the newsroom's editors can publish or skip articles; nothing was recorded."
+GONE = "That article is no longer in the index; nothing was recorded."
+
+
+def in_home_tab(body: dict) -> bool:
+    return (body.get("view") or {}).get("type") == "home"
 
 
 def handle_click(
@@ -35,10 +61,13 @@ def handle_click(
     if not (kind and article_id and user):
         log.info("button ignored: incomplete payload")
         return None
+
+    def tell(text: str) -> None:
+        _tell(store, config, client, body, respond, user, text)
+
     if config.editors and user not in config.editors:
-        if respond:
-            respond(text="Only the newsroom's editors can publish or skip articles.",
-                    response_type="ephemeral", replace_original=False)
+        log.info("decision refused: not an editor", extra={"user": user, "article": article_id})
+        tell(NOT_AN_EDITOR)
         return None
     # A click has no event_id; the same click delivered twice has the same action_ts.
     event_key = f"button:{user}:{ts}:{action.get('action_ts')}" if action.get("action_ts") else None
@@ -46,21 +75,46 @@ def handle_click(
         outcome = decide(store, article_id, kind, user, source="button", event_key=event_key,
                          channel=channel, message_ts=ts, toggle=True)
     except UnknownArticle:
-        if respond:
-            respond(text="That article is no longer in the index.", response_type="ephemeral",
-                    replace_original=False)
+        log.info("button ignored: unknown article", extra={"user": user, "article": article_id})
+        tell(GONE)
+        return None
+    except UnusableArticle as error:
+        log.info("button ignored: broken article file",
+                 extra={"user": user, "article": article_id})
+        tell(f"{escape(str(error))}; nothing was recorded (fix the file, then click again).")
         return None
     log.info("button decision", extra={"article": article_id, "user": user, "action": kind,
                                        "outcome": outcome.outcome})
-    if outcome.changed and channel and ts:
-        if article_for_message(store, channel, ts) == article_id:
-            show_decision(client, store, channel, ts, article_id, outcome.standing)
-        elif respond:  # a button in an ephemeral /news answer: confirm privately
-            standing = outcome.standing
-            text = (f"Recorded: {standing.decision} for that article." if standing
-                    else "Your decision was withdrawn.")
-            respond(text=text, response_type="ephemeral", replace_original=False)
+    if in_home_tab(body):
+        publish_home(client, store, config, user, _confirmation(store, article_id, kind, outcome))
+    elif channel and ts and article_for_message(store, channel, ts) == article_id:
+        if outcome.changed or outcome.outcome == DUPLICATE:
+            show_decision(client, store, channel, ts, article_id)
+    elif outcome.changed:  # a button in an ephemeral /news answer: confirm privately
+        tell(_confirmation(store, article_id, kind, outcome))
     return outcome
+
+
+def _confirmation(store: Store, article_id: str, kind: str, outcome: Outcome) -> str | None:
+    """What the click did, in the clicking editor's words; None when it did nothing new."""
+    article = article_by_id(store, article_id)
+    title = f"*{escape(article.title)}*" if article and article.title else "that article"
+    if outcome.outcome == RECORDED:
+        return f"Recorded: {kind} {title}."
+    if outcome.outcome == RETRACTED:
+        return f"Withdrawn: your {kind} vote on {title}."
+    return None
+
+
+def _tell(store: Store, config: Config, client: WebClient, body: dict, respond: Respond | None,
+          user: str, text: str) -> None:
+    """Answer the clicking user privately wherever the click came from."""
+    if respond is not None and body.get("response_url"):
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    elif in_home_tab(body):
+        publish_home(client, store, config, user, text)
+    else:
+        log.info("button answer dropped: no response_url", extra={"user": user, "text": text})
 
 
 def register(app: App, store: Store, config: Config) -> None:

@@ -90,7 +90,7 @@ def post_digest(
             plan = load_digest(store, plan.id)
         for message in plan.pending:
             _post_article(client, store, plan, message)
-    except SlackClientError as error:  # SlackApiError and connection failures
+    except (SlackClientError, OSError) as error:  # Slack's refusals; unreachable API (URLError)
         reason = _slack_reason(error)
         finish_digest(store, plan.id, error=f"Slack said {reason}")
         log.warning("digest posting failed", extra={"digest": plan.id, "error": reason})
@@ -158,7 +158,7 @@ def _adopt_posted(client: WebClient, store: Store, plan: PlannedDigest) -> None:
                 dt.datetime.fromisoformat(plan.created_at.replace("Z", "+00:00")).timestamp())
             messages = _all_pages(client.conversations_history, channel=plan.channel,
                                   oldest=oldest, include_all_metadata=True, inclusive=True)
-    except SlackClientError as error:
+    except (SlackClientError, OSError) as error:
         log.warning("could not read back the channel", extra={"digest": plan.id,
                                                                "error": str(error)})
         return

@@ -6,6 +6,7 @@ import logging
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.config import Config
 from bot.decisions import recent_events
@@ -19,10 +20,14 @@ log = logging.getLogger(__name__)
 ACTION_LABEL = {"publish": "publish", "skip": "skip", "undo": "withdrew"}
 
 
-def home_view(store: Store, config: Config) -> dict:
-    """The Home tab as a view: at most 100 blocks, as Slack allows."""
+def home_view(store: Store, config: Config, note: str | None = None) -> dict:
+    """The Home tab as a view: at most 100 blocks, as Slack allows.
+
+    `note` goes first: the Home tab has no channel for an ephemeral answer, so this is
+    where a click made in it is answered."""
     queue = select_digest(store, DigestOptions(top=8))
-    blocks = header_blocks("Newsroom queue")
+    blocks = text_blocks(note) if note else []
+    blocks += header_blocks("Newsroom queue")
     blocks += article_list_blocks(
         f"The top {len(queue)} undecided articles", queue, "Nothing waiting for a decision.",
         buttons=True,
@@ -46,9 +51,19 @@ def home_view(store: Store, config: Config) -> dict:
     return {"type": "home", "blocks": blocks[:100]}
 
 
+def publish_home(
+    client: WebClient, store: Store, config: Config, user: str, note: str | None = None
+) -> None:
+    """Publish `user`'s Home tab as it stands now; a refusal is logged, never raised."""
+    try:
+        client.views_publish(user_id=user, view=home_view(store, config, note))
+    except SlackApiError as error:
+        log.warning("could not publish the Home tab", extra={"user": user, "error": str(error)})
+
+
 def register(app: App, store: Store, config: Config) -> None:
     @app.event("app_home_opened")
     def on_home_opened(event: dict, client: WebClient) -> None:
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
-        client.views_publish(user_id=event["user"], view=home_view(store, config))
+        publish_home(client, store, config, event["user"])

@@ -123,7 +123,8 @@ def _search(store: Store, words: str) -> Answer:
     articles = search(store, words, limit=10)
     heading = f"{len(articles)} best matches for *{escape(words)}*"
     return Answer(heading, article_list_blocks(heading, articles,
-                                               f"No article matches *{escape(words)}*."))
+                                               f"No article matches *{escape(words)}*.",
+                                               buttons=True))
 
 
 def _topics(store: Store) -> Answer:

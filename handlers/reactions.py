@@ -11,11 +11,22 @@ import logging
 
 from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.config import Config
-from bot.decisions import PUBLISH, SKIP, UNDO, Outcome, decide
+from bot.decisions import (
+    DUPLICATE,
+    PUBLISH,
+    SKIP,
+    UNDO,
+    Outcome,
+    UnknownArticle,
+    UnusableArticle,
+    decide,
+)
 from bot.digest import article_for_message
 from handlers.article_message import show_decision
+from handlers.blocks import escape
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -54,26 +65,50 @@ def handle_reaction(
         return None
     if config.editors and user not in config.editors:
         if added:
-            client.chat_postEphemeral(
-                channel=channel, user=user,
-                text="Only the newsroom's editors can publish or skip articles; "
-                     "your reaction was not recorded.",
-            )
+            tell_privately(client, channel, user,
+                           "Only the newsroom's editors can publish or skip articles; "
+                           "your reaction was not recorded.")
         log.info("decision refused: not an editor", extra={"user": user, "article": article_id})
         return None
-    outcome = decide(
-        store, article_id, kind if added else UNDO, user,
-        source="reaction", event_key=body.get("event_id"), channel=channel, message_ts=ts,
-        only_if=None if added else kind,
-    )
+    try:
+        outcome = decide(
+            store, article_id, kind if added else UNDO, user,
+            source="reaction", event_key=body.get("event_id"), channel=channel, message_ts=ts,
+            only_if=None if added else kind,
+        )
+    except UnknownArticle:  # renamed or deleted since the digest was posted
+        log.info("reaction ignored: the article is no longer indexed",
+                 extra={"event_id": body.get("event_id"), "article": article_id, "user": user})
+        if added:
+            tell_privately(client, channel, user,
+                           "That article is no longer in the index (renamed or deleted); "
+                           "your reaction was not recorded.")
+        return None
+    except UnusableArticle as error:  # its file was broken since the digest was posted
+        log.info("reaction ignored: the article's file is broken",
+                 extra={"event_id": body.get("event_id"), "article": article_id, "user": user})
+        if added:
+            tell_privately(client, channel, user,
+                           f"{escape(str(error))}; your reaction was not recorded "
+                           "(fix the file, then react again).")
+        return None
     log.info("reaction decision", extra={
         "event_id": body.get("event_id"), "article": article_id, "user": user,
         "action": kind if added else "undo", "outcome": outcome.outcome,
         "retry_num": retry_num,
     })
-    if outcome.changed:
-        show_decision(client, store, channel, ts, article_id, outcome.standing)
+    if outcome.changed or outcome.outcome == DUPLICATE:  # a redelivery repairs a failed redraw
+        show_decision(client, store, channel, ts, article_id)
     return outcome
+
+
+def tell_privately(client: WebClient, channel: str, user: str, text: str) -> None:
+    """An ephemeral note; Slack refusing it (user not in the channel...) is only logged."""
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except SlackApiError as error:
+        log.warning("could not answer privately",
+                    extra={"channel": channel, "user": user, "error": str(error)})
 
 
 def register(app: App, store: Store, config: Config) -> None:

@@ -12,16 +12,25 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.app import build_app, health, web_client
 from bot.cli import main
+from bot.config import BUNDLED_ARTICLES, Config
+from bot.digest import DigestOptions, plan_digest
+from handlers.digest_post import post_digest
+from handlers.http_server import SlackHTTPServer
+from sandbox import SignedSlackClient, SlackLookalike
 from storage.db import Store
+from storage.index import refresh
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples" / "articles"
@@ -218,3 +227,86 @@ def newsbot(workdir: Path):
         return CliResult(code, out.getvalue(), err.getvalue())
 
     return run
+
+
+# --- the Slack app end to end: the look-alike, signed requests, real HTTP
+
+SECRET = "test-signing-secret"
+CHANNEL = "C0NEWSDESK"
+EDITOR = "U0EDITOR"
+CHIEF = "U0CHIEF"
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """slack_sdk's WebClient honours HTTP(S)_PROXY even for loopback: clear them."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@dataclass
+class Newsroom:
+    slack: SlackLookalike
+    client: SignedSlackClient
+    store: Store
+    config: Config
+    server: SlackHTTPServer
+
+    def post_digest(self, top: int = 3, **kwargs) -> object:
+        plan = plan_digest(self.store, CHANNEL, DigestOptions(top=top), **kwargs)
+        return post_digest(web_client(self.slack.bot_token, self.slack.base_url), self.store,
+                           plan)
+
+    def log_rows(self) -> list[dict]:
+        return self.store.query("SELECT * FROM decision_log ORDER BY id")
+
+    def votes(self) -> list[dict]:
+        return self.store.query("SELECT article_id, user_id, decision FROM votes")
+
+
+@contextlib.contextmanager
+def start_newsroom(tmp_path: Path, **config_overrides) -> Iterator[Newsroom]:
+    """The bundled articles indexed, the look-alike, and the real Bolt app served over HTTP
+    with listeners after the ack, as `newsbot serve --http` runs it."""
+    articles = tmp_path / "articles"
+    shutil.copytree(BUNDLED_ARTICLES, articles)
+    config = Config(articles=articles, db=tmp_path / "newsbot.db", **config_overrides)
+    store = Store(config.db)
+    refresh(store, articles)
+    with SlackLookalike() as slack:
+        app = build_app(config, store, web_client(slack.bot_token, slack.base_url), SECRET)
+        server = SlackHTTPServer(app, "127.0.0.1", 0, health=lambda: health(store))
+        thread = server.start_in_thread(poll_interval=0.05)
+        try:
+            client = SignedSlackClient(f"{server.url}/slack/events", SECRET,
+                                       response_url_factory=slack.new_response_url)
+            yield Newsroom(slack, client, store, config, server)
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
+
+
+@pytest.fixture
+def newsroom(tmp_path: Path, no_proxy: None) -> Iterator[Newsroom]:
+    with start_newsroom(tmp_path) as started:
+        yield started
+
+
+def texts(blocks: list[dict] | str) -> str:
+    return blocks if isinstance(blocks, str) else json.dumps(blocks, ensure_ascii=False)
+
+
+def parsed(value: object) -> object:
+    """A JSON parameter as the app sent it (form-encoded JSON text, or already parsed)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def digest_message(newsroom: Newsroom, position: int = 0):
+    plan = newsroom.post_digest(top=3)
+    return plan.messages[position]
+
+
+def wait_for_log(newsroom: Newsroom, count: int) -> list[dict]:
+    newsroom.slack.wait_until(lambda: len(newsroom.log_rows()) >= count)
+    return newsroom.log_rows()

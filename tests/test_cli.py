@@ -231,10 +231,12 @@ def test_lookup_unknown_topic_exits_1_with_close_matches(newsbot, folder):
 
 
 def test_topics_json(newsbot, folder):
+    write_article(folder, "ai/skipped.md", title="Skipped AI story", topics=["AI"], skipped=True)
     result = newsbot("topics", "--json")
     assert result.code == 0
     counts = {t["topic"].casefold(): (t["unpublished"], t["total"]) for t in result.json["topics"]}
-    assert counts == {"ai": (2, 3), "health": (1, 1), "space": (1, 1)}
+    # "unpublished" counts what is still to review: not the published one, not the skipped one
+    assert counts == {"ai": (2, 4), "health": (1, 1), "space": (1, 1)}
     assert all(set(t) == {"topic", "unpublished", "total"} for t in result.json["topics"])
     assert result.json["topics"][0]["topic"].casefold() == "ai"  # busiest first
 
@@ -259,6 +261,14 @@ def test_search_odd_input(newsbot, folder):
 
 
 # --- decide and decisions
+
+
+def test_decide_refuses_a_broken_file_and_says_where_to_look(newsbot, folder):
+    result = newsbot("decide", "broken/quality.md", "publish", "--user", "U1")
+    assert result.code == 2
+    assert "'broken/quality.md' cannot be used:" in result.stderr
+    assert "newsbot index --failed" in result.stderr
+    assert newsbot("decisions", "--json").json == {"decisions": []}
 
 
 def test_decide_json_and_the_digest_follows(newsbot, folder):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import write_article
+from conftest import Raw, write_article
 
 from bot.decisions import (
     DUPLICATE,
@@ -11,6 +11,7 @@ from bot.decisions import (
     RECORDED,
     RETRACTED,
     UnknownArticle,
+    UnusableArticle,
     decide,
     recent_events,
     standing_decision,
@@ -96,3 +97,12 @@ def test_standing_decisions_lists_each_article_once(indexed):
     decide(indexed, "b.md", "publish", "U3", source="cli")
     found = {(d.article_id, d.decision, d.user_id) for d in standing_decisions(indexed)}
     assert found == {("a.md", "skip", "U2"), ("b.md", "publish", "U3")}
+
+
+def test_an_article_whose_file_is_broken_cannot_be_decided(indexed, articles):
+    write_article(articles, "c.md", quality=Raw("high"))
+    refresh(indexed, articles)
+    with pytest.raises(UnusableArticle, match=r"'c.md' cannot be used: .*quality"):
+        decide(indexed, "c.md", "publish", "U1", source="cli", event_key="Ev1")
+    assert indexed.query("SELECT * FROM decision_log") == []
+    assert standing(indexed, "c.md") is None

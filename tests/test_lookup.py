@@ -96,6 +96,14 @@ def test_topics_with_unpublished_and_total_counts(indexed):
     }
 
 
+def test_skipped_articles_are_not_counted_as_unpublished(store, articles):
+    write_article(articles, "open.md", topics=["Courts"])
+    write_article(articles, "skipped.md", topics=["Courts"], skipped=True)
+    write_article(articles, "out.md", topics=["Courts"], published=True)
+    refresh(store, articles)
+    assert [(t.topic, t.unpublished, t.total) for t in list_topics(store)] == [("Courts", 1, 3)]
+
+
 # --- full-text search
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -120,3 +121,78 @@ def test_digest_post_reports_a_slack_failure_and_the_rerun_posts_only_what_is_mi
                     cwd=tmp_path, env=env)
     assert rerun.code == 0, rerun.stderr
     assert [c.ok for c in slack.calls("chat.postMessage")] == [False, True, True, True]
+
+
+# --- unusable credentials, an unreachable Web API, a taken port: one line, exit 2
+
+WRONG_BOT_TOKEN = "xoxb-0000-not-a-real-token"
+WRONG_APP_TOKEN = "xapp-1-not-a-real-token"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (connections to it are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def assert_one_line_naming(result_stderr: str, code: int, variable: str) -> None:
+    assert code == 2, result_stderr
+    assert "Traceback" not in result_stderr
+    last = result_stderr.strip().splitlines()[-1]
+    assert last.startswith("newsbot: error: ") and variable in last, last
+    assert "not-a-real-token" not in result_stderr
+
+
+def test_serve_with_a_refused_bot_token_names_it(slack, tmp_path: Path):
+    env = slack_env(slack, tmp_path, SLACK_BOT_TOKEN=WRONG_BOT_TOKEN, SLACK_SIGNING_SECRET=SECRET)
+    result = run_cli("serve", "--http", "--host", "127.0.0.1", "--port", "0", cwd=tmp_path,
+                     env=env)
+    assert_one_line_naming(result.stderr, result.code, "SLACK_BOT_TOKEN")
+    assert "invalid_auth" in result.stderr
+
+
+def test_serve_in_socket_mode_with_a_refused_app_token_names_it(slack, tmp_path: Path):
+    env = slack_env(slack, tmp_path, SLACK_APP_TOKEN=WRONG_APP_TOKEN)
+    result = run_cli("serve", cwd=tmp_path, env=env)
+    assert_one_line_naming(result.stderr, result.code, "SLACK_APP_TOKEN")
+    assert [c.method for c in slack.calls()][-1] == "apps.connections.open"
+
+
+def test_serve_on_a_taken_port_names_the_port(slack, tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = slack_env(slack, tmp_path, SLACK_SIGNING_SECRET=SECRET)
+        result = run_cli("serve", "--http", "--host", "127.0.0.1", "--port", str(port),
+                         cwd=tmp_path, env=env)
+    assert_one_line_naming(result.stderr, result.code, f"127.0.0.1:{port}")
+    assert "--port" in result.stderr
+
+
+def test_digest_post_with_a_refused_bot_token_names_it(slack, tmp_path: Path):
+    env = slack_env(slack, tmp_path, SLACK_BOT_TOKEN=WRONG_BOT_TOKEN)
+    result = run_cli("digest", "--post", "--channel", "C0NEWSDESK", "--top", "2",
+                     cwd=tmp_path, env=env)
+    assert_one_line_naming(result.stderr, result.code, "SLACK_BOT_TOKEN")
+
+
+def test_an_unreachable_web_api_is_named_by_serve_and_digest_post(slack, tmp_path: Path):
+    nowhere = f"http://127.0.0.1:{closed_port()}/api/"
+    env = clean_env(slack_env(slack, tmp_path, SLACK_API_URL=nowhere,
+                              SLACK_SIGNING_SECRET=SECRET))
+    commands = [["serve", "--http", "--host", "127.0.0.1", "--port", "0"],
+                ["digest", "--post", "--channel", "C0NEWSDESK", "--top", "2"]]
+    # slack_sdk retries a refused connection for about 5 s: both wait at the same time
+    processes = [subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=tmp_path, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for args in commands]
+    for process in processes:
+        _, stderr = process.communicate(timeout=60)
+        assert_one_line_naming(stderr, process.returncode, "SLACK_API_URL")
+        assert nowhere in stderr
+    rerun = run_cli("digest", "--post", "--channel", "C0NEWSDESK", "--top", "2", "--json",
+                    cwd=tmp_path, env=slack_env(slack, tmp_path))
+    assert rerun.code == 0, rerun.stderr  # as the message says: run it again
+    assert len(rerun.json["articles"]) == 2

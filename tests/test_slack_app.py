@@ -6,91 +6,33 @@ for the effect it expects on the look-alike or in the database.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
+import logging
 from pathlib import Path
 
 import pytest
 
-from bot.app import build_app, health, web_client
-from bot.config import BUNDLED_ARTICLES, Config
+from bot.app import web_client
+from bot.decisions import PUBLISH, SKIP, decide
 from bot.digest import DigestOptions, load_digest, plan_digest
+from handlers.article_message import show_decision
 from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION
 from handlers.digest_post import DigestPostError, post_digest
-from handlers.http_server import SlackHTTPServer
-from sandbox import Delivery, SignedSlackClient, SlackLookalike
-from storage.db import Store
+from sandbox import Delivery
 from storage.index import refresh
+from tests.conftest import (
+    CHANNEL,
+    CHIEF,
+    EDITOR,
+    Newsroom,
+    digest_message,
+    parsed,
+    start_newsroom,
+    texts,
+    wait_for_log,
+)
 
-SECRET = "test-signing-secret"
-CHANNEL = "C0NEWSDESK"
-EDITOR = "U0EDITOR"
-CHIEF = "U0CHIEF"
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@dataclass
-class Newsroom:
-    slack: SlackLookalike
-    client: SignedSlackClient
-    store: Store
-    config: Config
-    server: SlackHTTPServer
-
-    def post_digest(self, top: int = 3, **kwargs) -> object:
-        plan = plan_digest(self.store, CHANNEL, DigestOptions(top=top), **kwargs)
-        return post_digest(web_client(self.slack.bot_token, self.slack.base_url), self.store,
-                           plan)
-
-    def log_rows(self) -> list[dict]:
-        return self.store.query("SELECT * FROM decision_log ORDER BY id")
-
-    def votes(self) -> list[dict]:
-        return self.store.query("SELECT article_id, user_id, decision FROM votes")
-
-
-@contextlib.contextmanager
-def start_newsroom(tmp_path: Path, **config_overrides) -> Iterator[Newsroom]:
-    articles = tmp_path / "articles"
-    shutil.copytree(BUNDLED_ARTICLES, articles)
-    config = Config(articles=articles, db=tmp_path / "newsbot.db", **config_overrides)
-    store = Store(config.db)
-    refresh(store, articles)
-    with SlackLookalike() as slack:
-        app = build_app(config, store, web_client(slack.bot_token, slack.base_url), SECRET)
-        server = SlackHTTPServer(app, "127.0.0.1", 0, health=lambda: health(store))
-        thread = server.start_in_thread(poll_interval=0.05)
-        try:
-            client = SignedSlackClient(f"{server.url}/slack/events", SECRET,
-                                       response_url_factory=slack.new_response_url)
-            yield Newsroom(slack, client, store, config, server)
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join()
-
-
-@pytest.fixture
-def newsroom(tmp_path: Path) -> Iterator[Newsroom]:
-    with start_newsroom(tmp_path) as started:
-        yield started
-
-
-def texts(blocks: list[dict] | str) -> str:
-    return blocks if isinstance(blocks, str) else json.dumps(blocks, ensure_ascii=False)
-
-
-def parsed(value: object) -> object:
-    """A JSON parameter as the app sent it (form-encoded JSON text, or already parsed)."""
-    return json.loads(value) if isinstance(value, str) else value
+pytestmark = pytest.mark.usefixtures("no_proxy")
 
 
 # --- basics
@@ -163,6 +105,17 @@ def test_news_search_topics_and_digest_preview(newsroom: Newsroom):
     preview = next(v for k, v in answers.items() if "Preview" in k)
     assert "Password Manager Vendor Discloses Breach" in preview
     assert not newsroom.slack.calls("chat.postMessage"), "a preview posts nothing"
+
+
+def test_news_search_results_have_publish_and_skip_buttons(newsroom: Newsroom):
+    newsroom.client.slash_command("/news", "search battery storage", user_id=EDITOR,
+                                  channel_id=CHANNEL)
+    newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
+    answer = newsroom.slack.response_posts()[0].payload
+    article_id = first_button(answer, PUBLISH_ACTION)
+    assert first_button(answer, SKIP_ACTION) == article_id
+    assert "Battery Storage" in newsroom.store.query(
+        "SELECT title FROM articles WHERE id = ?", [article_id])[0]["title"]
 
 
 # --- digest posting
@@ -259,16 +212,6 @@ def test_empty_digest_posts_one_nothing_new_line(tmp_path: Path):
 # --- decisions by reaction
 
 
-def digest_message(newsroom: Newsroom, position: int = 0):
-    plan = newsroom.post_digest(top=3)
-    return plan.messages[position]
-
-
-def wait_for_log(newsroom: Newsroom, count: int) -> list[dict]:
-    newsroom.slack.wait_until(lambda: len(newsroom.log_rows()) >= count)
-    return newsroom.log_rows()
-
-
 def test_publish_reaction_records_a_decision_and_updates_the_message(newsroom: Newsroom):
     message = digest_message(newsroom)
     answer = newsroom.client.reaction_added(user_id=EDITOR, reaction="white_check_mark",
@@ -298,8 +241,43 @@ def test_retries_and_duplicates_of_an_event_record_nothing_new(newsroom: Newsroo
                                    channel_id=CHANNEL, ts=message.ts, event_id="EvNext")
     rows = wait_for_log(newsroom, 2)
     assert [r["event_key"] for r in rows] == ["EvSame", "EvNext"]
-    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) >= 2)
-    assert len(newsroom.slack.calls("chat.update")) == 2
+    # every delivery redraws the message (a redelivery repairs a failed redraw) ...
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) >= 4)
+    assert len(newsroom.slack.calls("chat.update")) == 4
+    # ... with the decision standing when it runs, whatever order the threads ran in
+    shown = texts(newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
+    assert "Publish, by <@U0CHIEF>" in shown
+
+
+def test_a_redelivered_event_repairs_a_redraw_that_failed(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    event = dict(user_id=EDITOR, reaction="white_check_mark", channel_id=CHANNEL, ts=message.ts,
+                 event_id="EvFlaky")
+    newsroom.slack.fail_next("chat.update", error="internal_error")
+    newsroom.client.reaction_added(**event)
+    newsroom.slack.wait_until(lambda: newsroom.slack.calls("chat.update"))
+    assert "Publish, by" not in texts(
+        newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
+    newsroom.client.reaction_added(**event, delivery=Delivery(retry_num=1,
+                                                              retry_reason="http_timeout"))
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) == 2)
+    assert [c.ok for c in newsroom.slack.calls("chat.update")] == [False, True]
+    assert "Publish, by <@U0EDITOR>" in texts(
+        newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
+    assert len(newsroom.log_rows()) == 1
+
+
+def test_a_late_redraw_shows_the_decision_standing_now(newsroom: Newsroom):
+    """The redraw of an earlier vote that runs after a later vote's must not undo it."""
+    message = digest_message(newsroom)
+    article_id = message.article.id
+    decide(newsroom.store, article_id, SKIP, EDITOR, source="reaction", event_key="EvEarly")
+    decide(newsroom.store, article_id, PUBLISH, CHIEF, source="reaction", event_key="EvLate")
+    client = web_client(newsroom.slack.bot_token, newsroom.slack.base_url)
+    show_decision(client, newsroom.store, CHANNEL, message.ts, article_id)  # EvLate's redraw
+    show_decision(client, newsroom.store, CHANNEL, message.ts, article_id)  # EvEarly's, late
+    shown = texts(newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
+    assert "Publish, by <@U0CHIEF>" in shown and "Skip, by" not in shown
 
 
 def test_removing_the_reaction_retracts_and_the_message_says_so(newsroom: Newsroom):
@@ -401,6 +379,47 @@ def test_only_editors_may_decide_when_a_list_is_set(tmp_path: Path):
         assert [r["event_key"] for r in wait_for_log(newsroom, 1)] == ["EvYes"]
 
 
+def test_a_decision_on_an_article_gone_from_the_index_is_refused_privately(
+        newsroom: Newsroom, caplog: pytest.LogCaptureFixture):
+    message = digest_message(newsroom)
+    path = newsroom.config.articles / message.article.id
+    path.rename(path.with_name(path.name + ".renamed.md"))
+    refresh(newsroom.store, newsroom.config.articles)
+    stored = newsroom.slack.workspace.message(CHANNEL, message.ts)
+    with caplog.at_level(logging.INFO):
+        assert newsroom.client.reaction_added(user_id=EDITOR, reaction="white_check_mark",
+                                              channel_id=CHANNEL, ts=message.ts,
+                                              event_id="EvGone").status == 200
+        newsroom.slack.wait_until(lambda: newsroom.slack.calls("chat.postEphemeral"))
+        newsroom.client.block_action(user_id=EDITOR, action_id=PUBLISH_ACTION,
+                                     value=message.article.id, channel_id=CHANNEL,
+                                     message=stored)
+        newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
+    note = newsroom.slack.calls("chat.postEphemeral")[0].params
+    assert note["user"] == EDITOR and "no longer in the index" in note["text"]
+    reply = newsroom.slack.response_posts()[0]
+    assert reply.response_type == "ephemeral" and "no longer in the index" in reply.payload[
+        "text"]
+    assert newsroom.log_rows() == [] and newsroom.votes() == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(r.getMessage() == "reaction ignored: the article is no longer indexed"
+               for r in caplog.records)
+
+
+def test_a_reaction_on_an_article_whose_file_broke_is_refused_privately(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    path = newsroom.config.articles / message.article.id
+    path.write_text(path.read_text(encoding="utf-8").replace("\nquality: ", "\nquality: high #", 1),
+                    encoding="utf-8")
+    refresh(newsroom.store, newsroom.config.articles)
+    newsroom.client.reaction_added(user_id=EDITOR, reaction="x", channel_id=CHANNEL,
+                                   ts=message.ts, event_id="EvBroken")
+    newsroom.slack.wait_until(lambda: newsroom.slack.calls("chat.postEphemeral"))
+    note = newsroom.slack.calls("chat.postEphemeral")[0].params["text"]
+    assert "cannot be used" in note and "not recorded" in note
+    assert newsroom.log_rows() == [] and newsroom.votes() == []
+
+
 # --- decisions by button
 
 
@@ -420,6 +439,81 @@ def test_buttons_decide_and_a_second_click_undoes(newsroom: Newsroom):
                                  value=message.article.id, channel_id=CHANNEL, message=stored)
     wait_for_log(newsroom, 3)
     assert newsroom.votes()[0]["decision"] == "skip"
+
+
+def first_button(view: dict, action_id: str) -> str:
+    """The article id on the first `action_id` button of a view or message."""
+    for block in view["blocks"]:
+        for element in block.get("elements", []) + [block.get("accessory") or {}]:
+            if element.get("action_id") == action_id:
+                return element["value"]
+    raise AssertionError(f"no {action_id} button")
+
+
+def open_home(newsroom: Newsroom, user: str) -> dict:
+    """The Home tab as Slack stores it for `user` after they open it."""
+    before = len(newsroom.slack.calls("views.publish"))
+    newsroom.client.app_home_opened(user_id=user)
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("views.publish")) > before)
+    return newsroom.slack.workspace.home_view(user)
+
+
+def next_home_publish(newsroom: Newsroom, before: int) -> dict:
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("views.publish")) > before)
+    call = newsroom.slack.calls("views.publish")[before]
+    assert call.ok, call.response
+    return call
+
+
+def test_a_click_in_the_home_tab_decides_and_the_home_tab_shows_it(
+        newsroom: Newsroom, caplog: pytest.LogCaptureFixture):
+    view = open_home(newsroom, EDITOR)
+    article_id = first_button(view, PUBLISH_ACTION)
+    before = len(newsroom.slack.calls("views.publish"))
+    with caplog.at_level(logging.ERROR):
+        answer = newsroom.client.block_action(user_id=EDITOR, action_id=PUBLISH_ACTION,
+                                              value=article_id, view=view)
+        call = next_home_publish(newsroom, before)
+    assert answer.status == 200
+    assert call.params["user_id"] == EDITOR
+    republished = texts(parsed(call.params["view"])["blocks"])
+    title = newsroom.store.query("SELECT title FROM articles WHERE id = ?", [article_id])[0]
+    assert f"Recorded: publish *{title['title']}*" in republished
+    assert f'"value": "{article_id}"' not in republished  # decided: out of the queue
+    assert newsroom.votes() == [{"article_id": article_id, "user_id": EDITOR,
+                                 "decision": "publish"}]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_non_editor_clicking_in_the_home_tab_is_told_and_nothing_is_recorded(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    with start_newsroom(tmp_path, editors=(CHIEF,)) as newsroom:
+        view = open_home(newsroom, EDITOR)
+        before = len(newsroom.slack.calls("views.publish"))
+        with caplog.at_level(logging.ERROR):
+            newsroom.client.block_action(user_id=EDITOR, action_id=SKIP_ACTION,
+                                         value=first_button(view, SKIP_ACTION), view=view)
+            call = next_home_publish(newsroom, before)
+        assert call.params["user_id"] == EDITOR
+        assert "Only the newsroom's editors" in texts(parsed(call.params["view"])["blocks"])
+        assert newsroom.log_rows() == []
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_click_in_a_news_answer_is_confirmed_privately(newsroom: Newsroom):
+    newsroom.client.slash_command("/news", "digest", user_id=EDITOR, channel_id=CHANNEL)
+    newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
+    answer = newsroom.slack.response_posts()[0].payload
+    article_id = first_button(answer, SKIP_ACTION)
+    newsroom.client.block_action(user_id=EDITOR, action_id=SKIP_ACTION, value=article_id,
+                                 channel_id=CHANNEL, message={"ts": "1700000000.000100",
+                                                              "blocks": answer["blocks"]},
+                                 ephemeral=True)
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.response_posts()) == 2)
+    reply = newsroom.slack.response_posts()[1]
+    assert reply.response_type == "ephemeral" and reply.payload["text"].startswith(
+        "Recorded: skip *")
+    assert newsroom.votes()[0]["article_id"] == article_id
 
 
 def test_decided_articles_leave_the_digest(newsroom: Newsroom):
