@@ -237,9 +237,10 @@ EDITOR = "U0EDITOR"
 CHIEF = "U0CHIEF"
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """slack_sdk's WebClient honours HTTP(S)_PROXY even for loopback: clear them."""
+    """Every test talks to servers on 127.0.0.1; slack_sdk's WebClient honours
+    HTTP(S)_PROXY even for loopback, so clear them for all tests."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
 
@@ -288,7 +289,7 @@ def start_newsroom(tmp_path: Path, **config_overrides) -> Iterator[Newsroom]:
 
 
 @pytest.fixture
-def newsroom(tmp_path: Path, no_proxy: None) -> Iterator[Newsroom]:
+def newsroom(tmp_path: Path) -> Iterator[Newsroom]:
     with start_newsroom(tmp_path) as started:
         yield started
 

@@ -32,12 +32,6 @@ from storage.index import refresh
 CHANNEL = "C0NEWSDESK"
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     articles = tmp_path / "articles"

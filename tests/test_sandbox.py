@@ -39,12 +39,6 @@ ME = SANDBOX_USER.id
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     articles = tmp_path / "articles"

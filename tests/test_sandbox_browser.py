@@ -34,12 +34,6 @@ pytestmark = pytest.mark.skipif(
            "installs it)")
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 HOSTILE_TITLE = ('<img src=x onerror="document.title=\'owned\'"> '
                  '<script>document.title="owned"</script> & <!channel>')
 

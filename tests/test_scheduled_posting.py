@@ -31,12 +31,6 @@ CHANNEL = "C0NEWSDESK"  # the look-alike's default channel
 MONDAY_0700 = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def newsroom(tmp_path):
     articles = tmp_path / "articles"

@@ -20,12 +20,6 @@ from tests.conftest import EXAMPLES, clean_env, run_cli
 SECRET = "serve-test-secret"
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def slack():
     with SlackLookalike() as lookalike:

@@ -25,13 +25,6 @@ CHANNEL = "C0NEWSDESK"
 EDITOR = "U0EDITOR"
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """WebClient and Bolt's respond() honour proxy variables and ignore NO_PROXY."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @dataclass
 class Setup:
     slack: SlackLookalike

@@ -20,13 +20,6 @@ SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "*Budget vote d
 DIGEST_METADATA = {"event_type": "newsbot_digest", "event_payload": {"digest_id": 7}}
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """WebClient and WebhookClient honour proxy variables and ignore NO_PROXY."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def slack():
     with SlackLookalike() as lookalike:
