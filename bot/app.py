@@ -30,6 +30,7 @@ from bot.scheduler import DigestScheduler
 from bot.schedules import apply_config_schedules
 from bot.sync import SyncBusy, sync_decisions
 from handlers import buttons, home, news_command, reactions
+from handlers.article_message import Redrawer
 from handlers.digest_post import scheduled_poster
 from handlers.http_server import EVENTS_PATH, SlackHTTPServer
 from storage.db import Store
@@ -126,8 +127,10 @@ def build_app(
     )
     admins = AdminCheck(config.admins, lambda user: client.users_info(user=user)["user"])
     news_command.register(app, news_command.NewsCommand(store, config, client, admins))
-    for module in (reactions, buttons, home):
-        module.register(app, store, config)
+    redrawer = Redrawer(client, store)
+    reactions.register(app, store, config, redrawer)
+    buttons.register(app, store, config, redrawer)
+    home.register(app, store, config)
     return app
 
 

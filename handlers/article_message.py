@@ -1,11 +1,10 @@
 """Keeping an article's digest message in step with its standing decision.
 
-Votes are recorded in decide()'s transaction, but the message is redrawn later, on one
-of Bolt's listener threads: two near-simultaneous votes could finish their chat.update
-calls in the wrong order and leave the message showing the older decision. So the redraw
-reads the standing decision itself, right before chat.update, while holding a lock for
-that message: whichever redraw runs last draws the latest decision. (The lock is per
-process; `newsbot serve` is one process.)
+Listener threads only record a decision and ask the `Redrawer` for a redraw. One
+background thread draws: a burst of votes on one message becomes one chat.update (Slack
+rate-limits chat.update, and only the latest state matters), and two redraws of a message
+can never finish in the wrong order. Each redraw reads the standing decision right before
+calling chat.update, so it shows the decision standing when it runs.
 """
 
 from __future__ import annotations
@@ -23,14 +22,6 @@ from storage.db import Store
 
 log = logging.getLogger(__name__)
 
-# A fixed table of locks, picked by the message's hash: bounded memory, and two messages
-# rarely share a lock (sharing only means waiting a little).
-_MESSAGE_LOCKS = tuple(threading.Lock() for _ in range(64))
-
-
-def message_lock(channel: str, ts: str) -> threading.Lock:
-    return _MESSAGE_LOCKS[hash((channel, ts)) % len(_MESSAGE_LOCKS)]
-
 
 def show_decision(client: WebClient, store: Store, channel: str, ts: str, article_id: str) -> None:
     """Redraw the message with the article's standing decision (or none after an undo).
@@ -38,16 +29,50 @@ def show_decision(client: WebClient, store: Store, channel: str, ts: str, articl
     The decision is already recorded: a failed update is logged, never raised. A
     redelivered event redraws again (see handlers/reactions.py), which repairs it.
     """
-    with message_lock(channel, ts):
-        article = article_by_id(store, article_id)
-        if article is None:
-            return
-        standing = standing_decision(store, article_id)
-        try:
-            client.chat_update(
-                channel=channel, ts=ts, text=article_fallback(article, standing),
-                blocks=article_blocks(article, standing),
-            )
-        except SlackApiError as error:
-            log.warning("could not update the article message",
-                        extra={"channel": channel, "ts": ts, "error": str(error)})
+    article = article_by_id(store, article_id)
+    if article is None:
+        return
+    standing = standing_decision(store, article_id)
+    try:
+        client.chat_update(
+            channel=channel, ts=ts, text=article_fallback(article, standing),
+            blocks=article_blocks(article, standing),
+        )
+    except SlackApiError as error:
+        log.warning("could not update the article message",
+                    extra={"channel": channel, "ts": ts, "error": str(error)})
+
+
+class Redrawer:
+    """Redraws article messages on one daemon thread, coalescing requests per message."""
+
+    def __init__(self, client: WebClient, store: Store) -> None:
+        self.client, self.store = client, store
+        self._pending: dict[tuple[str, str], str] = {}  # (channel, ts) -> article id, in order
+        self._busy = False
+        self._changed = threading.Condition()
+        threading.Thread(target=self._run, name="redraw", daemon=True).start()
+
+    def request(self, channel: str, ts: str, article_id: str) -> None:
+        with self._changed:
+            self._pending[(channel, ts)] = article_id
+            self._changed.notify_all()
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until every requested redraw is done (tests, shutdown)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._pending and not self._busy, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._busy = False
+                self._changed.notify_all()
+                self._changed.wait_for(lambda: self._pending)
+                (channel, ts), article_id = next(iter(self._pending.items()))
+                del self._pending[(channel, ts)]
+                self._busy = True
+            try:
+                show_decision(self.client, self.store, channel, ts, article_id)
+            except Exception:  # the database or Slack misbehaving must not stop redraws
+                log.exception("redraw failed", extra={"channel": channel, "ts": ts})

@@ -30,7 +30,7 @@ from bot.decisions import (
 )
 from bot.digest import article_for_message
 from bot.lookup import article_by_id
-from handlers.article_message import show_decision
+from handlers.article_message import Redrawer
 from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, escape
 from handlers.home import publish_home
 from storage.db import Store
@@ -47,7 +47,8 @@ def in_home_tab(body: dict) -> bool:
 
 
 def handle_click(
-    store: Store, config: Config, client: WebClient, body: dict, respond: Respond | None
+    store: Store, config: Config, client: WebClient, redrawer: Redrawer, body: dict,
+    respond: Respond | None,
 ) -> Outcome | None:
     """Toggle the clicking editor's vote on the button's article."""
     actions = body.get("actions") or [{}]
@@ -89,7 +90,7 @@ def handle_click(
         publish_home(client, store, config, user, _confirmation(store, article_id, kind, outcome))
     elif channel and ts and article_for_message(store, channel, ts) == article_id:
         if outcome.changed or outcome.outcome == DUPLICATE:
-            show_decision(client, store, channel, ts, article_id)
+            redrawer.request(channel, ts, article_id)
     elif outcome.changed:  # a button in an ephemeral /news answer: confirm privately
         tell(_confirmation(store, article_id, kind, outcome))
     return outcome
@@ -117,8 +118,8 @@ def _tell(store: Store, config: Config, client: WebClient, body: dict, respond: 
         log.info("button answer dropped: no response_url", extra={"user": user, "text": text})
 
 
-def register(app: App, store: Store, config: Config) -> None:
+def register(app: App, store: Store, config: Config, redrawer: Redrawer) -> None:
     @app.action(re.compile(f"^({PUBLISH_ACTION}|{SKIP_ACTION})$"))
     def on_decision_button(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
         ack()
-        handle_click(store, config, client, body, respond)
+        handle_click(store, config, client, redrawer, body, respond)

@@ -25,7 +25,7 @@ from bot.decisions import (
     decide,
 )
 from bot.digest import article_for_message
-from handlers.article_message import show_decision
+from handlers.article_message import Redrawer
 from handlers.blocks import escape
 from storage.db import Store
 
@@ -43,8 +43,8 @@ def emoji_kind(reaction: str, config: Config) -> str | None:
 
 
 def handle_reaction(
-    store: Store, config: Config, client: WebClient, body: dict, bot_user_id: str | None,
-    added: bool, retry_num: str | None = None,
+    store: Store, config: Config, client: WebClient, redrawer: Redrawer, body: dict,
+    bot_user_id: str | None, added: bool, retry_num: str | None = None,
 ) -> Outcome | None:
     """Record (or retract) the decision a reaction event carries; None when it is not one."""
     event = body.get("event") or {}
@@ -98,7 +98,7 @@ def handle_reaction(
         "retry_num": retry_num,
     })
     if outcome.changed or outcome.outcome == DUPLICATE:  # a redelivery repairs a failed redraw
-        show_decision(client, store, channel, ts, article_id)
+        redrawer.request(channel, ts, article_id)
     return outcome
 
 
@@ -111,11 +111,12 @@ def tell_privately(client: WebClient, channel: str, user: str, text: str) -> Non
                     extra={"channel": channel, "user": user, "error": str(error)})
 
 
-def register(app: App, store: Store, config: Config) -> None:
+def register(app: App, store: Store, config: Config, redrawer: Redrawer) -> None:
     def listener(added: bool):
         def on_reaction(body: dict, client: WebClient, context: dict, request: BoltRequest) -> None:
             retry = (request.headers.get("x-slack-retry-num") or [None])[0]
-            handle_reaction(store, config, client, body, context.get("bot_user_id"), added, retry)
+            handle_reaction(store, config, client, redrawer, body, context.get("bot_user_id"),
+                            added, retry)
 
         return on_reaction
 
