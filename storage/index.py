@@ -9,6 +9,7 @@ reason and never stops the run.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import fnmatch
 import hashlib
@@ -17,17 +18,19 @@ import multiprocessing
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from storage.article_file import BrokenArticle, parse_article
-from storage.db import Store
+
+if TYPE_CHECKING:  # workers import this module: keep sqlite_utils out of them
+    from storage.db import Store
 
 DEFAULT_PATTERNS = ("*.md", "*.txt")
 PARALLEL_THRESHOLD = 2_000  # below this many files, worker start-up costs more than it saves
 BATCH_SIZE = 250
+IN_FLIGHT_PER_WORKER = 4  # batches queued ahead per worker: keeps them busy, bounds memory
 COMMIT_EVERY = 5_000  # rows per write transaction, so other writers are not held up long
 
 Progress = Callable[[int, int], None]
@@ -47,10 +50,7 @@ class IndexReport:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class FileStat:
-    size: int
-    mtime_ns: int
+FileStat = tuple[int, int]  # (size, mtime_ns): plain tuples, 100,000 of them per walk
 
 
 def compile_patterns(patterns: Iterable[str]) -> Callable[[str, str], bool]:
@@ -59,6 +59,9 @@ def compile_patterns(patterns: Iterable[str]) -> Callable[[str, str], bool]:
     by_path = [p for p in patterns if "/" in p]
     name_re = re.compile("|".join(fnmatch.translate(p) for p in by_name)) if by_name else None
     path_re = re.compile("|".join(fnmatch.translate(p) for p in by_path)) if by_path else None
+    if path_re is None and name_re is not None:  # the usual case: names only, one regex call
+        match_name = name_re.match
+        return lambda name, rel_path: match_name(name) is not None
 
     def matches(name: str, rel_path: str) -> bool:
         return bool(
@@ -69,11 +72,16 @@ def compile_patterns(patterns: Iterable[str]) -> Callable[[str, str], bool]:
     return matches
 
 
+_STAT_IN_FOLDER = os.stat in os.supports_dir_fd
+
+
 def scan_folder(root: Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> dict[str, FileStat]:
     """Every matching file below root, by article id (POSIX path relative to root).
 
     Hidden folders (`.git`, ...) are skipped and symlinked folders are not followed,
-    so a link cannot make the walk loop or leave the folder.
+    so a link cannot make the walk loop or leave the folder. This walk is most of what
+    an unchanged refresh costs: files are stat'ed relative to their open folder, which
+    spares the kernel resolving the whole path 100,000 times.
     """
     matches = compile_patterns(patterns)
     found: dict[str, FileStat] = {}
@@ -82,29 +90,43 @@ def scan_folder(root: Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> dict[
         folder, prefix = stack.pop()
         try:
             entries = list(os.scandir(folder))
+            folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY) if _STAT_IN_FOLDER else None
         except OSError:
             continue
-        for entry in entries:
-            name = entry.name
-            if name.startswith("."):
-                continue
-            rel = prefix + name
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((entry.path, rel + "/"))
-                elif matches(name, rel) and entry.is_file():
-                    st = entry.stat()
-                    found[rel] = FileStat(st.st_size, st.st_mtime_ns)
-            except OSError:
-                continue  # vanished or unreadable between listing and stat
+        try:
+            for entry in entries:
+                name = entry.name
+                if name[0] == ".":
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append((entry.path, f"{prefix}{name}/"))
+                    elif matches(name, prefix + name) and entry.is_file():
+                        st = os.stat(name, dir_fd=folder_fd) if _STAT_IN_FOLDER else entry.stat()
+                        found[prefix + name] = (st.st_size, st.st_mtime_ns)
+                except OSError:
+                    continue  # vanished or unreadable between listing and stat
+        finally:
+            if folder_fd is not None:
+                os.close(folder_fd)
     return found
+
+
+# The indexed columns a worker fills, in the order of its row tuples.
+ARTICLE_COLUMNS = (
+    "id", "title", "excerpt", "web_url", "provider_name", "provider_domain", "topics",
+    "quality", "heat", "published", "skipped", "published_at", "category", "type",
+    "image_url", "size", "mtime_ns", "content_hash",
+)
 
 
 def read_and_parse(root: str, article_id: str, known_hash: str | None) -> tuple:
     """Read one file and parse it unless its bytes are the ones already indexed.
 
-    Returns ("same" | "ok" | "broken" | "gone", id, size, mtime_ns, hash, fields-or-reason).
-    Runs in worker processes, so it takes and returns plain values.
+    Returns (status, id, size, mtime_ns, hash, payload), status one of "same", "ok",
+    "broken" or "gone". For "ok" the payload is the row ready to store (ARTICLE_COLUMNS)
+    and its (id, topic, topic key) rows; for "broken" it is the reason. Runs in worker
+    processes, so it takes and returns plain values, cheap to pickle.
     """
     try:
         with open(os.path.join(root, article_id), "rb") as handle:
@@ -124,7 +146,16 @@ def read_and_parse(root: str, article_id: str, known_hash: str | None) -> tuple:
     except Exception as error:  # a parser bug must not stop the run either
         reason = f"could not be parsed: {type(error).__name__}: {error}"
         return ("broken", article_id, st.st_size, st.st_mtime_ns, content_hash, reason)
-    return ("ok", article_id, st.st_size, st.st_mtime_ns, content_hash, fields)
+    topics = fields["topics"]
+    row = (
+        article_id, fields["title"], fields["excerpt"], fields["web_url"],
+        fields["provider_name"], fields["provider_domain"],
+        json.dumps(topics, ensure_ascii=False), fields["quality"], fields["heat"],
+        fields["published"], fields["skipped"], fields["published_at"], fields["category"],
+        fields["type"], fields["image_url"], st.st_size, st.st_mtime_ns, content_hash,
+    )
+    topic_rows = [(article_id, topic, topic.casefold()) for topic in topics]
+    return ("ok", article_id, st.st_size, st.st_mtime_ns, content_hash, (row, topic_rows))
 
 
 def _parse_batch(root: str, batch: list[tuple[str, str | None]]) -> list[tuple]:
@@ -139,27 +170,41 @@ def _batches(items: list, size: int) -> Iterator[list]:
 def _parse_all(
     root: Path, todo: list[tuple[str, str | None]], workers: int | None
 ) -> Iterator[list[tuple]]:
-    """Parsed results in batches; in worker processes when there is enough to do."""
+    """Parsed results in batches, in order; in worker processes when there is enough to do.
+
+    Only a few batches per worker are queued ahead, so results never pile up in
+    memory faster than they are written.
+    """
     workers = workers or len(os.sched_getaffinity(0))
     if workers <= 1 or len(todo) < PARALLEL_THRESHOLD:
         for batch in _batches(todo, BATCH_SIZE):
             yield _parse_batch(str(root), batch)
         return
+    from concurrent.futures import ProcessPoolExecutor  # only a big refresh pays for it
+
     # forkserver: forking a threaded process (Bolt, APScheduler) is unsafe
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_parse_batch, str(root), b) for b in _batches(todo, BATCH_SIZE)]
-        for future in futures:
-            yield future.result()
+        in_flight: collections.deque = collections.deque()
+        for batch in _batches(todo, BATCH_SIZE):
+            in_flight.append(pool.submit(_parse_batch, str(root), batch))
+            if len(in_flight) >= workers * IN_FLIGHT_PER_WORKER:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()
 
 
-_UPSERT_ARTICLE = """
-INSERT INTO articles (id, title, excerpt, web_url, provider_name, provider_domain, topics,
-    quality, heat, published, skipped, published_at, category, type, image_url,
-    size, mtime_ns, content_hash, error, indexed_at)
-VALUES (:id, :title, :excerpt, :web_url, :provider_name, :provider_domain, :topics,
-    :quality, :heat, :published, :skipped, :published_at, :category, :type, :image_url,
-    :size, :mtime_ns, :content_hash, NULL, :indexed_at)
+# Rows are staged in a temporary table and moved with one INSERT ... SELECT: the FTS5
+# triggers then run inside a single statement. Row by row (executemany), every
+# statement makes FTS5 flush its pending terms, which cost five times the whole insert.
+_STAGING = "temp.newsbot_staged_articles"
+_CREATE_STAGING = (
+    f"CREATE TEMP TABLE IF NOT EXISTS newsbot_staged_articles ({', '.join(ARTICLE_COLUMNS)})"
+)
+_STAGE_ARTICLE = f"INSERT INTO {_STAGING} VALUES ({', '.join('?' * len(ARTICLE_COLUMNS))})"
+_UPSERT_STAGED = f"""
+INSERT INTO articles ({', '.join(ARTICLE_COLUMNS)}, error, indexed_at)
+SELECT {', '.join(ARTICLE_COLUMNS)}, NULL, ? FROM {_STAGING} WHERE true
 ON CONFLICT (id) DO UPDATE SET title = excluded.title, excerpt = excluded.excerpt,
     web_url = excluded.web_url, provider_name = excluded.provider_name,
     provider_domain = excluded.provider_domain, topics = excluded.topics,
@@ -176,6 +221,7 @@ ON CONFLICT (id) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_n
     content_hash = excluded.content_hash, error = excluded.error,
     indexed_at = excluded.indexed_at
 """
+_CREATE_GONE = "CREATE TEMP TABLE IF NOT EXISTS newsbot_gone_articles (id TEXT PRIMARY KEY)"
 
 
 def refresh(
@@ -187,16 +233,19 @@ def refresh(
 ) -> IndexReport:
     """Bring the index in line with the folder; see the module docstring."""
     on_disk = scan_folder(root, patterns)
-    known = {
-        row[0]: (row[1], row[2], row[3])
-        for row in store.db.execute("SELECT id, size, mtime_ns, content_hash FROM articles")
-    }
-    todo = []
-    for article_id, stat in on_disk.items():
-        previous = known.get(article_id)
-        if previous is None or previous[0] != stat.size or previous[1] != stat.mtime_ns:
-            todo.append((article_id, previous[2] if previous else None))
-    gone = [article_id for article_id in known if article_id not in on_disk]
+    new = dict(on_disk)  # what is left once the stored rows are ticked off
+    changed: list[str] = []  # stored, but size or mtime differ
+    gone: list[str] = []  # stored, no longer on disk
+    for article_id, size, mtime_ns in store.db.execute("SELECT id, size, mtime_ns FROM articles"):
+        stat = new.pop(article_id, None)
+        if stat is None:
+            gone.append(article_id)
+        elif stat[0] != size or stat[1] != mtime_ns:
+            changed.append(article_id)
+    hashes = _known_hashes(store, changed)
+    todo = [(article_id, hashes.get(article_id)) for article_id in changed]
+    todo += [(article_id, None) for article_id in new]
+    vanished: list[str] = []  # listed by the walk, gone when read
 
     report = IndexReport(total=len(on_disk))
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -206,16 +255,13 @@ def refresh(
         pending.extend(results)
         done += len(results)
         if len(pending) >= COMMIT_EVERY:
-            report.indexed += _write(store, pending, now, gone)
+            report.indexed += _write(store, pending, now, vanished)
             pending = []
         if progress:
             progress(done, len(todo))
-    report.indexed += _write(store, pending, now, gone)
-    forgotten = [(article_id,) for article_id in gone if article_id in known]
-    if forgotten:
-        with store.write() as db:
-            db.conn.executemany("DELETE FROM articles WHERE id = ?", forgotten)
-    report.removed = len(forgotten)
+    report.indexed += _write(store, pending, now, vanished)
+    was_stored = set(changed)
+    report.removed = _forget(store, gone + [a for a in vanished if a in was_stored])
     report.failed = store.db.execute(
         "SELECT count(*) FROM articles WHERE error IS NOT NULL"
     ).fetchone()[0]
@@ -224,39 +270,74 @@ def refresh(
     return report
 
 
-def _write(store: Store, results: list[tuple], now: str, gone: list[str]) -> int:
+def _known_hashes(store: Store, article_ids: list[str]) -> dict[str, str]:
+    """The stored content hash of these articles (files whose size or mtime changed)."""
+    if len(article_ids) > 1_000:  # e.g. a checkout touched every file: one pass is cheaper
+        wanted = set(article_ids)
+        rows = store.db.execute("SELECT id, content_hash FROM articles")
+        return {article_id: digest for article_id, digest in rows if article_id in wanted}
+    hashes = {}
+    for article_id in article_ids:
+        row = store.db.execute(
+            "SELECT content_hash FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        if row is not None:
+            hashes[article_id] = row[0]
+    return hashes
+
+
+def _write(store: Store, results: list[tuple], now: str, vanished: list[str]) -> int:
     """Store one lot of parse results; returns how many usable articles it (re)indexed."""
-    articles: list[dict[str, Any]] = []
+    articles: list[tuple] = []
     topics: list[tuple[str, str, str]] = []
     broken: list[tuple] = []
     touched: list[tuple] = []
     for status, article_id, size, mtime_ns, content_hash, payload in results:
         if status == "ok":
-            row = dict(payload, id=article_id, size=size, mtime_ns=mtime_ns,
-                       content_hash=content_hash, indexed_at=now)
-            row["topics"] = json.dumps(payload["topics"], ensure_ascii=False)
+            row, topic_rows = payload
             articles.append(row)
-            topics.extend((article_id, t, t.casefold()) for t in payload["topics"])
+            topics.extend(topic_rows)
         elif status == "broken":
             broken.append((article_id, size, mtime_ns, content_hash, payload, now))
         elif status == "same":
             touched.append((size, mtime_ns, article_id))
         else:  # gone between the scan and the read
-            gone.append(article_id)
+            vanished.append(article_id)
     if not (articles or broken or touched):
         return 0
-    changed_ids = [(row["id"],) for row in articles] + [(row[0],) for row in broken]
     with store.write() as db:
         conn = db.conn
-        conn.executemany(_UPSERT_ARTICLE, articles)
+        conn.execute(_CREATE_STAGING)
+        conn.executemany(_STAGE_ARTICLE, articles)
+        conn.execute(_UPSERT_STAGED, (now,))
         conn.executemany(_UPSERT_BROKEN, broken)
         conn.executemany("UPDATE articles SET size = ?, mtime_ns = ? WHERE id = ?", touched)
-        conn.executemany("DELETE FROM article_topics WHERE article_id = ?", changed_ids)
+        conn.execute(f"DELETE FROM article_topics WHERE article_id IN (SELECT id FROM {_STAGING})")
+        conn.executemany(
+            "DELETE FROM article_topics WHERE article_id = ?", [(row[0],) for row in broken]
+        )
+        conn.execute(f"DELETE FROM {_STAGING}")
         conn.executemany(
             "INSERT OR IGNORE INTO article_topics (article_id, topic, topic_key) VALUES (?, ?, ?)",
             topics,
         )
     return len(articles)
+
+
+def _forget(store: Store, article_ids: list[str]) -> int:
+    """Delete these articles (their topics go by cascade) in one statement, for FTS5's sake."""
+    if not article_ids:
+        return 0
+    with store.write() as db:
+        conn = db.conn
+        conn.execute(_CREATE_GONE)
+        conn.executemany(
+            "INSERT OR IGNORE INTO temp.newsbot_gone_articles (id) VALUES (?)",
+            [(article_id,) for article_id in article_ids],
+        )
+        conn.execute("DELETE FROM articles WHERE id IN (SELECT id FROM temp.newsbot_gone_articles)")
+        conn.execute("DELETE FROM temp.newsbot_gone_articles")
+    return len(article_ids)
 
 
 def failures(store: Store) -> list[dict[str, str]]:
