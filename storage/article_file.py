@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 
 BOM = "\ufeff"
 _OPENING = re.compile(r"---[ \t]*\r?\n")
-_CLOSING = re.compile(r"^---[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
+_CLOSING = re.compile(r"---[ \t]*(?:\r?\n|\Z)")  # at the start of a line
 # What an SQLite INTEGER holds: a larger score would stop the whole index write.
 _SQLITE_INTEGERS = range(-(2**63), 2**63)
 
@@ -41,9 +41,15 @@ def split_front_matter(text: str) -> tuple[str, int, int]:
     opening = _OPENING.match(text)
     if opening is None:
         raise BrokenArticle("no front matter: the file does not start with a '---' line")
-    closing = _CLOSING.search(text, opening.end())
-    if closing is None:
-        raise BrokenArticle("front matter is not closed: no second '---' line")
+    closing = None
+    newline = opening.end() - 1  # the opening line's own newline
+    while closing is None:
+        # str.find, then an anchored match: a MULTILINE '^' search tried every offset
+        newline = text.find("\n---", newline)
+        if newline < 0:
+            raise BrokenArticle("front matter is not closed: no second '---' line")
+        closing = _CLOSING.match(text, newline + 1)
+        newline += 1
     return text[opening.end() : closing.start()], opening.end(), closing.end()
 
 
@@ -94,6 +100,9 @@ class FrontMatterLoader(SafeLoader):
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_UTC_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 _SPECIAL_KEY_TAGS = frozenset({"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"})
 _SCALAR_CONSTRUCTORS = {
     tag: SafeConstructor.yaml_constructors[tag]
@@ -136,10 +145,7 @@ def _construct_plain(loader: SafeConstructor, node: Any, seen: set[int]) -> Any:
     if kind is ScalarNode:
         if tag == _STR_TAG:
             return node.value
-        construct = _SCALAR_CONSTRUCTORS.get(tag)
-        if construct is None:
-            raise _NotPlain(tag)
-        return construct(loader, node)
+        return _construct_scalar(loader, node, tag)
     if id(node) in seen:  # an alias: PyYAML shares the object (and allows cycles)
         raise _NotPlain("alias")
     seen.add(id(node))
@@ -148,12 +154,36 @@ def _construct_plain(loader: SafeConstructor, node: Any, seen: set[int]) -> Any:
         for key_node, value_node in node.value:
             if key_node.tag in _SPECIAL_KEY_TAGS:
                 raise _NotPlain(key_node.tag)
-            key = _construct_plain(loader, key_node, seen)
-            mapping[key] = _construct_plain(loader, value_node, seen)
+            # strings, most keys and values, without a call each
+            if type(key_node) is ScalarNode and key_node.tag == _STR_TAG:
+                key = key_node.value
+            else:
+                key = _construct_plain(loader, key_node, seen)
+            if type(value_node) is ScalarNode and value_node.tag == _STR_TAG:
+                mapping[key] = value_node.value
+            else:
+                mapping[key] = _construct_plain(loader, value_node, seen)
         return mapping
     if kind is SequenceNode and tag == _SEQ_TAG:
         return [_construct_plain(loader, child, seen) for child in node.value]
     raise _NotPlain(tag)
+
+
+def _construct_scalar(loader: SafeConstructor, node: Any, tag: str) -> Any:
+    """PyYAML's value for a scalar that is not a string; the commonest forms directly."""
+    value = node.value
+    if tag == _INT_TAG and value.isascii() and value.isdigit() and value[0] != "0":
+        return int(value)  # what construct_yaml_int returns for plain decimal digits
+    if tag == _TIMESTAMP_TAG and _UTC_SECONDS.match(value):
+        # what construct_yaml_timestamp returns for 2020-07-02T19:21:00Z (a bad date
+        # raises here as it does there, and the caller lets PyYAML report it)
+        return dt.datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]),
+                           int(value[11:13]), int(value[14:16]), int(value[17:19]), 0,
+                           tzinfo=dt.UTC)
+    construct = _SCALAR_CONSTRUCTORS.get(tag)
+    if construct is None:
+        raise _NotPlain(tag)
+    return construct(loader, node)
 
 
 def parse_article(data: bytes) -> dict[str, Any]:
