@@ -14,6 +14,8 @@ COLUMNS = (
 
 # Digest order: best first, ties broken by heat, then newest, then id for a stable order.
 DIGEST_ORDER = "a.quality DESC, a.heat DESC, a.published_at DESC, a.id ASC"
+# The same order on a topic row's copies of those keys (t: article_topics).
+TOPIC_DIGEST_ORDER = "t.quality DESC, t.heat DESC, t.published_at DESC, t.article_id ASC"
 
 
 @dataclass(frozen=True)

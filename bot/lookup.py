@@ -6,7 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from bot.article import COLUMNS, DIGEST_ORDER, Article
+from bot.article import COLUMNS, DIGEST_ORDER, TOPIC_DIGEST_ORDER, Article
 from storage.db import Store
 
 
@@ -29,14 +29,18 @@ class TopicResult:
 
 
 def list_topics(store: Store) -> list[TopicCount]:
-    """Every topic of a usable article, busiest first (by articles still to review)."""
+    """Every topic of a usable article, busiest first (by articles still to review).
+
+    Reads the per-spelling counts the database keeps (schema.topic_order): joining
+    every topic row to its article took a second at 100,000 articles.
+    """
     rows = store.db.execute(
         """
-        SELECT min(t.topic), sum(a.published = 0 AND a.skipped = 0), count(*)
-        FROM article_topics t JOIN articles a ON a.id = t.article_id
-        WHERE a.error IS NULL
-        GROUP BY t.topic_key
-        ORDER BY 2 DESC, 3 DESC, t.topic_key
+        SELECT min(topic), sum(to_review), sum(total)
+        FROM topic_counts
+        WHERE total > 0
+        GROUP BY topic_key
+        ORDER BY 2 DESC, 3 DESC, topic_key
         """
     )
     return [TopicCount(name, unpublished, total) for name, unpublished, total in rows]
@@ -62,12 +66,14 @@ def lookup_topic(
     ).fetchone()
     if spelled is None:
         return TopicResult(topic.strip(), False, [], close_topics(store, topic.strip()))
-    published = "" if include_published else "AND a.published = 0"
+    # Topic rows carry their article's digest-order keys, so the topic's index walks
+    # them in digest order and stops after `limit` (no sort of the whole topic).
+    published = "" if include_published else "AND t.published = 0"
     rows = store.db.execute(
         f"""
         SELECT {COLUMNS} FROM article_topics t JOIN articles a ON a.id = t.article_id
         WHERE t.topic_key = ? AND a.error IS NULL {published}
-        ORDER BY {DIGEST_ORDER} LIMIT ?
+        ORDER BY {TOPIC_DIGEST_ORDER} LIMIT ?
         """,
         [key, limit],
     )
@@ -84,20 +90,36 @@ def fts_query(words: str) -> str:
     return " ".join(f'"{token}"*' for token in tokens)
 
 
+# The best-scoring matches, then their articles. Fetching every match's article row to
+# break score ties took longer than scoring (30 ms for 5,000 matches at 100,000
+# articles), so only the `fetch` best scores are joined, and the caller checks that no
+# match left out could belong in the answer.
+_SEARCH = f"""
+WITH top AS MATERIALIZED (
+    SELECT rowid AS rid, bm25(articles_fts, 5.0, 1.0) AS score FROM articles_fts
+    WHERE articles_fts MATCH ? ORDER BY score LIMIT ?
+)
+SELECT {COLUMNS}, top.score, a.error IS NULL, (SELECT count(*) FROM top)
+FROM top JOIN articles a ON a.rowid = top.rid
+ORDER BY top.score, {DIGEST_ORDER}
+"""
+
+
 def search(store: Store, words: str, limit: int = 20) -> list[Article]:
-    """Full-text search over title and excerpt, best match first."""
+    """Full-text search over title and excerpt, best match first (ties in digest order)."""
     query = fts_query(words)
     if not query:
         return []
-    rows = store.db.execute(
-        f"""
-        SELECT {COLUMNS} FROM articles_fts f JOIN articles a ON a.rowid = f.rowid
-        WHERE articles_fts MATCH ? AND a.error IS NULL
-        ORDER BY bm25(articles_fts, 5.0, 1.0), {DIGEST_ORDER} LIMIT ?
-        """,
-        [query, limit],
-    )
-    return [Article.from_row(r) for r in rows]
+    fetch = max(4 * limit, 100)
+    while True:
+        rows = store.db.execute(_SEARCH, [query, fetch]).fetchall()
+        usable = [row for row in rows if row[-2]][:limit]
+        scored_all = not rows or rows[0][-1] < fetch
+        # A match left out scores no better than the worst fetched: the answer is exact
+        # when it is full and its last score is strictly better than that.
+        if scored_all or (len(usable) == limit and usable[-1][-3] < rows[-1][-3]):
+            return [Article.from_row(row[:-3]) for row in usable]
+        fetch *= 4
 
 
 def article_by_id(store: Store, article_id: str) -> Article | None:

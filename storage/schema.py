@@ -241,4 +241,45 @@ def schedules(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [articles, decisions, digests, sync, schedules]
+def topic_order(db: sqlite_utils.Database) -> None:
+    """v6: topic look-ups and topic counts that stay fast at 100,000 articles.
+
+    Topic rows exist only for usable articles (the index deletes them when a file breaks)
+    and are rewritten whenever their article is, so they can carry copies of the
+    article's digest-order keys: an index then yields a topic's articles already in
+    digest order. `topic_counts` keeps, per spelling, how many usable articles carry the
+    topic and how many of them are still to review, so listing topics reads a few dozen rows
+    instead of joining them all. storage.index, the only writer of article_topics, keeps
+    both in step within its write transactions (a trigger per row cost seconds).
+    """
+    db.executescript(
+        """
+        ALTER TABLE article_topics ADD COLUMN published INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE article_topics ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE article_topics ADD COLUMN quality NUMERIC;
+        ALTER TABLE article_topics ADD COLUMN heat NUMERIC;
+        ALTER TABLE article_topics ADD COLUMN published_at TEXT;
+        UPDATE article_topics SET (published, skipped, quality, heat, published_at) = (
+            SELECT a.published, a.skipped, a.quality, a.heat, a.published_at
+            FROM articles a WHERE a.id = article_topics.article_id
+        );
+        CREATE INDEX article_topics_digest ON article_topics
+            (topic_key, quality DESC, heat DESC, published_at DESC, article_id, published);
+
+        CREATE TABLE topic_counts (
+            topic_key TEXT NOT NULL,
+            topic TEXT NOT NULL,          -- one row per spelling; lists show the smallest
+            to_review INTEGER NOT NULL,   -- neither published nor skipped
+            total INTEGER NOT NULL,
+            PRIMARY KEY (topic_key, topic)
+        ) WITHOUT ROWID;
+        INSERT INTO topic_counts (topic_key, topic, to_review, total)
+            SELECT t.topic_key, t.topic, sum(a.published = 0 AND a.skipped = 0), count(*)
+            FROM article_topics t JOIN articles a ON a.id = t.article_id
+            WHERE a.error IS NULL
+            GROUP BY t.topic_key, t.topic;
+        """
+    )
+
+
+MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order]
