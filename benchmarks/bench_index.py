@@ -1,0 +1,311 @@
+"""How fast `newsbot index` and the look-ups are, against a naive python-frontmatter scan.
+
+    python benchmarks/bench_index.py [--count 100000] [--dir bench-data] [--seed 1]
+
+Generates (or reuses) a corpus shaped like the newsroom's folder, then measures in one
+run, so every ratio compares figures taken under the same machine load:
+
+- baseline: `frontmatter.load` of every file, one process, as a naive tool would;
+- a cold `newsbot index` (real process, empty database), its wall time and peak memory;
+- a refresh with nothing changed (real process, wall time, best and median of three);
+- digest and look-up queries in-process on the resulting index.
+
+Peak memory is the largest sum of resident memory over the index process and all its
+descendants (forkserver and worker processes), sampled every 20 ms from /proc; PSS
+(shared pages split between processes) and `ru_maxrss` (largest single process) are
+printed beside it. This is a benchmark, not a test: it prints PASS/FAIL per goal and
+exits 1 if a goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import corpus  # noqa: E402 - needs ROOT on sys.path
+
+COLD_RATIO_GOAL = 0.6
+NO_CHANGE_GOAL_S = 2.0
+QUERY_GOAL_MS = 20.0
+MEMORY_GOAL_MB = 300.0
+QUERY_RUNS = 10
+SAMPLE_EVERY_S = 0.02
+
+# Runs a command, then reports its wall time and what getrusage saw of the processes it
+# reaped (ru_maxrss is the largest single process among them, not a sum).
+_WRAPPER = """
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)
+wall = time.perf_counter() - started
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall": wall, "returncode": done.returncode,
+                  "stdout": done.stdout.decode("utf-8", "replace"),
+                  "maxrss_kb": usage.ru_maxrss, "cpu": usage.ru_utime + usage.ru_stime}))
+"""
+
+
+@dataclass
+class TreeSample:
+    """The peak of a process tree, from /proc (Linux)."""
+
+    peak_rss: int = 0  # bytes, sum over the processes alive at one sample
+    peak_pss: int = 0
+    peak_processes: int = 0
+    cpu_ticks: dict[int, int] = field(default_factory=dict)  # last seen utime+stime by pid
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_ticks.values()) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(name))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def _sample(pids: list[int], tree: TreeSample) -> None:
+    page = os.sysconf("SC_PAGE_SIZE")
+    rss = pss = alive = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+                rollup = handle.read()
+        except OSError:
+            continue
+        alive += 1
+        tree.cpu_ticks[pid] = int(fields[11]) + int(fields[12])
+        rss += int(fields[21]) * page
+        for line in rollup.splitlines():
+            if line.startswith(b"Pss:"):
+                pss += int(line.split()[1]) * 1024
+                break
+    tree.peak_rss = max(tree.peak_rss, rss)
+    tree.peak_pss = max(tree.peak_pss, pss)
+    tree.peak_processes = max(tree.peak_processes, alive)
+
+
+def run_measured(command: list[str]) -> tuple[dict, TreeSample]:
+    """Run `command` under the wrapper while sampling the memory of its whole tree."""
+    tree = TreeSample()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    wrapper = subprocess.Popen([sys.executable, "-c", _WRAPPER, *command], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE)
+    stop = threading.Event()
+
+    def sampler() -> None:
+        while not stop.is_set():
+            _sample(_descendants(wrapper.pid), tree)
+            stop.wait(SAMPLE_EVERY_S)
+
+    thread = threading.Thread(target=sampler, daemon=True)
+    thread.start()
+    out, _ = wrapper.communicate()
+    stop.set()
+    thread.join()
+    result = json.loads(out)
+    if result["returncode"] != 0:
+        raise SystemExit(f"bench: {' '.join(command)} exited {result['returncode']}")
+    return result, tree
+
+
+def index_command(articles: Path, db: Path) -> list[str]:
+    return [sys.executable, "-m", "bot", "index", "--json", "--articles", str(articles),
+            "--db", str(db)]
+
+
+def baseline_scan(folder: Path) -> tuple[float, int, int]:
+    """What a naive tool does: python-frontmatter on every file. (seconds, loaded, errors)"""
+    import frontmatter
+
+    started = time.perf_counter()
+    loaded = errors = 0
+    for pattern in corpus_patterns():
+        for path in folder.rglob(pattern):
+            try:
+                frontmatter.load(path)
+                loaded += 1
+            except Exception:
+                errors += 1
+    return time.perf_counter() - started, loaded, errors
+
+
+def corpus_patterns() -> tuple[str, ...]:
+    from storage.index import DEFAULT_PATTERNS
+
+    return DEFAULT_PATTERNS
+
+
+def warm_page_cache(folder: Path) -> None:
+    """Read every file once, so neither contender pays for the disk and the other not."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.read_bytes()
+
+
+def ensure_corpus(folder: Path, count: int, seed: int) -> dict:
+    manifest = corpus.read_manifest(folder)
+    if manifest and manifest.get("count") == count and manifest.get("seed") == seed:
+        print(f"reusing {folder}")
+        return manifest
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    started = time.perf_counter()
+    summary = corpus.generate(folder, count, seed)
+    corpus.write_manifest(folder, count, seed, summary)
+    print(f"generated {count} files in {folder} in {time.perf_counter() - started:.1f} s")
+    return corpus.read_manifest(folder) or {}
+
+
+def time_query(call: Callable[[], object]) -> list[float]:
+    """Milliseconds of each of QUERY_RUNS calls; the first runs on a just-opened store."""
+    times = []
+    for _ in range(QUERY_RUNS):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def measure_queries(db: Path) -> list[tuple[str, list[float]]]:
+    from bot.digest import DigestOptions, select_digest
+    from bot.lookup import list_topics, lookup_topic, search
+    from storage.db import Store
+
+    store = Store(db)
+    busiest = list_topics(store)[0].topic
+    queries: list[tuple[str, Callable[[], object]]] = [
+        ("select_digest(top 10)", lambda: select_digest(store)),
+        ("select_digest(topic, min quality)", lambda: select_digest(
+            store, DigestOptions(topics=("Energy", "Climate"), min_quality=50))),
+        (f"lookup_topic({busiest!r})", lambda: lookup_topic(store, busiest)),
+        ("lookup_topic('AI', all)", lambda: lookup_topic(store, "AI", include_published=True)),
+        ("lookup_topic(unknown: suggestions)", lambda: lookup_topic(store, "Batteris")),
+        ("search('battery storage')", lambda: search(store, "battery storage")),
+        ("search('facial recognition public')", lambda: search(store, "facial recognition public")),
+        ("list_topics()", lambda: list_topics(store)),
+    ]
+    results = [(name, time_query(call)) for name, call in queries]
+    store.close()
+    return results
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=100_000, metavar="N")
+    parser.add_argument("--dir", type=Path, default=ROOT / "bench-data", metavar="DIR")
+    parser.add_argument("--seed", type=int, default=1, metavar="S")
+    args = parser.parse_args(argv)
+
+    folder = (args.dir / f"corpus-{args.count}-s{args.seed}").resolve()
+    db = (args.dir / f"index-{args.count}-s{args.seed}.db").resolve()
+    manifest = ensure_corpus(folder, args.count, args.seed)
+    warm_page_cache(folder)
+    print(f"cores: {len(os.sched_getaffinity(0))}, load average at start: {load_average()}")
+
+    base_s, loaded, errors = baseline_scan(folder)
+    print(f"baseline done: {loaded} loaded, {errors} raised ({base_s:.2f} s)")
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    cold, tree = run_measured(index_command(folder, db))
+    cold_report = json.loads(cold["stdout"])
+    print(f"cold index done: {cold_report}")
+
+    no_change = []
+    for _ in range(3):
+        run, _ = run_measured(index_command(folder, db))
+        no_change.append(run["wall"])
+        unchanged_report = json.loads(run["stdout"])
+    print(f"no-change refresh done: {unchanged_report}")
+
+    queries = measure_queries(db)
+    load_end = load_average()
+
+    expected_failed = len(manifest.get("broken", {}))
+    correct = (
+        cold_report["total"] == args.count
+        and cold_report["failed"] == expected_failed
+        and cold_report["indexed"] == args.count - expected_failed
+        and unchanged_report["indexed"] == 0
+        and unchanged_report["unchanged"] == args.count - expected_failed
+    )
+    cold_ratio = cold["wall"] / base_s
+    no_change_s = statistics.median(no_change)
+    peak_mb = tree.peak_rss / 2**20
+    rows = [
+        ("baseline: frontmatter.load, 1 process", f"{base_s:.2f} s", "1.00x", "", ""),
+        ("cold `newsbot index`", f"{cold['wall']:.2f} s", f"{cold_ratio:.2f}x",
+         f"<= {COLD_RATIO_GOAL:.2f}x", verdict(cold_ratio <= COLD_RATIO_GOAL)),
+        ("no-change `newsbot index` (median of 3)", f"{no_change_s:.2f} s",
+         f"{no_change_s / base_s:.3f}x", f"<= {NO_CHANGE_GOAL_S:.0f} s",
+         verdict(no_change_s <= NO_CHANGE_GOAL_S)),
+    ]
+    for name, times in queries:
+        worst = max(times)
+        rows.append((f"{name} (worst of {QUERY_RUNS})", f"{worst:.1f} ms",
+                     f"median {statistics.median(times):.1f} ms", f"< {QUERY_GOAL_MS:.0f} ms",
+                     verdict(worst < QUERY_GOAL_MS)))
+    rows.append((f"cold index peak memory, {tree.peak_processes} processes", f"{peak_mb:.0f} MB",
+                 f"PSS {tree.peak_pss / 2**20:.0f} MB", f"< {MEMORY_GOAL_MB:.0f} MB",
+                 verdict(peak_mb < MEMORY_GOAL_MB)))
+    rows.append(("index results match the corpus", "", "", "", verdict(correct)))
+
+    print()
+    print(f"newsbot index benchmark: {args.count} files ({len(manifest.get('awkward', {}))} "
+          f"awkward, {expected_failed} broken), {folder}")
+    print(f"load average at start / end: see above / {load_end}")
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    header = ("measure", "figure", "vs baseline", "goal", "result")
+    widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
+    for row in (header, *rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    print()
+    print(f"cold index: CPU {tree.cpu_seconds:.1f} s over its process tree (sampled); "
+          f"ru_maxrss of the largest reaped process {cold['maxrss_kb'] / 1024:.0f} MB")
+    print(f"no-change runs: {', '.join(f'{s:.2f} s' for s in no_change)}")
+    print(f"command: {' '.join(index_command(folder, db)[1:])}")
+    return 0 if all(row[4] != "FAIL" for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
