@@ -20,13 +20,9 @@ from zoneinfo import ZoneInfo
 
 from bot.article import Article
 from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
-from bot.cron import next_fire_times, zone
 from bot.decisions import UnknownArticle, UnusableArticle, decide, standing_decisions
 from bot.digest import DigestBusy, DigestOptions, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
-from bot.schedule_command import ScheduleCommand, execute_schedule_command
-from bot.schedules import ScheduleError, ScheduleSpec, check_cron
-from bot.sync import SyncError, sync_decisions
 from storage.db import Store
 from storage.index import IndexReport, failures, refresh
 
@@ -315,6 +311,8 @@ def channel_id(text: str) -> str:
 
 def cmd_sync(ctx: Context) -> int:
     """Exit 1 when a file was left alone (a conflict) or the commit failed: cron notices."""
+    from bot.sync import SyncError, sync_decisions  # here: `newsbot index` starts faster
+
     args = ctx.args
     try:
         report = sync_decisions(ctx.store, ctx.config, dry_run=args.dry_run,
@@ -330,6 +328,10 @@ def cmd_sync(ctx: Context) -> int:
 def cmd_schedule(ctx: Context) -> int:
     """`newsbot schedule list|add|remove|pause|resume|preview`: the same table and answers
     as `/news schedule` in Slack. No admin check: the command line already has the database."""
+    # here, not at the top: apscheduler costs every other command (`newsbot index`) 50 ms
+    from bot.schedule_command import ScheduleCommand, execute_schedule_command
+    from bot.schedules import ScheduleError, ScheduleSpec
+
     args = ctx.args
     try:
         if args.schedule_action == "preview":
@@ -356,6 +358,9 @@ def cmd_schedule(ctx: Context) -> int:
 
 
 def _schedule_preview(ctx: Context) -> int:
+    from bot.cron import next_fire_times
+    from bot.schedules import check_cron
+
     args = ctx.args
     zone_name = args.tz or ctx.config.timezone
     start = args.from_ or dt.datetime.now(dt.UTC)
@@ -419,6 +424,8 @@ def _non_negative(text: str) -> float:
 
 
 def _time_zone(text: str) -> str:
+    from bot.cron import zone
+
     try:
         return zone(text).key
     except ValueError as error:
