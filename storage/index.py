@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # workers import this module: keep sqlite_utils out of them
 DEFAULT_PATTERNS = ("*.md", "*.txt")
 PARALLEL_THRESHOLD = 2_000  # below this many files, worker start-up costs more than it saves
 BATCH_SIZE = 250
-IN_FLIGHT_PER_WORKER = 4  # batches queued ahead per worker: keeps them busy, bounds memory
+IN_FLIGHT_PER_WORKER = 8  # batches queued ahead per worker: busy while a write runs; bounded
 COMMIT_EVERY = 5_000  # rows per write transaction, so other writers are not held up long
 WRITE_CACHE_KIB = 32 * 1024  # SQLite page cache while a big refresh writes
 
