@@ -85,8 +85,12 @@ class FrontMatterLoader(SafeLoader):
     PLAIN_TAGS_KEPT = 50_000  # bounds the memo: timestamps are mostly unique
 
     def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is not ScalarNode or self.yaml_path_resolvers:
+        if self.yaml_path_resolvers:
             return super().resolve(kind, value, implicit)
+        if kind is MappingNode:
+            return self.DEFAULT_MAPPING_TAG
+        if kind is SequenceNode:
+            return self.DEFAULT_SEQUENCE_TAG
         if not implicit[0]:  # quoted, or tagged '!': a string
             return self.DEFAULT_SCALAR_TAG
         tag = self._plain_tags.get(value)
