@@ -20,7 +20,7 @@ from storage.index import refresh
 def topics_by_join(store: Store) -> list[tuple[str, int, int]]:
     rows = store.db.execute(
         """
-        SELECT min(t.topic), sum(a.published = 0), count(*)
+        SELECT min(t.topic), sum(a.published = 0 AND a.skipped = 0), count(*)
         FROM article_topics t JOIN articles a ON a.id = t.article_id
         WHERE a.error IS NULL
         GROUP BY t.topic_key
@@ -82,13 +82,20 @@ def test_topic_counts_and_look_ups_follow_every_kind_of_change(store: Store, art
     bump_mtime(articles / "a/02.md")
     (articles / "a/03.md").unlink()
     write_article(articles, "b/new.md", title="New", topics=[Raw("Oceans")], quality=9)
+    write_article(articles, "b/skipped.md", title="Skipped", topics=[Raw("Oceans")],
+                  skipped=True)  # counts in the total, not among those to review
     refresh(store, articles)
     assert_topics_agree(store)
     assert {t.topic for t in list_topics(store)} >= {"Oceans", "Energy"}
+    write_article(articles, "a/04.md", title="Skipped now", skipped=True,
+                  topics=[Raw("AI"), Raw("Climate")])
+    bump_mtime(articles / "a/04.md")
+    refresh(store, articles)
+    assert_topics_agree(store)
 
     refresh(store, articles, patterns=["b/*.md"])  # nearly everything leaves the index
     assert_topics_agree(store)
-    assert [(t.topic, t.total) for t in list_topics(store)] == [("Oceans", 1)]
+    assert [(t.topic, t.unpublished, t.total) for t in list_topics(store)] == [("Oceans", 1, 2)]
 
 
 def test_search_beyond_the_first_fetch_with_ties_and_broken_matches(store: Store,
