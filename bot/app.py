@@ -221,7 +221,13 @@ class Periodic:
 
 
 def refresh_index(store: Store, config: Config) -> None:
-    report = refresh(store, config.articles, config.patterns)
+    """The periodic refresh. A folder that went away (an unmounted share) is logged and
+    the index kept as it was, rather than emptied."""
+    try:
+        report = refresh(store, config.articles, config.patterns)
+    except NotADirectoryError as error:
+        log.error("index not refreshed", extra={"error": str(error)})
+        return
     if report.indexed or report.removed:
         log.info("index refreshed", extra=report.as_dict())
 
@@ -236,6 +242,9 @@ def serve(
     and, when configured, a periodic sync.
     """
     store = Store(config.db)
+    if not config.articles.is_dir():
+        raise StartupError(f"the articles folder {config.articles} does not exist (set "
+                           "--articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml)")
     refresh_index(store, config)
     applied = apply_config_schedules(store, config.schedules, default_tz=config.timezone)
     log.info("config schedules applied", extra=applied.to_json())

@@ -274,8 +274,15 @@ def refresh(
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> IndexReport:
-    """Bring the index in line with the folder; see the module docstring."""
+    """Bring the index in line with the folder; see the module docstring.
+
+    Raises NotADirectoryError when `root` is not a folder: an unmounted share must not
+    look like a folder whose every article was deleted.
+    """
+    if not Path(root).is_dir():
+        raise NotADirectoryError(f"the articles folder {root} is not a folder (not mounted?)")
     on_disk = scan_folder(root, patterns)
+    misnamed = _misnamed(on_disk)
     new = dict(on_disk)  # what is left once the stored rows are ticked off
     changed: list[str] = []  # stored, but size or mtime differ
     gone: list[str] = []  # stored, no longer on disk
@@ -288,12 +295,17 @@ def refresh(
     hashes = _known_hashes(store, changed)
     todo = [(article_id, hashes.get(article_id)) for article_id in changed]
     todo += [(article_id, None) for article_id in new]
+    todo = [item for item in todo if item[0] not in misnamed]
     vanished: list[str] = []  # listed by the walk, gone when read
 
     report = IndexReport(total=len(on_disk))
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     done = 0
-    pending: list[tuple] = []
+    # recorded as broken without being read: their ids cannot be stored, nor opened again
+    pending: list[tuple] = [
+        ("broken", article_id, *on_disk[article_id], "", MISNAMED)
+        for article_id in misnamed if article_id in new or article_id in changed
+    ]
     with _page_cache(store, WRITE_CACHE_KIB if len(todo) >= PARALLEL_THRESHOLD else 0):
         for results in _parse_all(root, todo, workers):
             pending.extend(results)
@@ -312,6 +324,30 @@ def refresh(
     report.total = store.db.execute("SELECT count(*) FROM articles").fetchone()[0]
     report.unchanged = report.total - report.indexed - report.failed
     return report
+
+
+MISNAMED = "the file name is not valid UTF-8: rename the file"
+
+
+def _misnamed(on_disk: dict[str, tuple[int, int]]) -> set[str]:
+    """File names that are not UTF-8 (a Latin-1 `café.md` from an old system) reach us
+    with surrogates SQLite cannot store. They are given printable ids (`caf\\xe9.md`),
+    in place in `on_disk`, and returned so the refresh records them as broken."""
+    misnamed = set()
+    for article_id in [a for a in on_disk if not _is_utf8(a)]:
+        printable = article_id.encode("utf-8", "surrogateescape").decode("utf-8",
+                                                                          "backslashreplace")
+        on_disk[printable] = on_disk.pop(article_id)
+        misnamed.add(printable)
+    return misnamed
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -141,11 +141,6 @@ def test_broken_files_count_as_failed_on_every_refresh_until_fixed(store, articl
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="storage/index.py: a file name that is not UTF-8 reaches SQLite as a surrogate "
-    "string and the UnicodeEncodeError stops the whole refresh",
-)
 def test_a_file_name_that_is_not_utf8_does_not_stop_the_run(store, articles):
     write_article(articles, "good.md")
     name = os.fsdecode(b"caf\xe9.md")  # latin-1 name, as copied from an old system
@@ -153,6 +148,20 @@ def test_a_file_name_that_is_not_utf8_does_not_stop_the_run(store, articles):
     report = refresh(store, articles)
     assert "good.md" in ids(store, "error IS NULL")
     assert report.total == 2 and report.failed == 1
+    [broken] = failures(store)
+    assert broken == {"id": "caf\\xe9.md",
+                      "reason": "the file name is not valid UTF-8: rename the file"}
+    assert counts(refresh(store, articles)) == {
+        "total": 2, "indexed": 0, "unchanged": 1, "failed": 1, "removed": 0,
+    }
+
+
+def test_a_missing_articles_folder_is_an_error_not_an_empty_folder(store, articles):
+    write_article(articles, "good.md")
+    refresh(store, articles)
+    with pytest.raises(NotADirectoryError):
+        refresh(store, articles.parent / "not-mounted")
+    assert ids(store, "error IS NULL") == ["good.md"]
 
 
 # --- incremental refresh

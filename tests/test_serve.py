@@ -190,3 +190,25 @@ def test_an_unreachable_web_api_is_named_by_serve_and_digest_post(slack, tmp_pat
                     cwd=tmp_path, env=slack_env(slack, tmp_path))
     assert rerun.code == 0, rerun.stderr  # as the message says: run it again
     assert len(rerun.json["articles"]) == 2
+
+
+def test_the_periodic_refresh_keeps_the_index_when_the_folder_goes_away(tmp_path: Path):
+    from bot.app import refresh_index
+    from bot.config import Config
+    from storage.db import Store
+
+    articles = tmp_path / "articles"
+    shutil.copytree(EXAMPLES, articles)
+    config = Config(articles=articles, db=tmp_path / "newsbot.db")
+    store = Store(config.db)
+    refresh_index(store, config)
+    shutil.rmtree(articles)  # the share is unmounted
+    refresh_index(store, config)
+    assert store.db.execute("SELECT count(*) FROM articles").fetchone()[0] == 34
+
+
+def test_serve_with_a_missing_articles_folder_says_so(tmp_path: Path, slack):
+    env = slack_env(slack, tmp_path, SLACK_SIGNING_SECRET=SECRET,
+                    NEWSBOT_ARTICLES=str(tmp_path / "nowhere"))
+    result = run_cli("serve", "--http", "--port", "0", cwd=tmp_path, env=env)
+    assert result.code == 2 and "nowhere" in result.stderr and "Traceback" not in result.stderr
