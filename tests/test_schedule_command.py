@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-from pathlib import Path
 
 import pytest
 
 from bot.admins import AdminCheck
 from bot.schedule_command import parse_schedule_command, run_schedule_command
 from bot.schedules import ScheduleError, get_schedule, list_schedules
-from storage.db import Store
 
 NOW = dt.datetime(2026, 3, 27, 12, 0, tzinfo=dt.UTC)  # a Friday
-
-
-@pytest.fixture(scope="module")
-def empty_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "empty.db"
-    Store(path).close()
-    return path
-
-
-@pytest.fixture
-def store(tmp_path, empty_db):
-    shutil.copyfile(empty_db, tmp_path / "newsbot.db")
-    return Store(tmp_path / "newsbot.db")
 
 
 # --- parsing

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -31,7 +30,6 @@ from bot.schedules import (
     remove_schedule,
     resume_schedule,
 )
-from storage.db import Store
 
 REPO = Path(__file__).resolve().parent.parent
 UTC = dt.UTC
@@ -42,19 +40,6 @@ MONDAY_0700 = dt.datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 
 def at(hour: int, minute: int = 0, second: int = 0, day: int = 2) -> dt.datetime:
     return dt.datetime(2026, 3, day, hour, minute, second, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def empty_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "empty.db"
-    Store(path).close()
-    return path
-
-
-@pytest.fixture
-def store(tmp_path, empty_db):
-    shutil.copyfile(empty_db, tmp_path / "newsbot.db")
-    return Store(tmp_path / "newsbot.db")
 
 
 class Poster:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,20 +36,6 @@ from storage.db import Store
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "examples" / "newsbot.yaml"
 T0 = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def empty_db(tmp_path_factory) -> Path:
-    """A migrated database made once; each test gets a copy (migrating costs ~50 ms)."""
-    path = tmp_path_factory.mktemp("template") / "empty.db"
-    Store(path).close()
-    return path
-
-
-@pytest.fixture
-def store(tmp_path, empty_db):
-    shutil.copyfile(empty_db, tmp_path / "newsbot.db")
-    return Store(tmp_path / "newsbot.db")
 
 
 def spec(channel="C0NEWS", cron="0 9 * * 1-5", tz="Europe/London", **kw) -> ScheduleSpec:
