@@ -133,11 +133,15 @@ def _post_digest(ctx: Context, options: DigestOptions) -> int:
         slack_error_code,
         web_client,
     )
+    from bot.schedules import ScheduleError, normalize_channel
     from handlers.digest_post import DigestPostError, post_digest
 
-    channel = channel_id(ctx.args.channel or "")
-    if not channel:
+    if not ctx.args.channel:
         raise UsageError("--post needs --channel C (a channel id such as C0123456789)")
+    try:
+        channel = normalize_channel(ctx.args.channel)
+    except ScheduleError as error:
+        raise UsageError(f"--channel: {error}") from None
     credentials = credentials_from_env(os.environ, "post")
     config = ctx.config
     today = dt.datetime.now(ZoneInfo(config.timezone)).date()
@@ -299,14 +303,6 @@ def cmd_decisions(ctx: Context) -> int:
     ctx.emit({"decisions": [d.to_json() for d in decisions]},
              "\n".join(lines) or "No standing decisions.")
     return 0
-
-
-def channel_id(text: str) -> str:
-    """A channel as Slack sends it (`<#C123|name>`) or as typed (`C123`, `#C123`)."""
-    text = text.strip()
-    if text.startswith("<#") and text.endswith(">"):
-        text = text[2:-1].split("|", 1)[0]
-    return text.lstrip("#")
 
 
 def cmd_sync(ctx: Context) -> int:
