@@ -231,8 +231,14 @@ class CrontabTrigger(BaseTrigger):
         )
         days = _listing(spec.days, range(1, 32))
         weekdays = _weekday_listing(spec.weekdays)
-        if spec.either_day_matches:
-            self._inner: BaseTrigger = OrTrigger([
+        # A day of the month no chosen month has (30 February) can never fire on its own;
+        # its CronTrigger would search to year 9999 on every call, so only the weekday
+        # half is kept.
+        days_possible = min(spec.days) <= max(DAYS_IN_MONTH[m - 1] for m in spec.months)
+        if spec.either_day_matches and not days_possible:
+            self._inner: BaseTrigger = CronTrigger(day="*", day_of_week=weekdays, **common)
+        elif spec.either_day_matches:
+            self._inner = OrTrigger([
                 CronTrigger(day=days, day_of_week="*", **common),
                 CronTrigger(day="*", day_of_week=weekdays, **common),
             ])

@@ -172,6 +172,7 @@ class Plan:
     path: Path | None = None
     before: bytes = b""
     mode: int = 0o644
+    owner: tuple[int, int] | None = None  # the file's uid and gid, kept on rewrite
     current: Lines | None = None
     wanted: Lines | None = None
     after: bytes | None = None
@@ -305,9 +306,12 @@ def _resolve(real_root: Path, article_id: str) -> Path:
     relative = Path(article_id)
     if relative.is_absolute() or ".." in relative.parts:
         raise _Refused("the id is not a path inside the articles folder")
-    real = Path(os.path.realpath(real_root / relative))
+    path = real_root / relative
+    real = Path(os.path.realpath(path))
     if not real.is_relative_to(real_root):
         raise _Refused("the path leads outside the articles folder (a symbolic link?)")
+    if real != path:  # a link inside the folder: the decision is about this file, not another
+        raise _Refused("the path is a symbolic link; sync only edits the file itself")
     return real
 
 
@@ -338,6 +342,7 @@ def _plan_edit(plan: Plan) -> None:
     except OSError as error:
         raise _Refused(f"cannot read the file: {error.strerror}") from None
     plan.mode = st.st_mode & 0o7777
+    plan.owner = (st.st_uid, st.st_gid)
     try:
         meta = load_front_matter(plan.before)
         plan.current = key_lines(plan.before)
@@ -465,7 +470,8 @@ def _write_round(store: Store, todo: list[Plan], stamp: str) -> list[Plan]:
     for plan in todo:
         assert plan.path is not None and plan.after is not None
         try:
-            replaced = replace_if_unchanged(plan.path, plan.before, plan.after, plan.mode)
+            replaced = replace_if_unchanged(plan.path, plan.before, plan.after, plan.mode,
+                                            plan.owner)
         except OSError as error:
             plan.after = None
             plan.conflict = f"cannot write the file: {error.strerror or error}"

@@ -10,7 +10,9 @@ the indexer never picks it up and a later run knows which leftover to remove.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 from pathlib import Path
 
 _OPEN_FLAGS = os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
@@ -20,11 +22,22 @@ def temp_path_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.newsbot-sync.tmp")
 
 
+class NotARegularFile(OSError):
+    """A folder, FIFO or device where an article file should be."""
+
+
 def read_bytes(path: Path) -> tuple[bytes, os.stat_result]:
-    """The file's bytes and stat, without following a symlink at the last step."""
-    fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
+    """The file's bytes and stat, without following a symlink at the last step.
+
+    Opened non-blocking and checked to be a regular file before reading, so a FIFO
+    planted at an article's path cannot hang a sync that holds the lock.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _OPEN_FLAGS)
     with os.fdopen(fd, "rb") as handle:
-        return handle.read(), os.fstat(handle.fileno())
+        st = os.fstat(handle.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise NotARegularFile(errno.EINVAL, "not a regular file", str(path))
+        return handle.read(), st
 
 
 def remove_leftover(path: Path) -> bool:
@@ -36,8 +49,12 @@ def remove_leftover(path: Path) -> bool:
     return True
 
 
-def replace_if_unchanged(path: Path, expected: bytes, data: bytes, mode: int) -> bool:
+def replace_if_unchanged(path: Path, expected: bytes, data: bytes, mode: int,
+                         owner: tuple[int, int] | None = None) -> bool:
     """Atomically replace `path` with `data` if it still holds `expected`.
+
+    The new file takes the original's mode and, as far as the bot is allowed, its owner
+    and group: in a shared content folder the group is what lets editors keep writing.
 
     Returns False, writing nothing, when the file changed (or vanished) since `expected`
     was read: the caller decides again from the file as it is now. The check runs after
@@ -51,6 +68,8 @@ def replace_if_unchanged(path: Path, expected: bytes, data: bytes, mode: int) ->
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            if owner is not None:
+                _keep_owner(handle.fileno(), *owner)
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         try:
@@ -66,6 +85,17 @@ def replace_if_unchanged(path: Path, expected: bytes, data: bytes, mode: int) ->
             os.unlink(temp)
         raise
     return True
+
+
+def _keep_owner(fd: int, uid: int, gid: int) -> None:
+    """The original owner and group; only the group when the bot may not give files away
+    (an unprivileged process may still set a group it belongs to); else as created."""
+    for wanted_uid in (uid, -1):
+        try:
+            os.fchown(fd, wanted_uid, gid)
+            return
+        except PermissionError:
+            continue
 
 
 def fsync_folder(folder: Path) -> None:

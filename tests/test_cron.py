@@ -266,3 +266,10 @@ def test_hourly_schedule_skips_the_missing_hour_on_the_spring_day(tz):
     end = dt.datetime.combine(day, dt.time(23, 59), tzinfo=zone_info)
     fires = fire_times_between(build_trigger("0 * * * *", tz), start, end)
     assert [f.hour for f in fires] == [h for h in range(24) if h != 2]
+
+
+def test_an_impossible_day_with_a_weekday_fires_on_the_weekday():
+    # 30 February or Mondays: crontab fires on Mondays in February (the day never comes)
+    start = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    fires = next_fire_times("0 0 30 2 1", "UTC", start, 3)
+    assert [f.date().isoformat() for f in fires] == ["2026-02-02", "2026-02-09", "2026-02-16"]

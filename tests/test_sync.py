@@ -318,12 +318,36 @@ def test_a_symlink_leading_outside_the_folder_is_refused(
     newsroom.decide("escape.md", "publish")
     newsroom.decide("alias.md", "publish")
     report = newsroom.sync()
-    assert [(c.id, c.reason) for c in report.conflicts] == [
+    assert sorted((c.id, c.reason) for c in report.conflicts) == [
+        ("alias.md", "the path is a symbolic link; sync only edits the file itself"),
         ("escape.md", "the path leads outside the articles folder (a symbolic link?)")]
     assert outside.read_text() == article()
-    # a link that stays inside edits the file it points to and stays a link
+    # a link that stays inside is refused too: a decision on alias.md must not edit
+    # inner/real.md, an article of its own with its own decisions
     assert (newsroom.folder / "alias.md").is_symlink()
-    assert "published: true" in (newsroom.folder / "inner" / "real.md").read_text()
+    assert (newsroom.folder / "inner" / "real.md").read_text() == article()
+
+
+def test_a_fifo_at_an_article_path_is_a_conflict_not_a_hang(newsroom: Newsroom) -> None:
+    path = newsroom.add("a.md", article())
+    newsroom.decide("a.md", "publish")
+    path.unlink()
+    os.mkfifo(path)
+    report = newsroom.sync()
+    assert [(c.id, c.reason) for c in report.conflicts] == [
+        ("a.md", "cannot read the file: not a regular file")]
+
+
+def test_owner_and_group_are_kept(newsroom: Newsroom) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another owner needs root")
+    path = newsroom.add("a.md", article())
+    os.chown(path, 1000, 1000)
+    path.chmod(0o664)
+    newsroom.decide("a.md", "publish")
+    newsroom.sync()
+    st = path.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (1000, 1000, 0o664)
 
 
 def test_permissions_are_kept(newsroom: Newsroom) -> None:
