@@ -234,7 +234,7 @@ def refresh_index(store: Store, config: Config) -> None:
 
 def serve(
     config: Config, credentials: SlackCredentials, http: bool, host: str = "0.0.0.0",
-    port: int = 3000, ready: Callable[[str], None] | None = None,
+    port: int = 3000,
 ) -> None:
     """Run the bot until interrupted: Socket Mode, or HTTP on host:port.
 
@@ -268,13 +268,9 @@ def serve(
     try:
         if http:
             log.info("serving HTTP", extra={"url": server.url, "path": EVENTS_PATH})
-            if ready:
-                ready(server.url)
             server.serve_forever()
         else:
             log.info("connected in Socket Mode")
-            if ready:
-                ready("socket-mode")
             threading.Event().wait()  # what SocketModeHandler.start() does after connecting
     finally:
         scheduler.shutdown(wait=False)

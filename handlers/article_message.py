@@ -49,7 +49,6 @@ class Redrawer:
     def __init__(self, client: WebClient, store: Store) -> None:
         self.client, self.store = client, store
         self._pending: dict[tuple[str, str], str] = {}  # (channel, ts) -> article id, in order
-        self._busy = False
         self._changed = threading.Condition()
         threading.Thread(target=self._run, name="redraw", daemon=True).start()
 
@@ -58,20 +57,12 @@ class Redrawer:
             self._pending[(channel, ts)] = article_id
             self._changed.notify_all()
 
-    def wait_idle(self, timeout: float = 5.0) -> bool:
-        """Wait until every requested redraw is done (tests, shutdown)."""
-        with self._changed:
-            return self._changed.wait_for(lambda: not self._pending and not self._busy, timeout)
-
     def _run(self) -> None:
         while True:
             with self._changed:
-                self._busy = False
-                self._changed.notify_all()
                 self._changed.wait_for(lambda: self._pending)
                 (channel, ts), article_id = next(iter(self._pending.items()))
                 del self._pending[(channel, ts)]
-                self._busy = True
             try:
                 show_decision(self.client, self.store, channel, ts, article_id)
             except Exception:  # the database or Slack misbehaving must not stop redraws
