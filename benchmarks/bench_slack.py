@@ -116,18 +116,19 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def baseline_server(port: int) -> None:
-    """The baseline process: Bolt behind our HTTP server, a listener that only counts."""
+    """The baseline process: Bolt behind the same production server (waitress, the same
+    checks before Bolt), a listener that only counts."""
     from slack_bolt import App
 
-    from handlers.http_server import SlackHTTPServer
+    from handlers.web_server import Routes, SlackEvents, WebServer
 
     counted: list[int] = []
     client = web_client(os.environ["SLACK_BOT_TOKEN"], os.environ["SLACK_API_URL"])
     app = App(client=client, signing_secret=SECRET)
     for event in ("reaction_added", "reaction_removed"):
         app.event(event)(lambda: counted.append(1))
-    SlackHTTPServer(app, "127.0.0.1", port, health=lambda: {"events": len(counted)}) \
-        .serve_forever()
+    routes = Routes(lambda: (True, {"events": len(counted)}), SlackEvents(app, SECRET))
+    WebServer(routes, "127.0.0.1", port).serve_forever()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import signal
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,18 +25,21 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.web import SlackResponse
 
+from bot import metrics
 from bot.admins import AdminCheck
 from bot.config import Config, ConfigError
+from bot.health import Health
+from bot.index_refresh import IndexRefresher
 from bot.scheduler import DigestScheduler
 from bot.schedules import apply_config_schedules
 from bot.sync import SyncBusy, sync_decisions
-from handlers import buttons, home, news_command, reactions
+from handlers import buttons, event_metrics, home, news_command, reactions
 from handlers.article_message import Redrawer
 from handlers.digest_post import scheduled_poster
-from handlers.http_server import EVENTS_PATH, SlackHTTPServer
+from handlers.web_server import EVENTS_PATH, Routes, SlackEvents, WebServer
 from storage.db import Store
-from storage.index import refresh
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRIES = 3  # per call, on 429 (honouring Retry-After), 5xx and connection errors
+SHUTDOWN_SECONDS = 30.0  # how long a stop waits for listeners, redraws and running jobs
 # Slack's answers that mean the token itself is unusable
 AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired",
                          "account_inactive", "not_allowed_token_type"})
@@ -101,14 +107,42 @@ def no_slack_credentials(env: Mapping[str, str]) -> bool:
     return not any(env.get(name, "").strip() for name in SLACK_CREDENTIALS)
 
 
+class MeteredWebClient(WebClient):
+    """A WebClient that counts each call's final outcome in newsbot_slack_api_calls_total."""
+
+    def api_call(self, api_method: str, *args, **kwargs) -> SlackResponse:
+        try:
+            response = super().api_call(api_method, *args, **kwargs)
+        except SlackApiError as error:
+            status = getattr(error.response, "status_code", None)
+            metrics.web_api_call(api_method, "rate_limited" if status == 429 else "slack_error")
+            raise
+        except Exception:
+            metrics.web_api_call(api_method, "connection_error")
+            raise
+        ok = response.status_code < 400 and response.data.get("ok", True) is not False
+        metrics.web_api_call(api_method, "ok" if ok else "http_error")
+        return response
+
+
+class CountingRateLimitHandler(RateLimitErrorRetryHandler):
+    """Slack's retry for 429 (honouring Retry-After) that also counts every 429 answer."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        if response is not None and response.status_code == 429:
+            metrics.web_api_rate_limited(request.url.rstrip("/").rsplit("/", 1)[-1])
+        return super()._can_retry(state=state, request=request, response=response, error=error)
+
+
 def web_client(token: str, api_url: str | None = None) -> WebClient:
-    """A Web API client that retries rate limits, server errors and dropped connections."""
+    """A Web API client that retries rate limits, server errors and dropped connections,
+    and counts its calls for /metrics."""
     kwargs = {"base_url": api_url} if api_url else {}
-    return WebClient(
+    return MeteredWebClient(
         token=token,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=RETRIES),
-            RateLimitErrorRetryHandler(max_retry_count=RETRIES),
+            CountingRateLimitHandler(max_retry_count=RETRIES),
             ServerErrorRetryHandler(max_retry_count=RETRIES),
         ],
         **kwargs,
@@ -116,7 +150,8 @@ def web_client(token: str, api_url: str | None = None) -> WebClient:
 
 
 def build_app(
-    config: Config, store: Store, client: WebClient, signing_secret: str | None
+    config: Config, store: Store, client: WebClient, signing_secret: str | None,
+    redrawer: Redrawer | None = None,
 ) -> App:
     """The Bolt app with every listener registered. Calls auth.test once."""
     app = App(
@@ -125,9 +160,10 @@ def build_app(
         request_verification_enabled=signing_secret is not None,
         logger=logging.getLogger("slack_bolt"),
     )
+    event_metrics.register(app)
     admins = AdminCheck(config.admins, lambda user: client.users_info(user=user)["user"])
     news_command.register(app, news_command.NewsCommand(store, config, client, admins))
-    redrawer = Redrawer(client, store)
+    redrawer = redrawer or Redrawer(client, store)
     reactions.register(app, store, config, redrawer)
     buttons.register(app, store, config, redrawer)
     home.register(app, store, config)
@@ -159,10 +195,11 @@ def explain_slack_failure(error: BaseException, token_variable: str, api_url: st
     return None
 
 
-def start_app(config: Config, store: Store, client: WebClient, signing_secret: str | None) -> App:
+def start_app(config: Config, store: Store, client: WebClient, signing_secret: str | None,
+              redrawer: Redrawer | None = None) -> App:
     """build_app, with a refused bot token or an unreachable API as a StartupError."""
     try:
-        return build_app(config, store, client, signing_secret)
+        return build_app(config, store, client, signing_secret, redrawer)
     except (BoltError, SlackApiError, OSError) as error:
         message = explain_slack_failure(error, "SLACK_BOT_TOKEN", client.base_url)
         if message is None:
@@ -170,9 +207,10 @@ def start_app(config: Config, store: Store, client: WebClient, signing_secret: s
         raise StartupError(message) from None
 
 
-def listen_http(app: App, host: str, port: int, store: Store) -> SlackHTTPServer:
+def listen(routes: Routes, host: str, port: int) -> WebServer:
+    """The production HTTP server on host:port; a taken port is a StartupError."""
     try:
-        return SlackHTTPServer(app, host, port, health=lambda: health(store))
+        return WebServer(routes, host, port)
     except OSError as error:  # the port is taken, or the address is not this machine's
         raise StartupError(f"cannot listen on {host}:{port} ({error.strerror or error}): "
                            "choose another --port or --host, or stop what uses it") from None
@@ -197,89 +235,120 @@ def connect_socket_mode(app: App, app_token: str, api_url: str) -> SocketModeHan
     return handler
 
 
-class Periodic:
-    """Run a function every `seconds` on a daemon thread; errors are logged, not fatal."""
-
-    def __init__(self, seconds: float, function: Callable[[], object], name: str) -> None:
-        self.seconds, self.function, self.name = seconds, function, name
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> Periodic:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.seconds):
-            try:
-                self.function()
-            except Exception:
-                log.exception("periodic job failed", extra={"job": self.name})
-
-
-def refresh_index(store: Store, config: Config) -> None:
-    """The periodic refresh. A folder that went away (an unmounted share) is logged and
-    the index kept as it was, rather than emptied."""
-    try:
-        report = refresh(store, config.articles, config.patterns)
-    except NotADirectoryError as error:
-        log.error("index not refreshed", extra={"error": str(error)})
-        return
-    if report.indexed or report.removed:
-        log.info("index refreshed", extra=report.as_dict())
-
-
 def serve(
     config: Config, credentials: SlackCredentials, http: bool, host: str = "0.0.0.0",
-    port: int = 3000,
+    port: int = 3000, metrics_port: int | None = None,
 ) -> None:
-    """Run the bot until interrupted: Socket Mode, or HTTP on host:port.
+    """Run the bot until SIGTERM or Ctrl-C: Socket Mode, or HTTP on host:port.
 
-    Beside the Slack listeners it runs the digest scheduler, a periodic index refresh
-    and, when configured, a periodic sync.
+    Beside the Slack listeners one scheduler runs the digest schedules, the periodic
+    index refresh and, when configured, the periodic sync. `/healthz` and `/metrics` are
+    served on the HTTP port, or in Socket Mode on `metrics_port` when given.
+
+    Stopping is orderly, so that nothing Slack saw acknowledged is lost: stop accepting,
+    answer the requests already received, let Bolt's listeners finish, draw the pending
+    redraws, then stop the scheduler (waiting for running jobs, up to a bound).
     """
     store = Store(config.db)
     if not config.articles.is_dir():
         raise StartupError(f"the articles folder {config.articles} does not exist (set "
                            "--articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml)")
-    refresh_index(store, config)
+    refresher = IndexRefresher(store, config)
+    refresher()
+    metrics.watch_index_age(refresher.seconds_since_success)
+    # The durable spool (another branch) plugs in here: Health(..., spool_age_seconds=...)
+    # and metrics.watch_spool_depth(...).
+    health = Health(store, refresh_seconds=config.refresh_seconds,
+                    index_age_seconds=refresher.seconds_since_success)
     applied = apply_config_schedules(store, config.schedules, default_tz=config.timezone)
     log.info("config schedules applied", extra=applied.to_json())
     client = web_client(credentials.bot_token, credentials.api_url)
+    redrawer = Redrawer(client, store)
     # Slack and the port are checked before the scheduler starts: a bot that cannot
     # listen must not post a missed digest on its way out.
-    app = start_app(config, store, client, credentials.signing_secret if http else None)
+    secret = credentials.signing_secret if http else None
+    app = start_app(config, store, client, secret, redrawer)
+    server, socket_mode = None, None
     if http:
-        server = listen_http(app, host, port, store)
+        server = listen(Routes(health, SlackEvents(app, secret or "")), host, port)
     else:
+        if metrics_port is not None:
+            server = listen(Routes(health), host, metrics_port)
         log.info("connecting in Socket Mode")
-        socket_mode = connect_socket_mode(app, credentials.app_token or "", client.base_url)
-    background = [Periodic(config.refresh_seconds, lambda: refresh_index(store, config),
-                           "index-refresh").start()]
-    if config.sync_interval_minutes > 0:
-        background.append(Periodic(config.sync_interval_minutes * 60,
-                                   lambda: periodic_sync(store, config), "sync").start())
+        try:
+            socket_mode = connect_socket_mode(app, credentials.app_token or "", client.base_url)
+        except BaseException:
+            if server is not None:
+                server.close()
+            raise
     scheduler = DigestScheduler(store, scheduled_poster(client, store, config),
                                 grace=dt.timedelta(minutes=config.grace_minutes))
+    scheduler.add_interval_job(refresher, config.refresh_seconds, "index-refresh")
+    if config.sync_interval_minutes > 0:
+        scheduler.add_interval_job(lambda: periodic_sync(store, config),
+                                   config.sync_interval_minutes * 60, "sync")
     scheduler.start()
+    stop = StopSignal(server)
     try:
         if http:
-            log.info("serving HTTP", extra={"url": server.url, "path": EVENTS_PATH})
+            assert server is not None
+            log.info("serving HTTP", extra={"url": server.url, "path": EVENTS_PATH,
+                                            "backlog": server.backlog})
             server.serve_forever()
         else:
+            if server is not None:
+                server.start_in_thread()
+                log.info("serving /healthz and /metrics", extra={"url": server.url})
             log.info("connected in Socket Mode")
-            threading.Event().wait()  # what SocketModeHandler.start() does after connecting
+            stop.wait()
     finally:
-        scheduler.shutdown(wait=False)
-        for job in background:
-            job.stop()
-        if http:
-            server.server_close()
-        else:
-            socket_mode.close()  # disconnect; listeners already running may finish
+        log.info("stopping")
+        if socket_mode is not None:
+            socket_mode.close()  # no new events; listeners already running finish below
+        if server is not None:
+            server.stop()
+        drain_listeners(app)
+        redrawer.stop(SHUTDOWN_SECONDS)
+        scheduler.shutdown(wait=True, timeout=SHUTDOWN_SECONDS)
+        stop.restore()  # only now: a second SIGTERM while stopping must not kill the drain
+        log.info("stopped")
+
+
+class StopSignal:
+    """SIGTERM (systemd, docker) and SIGINT ask for an orderly stop instead of killing the
+    process mid-request: the HTTP server drains, Socket Mode's wait ends."""
+
+    def __init__(self, server: WebServer | None) -> None:
+        self.server = server
+        self.requested = False  # plain assignments only: this runs inside signal handlers
+        self._previous: dict[int, object] = {}
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGTERM, signal.SIGINT):
+                self._previous[number] = signal.signal(number, self._handle)
+
+    def _handle(self, number: int, frame: object) -> None:
+        self.requested = True
+        if self.server is not None:
+            self.server.request_stop()
+
+    def wait(self) -> None:
+        while not self.requested:
+            time.sleep(0.2)
+
+    def restore(self) -> None:
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+
+
+def drain_listeners(app: App, timeout: float = SHUTDOWN_SECONDS) -> None:
+    """Wait for Bolt's listeners still running (Bolt acks events before running them, so
+    an acknowledged event may still be on its way into the database)."""
+    executor = app.listener_runner.listener_executor
+    waiter = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, daemon=True)
+    waiter.start()
+    waiter.join(timeout)
+    if waiter.is_alive():
+        log.warning("listeners still running after %ss", timeout)
 
 
 def periodic_sync(store: Store, config: Config) -> None:
@@ -291,9 +360,3 @@ def periodic_sync(store: Store, config: Config) -> None:
         return
     if report.written or report.conflicts:
         log.info("sync", extra=report.to_json())
-
-
-def health(store: Store) -> dict:
-    """What /healthz reports: the database answers and how many articles it holds."""
-    articles = store.db.execute("SELECT count(*) FROM articles").fetchone()[0]
-    return {"articles": articles}

@@ -177,22 +177,39 @@ def cmd_serve(ctx: Context) -> int:
 
     args = ctx.args
     if no_slack_credentials(os.environ):
-        print(NO_CREDENTIALS, flush=True)
-        return _run_sandbox(ctx, args.port)
+        return _offer_sandbox(ctx, args)
     mode = "http" if args.http else "socket"
     credentials = credentials_from_env(os.environ, mode)
     setup_logging(args.log_level, credentials.secrets)
-    # systemd and docker stop with SIGTERM: leave through `finally` (scheduler shutdown)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    serve(ctx.config, credentials, http=args.http, host=args.host, port=args.port)
+    # SIGTERM (systemd, docker) and Ctrl-C stop it in order: see bot.app.serve
+    metrics_port = args.metrics_port
+    if metrics_port is None:
+        metrics_port = _env_port("NEWSBOT_METRICS_PORT")
+    serve(ctx.config, credentials, http=args.http, host=args.host, port=args.port,
+          metrics_port=metrics_port)
     return 0
 
 
-NO_CREDENTIALS = (
-    "No Slack credentials found (SLACK_BOT_TOKEN, SLACK_APP_TOKEN and SLACK_SIGNING_SECRET are "
-    "all unset), so this is a local sandbox, not Slack: a look-alike workspace on this machine. "
-    "To run in Slack, set the credentials (README: Running it in Slack)."
-)
+def _offer_sandbox(ctx: Context, args: argparse.Namespace) -> int:
+    """No credentials at all. A service (no terminal) stops: a container or unit started
+    without its variables must fail loudly, not run a sandbox nobody sees. A person at a
+    terminal is told, then asked whether to start the local sandbox instead."""
+    needed = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET" if args.http else "SLACK_APP_TOKEN"]
+    missing = f"no Slack credentials: {' and '.join(needed)} are not set"
+    if not sys.stdin.isatty():
+        raise UsageError(f"{missing} (README: Running it in Slack); to try newsbot without "
+                         "Slack, run `newsbot sandbox`")
+    print(f"{missing}, so newsbot cannot run in Slack. It can start the local sandbox "
+          "instead: a look-alike workspace on this machine, not Slack (the same as "
+          "`newsbot sandbox`).", flush=True)
+    try:
+        answer = input(f"Start the sandbox on port {args.port}? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise UsageError(f"{missing}; set them (README: Running it in Slack) or run "
+                         "`newsbot sandbox`")
+    return _run_sandbox(ctx, args.port)
 
 
 def cmd_sandbox(ctx: Context) -> int:
@@ -201,7 +218,6 @@ def cmd_sandbox(ctx: Context) -> int:
 
 def _run_sandbox(ctx: Context, port: int) -> int:
     """Start the sandbox on 127.0.0.1:port, print where to open it, run until Ctrl-C."""
-    import signal
     import threading
     from pathlib import Path
 
@@ -448,6 +464,17 @@ def _port(text: str) -> int:
     return value
 
 
+def _env_port(name: str) -> int | None:
+    """A port from the environment, checked like the flag (exit 2 naming the variable)."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return _port(text)
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"{name}: {error}") from None
+
+
 def _common_options() -> argparse.ArgumentParser:
     """Options accepted before or after the command (`newsbot --json index` or `index --json`)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -518,6 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="serve HTTP (POST /slack/events, GET /healthz) instead of Socket Mode")
     sub.add_argument("--host", default="0.0.0.0", help="with --http: address to listen on")
     sub.add_argument("--port", type=int, default=3000, help="with --http: port (3000)")
+    sub.add_argument("--metrics-port", type=_port, metavar="P",
+                     help="in Socket Mode: serve GET /healthz and GET /metrics on this port "
+                          "(env NEWSBOT_METRICS_PORT; HTTP mode serves them on --port)")
     sub.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     sub = command("sync", cmd_sync, "write the standing decisions into the article files")

@@ -13,6 +13,10 @@ processes on one database safe: APScheduler's own job store is never shared.
 
 The posting itself is a callable, `post_digest(schedule, fire_time)`: this module knows
 nothing of Slack. Time comes from an injectable clock so tests never wait.
+
+It is the one scheduler of `newsbot serve`: the periodic index refresh and sync are
+interval jobs in it too (`add_interval_job`), so one shutdown stops all of them and waits,
+up to a bound, for the jobs running at that moment.
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ class DigestScheduler:
         poll_seconds: float = 5.0,
         now: Clock = utc_now,
         owner: str | None = None,
+        digests: bool = True,
     ) -> None:
         self.store = store
         self.post_digest = post_digest
@@ -113,6 +118,8 @@ class DigestScheduler:
         self._scheduler: BackgroundScheduler | None = None
         self._jobs: dict[str, tuple[str, str]] = {}  # schedule id -> (cron, tz) of its job
         self._lock = threading.Lock()
+        self.digests = digests  # False: only the interval jobs (the sandbox posts no digests)
+        self._interval_jobs: list[tuple[Callable[[], object], float, str]] = []
 
     # --- the logic, callable without threads
 
@@ -216,19 +223,56 @@ class DigestScheduler:
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": int(self.grace.total_seconds())},
         )
-        self._scheduler.add_job(
-            self.tick, IntervalTrigger(seconds=self.poll_seconds, timezone=dt.UTC),
-            id=TICK_JOB, name="re-read schedules, catch up, retry", next_run_time=utc_now(),
-        )
+        if self.digests:
+            self._scheduler.add_job(
+                self.tick, IntervalTrigger(seconds=self.poll_seconds, timezone=dt.UTC),
+                id=TICK_JOB, name="re-read schedules, catch up, retry",
+                next_run_time=utc_now(),
+            )
+        for function, seconds, name in self._interval_jobs:
+            self._add_interval(function, seconds, name)
         self._scheduler.start()
-        log.info("digest scheduler started (grace %s, re-reading schedules every %ss)",
-                 _minutes(self.grace), self.poll_seconds)
+        if self.digests:
+            log.info("digest scheduler started (grace %s, re-reading schedules every %ss)",
+                     _minutes(self.grace), self.poll_seconds)
 
-    def shutdown(self, wait: bool = True) -> None:
+    def add_interval_job(self, function: Callable[[], object], seconds: float,
+                         name: str) -> None:
+        """Run `function` every `seconds` (first run one period after start). A run still
+        going when the next is due is not doubled; errors are logged, never fatal."""
+        self._interval_jobs.append((function, seconds, name))
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=wait)
-            self._scheduler = None
-            self._jobs.clear()
+            self._add_interval(function, seconds, name)
+
+    def _add_interval(self, function: Callable[[], object], seconds: float, name: str) -> None:
+        def run() -> None:
+            try:
+                function()
+            except Exception:
+                log.exception("periodic job failed", extra={"job": name})
+
+        assert self._scheduler is not None
+        self._scheduler.add_job(run, IntervalTrigger(seconds=seconds, timezone=dt.UTC),
+                                id=f"__{name}", name=name)
+
+    def shutdown(self, wait: bool = True, timeout: float = 30.0) -> bool:
+        """Stop firing; with `wait`, wait up to `timeout` seconds for running jobs.
+        False when a job was still running at the bound (it is left to the process exit)."""
+        scheduler, self._scheduler = self._scheduler, None
+        self._jobs.clear()
+        if scheduler is None:
+            return True
+        if not wait:
+            scheduler.shutdown(wait=False)
+            return True
+        waiter = threading.Thread(target=scheduler.shutdown, name="scheduler-shutdown",
+                                  daemon=True)
+        waiter.start()
+        waiter.join(timeout)
+        if waiter.is_alive():
+            log.warning("scheduler shutdown: a job is still running after %ss", timeout)
+            return False
+        return True
 
     @property
     def running(self) -> bool:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot import metrics
 from bot.config import Config
 from bot.decisions import PUBLISH, Decision, standing_decisions
 from storage.article_file import BrokenArticle, load_front_matter
@@ -219,6 +220,7 @@ def sync_decisions(
         _write_all(store, plans, _stamp(now))
         _record_conflicts(store, plans, _stamp(now))
         report = _report(plans, dry_run=False)
+        metrics.sync_done(len(report.written), len(report.conflicts))
         if report.written:
             refresh(store, root, config.patterns)
         if git_commit:

@@ -44,23 +44,44 @@ def show_decision(client: WebClient, store: Store, channel: str, ts: str, articl
 
 
 class Redrawer:
-    """Redraws article messages on one daemon thread, coalescing requests per message."""
+    """Redraws article messages on one thread, coalescing requests per message.
+
+    `stop()` draws what is still pending before the thread ends: a redraw asked for by
+    an event Slack saw acknowledged is not dropped at shutdown.
+    """
 
     def __init__(self, client: WebClient, store: Store) -> None:
         self.client, self.store = client, store
         self._pending: dict[tuple[str, str], str] = {}  # (channel, ts) -> article id, in order
         self._changed = threading.Condition()
-        threading.Thread(target=self._run, name="redraw", daemon=True).start()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="redraw", daemon=True)
+        self._thread.start()
 
     def request(self, channel: str, ts: str, article_id: str) -> None:
         with self._changed:
             self._pending[(channel, ts)] = article_id
             self._changed.notify_all()
 
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Draw everything pending, then end the thread; False if `timeout` ran out first."""
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            with self._changed:
+                log.warning("redraws still pending at shutdown", extra={"pending": len(
+                    self._pending)})
+            return False
+        return True
+
     def _run(self) -> None:
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._pending)
+                self._changed.wait_for(lambda: self._pending or self._stopping)
+                if not self._pending:  # stopping, and nothing left to draw
+                    return
                 (channel, ts), article_id = next(iter(self._pending.items()))
                 del self._pending[(channel, ts)]
             try:

@@ -16,6 +16,7 @@ import re
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot import metrics
 from bot.config import Config
 from bot.decisions import (
     DUPLICATE,
@@ -122,4 +123,5 @@ def register(app: App, store: Store, config: Config, redrawer: Redrawer) -> None
     @app.action(re.compile(f"^({PUBLISH_ACTION}|{SKIP_ACTION})$"))
     def on_decision_button(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
         ack()
-        handle_click(store, config, client, redrawer, body, respond)
+        outcome = handle_click(store, config, client, redrawer, body, respond)
+        metrics.decision_outcome("block_actions", outcome)

@@ -19,6 +19,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot import metrics
 from bot.config import Config
 from bot.decisions import standing_decision
 from bot.digest import (
@@ -99,6 +100,7 @@ def post_digest(
             "run it again to post what is missing"
         ) from error
     finish_digest(store, plan.id)
+    metrics.digest_posted()
     plan = load_digest(store, plan.id)
     log.info("digest posted", extra={"digest": plan.id, "channel": plan.channel,
                                      "articles": len(plan.posted)})

@@ -13,6 +13,7 @@ from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import metrics
 from bot.config import Config
 from bot.decisions import (
     DUPLICATE,
@@ -115,8 +116,9 @@ def register(app: App, store: Store, config: Config, redrawer: Redrawer) -> None
     def listener(added: bool):
         def on_reaction(body: dict, client: WebClient, context: dict, request: BoltRequest) -> None:
             retry = (request.headers.get("x-slack-retry-num") or [None])[0]
-            handle_reaction(store, config, client, redrawer, body, context.get("bot_user_id"),
-                            added, retry)
+            outcome = handle_reaction(store, config, client, redrawer, body,
+                                      context.get("bot_user_id"), added, retry)
+            metrics.decision_outcome("reaction_added" if added else "reaction_removed", outcome)
 
         return on_reaction
 

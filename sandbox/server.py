@@ -2,10 +2,10 @@
 
 `newsbot sandbox` (and `newsbot serve` without any Slack credentials) lets an editor try
 the whole loop on a laptop before IT installs the Slack app. Nothing is simulated on
-the bot's side: the app is `build_app` as in production, served in HTTP mode by
-`SlackHTTPServer` with a signing secret made up for this run, talking to the Web API
-look-alike (sandbox.slack_api) instead of slack.com. The first digest is posted through
-`post_digest`, as the scheduler and `newsbot digest --post` do.
+the bot's side: the app is `build_app` as in production, served in HTTP mode by the
+production server (handlers.web_server) with a signing secret made up for this run,
+talking to the Web API look-alike (sandbox.slack_api) instead of slack.com. The first
+digest is posted through `post_digest`, as the scheduler and `newsbot digest --post` do.
 
 What the page's user does reaches the app as Slack would send it, as signed HTTP:
 - a reaction is a `reactions.add`/`reactions.remove` call with the sandbox user's token;
@@ -32,11 +32,15 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 
-from bot.app import Periodic, build_app, health, refresh_index, web_client
+from bot.app import build_app, drain_listeners, web_client
 from bot.config import Config
 from bot.digest import DigestOptions, PlannedDigest, plan_digest
+from bot.health import Health
+from bot.index_refresh import IndexRefresher
+from bot.scheduler import DigestScheduler
+from handlers.article_message import Redrawer
 from handlers.digest_post import post_digest
-from handlers.http_server import SlackHTTPServer
+from handlers.web_server import Routes, SlackEvents, WebServer
 from sandbox.slack_api import SlackLookalike
 from sandbox.slack_client import SignedSlackClient
 from sandbox.workspace import SlackError, SlackUser, Workspace
@@ -82,10 +86,11 @@ class Sandbox:
         self.store: Store | None = None
         self.slack: SlackLookalike | None = None
         self.client: SignedSlackClient | None = None
-        self._app_server: SlackHTTPServer | None = None
-        self._app_thread: threading.Thread | None = None
+        self._app_server: WebServer | None = None
+        self._app = None
+        self._redrawer: Redrawer | None = None
         self._page: PageServer | None = None
-        self._refresher: Periodic | None = None
+        self._scheduler: DigestScheduler | None = None
         self.stopping = threading.Event()
 
     # ---- life cycle
@@ -108,14 +113,18 @@ class Sandbox:
 
         self._page = PageServer(self, HOST, self.port)  # first: a busy port fails at once
         self.store = Store(self.config.db)
-        refresh_index(self.store, self.config)
+        refresher = IndexRefresher(self.store, self.config)
+        refresher()
         self.slack = SlackLookalike(channels={CHANNEL_ID: CHANNEL_NAME}, users=(self.user,),
                                     host=HOST).start()
         signing_secret = secrets.token_urlsafe(24)  # made up per run, known to both sides
-        app = build_app(self.config, self.store, self._bot_client(), signing_secret)
-        store = self.store
-        self._app_server = SlackHTTPServer(app, HOST, 0, health=lambda: health(store))
-        self._app_thread = self._app_server.start_in_thread(poll_interval=0.1)
+        self._redrawer = Redrawer(self._bot_client(), self.store)
+        app = self._app = build_app(self.config, self.store, self._bot_client(), signing_secret,
+                                    self._redrawer)
+        health = Health(self.store, refresh_seconds=self.config.refresh_seconds,
+                        index_age_seconds=refresher.seconds_since_success)
+        self._app_server = WebServer(Routes(health, SlackEvents(app, signing_secret)), HOST, 0)
+        self._app_server.start_in_thread()
         self.client = SignedSlackClient(
             f"{self._app_server.url}/slack/events", signing_secret,
             team_id=self.slack.workspace.team_id, team_domain=self.slack.workspace.team_domain,
@@ -123,9 +132,9 @@ class Sandbox:
             response_url_factory=self.slack.new_response_url,
         )
         self.slack.event_sink = self._forward_event
-        self._refresher = Periodic(self.config.refresh_seconds,
-                                   lambda: refresh_index(store, self.config),
-                                   "index-refresh").start()
+        self._scheduler = DigestScheduler(self.store, lambda *_: None, digests=False)
+        self._scheduler.add_interval_job(refresher, self.config.refresh_seconds, "index-refresh")
+        self._scheduler.start()
         self.digest = self._post_first_digest()
         self._page.start_in_thread()
 
@@ -134,14 +143,18 @@ class Sandbox:
         if self._page is not None:
             self._page.stop()
             self._page = None
-        if self._refresher is not None:
-            self._refresher.stop()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
         if self._app_server is not None:
-            self._app_server.shutdown()
-            self._app_server.server_close()
-            if self._app_thread is not None:
-                self._app_thread.join()
+            self._app_server.stop()
             self._app_server = None
+        if self._app is not None:
+            drain_listeners(self._app)
+            self._app = None
+        if self._redrawer is not None:
+            self._redrawer.stop()
+            self._redrawer = None
         if self.slack is not None:
             self.slack.stop()
 

@@ -22,12 +22,14 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_app, health, web_client
+from bot.app import build_app, drain_listeners, web_client
 from bot.cli import main
 from bot.config import BUNDLED_ARTICLES, Config
 from bot.digest import DigestOptions, plan_digest
+from bot.health import Health
+from handlers.article_message import Redrawer
 from handlers.digest_post import post_digest
-from handlers.http_server import SlackHTTPServer
+from handlers.web_server import Routes, SlackEvents, WebServer
 from sandbox import SignedSlackClient, SlackLookalike
 from storage.db import Store
 from storage.index import refresh
@@ -260,7 +262,7 @@ class Newsroom:
     client: SignedSlackClient
     store: Store
     config: Config
-    server: SlackHTTPServer
+    server: WebServer
 
     def post_digest(self, top: int = 3, **kwargs) -> object:
         plan = plan_digest(self.store, CHANNEL, DigestOptions(top=top), **kwargs)
@@ -284,17 +286,19 @@ def start_newsroom(tmp_path: Path, **config_overrides) -> Iterator[Newsroom]:
     store = Store(config.db)
     refresh(store, articles)
     with SlackLookalike() as slack:
-        app = build_app(config, store, web_client(slack.bot_token, slack.base_url), SECRET)
-        server = SlackHTTPServer(app, "127.0.0.1", 0, health=lambda: health(store))
-        thread = server.start_in_thread(poll_interval=0.05)
+        redrawer = Redrawer(web_client(slack.bot_token, slack.base_url), store)
+        app = build_app(config, store, web_client(slack.bot_token, slack.base_url), SECRET,
+                        redrawer)
+        server = WebServer(Routes(Health(store), SlackEvents(app, SECRET)), "127.0.0.1", 0)
+        server.start_in_thread()
         try:
             client = SignedSlackClient(f"{server.url}/slack/events", SECRET,
                                        response_url_factory=slack.new_response_url)
             yield Newsroom(slack, client, store, config, server)
         finally:
-            server.shutdown()
-            server.server_close()
-            thread.join()
+            server.stop()
+            drain_listeners(app)
+            redrawer.stop()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import shutil
 import signal
 import socket
@@ -325,20 +326,42 @@ def env_without_slack(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**env, **(extra or {})}
 
 
-def test_serve_without_any_credentials_starts_the_sandbox(tmp_path: Path):
+def test_serve_without_any_credentials_and_no_terminal_stops_naming_them(tmp_path: Path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve", "--port", "0"], cwd=tmp_path,
+        env=env_without_slack(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "SLACK_BOT_TOKEN and SLACK_APP_TOKEN are not set" in done.stderr
+    assert "newsbot sandbox" in done.stderr and "Traceback" not in done.stderr
+    http = subprocess.run(
+        [sys.executable, "-m", "bot", "serve", "--http"], cwd=tmp_path,
+        env=env_without_slack(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=60)
+    assert http.returncode == 2 and "SLACK_SIGNING_SECRET" in http.stderr
+    assert not (tmp_path / FOLDER).exists()  # no sandbox was started
+
+
+def test_serve_without_any_credentials_on_a_terminal_says_so_then_offers_the_sandbox(
+        tmp_path: Path):
+    import pty
+
+    controller, terminal = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--port", "0"], cwd=tmp_path,
-        env=env_without_slack(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        encoding="utf-8")
+        env=env_without_slack(), stdin=terminal, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    os.close(terminal)
     lines = []
     try:
+        first = process.stdout.readline()
+        assert "not Slack" in first and "newsbot sandbox" in first  # said before it asks
+        os.write(controller, b"y\n")
         for line in process.stdout:
             lines.append(line)
-            if line.startswith("Open http://"):
+            if "Open http://" in line:
                 break
-        assert lines, process.stderr.read()
-        assert lines[0].startswith("No Slack credentials found") and "not Slack" in lines[0]
-        url = lines[-1].split()[1]
+        url = lines[-1].split("Open ", 1)[1].split()[0]
         assert url.startswith("http://127.0.0.1:")
         with OPENER.open(url) as response:
             assert "newsbot sandbox" in response.read().decode()
@@ -348,6 +371,7 @@ def test_serve_without_any_credentials_starts_the_sandbox(tmp_path: Path):
     finally:
         process.send_signal(signal.SIGTERM)
         rest, errors = process.communicate(timeout=15)
+        os.close(controller)
     assert process.returncode == 0, errors
     assert "Sandbox stopped." in rest
     assert (tmp_path / FOLDER / "articles").is_dir()  # a copy: the examples stay as shipped

@@ -8,11 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from slack_sdk.signature import SignatureVerifier
 
 from sandbox import SignedSlackClient, SlackLookalike
 from tests.conftest import EXAMPLES, clean_env, run_cli
@@ -193,17 +195,18 @@ def test_an_unreachable_web_api_is_named_by_serve_and_digest_post(slack, tmp_pat
 
 
 def test_the_periodic_refresh_keeps_the_index_when_the_folder_goes_away(tmp_path: Path):
-    from bot.app import refresh_index
     from bot.config import Config
+    from bot.index_refresh import IndexRefresher
     from storage.db import Store
 
     articles = tmp_path / "articles"
     shutil.copytree(EXAMPLES, articles)
     config = Config(articles=articles, db=tmp_path / "newsbot.db")
     store = Store(config.db)
-    refresh_index(store, config)
+    refresh_index = IndexRefresher(store, config)
+    assert refresh_index() is not None
     shutil.rmtree(articles)  # the share is unmounted
-    refresh_index(store, config)
+    assert refresh_index() is None
     assert store.db.execute("SELECT count(*) FROM articles").fetchone()[0] == 34
 
 
@@ -212,3 +215,157 @@ def test_serve_with_a_missing_articles_folder_says_so(tmp_path: Path, slack):
                     NEWSBOT_ARTICLES=str(tmp_path / "nowhere"))
     result = run_cli("serve", "--http", "--port", "0", cwd=tmp_path, env=env)
     assert result.code == 2 and "nowhere" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- the production server as deployed: a real `newsbot serve --http` process
+
+
+class Served:
+    """A running `newsbot serve --http` on loopback, with a digest posted to react on."""
+
+    def __init__(self, slack: SlackLookalike, tmp_path: Path) -> None:
+        from bot.app import web_client
+        from bot.digest import DigestOptions, plan_digest
+        from handlers.digest_post import post_digest
+        from storage.db import Store
+        from storage.index import refresh
+
+        env = clean_env(slack_env(slack, tmp_path, SLACK_SIGNING_SECRET=SECRET))
+        self.store = Store(env["NEWSBOT_DB"])
+        refresh(self.store, Path(env["NEWSBOT_ARTICLES"]))
+        plan = post_digest(web_client(slack.bot_token, slack.base_url), self.store,
+                           plan_digest(self.store, "C0NEWSDESK", DigestOptions(top=5)))
+        self.targets = [m.ts for m in plan.messages if m.ts]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--http", "--host", "127.0.0.1", "--port",
+             "0"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.url = None
+        while self.url is None:
+            line = self.process.stderr.readline()
+            assert line, "".join(self.lines)
+            self.lines.append(line)
+            record = json.loads(line)
+            if record["msg"] == "serving HTTP":
+                self.url = record["url"]
+        self.client = SignedSlackClient(f"{self.url}/slack/events", SECRET,
+                                        response_url_factory=slack.new_response_url)
+
+    def react(self, n: int) -> int:
+        """Editor n reacts on one of the digest's messages (event id EvTest{n})."""
+        return self.client.reaction_added(
+            user_id=f"U0ED{n:05d}", reaction="white_check_mark", channel_id="C0NEWSDESK",
+            ts=self.targets[n % len(self.targets)], event_id=f"EvTest{n:05d}").status
+
+    def recorded(self) -> set[str]:
+        return {row[0] for row in self.store.db.execute("SELECT event_key FROM decision_log")}
+
+    def metric(self, name: str) -> float:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                f"{self.url}/metrics") as response:
+            text = response.read().decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(name) and not line.startswith("#"))
+
+    def stop(self, signalled: bool = False) -> str:
+        if not signalled:
+            self.process.send_signal(signal.SIGTERM)
+        _, rest = self.process.communicate(timeout=60)
+        self.lines.append(rest)
+        return "".join(self.lines)
+
+
+def raw_signed_reaction(n: int, ts: str) -> bytes:
+    body = json.dumps({"type": "event_callback", "team_id": "T0NEWSROOM",
+                       "api_app_id": "A0NEWSBOT", "event_id": f"EvRaw{n:05d}",
+                       "event_time": int(time.time()),
+                       "event": {"type": "reaction_added", "user": f"U0RAW{n:05d}",
+                                 "reaction": "x", "event_ts": f"{time.time():.6f}",
+                                 "item": {"type": "message", "channel": "C0NEWSDESK",
+                                          "ts": ts}}}).encode()
+    timestamp = str(int(time.time()))
+    signature = SignatureVerifier(SECRET).generate_signature(timestamp=timestamp, body=body)
+    return (f"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nX-Slack-Request-Timestamp: {timestamp}\r\n"
+            f"X-Slack-Signature: {signature}\r\nConnection: close\r\n\r\n").encode() + body
+
+
+def test_the_production_server_records_signed_events_counts_them_and_takes_100_at_once(
+        slack, tmp_path: Path):
+    served = Served(slack, tmp_path)
+    try:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"{served.url}/healthz") as response:
+            assert json.loads(response.read()) == {"ok": True, "articles": 34}
+        received = served.metric('newsbot_events_received_total{kind="reaction_added"}')
+        recorded = served.metric('newsbot_events_recorded_total{kind="reaction_added"}')
+        assert [served.react(n) for n in range(5)] == [200] * 5
+        assert served.react(0) == 200  # Slack's retry of the first: a duplicate
+        slack.wait_until(lambda: len(served.recorded()) == 5, timeout=10)
+        slack.wait_until(lambda: served.metric(
+            'newsbot_events_duplicate_total{kind="reaction_added"}') == 1, timeout=10)
+        assert served.metric('newsbot_events_received_total{kind="reaction_added"}') \
+            == received + 6
+        assert served.metric('newsbot_events_recorded_total{kind="reaction_added"}') \
+            == recorded + 5
+        assert served.metric('newsbot_slack_api_calls_total{method="auth.test",'
+                             'outcome="ok"}') == 1
+
+        # 100 connections open at once, then 100 signed events sent on them together
+        host, port = served.url.removeprefix("http://").split(":")
+        connections = [socket.create_connection((host, int(port)), timeout=30)
+                       for _ in range(100)]
+        requests = [raw_signed_reaction(n, served.targets[n % len(served.targets)])
+                    for n in range(100)]
+        for connection, request in zip(connections, requests, strict=True):
+            connection.sendall(request)
+        answers = []
+        for connection in connections:
+            with connection:
+                answer = b""
+                while chunk := connection.recv(65536):  # a reset raises here
+                    answer += chunk
+                answers.append(answer.split(b" ", 2)[1])
+        assert answers == [b"200"] * 100
+        slack.wait_until(lambda: len(served.recorded()) == 105, timeout=30)
+    finally:
+        log = served.stop()
+    assert served.process.returncode == 0, log
+
+
+def test_sigterm_during_a_burst_loses_no_accepted_event(slack, tmp_path: Path):
+    served = Served(slack, tmp_path)
+    answered: dict[int, int | str] = {}
+    lock = threading.Lock()
+    counter = iter(range(100_000))
+
+    def sender() -> None:
+        while True:
+            with lock:
+                n = next(counter)
+            try:
+                status = served.react(n)
+            except OSError as error:  # refused or reset once the server stops accepting
+                status = type(error).__name__
+            with lock:
+                answered[n] = status
+            if status != 200:
+                return
+
+    threads = [threading.Thread(target=sender) for _ in range(8)]
+    signalled = False
+    try:
+        for thread in threads:
+            thread.start()
+        slack.wait_until(lambda: len(answered) >= 60, timeout=30)
+        served.process.send_signal(signal.SIGTERM)
+        signalled = True
+        for thread in threads:
+            thread.join(60)
+    finally:
+        log = served.stop(signalled)
+    assert served.process.returncode == 0, log
+    accepted = {f"EvTest{n:05d}" for n, status in answered.items() if status == 200}
+    assert len(accepted) >= 60
+    assert accepted <= served.recorded(), accepted - served.recorded()
+    assert '"msg": "stopped"' in log

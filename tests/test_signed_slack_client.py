@@ -1,6 +1,6 @@
 """SignedSlackClient plays Slack towards a real Bolt app served over real HTTP.
 
-The app is a tiny slack_bolt.App served by handlers.http_server.SlackHTTPServer (what
+The app is a tiny slack_bolt.App served by handlers.web_server.WebServer (what
 `newsbot serve --http` runs), talking back to the Slack look-alike through WebClient.
 `process_before_response=True` makes each listener finish before the HTTP answer, so the
 test can check its effects as soon as the request returns.
@@ -8,7 +8,6 @@ test can check its effects as soon as the request returns.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from handlers.http_server import SlackHTTPServer
+from handlers.web_server import Routes, SlackEvents, WebServer
 from sandbox import Delivery, SignedSlackClient, SlackLookalike
 
 SECRET = "signing-secret-for-tests"
@@ -67,17 +66,15 @@ def setup() -> Iterator[Setup]:
     with SlackLookalike() as slack:
         bot = WebClient(token=slack.bot_token, base_url=slack.base_url)
         heard: list[tuple[str, Any]] = []
-        server = SlackHTTPServer(tiny_app(bot, heard), "127.0.0.1", 0, health=dict)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-        thread.start()  # not start_in_thread(): its 0.5 s poll would slow every shutdown
+        routes = Routes(lambda: (True, {}), SlackEvents(tiny_app(bot, heard), SECRET))
+        server = WebServer(routes, "127.0.0.1", 0)
+        server.start_in_thread()
         try:
             client = SignedSlackClient(f"{server.url}/slack/events", SECRET,
                                        response_url_factory=slack.new_response_url)
             yield Setup(slack, client, bot, heard)
         finally:
-            server.shutdown()
-            server.server_close()
-            thread.join()
+            server.stop()
 
 
 def test_signed_slash_command_reaches_the_app_and_its_answer_the_user(setup: Setup):

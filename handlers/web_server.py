@@ -1,0 +1,222 @@
+"""HTTP mode on a production server: waitress in front of Bolt's WSGI adapter.
+
+Routes: `POST /slack/events` (Bolt, through slack_bolt.adapter.wsgi), `GET /healthz`
+and `GET /metrics` (Prometheus). In Socket Mode the same server runs without the Slack
+route, on `--metrics-port`.
+
+waitress does the HTTP framing (keep-alive, chunked bodies, request smuggling
+defences), limits bodies to MAX_BODY (413), closes connections silent for
+REQUEST_TIMEOUT seconds and listens with a backlog of BACKLOG. Before Bolt sees a
+request, `SlackEvents` checks the signature (401) and that the body is a JSON object or
+a form Bolt can read (400): Bolt parses bodies as it builds its request and raises on
+`[1,2]`, `"x"` or `payload=1`, which would otherwise end as a traceback and no answer.
+
+`WebServer.stop()` stops accepting, lets the requests already received finish and
+their answers go out (up to a bound), then closes every connection: a SIGTERM loses
+nothing that was answered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from io import BytesIO
+from typing import Any
+
+import waitress
+from prometheus_client import make_wsgi_app
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.request.internals import parse_body
+from slack_sdk.signature import SignatureVerifier
+from waitress import wasyncore
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY = 1_000_000  # Slack's payloads are a few KB; refuse anything absurd
+REQUEST_TIMEOUT = 30  # seconds a connection may stay silent mid-request or between requests
+BACKLOG = 1024  # Slack delivers bursts at once; the standard library's 5 reset connections
+THREADS = 8  # Bolt answers in milliseconds (listeners run after the ack)
+DRAIN_SECONDS = 10.0  # how long stop() waits for requests already received
+LOOP_SECONDS = 0.2  # how often the serving loop looks for a stop request
+
+Health = Callable[[], tuple[bool, dict]]
+StartResponse = Callable[..., Any]
+JSON = [("Content-Type", "application/json")]
+
+
+def _answer(start_response: StartResponse, status: str, document: dict) -> list[bytes]:
+    payload = json.dumps(document).encode()
+    start_response(status, [*JSON, ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+class SlackEvents:
+    """`POST /slack/events`: refuse what is unsigned or unreadable, give the rest to Bolt."""
+
+    def __init__(self, app: App, signing_secret: str) -> None:
+        self.bolt = SlackRequestHandler(app, EVENTS_PATH)
+        self.verifier = SignatureVerifier(signing_secret)
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        raw = environ["wsgi.input"].read()  # waitress has read (and bounded) the whole body
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE")
+        if not (timestamp.isascii() and timestamp.isdigit() and signature):
+            return self._refuse(start_response, "401 Unauthorized", "invalid_signature", raw)
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return self._refuse(start_response, "400 Bad Request", "invalid_body", raw)
+        if not self.verifier.is_valid(body, timestamp, signature):
+            return self._refuse(start_response, "401 Unauthorized", "invalid_signature", raw)
+        if not _readable(body, environ.get("CONTENT_TYPE")):
+            return self._refuse(start_response, "400 Bad Request", "invalid_body", raw)
+        environ["wsgi.input"] = BytesIO(raw)
+        environ["CONTENT_LENGTH"] = str(len(raw))
+        return self.bolt(environ, start_response)
+
+    @staticmethod
+    def _refuse(start_response: StartResponse, status: str, error: str,
+                raw: bytes) -> list[bytes]:
+        log.info("request refused", extra={"error": error, "bytes": len(raw)})
+        return _answer(start_response, status, {"ok": False, "error": error})
+
+
+def _readable(body: str, content_type: str | None) -> bool:
+    """Bolt can build a request from this body: it parses to a JSON object (a dict)."""
+    try:
+        return isinstance(parse_body(body, content_type), dict)
+    except ValueError:  # json.JSONDecodeError is one
+        return False
+
+
+class Routes:
+    """The WSGI application: the Slack route (HTTP mode only), /healthz and /metrics."""
+
+    def __init__(self, health: Health, slack: SlackEvents | None = None) -> None:
+        self.health = health
+        self.slack = slack
+        self.metrics = make_wsgi_app()
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
+        if path == EVENTS_PATH and self.slack is not None:
+            if method != "POST":
+                return _answer(start_response, "405 Method Not Allowed",
+                               {"ok": False, "error": "method_not_allowed"})
+            return self.slack(environ, start_response)
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            return self._healthz(start_response)
+        if path == "/metrics" and method in ("GET", "HEAD"):
+            return self.metrics(environ, start_response)
+        return _answer(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
+
+    def _healthz(self, start_response: StartResponse) -> list[bytes]:
+        try:
+            healthy, document = self.health()
+        except Exception:  # a bug in a check must read as unhealthy, not as a 500
+            log.exception("health check failed")
+            healthy, document = False, {"ok": False, "reason": "health check failed"}
+        return _answer(start_response, "200 OK" if healthy else "503 Service Unavailable",
+                       document)
+
+
+class WebServer:
+    """waitress serving `Routes` on host:port, with a stop that drains."""
+
+    def __init__(self, routes: Routes, host: str, port: int, *,
+                 request_timeout: int = REQUEST_TIMEOUT, threads: int = THREADS) -> None:
+        self.routes = routes
+        self._server = waitress.create_server(
+            routes, host=host, port=port, backlog=BACKLOG, threads=threads,
+            channel_timeout=request_timeout, cleanup_interval=max(1, request_timeout // 2),
+            max_request_body_size=MAX_BODY, asyncore_use_poll=True,
+            asyncore_loop_timeout=LOOP_SECONDS, ident="newsbot",
+            clear_untrusted_proxy_headers=True,
+        )
+        self._stop_requested = False  # a plain flag: set from signal handlers too
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def server_address(self) -> tuple[str, int]:
+        return self._server.effective_host, int(self._server.effective_port)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address
+        return f"http://{host}:{port}"
+
+    @property
+    def backlog(self) -> int:
+        return self._server.adj.backlog
+
+    def serve_forever(self, drain_seconds: float = DRAIN_SECONDS) -> None:
+        """Serve until stop(); then drain what was received and close."""
+        try:
+            while not self._stop_requested:
+                self._loop_once()
+            self._drain(drain_seconds)
+        finally:
+            self._close_everything()
+            self._stopped.set()
+
+    def start_in_thread(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def request_stop(self) -> None:
+        """Ask the serving loop to stop (safe in a signal handler): it notices within
+        LOOP_SECONDS, stops accepting, drains, closes."""
+        self._stop_requested = True
+
+    def stop(self, timeout: float = DRAIN_SECONDS + 5) -> None:
+        """request_stop() and wait until the server has drained and closed."""
+        self.request_stop()
+        if not self._stopped.is_set():
+            self._server.pull_trigger()  # wake the loop now (not from a signal handler)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        else:
+            self._stopped.wait(timeout)
+
+    def close(self) -> None:
+        """Close a server that never served (its listening socket is open from start)."""
+        if not self._stopped.is_set():
+            self._close_everything()
+
+    def _loop_once(self, timeout: float = LOOP_SECONDS) -> None:
+        wasyncore.loop(timeout=timeout, map=self._server._map, use_poll=True, count=1)
+
+    def _drain(self, seconds: float) -> None:
+        """Stop accepting; keep the loop running until every request received is answered
+        and written out, or `seconds` have passed."""
+        server = self._server
+        server.accepting = False
+        wasyncore.dispatcher.close(server)  # the listening socket: new connections refused
+        deadline = time.monotonic() + seconds
+        while self._busy() and time.monotonic() < deadline:
+            self._loop_once(0.05)
+        if self._busy():
+            log.warning("http stop: requests still running after the drain bound",
+                        extra={"seconds": seconds})
+
+    def _busy(self) -> bool:
+        return any(channel.requests or channel.total_outbufs_len
+                   for channel in list(self._server.active_channels.values()))
+
+    def _close_everything(self) -> None:
+        server = self._server
+        for channel in list(server.active_channels.values()):
+            channel.handle_close()
+        if server.socket is not None:
+            wasyncore.dispatcher.close(server)
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        server.trigger.close()
+        self._stopped.set()

@@ -1,0 +1,133 @@
+"""/healthz's verdict (bot.health): the database must be writable, the index fresh, the
+spool (when wired) drained; the reason is a short phrase without internal error text."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config
+from bot.health import Health
+from bot.index_refresh import IndexRefresher
+from storage.db import Store
+from tests.conftest import EXAMPLES, Newsroom
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> tuple[Store, IndexRefresher, Clock]:
+    articles = tmp_path / "articles"
+    shutil.copytree(EXAMPLES, articles)
+    folder = tmp_path / "data"
+    config = Config(articles=articles, db=folder / "newsbot.db", refresh_seconds=60)
+    store = Store(config.db)
+    clock = Clock()
+    refresher = IndexRefresher(store, config, clock=clock)
+    refresher()
+    return store, refresher, clock
+
+
+def health_of(store: Store, refresher: IndexRefresher, **hooks) -> Health:
+    return Health(store, refresh_seconds=60, index_age_seconds=refresher.seconds_since_success,
+                  **hooks)
+
+
+def test_healthy_reports_the_articles(served):
+    store, refresher, _ = served
+    assert health_of(store, refresher)() == (True, {"ok": True, "articles": 34})
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_a_read_only_database_file_or_folder_is_unhealthy(served, what: str):
+    store, refresher, _ = served
+    target = store.path if what == "file" else store.path.parent
+    mode = target.stat().st_mode
+    target.chmod(0o444 if what == "file" else 0o555)
+    try:
+        assert health_of(store, refresher)() == (
+            False, {"ok": False, "reason": "database is read-only"})
+    finally:
+        target.chmod(mode)
+    assert health_of(store, refresher)()[0] is True
+
+
+def test_a_deleted_database_is_unhealthy_and_not_recreated(served):
+    store, refresher, _ = served
+    health = health_of(store, refresher)
+    store.path.unlink()
+    assert health() == (False, {"ok": False, "reason": "database file missing"})
+    assert not store.path.exists()  # the probe never creates an empty file
+
+
+def test_a_replaced_database_is_unhealthy(served, tmp_path: Path):
+    store, refresher, _ = served
+    health = health_of(store, refresher)
+    other = tmp_path / "other.db"
+    Store(other).close()
+    os.replace(other, store.path)
+    assert health() == (False, {"ok": False, "reason": "database file replaced"})
+
+
+def test_a_database_locked_by_another_process_is_unhealthy_while_it_lasts(served):
+    store, refresher, _ = served
+    health = health_of(store, refresher)
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert health() == (False, {"ok": False, "reason": "database cannot be written"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert health()[0] is True
+
+
+def test_an_index_not_refreshed_for_three_periods_is_unhealthy(served):
+    store, refresher, clock = served
+    health = health_of(store, refresher)
+    clock.now += 3 * 60
+    assert health()[0] is True
+    clock.now += 1
+    assert health() == (False, {"ok": False,
+                                "reason": "index not refreshed for three refresh periods"})
+    shutil.rmtree(refresher.config.articles)  # refreshing fails: still stale
+    refresher()
+    assert health()[0] is False
+    shutil.copytree(EXAMPLES, refresher.config.articles)
+    refresher()
+    assert health()[0] is True
+
+
+def test_a_spool_holding_events_older_than_a_minute_is_unhealthy(served):
+    store, refresher, _ = served
+    age: list[float | None] = [None]
+    health = health_of(store, refresher, spool_age_seconds=lambda: age[0])
+    assert health()[0] is True
+    age[0] = 60.0
+    assert health()[0] is True
+    age[0] = 61.0
+    assert health() == (False, {"ok": False, "reason": "spool holds events older than a minute"})
+
+
+def test_healthz_over_http_answers_503_with_only_the_reason(newsroom: Newsroom):
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"{newsroom.server.url}/healthz") as response:
+        assert response.status == 200
+    newsroom.store.path.unlink()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(f"{newsroom.server.url}/healthz")
+    assert refused.value.code == 503
+    assert json.loads(refused.value.read()) == {"ok": False, "reason": "database file missing"}
