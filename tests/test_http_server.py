@@ -175,3 +175,16 @@ def test_metrics_are_served_in_prometheus_text_format(newsroom: Newsroom):
     assert statuses(answer) == [200]
     assert b"# TYPE newsbot_events_received_total counter" in answer
     assert b"newsbot_index_refresh_age_seconds" in answer
+
+
+def test_the_socket_mode_server_has_health_and_metrics_but_no_slack_route(newsroom: Newsroom):
+    metrics_only = WebServer(Routes(Health(newsroom.store)), "127.0.0.1", 0)
+    metrics_only.start_in_thread()
+    try:
+        get = b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        assert statuses(exchange(metrics_only, get % b"/healthz")) == [200]
+        assert statuses(exchange(metrics_only, get % b"/metrics")) == [200]
+        body = json.dumps({"type": "url_verification", "challenge": "c"}).encode()
+        assert statuses(exchange(metrics_only, signed(body))) == [404]
+    finally:
+        metrics_only.stop()

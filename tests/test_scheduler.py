@@ -391,3 +391,60 @@ def test_a_run_whose_poster_died_is_taken_over_after_a_while_but_not_before(stor
     assert alive.posted == [("s1", "2026-03-02T09:00:00+00:00")]
     (run,) = recent_runs(store, "s1")
     assert (run.status, run.attempts) == ("done", 2)
+
+
+# --- the one scheduler of `serve`: interval jobs beside the digests, a bounded shutdown
+
+
+def test_interval_jobs_run_in_the_same_scheduler_and_shutdown_waits_for_a_running_one(store):
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_refresh() -> None:
+        started.set()
+        release.wait(10)
+        finished.set()
+
+    runner = DigestScheduler(store, Poster(), poll_seconds=3600)
+    runner.add_interval_job(slow_refresh, 0.05, "index-refresh")
+    runner.start()
+    assert started.wait(10), "the interval job never ran"
+    assert "index-refresh" in [job.name for job in runner._scheduler.get_jobs()]
+    threading.Timer(0.3, release.set).start()
+    assert runner.shutdown(wait=True, timeout=10) is True
+    assert finished.is_set()  # shutdown returned only after the running job finished
+
+
+def test_shutdown_gives_up_on_a_stuck_job_at_its_bound(store):
+    started, release = threading.Event(), threading.Event()
+
+    def stuck() -> None:
+        started.set()
+        release.wait(30)
+
+    runner = DigestScheduler(store, Poster(), poll_seconds=3600, digests=False)
+    runner.add_interval_job(stuck, 0.05, "sync")
+    runner.start()
+    assert started.wait(10)
+    try:
+        assert runner.shutdown(wait=True, timeout=0.2) is False
+        assert not runner.running
+    finally:
+        release.set()
+
+
+def test_an_interval_job_that_raises_is_logged_and_runs_again(store, caplog):
+    calls: list[int] = []
+
+    def broken() -> None:
+        calls.append(1)
+        raise RuntimeError("the share is gone")
+
+    runner = DigestScheduler(store, Poster(), poll_seconds=3600, digests=False)
+    runner.add_interval_job(broken, 0.05, "index-refresh")
+    with caplog.at_level(logging.ERROR, logger="newsbot.scheduler"):
+        runner.start()
+        try:
+            assert wait_for(lambda: len(calls) >= 2)
+        finally:
+            runner.shutdown()
+    assert any(r.getMessage() == "periodic job failed" for r in caplog.records)

@@ -369,3 +369,14 @@ def test_sigterm_during_a_burst_loses_no_accepted_event(slack, tmp_path: Path):
     assert len(accepted) >= 60
     assert accepted <= served.recorded(), accepted - served.recorded()
     assert '"msg": "stopped"' in log
+
+
+def test_socket_mode_with_a_metrics_port_that_cannot_connect_frees_the_port(slack, tmp_path: Path):
+    port = closed_port()
+    env = slack_env(slack, tmp_path, SLACK_APP_TOKEN=WRONG_APP_TOKEN)
+    result = run_cli("serve", "--metrics-port", str(port), cwd=tmp_path, env=env)
+    assert_one_line_naming(result.stderr, result.code, "SLACK_APP_TOKEN")
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))  # the metrics server did not keep it
+    bad = run_cli("serve", cwd=tmp_path, env={**env, "NEWSBOT_METRICS_PORT": "http"})
+    assert bad.code == 2 and "NEWSBOT_METRICS_PORT" in bad.stderr
