@@ -18,7 +18,9 @@ from typing import Any
 import yaml
 
 DEFAULT_CONFIG_FILE = "newsbot.yaml"
-BUNDLED_ARTICLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
+# Shipped inside the package (package data), so an installed wheel has them too; in the
+# repository `examples/articles` is a link to this folder.
+BUNDLED_ARTICLES = Path(__file__).resolve().parent / "examples" / "articles"
 
 
 class ConfigError(Exception):

@@ -1,0 +1,75 @@
+"""Smoke test of an installed wheel, run by .ci/wheel_smoke from an empty folder.
+
+newsbot must work there exactly as in a checkout: `index` and `digest` on the bundled
+examples, `sandbox` serving its page, and `serve` without credentials refusing (exit 2).
+Only the standard library: this runs in the fresh venv the wheel was installed into.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+NEWSBOT = sys.argv[1]
+ENV = {k: v for k, v in os.environ.items()
+       if not k.startswith(("NEWSBOT_", "SLACK_", "PYTHONPATH"))
+       and k.lower() not in ("http_proxy", "https_proxy")}
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([NEWSBOT, *args], env=ENV, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=120)
+    print(f"$ newsbot {' '.join(args)} -> {done.returncode}")
+    return done
+
+
+def check(condition: object, what: str, detail: object = "") -> None:
+    if not condition:
+        sys.exit(f"wheel smoke test FAILED: {what}\n{detail}")
+
+
+def main() -> None:
+    check(not any(Path.cwd().iterdir()), "the folder is not empty", list(Path.cwd().iterdir()))
+    index = run("index", "--json")
+    check(index.returncode == 0, "newsbot index", index.stderr)
+    check(json.loads(index.stdout)["indexed"] == 34, "34 bundled articles indexed", index.stdout)
+    digest = run("digest", "--json")
+    check(digest.returncode == 0 and len(json.loads(digest.stdout)["articles"]) == 10,
+          "newsbot digest lists 10 articles", digest.stdout + digest.stderr)
+    serve = run("serve")
+    check(serve.returncode == 2 and "newsbot sandbox" in serve.stderr,
+          "serve without credentials exits 2 pointing at the sandbox", serve.stderr)
+    sandbox = subprocess.Popen([NEWSBOT, "sandbox", "--port", "0"], env=ENV, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+    try:
+        url = None
+        for line in sandbox.stdout:
+            if line.startswith("Open http://"):
+                url = line.split()[1]
+                break
+        if url is None:
+            check(False, "the sandbox printed its URL", sandbox.stderr.read())
+        with OPENER.open(url, timeout=10) as response:
+            check("newsbot sandbox" in response.read().decode(), "the page is served")
+        with OPENER.open(url + "app.js", timeout=10) as response:
+            check(response.status == 200, "the page's static files are served")
+        with OPENER.open(url + "api/state", timeout=10) as response:
+            state = json.loads(response.read())
+        check(any(state["messages"].values()), "the first digest was posted", state)
+    finally:
+        sandbox.send_signal(signal.SIGTERM)
+        out, err = sandbox.communicate(timeout=30)
+    check(sandbox.returncode == 0 and "Sandbox stopped." in out, "the sandbox stops", err)
+    check((Path("newsbot-sandbox") / "articles").is_dir(), "the sandbox copied the examples")
+    print("wheel smoke test passed")
+
+
+if __name__ == "__main__":
+    main()
