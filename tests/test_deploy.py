@@ -16,7 +16,7 @@ DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
 
 def test_the_config_for_etc_uses_absolute_paths_under_var_lib_newsbot():
-    config = load_config(str(DEPLOY / "newsbot.etc.yaml"), flags={})
+    config = load_config(str(DEPLOY / "newsbot.etc.yaml"), env={}, flags={})
     assert config.articles == Path("/var/lib/newsbot/articles")
     assert config.db == Path("/var/lib/newsbot/newsbot.db")
 
