@@ -40,6 +40,7 @@ EVENTS_PATH = "/slack/events"
 MAX_BODY = 1_000_000  # Slack's payloads are a few KB; refuse anything absurd
 REQUEST_TIMEOUT = 30  # seconds a connection may stay silent mid-request or between requests
 BACKLOG = 1024  # Slack delivers bursts at once; the standard library's 5 reset connections
+CONNECTIONS = 500  # open at once; beyond that new ones wait in the backlog (waitress: 100)
 THREADS = 8  # Bolt answers in milliseconds (listeners run after the ack)
 DRAIN_SECONDS = 10.0  # how long stop() waits for requests already received
 LOOP_SECONDS = 0.2  # how often the serving loop looks for a stop request
@@ -134,6 +135,7 @@ class WebServer:
         self.routes = routes
         self._server = waitress.create_server(
             routes, host=host, port=port, backlog=BACKLOG, threads=threads,
+            connection_limit=CONNECTIONS,
             channel_timeout=request_timeout, cleanup_interval=max(1, request_timeout // 2),
             max_request_body_size=MAX_BODY, asyncore_use_poll=True,
             asyncore_loop_timeout=LOOP_SECONDS, ident="newsbot",
