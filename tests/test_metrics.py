@@ -72,3 +72,34 @@ def test_digests_syncs_and_index_failures_are_counted(newsroom, tmp_path):
     refresher = IndexRefresher(Store(tmp_path / "broken.db"), Config(articles=articles))
     refresher()
     assert value("newsbot_index_failed_files") == 1
+
+
+def test_events_received_and_listener_failures_are_counted_by_kind(slack):
+    import json
+    import time
+
+    from slack_bolt import App, BoltRequest
+
+    from handlers import event_metrics
+
+    app = App(client=web_client(slack.bot_token, slack.base_url),
+              request_verification_enabled=False, signing_secret="unused")
+    event_metrics.register(app)
+
+    @app.event("app_mention")
+    def broken() -> None:
+        raise RuntimeError("a bug in a listener")
+
+    received = value("newsbot_events_received_total", kind="app_mention")
+    failed = value("newsbot_events_failed_total", kind="app_mention")
+    body = json.dumps({"type": "event_callback", "team_id": "T0NEWSROOM", "event_id": "Ev1",
+                       "event": {"type": "app_mention", "user": "U1", "text": "hi",
+                                 "channel": "C1", "ts": "1.0"}})
+    response = app.dispatch(BoltRequest(body=body, headers={"content-type": "application/json"}))
+    assert response.status == 200  # acknowledged before the listener runs
+    deadline = time.monotonic() + 10
+    while value("newsbot_events_failed_total", kind="app_mention") == failed \
+            and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert value("newsbot_events_failed_total", kind="app_mention") == failed + 1
+    assert value("newsbot_events_received_total", kind="app_mention") == received + 1
