@@ -542,8 +542,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("serve", cmd_serve, "run the Slack app (Socket Mode, or --http)")
     sub.add_argument("--http", action="store_true",
-                     help="serve HTTP (POST /slack/events, GET /healthz) instead of Socket Mode")
-    sub.add_argument("--host", default="0.0.0.0", help="with --http: address to listen on")
+                     help="serve HTTP (POST /slack/events, GET /healthz, GET /metrics) instead "
+                          "of Socket Mode")
+    sub.add_argument("--host", default="0.0.0.0",
+                     help="with --http or --metrics-port: address to listen on")
     sub.add_argument("--port", type=int, default=3000, help="with --http: port (3000)")
     sub.add_argument("--metrics-port", type=_port, metavar="P",
                      help="in Socket Mode: serve GET /healthz and GET /metrics on this port "
