@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -380,3 +382,150 @@ def test_socket_mode_with_a_metrics_port_that_cannot_connect_frees_the_port(slac
         again.bind(("127.0.0.1", port))  # the metrics server did not keep it
     bad = run_cli("serve", cwd=tmp_path, env={**env, "NEWSBOT_METRICS_PORT": "http"})
     assert bad.code == 2 and "NEWSBOT_METRICS_PORT" in bad.stderr
+
+
+# --- Socket Mode: /healthz and /metrics on --metrics-port, and an orderly SIGTERM
+
+
+class SocketModeSlack:
+    """Just enough of Slack for `serve` in Socket Mode: auth.test, apps.connections.open
+    and a WebSocket that accepts the connection and answers pings (RFC 6455 framing)."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        owner = self
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        ws_port = self._listener.getsockname()[1]
+
+        class Api(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                method = self.path.rsplit("/", 1)[-1]
+                answer = {"auth.test": {"ok": True, "user_id": "U0NEWSBOT", "bot_id": "B0BOT",
+                                        "team_id": "T0NEWSROOM", "team": "Newsroom",
+                                        "url": "https://newsroom.slack.com/"},
+                          "apps.connections.open": {"ok": True,
+                                                    "url": f"ws://127.0.0.1:{ws_port}/link"},
+                          }.get(method, {"ok": False, "error": "unknown_method"})
+                payload = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
+        self.base_url = f"http://127.0.0.1:{self.api.server_address[1]}/api/"
+        threading.Thread(target=self.api.serve_forever, daemon=True).start()
+        threading.Thread(target=owner._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import base64
+        import hashlib
+
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(4096)
+            key = re.search(rb"Sec-WebSocket-Key: *(\S+)", request, re.I).group(1)
+            accept = base64.b64encode(hashlib.sha1(
+                key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            connection.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                               b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
+                               b"\r\n\r\n")
+            self._send(connection, 0x1, json.dumps({"type": "hello"}).encode())
+            threading.Thread(target=self._talk, args=(connection,), daemon=True).start()
+
+    def _talk(self, connection: socket.socket) -> None:
+        with connection:
+            while True:
+                try:
+                    opcode, data = self._read(connection)
+                except OSError:
+                    return
+                if opcode == 0x9:  # ping: pong with the same data
+                    self._send(connection, 0xA, data)
+                elif opcode == 0x8:  # close
+                    self._send(connection, 0x8, data[:2])
+                    return
+
+    @staticmethod
+    def _read(connection: socket.socket) -> tuple[int, bytes]:
+        def exactly(n: int) -> bytes:
+            data = b""
+            while len(data) < n:
+                chunk = connection.recv(n - len(data))
+                if not chunk:
+                    raise ConnectionResetError
+                data += chunk
+            return data
+
+        first, second = exactly(2)
+        length = second & 0x7F
+        if length == 126:
+            length = int.from_bytes(exactly(2), "big")
+        elif length == 127:
+            length = int.from_bytes(exactly(8), "big")
+        mask = exactly(4) if second & 0x80 else b"\0\0\0\0"
+        data = bytes(b ^ mask[i % 4] for i, b in enumerate(exactly(length)))
+        return first & 0x0F, data
+
+    @staticmethod
+    def _send(connection: socket.socket, opcode: int, data: bytes) -> None:
+        header = bytes([0x80 | opcode, len(data)]) if len(data) < 126 else \
+            bytes([0x80 | opcode, 126]) + len(data).to_bytes(2, "big")
+        connection.sendall(header + data)
+
+    def stop(self) -> None:
+        self.api.shutdown()
+        self._listener.close()
+
+
+def test_socket_mode_serves_health_and_metrics_on_the_metrics_port_and_stops_in_order(
+        tmp_path: Path):
+    fake = SocketModeSlack()
+    articles = tmp_path / "articles"
+    shutil.copytree(EXAMPLES, articles)
+    env = clean_env({"SLACK_BOT_TOKEN": "xoxb-socket-test", "SLACK_APP_TOKEN": "xapp-1-test",
+                     "SLACK_API_URL": fake.base_url, "NEWSBOT_ARTICLES": str(articles),
+                     "NEWSBOT_DB": str(tmp_path / "newsbot.db"), "HTTP_PROXY": "",
+                     "HTTPS_PROXY": "", "http_proxy": "", "https_proxy": ""})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--metrics-port", "0"],
+        cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    lines, url, connected = [], None, False
+    try:
+        while not (url and connected):
+            line = process.stderr.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+            record = json.loads(line)
+            url = record.get("url", url) if record["msg"] == "serving /healthz and /metrics" \
+                else url
+            connected = connected or record["msg"] == "connected in Socket Mode"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"{url}/healthz") as response:
+            assert json.loads(response.read()) == {"ok": True, "articles": 34}
+        with opener.open(f"{url}/metrics") as response:
+            metrics = response.read().decode()
+        assert ('newsbot_slack_api_calls_total{method="apps.connections.open",outcome="ok"} 1.0'
+                in metrics)
+        with pytest.raises(urllib.error.HTTPError) as no_route:
+            opener.open(urllib.request.Request(f"{url}/slack/events", data=b"{}"))
+        assert no_route.value.code == 404  # events arrive over the WebSocket, not here
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+        lines.append(rest)
+        fake.stop()
+    log = "".join(lines)
+    assert process.returncode == 0, log
+    assert '"msg": "stopped"' in log
