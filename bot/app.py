@@ -18,11 +18,7 @@ from slack_bolt import App
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.admins import AdminCheck
 from bot.config import Config, ConfigError
@@ -33,6 +29,7 @@ from handlers import buttons, home, news_command, reactions
 from handlers.article_message import Redrawer
 from handlers.digest_post import scheduled_poster
 from handlers.http_server import EVENTS_PATH, SlackHTTPServer
+from handlers.slack_retry import SafeConnectionErrorRetryHandler, SafeServerErrorRetryHandler
 from storage.db import Store
 from storage.index import refresh
 
@@ -102,14 +99,15 @@ def no_slack_credentials(env: Mapping[str, str]) -> bool:
 
 
 def web_client(token: str, api_url: str | None = None) -> WebClient:
-    """A Web API client that retries rate limits, server errors and dropped connections."""
+    """A Web API client that retries rate limits, server errors and dropped connections,
+    but never resends a chat.postMessage that may have arrived (handlers/slack_retry.py)."""
     kwargs = {"base_url": api_url} if api_url else {}
     return WebClient(
         token=token,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=RETRIES),
+            SafeConnectionErrorRetryHandler(max_retry_count=RETRIES),
             RateLimitErrorRetryHandler(max_retry_count=RETRIES),
-            ServerErrorRetryHandler(max_retry_count=RETRIES),
+            SafeServerErrorRetryHandler(max_retry_count=RETRIES),
         ],
         **kwargs,
     )
