@@ -53,6 +53,7 @@ ARTICLE_EVENT = "newsbot_article"
 HEADER = -1  # the header's place among a digest's messages (articles count from 0)
 READ_BACKS = 3  # rounds of read back and re-post before a digest is left for a rerun
 CLOCK_SKEW = dt.timedelta(minutes=10)  # how far back before the plan a header may be
+POSTED, LEFT_OUT, UNSURE = "posted", "left out", "unsure"  # what became of one post
 
 
 class DigestPostError(RuntimeError):
@@ -97,7 +98,8 @@ def post_digest(
             if not _post_header(client, store, plan):
                 _settle(client, store, plan, {HEADER})
             plan = load_digest(store, plan.id)
-        unsure = {m.position for m in plan.pending if not _post_article(client, store, plan, m)}
+        unsure = {m.position for m in plan.pending
+                  if _post_article(client, store, plan, m) == UNSURE}
         _settle(client, store, plan, unsure)
     except (SlackClientError, OSError, Unsettled) as error:  # refusals; unreachable API
         reason = _slack_reason(error)
@@ -130,7 +132,7 @@ def _post(client: WebClient, plan: PlannedDigest, place: int, **message: Any) ->
 
 
 def _post_header(client: WebClient, store: Store, plan: PlannedDigest) -> bool:
-    """Post the header; False if it may or may not be in Slack."""
+    """Post the header; False if it may or may not be in Slack (UNSURE)."""
     ts = _post(client, plan, HEADER, text=plan.title, blocks=header_blocks(plan.title),
                metadata={"event_type": DIGEST_EVENT,
                          "event_payload": {"digest_id": plan.id, "digest_key": plan.key}},
@@ -141,15 +143,15 @@ def _post_header(client: WebClient, store: Store, plan: PlannedDigest) -> bool:
 
 
 def _post_article(client: WebClient, store: Store, plan: PlannedDigest,
-                  message: DigestMessage) -> bool:
-    """Post one article message, unless it is no longer one to post. False if it may or
-    may not be in Slack."""
+                  message: DigestMessage) -> str:
+    """Post one article message, unless it is no longer one to post: POSTED, LEFT_OUT,
+    or UNSURE when it may or may not be in Slack."""
     reason = why_not_post(store, plan, message)
     if reason:
         skip_message(store, plan.id, message.position, reason)
         log.info("article left out of the digest", extra={
             "digest": plan.id, "article": message.article.id, "reason": reason})
-        return True
+        return LEFT_OUT
     article = message.article
     try:
         ts = _post(
@@ -171,10 +173,11 @@ def _post_article(client: WebClient, store: Store, plan: PlannedDigest,
         skip_message(store, plan.id, message.position, f"Slack refused the message: {reason}")
         log.warning("Slack refused an article message", extra={
             "digest": plan.id, "article": article.id, "error": reason})
-        return True
-    if ts is not None:
-        record_message(store, plan.id, message.position, ts)
-    return ts is not None
+        return LEFT_OUT
+    if ts is None:
+        return UNSURE
+    record_message(store, plan.id, message.position, ts)
+    return POSTED
 
 
 def _settle(client: WebClient, store: Store, plan: PlannedDigest, unsure: set[int]) -> None:
@@ -190,14 +193,14 @@ def _settle(client: WebClient, store: Store, plan: PlannedDigest, unsure: set[in
         still = set()
         for place in sorted(unsure - set(found)):
             if place == HEADER:
-                posted = _post_header(client, store, plan)
+                outcome = POSTED if _post_header(client, store, plan) else UNSURE
             else:
-                posted = _post_article(client, store, plan, by_position[place])
-            if posted:
+                outcome = _post_article(client, store, plan, by_position[place])
+            if outcome == POSTED:
                 log.info("ambiguous post resolved: not in Slack, posted again",
                          extra={"digest": plan.id, "post": _name(place),
                                 "resolution": "re-posted"})
-            else:
+            elif outcome == UNSURE:
                 still.add(place)
         unsure = still
     if unsure:
