@@ -222,7 +222,8 @@ def refresh_index(store: Store, config: Config) -> None:
     """The periodic refresh. A folder that went away (an unmounted share) is logged and
     the index kept as it was, rather than emptied."""
     try:
-        report = refresh(store, config.articles, config.patterns)
+        report = refresh(store, config.articles, config.patterns,
+                         max_file_bytes=config.max_file_bytes)
     except NotADirectoryError as error:
         log.error("index not refreshed", extra={"error": str(error)})
         return

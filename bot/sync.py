@@ -220,7 +220,7 @@ def sync_decisions(
         _record_conflicts(store, plans, _stamp(now))
         report = _report(plans, dry_run=False)
         if report.written:
-            refresh(store, root, config.patterns)
+            refresh(store, root, config.patterns, max_file_bytes=config.max_file_bytes)
         if git_commit:
             _commit(report, repo, plans, committable, config)
     return report
