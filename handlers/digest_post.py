@@ -197,7 +197,7 @@ def _settle(client: WebClient, store: Store, plan: PlannedDigest, unsure: set[in
             else:
                 outcome = _post_article(client, store, plan, by_position[place])
             if outcome == POSTED:
-                log.info("ambiguous post resolved: not in Slack, posted again",
+                log.warning("ambiguous post resolved: not in Slack, posted again",
                          extra={"digest": plan.id, "post": _name(place),
                                 "resolution": "re-posted"})
             elif outcome == UNSURE:
@@ -215,7 +215,7 @@ def _adopt(store: Store, plan: PlannedDigest, found: dict[int, str], places: set
             record_header(store, plan.id, found[place])
         else:
             record_message(store, plan.id, place, found[place])
-        log.info("ambiguous post resolved: found in Slack, not posted again",
+        log.warning("ambiguous post resolved: found in Slack, not posted again",
                  extra={"digest": plan.id, "post": _name(place), "resolution": "found"})
 
 
