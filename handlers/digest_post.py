@@ -271,6 +271,7 @@ def _slack_reason(error: Exception) -> str:
 
 
 def _all_pages(method: Any, **params: Any) -> list[dict]:
+    """Every page; a read cut short proves nothing, so more than 20 pages is an error."""
     messages: list[dict] = []
     cursor = None
     for _ in range(20):  # a digest is a few dozen messages: 20 pages is plenty
@@ -279,8 +280,9 @@ def _all_pages(method: Any, **params: Any) -> list[dict]:
         messages.extend(response.get("messages", []))
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
-            break
-    return messages
+            return messages
+    raise Unsettled("the channel has too many messages since the digest began to read "
+                    "them all back")
 
 
 def scheduled_poster(
