@@ -11,7 +11,10 @@ run, so every ratio compares figures taken on the same machine at the same time:
   baseline and cold index take turns `--rounds` times and each keeps its best time
   (other processes on a shared machine only ever add time);
 - a refresh with nothing changed (real process, wall time, median of three);
-- digest and look-up queries in-process on the resulting index (worst of ten calls).
+- digest and look-up queries in-process on the resulting index (worst of ten calls);
+- big files: a few files of 50 to 150 MB (one huge front matter each) added to the
+  folder, then a cold `newsbot index` again: its peak memory, next to the cold index's
+  without them, and whether each was recorded as too large (`--no-big-files` skips it).
 
 Peak memory is the largest sum of resident memory over the index process and all its
 descendants (forkserver and worker processes), sampled every 20 ms from /proc; PSS
@@ -44,6 +47,7 @@ COLD_RATIO_GOAL = 0.6
 NO_CHANGE_GOAL_S = 2.0
 QUERY_GOAL_MS = 20.0
 MEMORY_GOAL_MB = 300.0
+BIG_FILE_MB = (50, 100, 150)
 QUERY_RUNS = 10
 SAMPLE_EVERY_S = 0.02
 
@@ -224,6 +228,45 @@ def measure_queries(db: Path) -> list[tuple[str, list[float]]]:
     return results
 
 
+def write_big_files(folder: Path) -> dict[str, int]:
+    """Files of BIG_FILE_MB megabytes, each one title of that length in its front matter,
+    in `folder`; returns their ids (relative to the folder's parent) and sizes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = {}
+    chunk = b"x" * (1 << 20)
+    for megabytes in BIG_FILE_MB:
+        path = folder / f"huge-{megabytes}mb.md"
+        with open(path, "wb") as handle:
+            handle.write(b'---\ntitle: "')
+            for _ in range(megabytes):
+                handle.write(chunk)
+            handle.write(b'"\nquality: 1\npublished: false\n---\n')
+        sizes[f"{folder.name}/{path.name}"] = path.stat().st_size
+    return sizes
+
+
+def measure_big_files(folder: Path, db: Path) -> tuple[dict, TreeSample, dict, bool]:
+    """A cold index of the folder with BIG_FILE_MB files added; they are removed after."""
+    big = folder / "zz-big-files"
+    try:
+        sizes = write_big_files(big)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        run, tree = run_measured(index_command(folder, db))
+        report = json.loads(run["stdout"])
+        from storage.db import Store
+        from storage.index import DEFAULT_MAX_FILE_BYTES, failures, too_large
+
+        store = Store(db)
+        reasons = {row["id"]: row["reason"] for row in failures(store)}
+        store.close()
+        recorded = all(reasons.get(article_id) == too_large(size, DEFAULT_MAX_FILE_BYTES)
+                       for article_id, size in sizes.items())
+        return run, tree, report, recorded
+    finally:
+        shutil.rmtree(big, ignore_errors=True)
+
+
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -239,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, metavar="S")
     parser.add_argument("--rounds", type=int, default=2, metavar="R",
                         help="baseline and cold index take turns R times; best of each (2)")
+    parser.add_argument("--no-big-files", action="store_true",
+                        help="skip the cold index with 50-150 MB files added")
     args = parser.parse_args(argv)
 
     folder = (args.dir / f"corpus-{args.count}-s{args.seed}").resolve()
@@ -274,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"no-change refresh done: {unchanged_report}")
 
     queries = measure_queries(db)
+    big = None if args.no_big_files else measure_big_files(folder, db.with_name(
+        f"index-{args.count}-s{args.seed}-big.db"))
     load_end = load_average()
 
     expected_failed = len(manifest.get("broken", {}))
@@ -307,6 +354,18 @@ def main(argv: list[str] | None = None) -> int:
                  f"PSS {tree.peak_pss / 2**20:.0f} MB", f"< {MEMORY_GOAL_MB:.0f} MB",
                  verdict(peak_mb < MEMORY_GOAL_MB)))
     rows.append(("index results match the corpus", "", "", "", verdict(correct)))
+    if big is not None:
+        big_run, big_tree, big_report, recorded = big
+        big_mb = big_tree.peak_rss / 2**20
+        rows.append((f"cold index with {len(BIG_FILE_MB)} files of "
+                     f"{'/'.join(map(str, BIG_FILE_MB))} MB added: peak memory",
+                     f"{big_mb:.0f} MB", f"{big_mb / peak_mb:.2f}x the cold index's",
+                     f"< {MEMORY_GOAL_MB:.0f} MB", verdict(big_mb < MEMORY_GOAL_MB)))
+        rows.append((f"... its wall time; big files recorded as too large "
+                     f"(failed {big_report['failed']})", f"{big_run['wall']:.2f} s",
+                     f"{big_run['wall'] / cold['wall']:.2f}x the cold index's", "",
+                     verdict(recorded and big_report["failed"] == expected_failed
+                             + len(BIG_FILE_MB))))
 
     print()
     print(f"newsbot index benchmark: {args.count} files ({len(manifest.get('awkward', {}))} "

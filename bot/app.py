@@ -20,11 +20,7 @@ from slack_bolt import App
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import SlackResponse
 
 from bot import metrics
@@ -38,6 +34,7 @@ from bot.sync import SyncBusy, sync_decisions
 from handlers import buttons, event_metrics, home, news_command, reactions
 from handlers.article_message import Redrawer
 from handlers.digest_post import scheduled_poster
+from handlers.slack_retry import SafeConnectionErrorRetryHandler, SafeServerErrorRetryHandler
 from handlers.web_server import EVENTS_PATH, Routes, SlackEvents, WebServer
 from storage.db import Store
 
@@ -136,14 +133,15 @@ class CountingRateLimitHandler(RateLimitErrorRetryHandler):
 
 def web_client(token: str, api_url: str | None = None) -> WebClient:
     """A Web API client that retries rate limits, server errors and dropped connections,
+    but never resends a chat.postMessage that may have arrived (handlers/slack_retry.py),
     and counts its calls for /metrics."""
     kwargs = {"base_url": api_url} if api_url else {}
     return MeteredWebClient(
         token=token,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=RETRIES),
+            SafeConnectionErrorRetryHandler(max_retry_count=RETRIES),
             CountingRateLimitHandler(max_retry_count=RETRIES),
-            ServerErrorRetryHandler(max_retry_count=RETRIES),
+            SafeServerErrorRetryHandler(max_retry_count=RETRIES),
         ],
         **kwargs,
     )

@@ -61,7 +61,8 @@ class Context:
                 "(set --articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml)"
             )
         progress = None if self.json or not sys.stderr.isatty() else _progress_bar
-        report = refresh(self.store, folder, self.config.patterns, progress=progress)
+        report = refresh(self.store, folder, self.config.patterns, progress=progress,
+                         max_file_bytes=self.config.max_file_bytes)
         if progress:
             sys.stderr.write("\r\033[K")
         return report

@@ -53,6 +53,8 @@ class Config:
     sync_git_commit: bool = False  # syncs inside `newsbot serve` commit what they write
     # Serving
     refresh_seconds: float = 60.0  # how often `newsbot serve` re-reads the articles folder
+    # Index
+    max_file_bytes: int = 1 << 20  # a larger article file is recorded as failed, not read
     source: str = field(default="defaults", compare=False)  # where the file came from
 
 
@@ -194,6 +196,8 @@ SETTINGS: dict[str, Setting] = dict(
         ("sync.git_author", Setting("git_author", _text, "NEWSBOT_GIT_AUTHOR")),
         ("sync.git_committer", Setting("git_committer", _optional_text)),
         ("sync.git_commit", Setting("sync_git_commit", _boolean)),
+        ("index.max_file_bytes", Setting("max_file_bytes", _positive_int,
+                                         "NEWSBOT_MAX_FILE_BYTES")),
     ]
 )
 _PATH_ATTRIBUTES = {"articles", "db"}

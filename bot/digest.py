@@ -158,7 +158,8 @@ def plan_digest(
     exists. Without one, the channel's unfinished manual digest is resumed when it is
     recent and was asked for with the same options; otherwise it is abandoned and a new
     one planned. Left out: articles posted to the channel within the repost window, and
-    articles waiting in a digest for the channel that may still be resumed.
+    articles waiting in a digest for the channel that may still be resumed, or in an
+    abandoned one that had begun posting (a post of theirs may have reached Slack).
     """
     now = now or dt.datetime.now(dt.UTC)
     recent = _iso(now - RESUME_WINDOW)
@@ -187,8 +188,9 @@ def plan_digest(
         posted_here = (
             "NOT EXISTS (SELECT 1 FROM digest_messages m JOIN digests d ON d.id = m.digest_id"
             " WHERE m.channel = ? AND m.article_id = a.id AND (m.posted_at >= ?"
-            " OR (m.ts IS NULL AND m.skipped IS NULL"
-            " AND d.status IN ('planned', 'posting', 'failed') AND d.created_at >= ?)))"
+            " OR (m.ts IS NULL AND m.skipped IS NULL AND d.created_at >= ?"
+            " AND (d.status IN ('planned', 'posting', 'failed')"
+            " OR (d.status = 'abandoned' AND d.header_ts IS NOT NULL)))))"
         )
         articles = select_digest(store, options, now, posted_here, (channel, cutoff, recent))
         title = digest_title(len(articles), day or now.date())

@@ -32,7 +32,8 @@ class IndexRefresher:
         """One refresh. A folder that went away is logged and the index kept as it was,
         rather than emptied; the next success clears the alarm."""
         try:
-            report = refresh(self.store, self.config.articles, self.config.patterns)
+            report = refresh(self.store, self.config.articles, self.config.patterns,
+                             max_file_bytes=self.config.max_file_bytes)
         except NotADirectoryError as error:
             log.error("index not refreshed", extra={"error": str(error)})
             return None

@@ -222,7 +222,7 @@ def sync_decisions(
         report = _report(plans, dry_run=False)
         metrics.sync_done(len(report.written), len(report.conflicts))
         if report.written:
-            refresh(store, root, config.patterns)
+            refresh(store, root, config.patterns, max_file_bytes=config.max_file_bytes)
         if git_commit:
             _commit(report, repo, plans, committable, config)
     return report

@@ -1,7 +1,9 @@
 """Block Kit rendering: one look for an article everywhere (digests, /news answers, App Home).
 
-Article text comes from files anyone in the newsroom can edit, so every piece of it is
-escaped for mrkdwn: an article can never ping `<!channel>` or forge a link.
+Article text comes from files anyone in the newsroom can edit, and command text from
+anyone in the workspace, so every piece of it is escaped for mrkdwn (`shown`, `escape`):
+neither can ping `<!channel>` or forge a link. Texts are cut to Block Kit's limits after
+escaping (`fit`), since `&` alone becomes five characters.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ EXCERPT_LIMIT = 600  # characters shown of an excerpt
 TITLE_LIMIT = 300
 URL_LIMIT = 1_500  # a longer link or image URL is left out (Slack takes 3,000 at most)
 SECTION_LIMIT = 3_000  # Slack's limit for a section's text
+CONTEXT_LIMIT = 2_000  # a context element's text
+FALLBACK_LIMIT = 3_000  # a message's `text` (notifications): Slack cuts at 40,000
+ECHO_LIMIT = 200  # how much of what someone typed is repeated back to them
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 DECISION_LABEL = {"publish": ":white_check_mark: Publish", "skip": ":x: Skip"}
 
@@ -27,6 +34,24 @@ DECISION_LABEL = {"publish": ":white_check_mark: Publish", "skip": ":x: Skip"}
 def escape(text: str | None) -> str:
     """Slack's three control characters, as Slack asks apps to escape them."""
     return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fit(text: str, limit: int) -> str:
+    """Escaped mrkdwn cut to `limit` characters, never inside an entity (`&amp;`) or an
+    app-made `<...>` (link, mention)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    for opener, closer in (("&", ";"), ("<", ">")):
+        start = cut.rfind(opener)
+        if start != -1 and closer not in cut[start:]:
+            cut = cut[:start]
+    return cut.rstrip() + "…"
+
+
+def shown(text: str | None, limit: int = ECHO_LIMIT) -> str:
+    """Someone's text for mrkdwn: escaped, then cut to `limit` characters."""
+    return fit(escape(text), limit)
 
 
 def link(url: str | None, label: str) -> str:
@@ -64,7 +89,7 @@ def article_fallback(article: Article, decision: Decision | None = None) -> str:
     parts.append(f"quality {_number(article.quality)}, heat {_number(article.heat)}")
     if decision:
         parts.append(f"decided: {decision.decision} by {decision.user_id}")
-    return escape(" — ".join(parts))
+    return shown(" — ".join(parts), FALLBACK_LIMIT)
 
 
 def _section_text(article: Article) -> str:
@@ -73,10 +98,12 @@ def _section_text(article: Article) -> str:
     title = _truncate(article.title, TITLE_LIMIT)
     url = article.web_url if article.web_url and len(article.web_url) <= URL_LIMIT else None
     head = f"*{link(url, title)}*"
+    if len(head) > SECTION_LIMIT // 2:  # a URL full of `&`: the title goes unlinked
+        head = f"*{link(None, title)}*"
     excerpt = _truncate(article.excerpt or "", EXCERPT_LIMIT)
     room = SECTION_LIMIT - len(head) - 1
     escaped = escape(excerpt)
-    while len(escaped) > room and excerpt:
+    while len(escaped) > room and len(excerpt) > 1:
         excerpt = _truncate(excerpt, max(1, len(excerpt) * room // len(escaped) - 1))
         escaped = escape(excerpt)
     return f"{head}\n{escaped}" if escaped else head
@@ -101,16 +128,17 @@ def article_blocks(
             "alt_text": _truncate(article.title, 200),
         }
     facts = [
-        escape(_truncate(article.provider_name or "unknown provider", 200)),
+        shown(article.provider_name or "unknown provider", 200),
         readable_time(article.published_at),
         f"quality *{_number(article.quality)}*",
         f"heat *{_number(article.heat)}*",
     ]
     if article.topics:
-        facts.append(escape(_truncate(", ".join(article.topics), 1000)))
+        facts.append(shown(", ".join(article.topics), 1000))
     if article.published:
         facts.append("already published")
-    context = {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)}]}
+    context = {"type": "context",
+               "elements": [{"type": "mrkdwn", "text": fit(" · ".join(facts), CONTEXT_LIMIT)}]}
     blocks = [section, context]
     if decision:
         blocks.append({
@@ -157,4 +185,5 @@ def article_list_blocks(
 
 
 def text_blocks(text: str) -> list[dict]:
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": _truncate(text, 3000)}}]
+    """One section of mrkdwn (already escaped), cut to Slack's limit."""
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": fit(text, SECTION_LIMIT)}}]

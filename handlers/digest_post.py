@@ -4,6 +4,11 @@ Each message's ts is stored the moment Slack returns it, and each message carrie
 metadata naming its digest and position. A digest interrupted half way (Slack error,
 crash) is resumed by posting only what is missing; before that, the channel is read
 back so a message that reached Slack but not our database is adopted, not posted twice.
+
+A post whose answer leaves it unknown whether Slack stored it (5xx, Slack's internal
+errors, a timeout, a connection broken after sending) is never simply sent again: the
+digest goes on, then its thread (or the channel) is read back once for all such posts,
+what is there is adopted and only what is not is posted again (it then comes last).
 """
 
 from __future__ import annotations
@@ -39,16 +44,25 @@ from bot.digest import (
 from bot.schedule_runs import fire_key
 from bot.schedules import Schedule
 from handlers.blocks import article_blocks, article_fallback, header_blocks
+from handlers.slack_retry import effect_unknown
 from storage.db import Store
 
 log = logging.getLogger(__name__)
 
 DIGEST_EVENT = "newsbot_digest"
 ARTICLE_EVENT = "newsbot_article"
+HEADER = -1  # the header's place among a digest's messages (articles count from 0)
+READ_BACKS = 3  # rounds of read back and re-post before a digest is left for a rerun
+CLOCK_SKEW = dt.timedelta(minutes=10)  # how far back before the plan a header may be
+POSTED, LEFT_OUT, UNSURE = "posted", "left out", "unsure"  # what became of one post
 
 
 class DigestPostError(RuntimeError):
     """Slack refused the digest; what was posted is kept and a rerun resumes."""
+
+
+class Unsettled(RuntimeError):
+    """Posts whose fate is still unknown after every read back; a rerun reads again."""
 
 
 # Slack errors about one message's content: that article is left out, the digest goes on.
@@ -78,20 +92,17 @@ def post_digest(
         return load_digest(store, plan.id)
     try:
         if plan.status in ("posting", "failed"):
-            _adopt_posted(client, store, plan)
+            _adopt(store, plan, read_back(client, plan), set(_unposted(plan)))
             plan = load_digest(store, plan.id)
         start_posting(store, plan.id)
         if plan.header_ts is None:
-            response = client.chat_postMessage(
-                channel=plan.channel, text=plan.title, blocks=header_blocks(plan.title),
-                metadata={"event_type": DIGEST_EVENT, "event_payload": {"digest_id": plan.id}},
-                unfurl_links=False,
-            )
-            record_header(store, plan.id, response["ts"])
+            if not _post_header(client, store, plan):
+                _settle(client, store, plan, {HEADER})
             plan = load_digest(store, plan.id)
-        for message in plan.pending:
-            _post_article(client, store, plan, message)
-    except (SlackClientError, OSError) as error:  # Slack's refusals; unreachable API (URLError)
+        unsure = {m.position for m in plan.pending
+                  if _post_article(client, store, plan, m) == UNSURE}
+        _settle(client, store, plan, unsure)
+    except (SlackClientError, OSError, Unsettled) as error:  # refusals; unreachable API
         reason = _slack_reason(error)
         finish_digest(store, plan.id, error=f"Slack said {reason}")
         log.warning("digest posting failed", extra={"digest": plan.id, "error": reason})
@@ -107,26 +118,53 @@ def post_digest(
     return plan
 
 
+def _post(client: WebClient, plan: PlannedDigest, place: int, **message: Any) -> str | None:
+    """chat.postMessage once: the new message's ts, or None when Slack may or may not
+    have stored it (logged). Other failures raise."""
+    try:
+        return client.chat_postMessage(channel=plan.channel, **message)["ts"]
+    except (SlackClientError, OSError) as error:
+        if not effect_unknown(error):
+            raise
+        log.warning("ambiguous failure posting a digest message: it may be in Slack; the "
+                    "channel is read back before it is posted again",
+                    extra={"digest": plan.id, "post": _name(place),
+                           "error": _slack_reason(error)})
+        return None
+
+
+def _post_header(client: WebClient, store: Store, plan: PlannedDigest) -> bool:
+    """Post the header; False if it may or may not be in Slack (UNSURE)."""
+    ts = _post(client, plan, HEADER, text=plan.title, blocks=header_blocks(plan.title),
+               metadata={"event_type": DIGEST_EVENT,
+                         "event_payload": {"digest_id": plan.id, "digest_key": plan.key}},
+               unfurl_links=False)
+    if ts is not None:
+        record_header(store, plan.id, ts)
+    return ts is not None
+
+
 def _post_article(client: WebClient, store: Store, plan: PlannedDigest,
-                  message: DigestMessage) -> None:
-    """Post one article message, unless it is no longer one to post."""
+                  message: DigestMessage) -> str:
+    """Post one article message, unless it is no longer one to post: POSTED, LEFT_OUT,
+    or UNSURE when it may or may not be in Slack."""
     reason = why_not_post(store, plan, message)
     if reason:
         skip_message(store, plan.id, message.position, reason)
         log.info("article left out of the digest", extra={
             "digest": plan.id, "article": message.article.id, "reason": reason})
-        return
+        return LEFT_OUT
     article = message.article
     try:
-        response = client.chat_postMessage(
-            channel=plan.channel,
+        ts = _post(
+            client, plan, message.position,
             thread_ts=plan.header_ts if plan.in_thread else None,
             text=article_fallback(article),
             blocks=article_blocks(article, standing_decision(store, article.id)),
             metadata={
                 "event_type": ARTICLE_EVENT,
-                "event_payload": {"digest_id": plan.id, "position": message.position,
-                                  "article_id": article.id},
+                "event_payload": {"digest_id": plan.id, "digest_key": plan.key,
+                                  "position": message.position, "article_id": article.id},
             },
             unfurl_links=False, unfurl_media=False,
         )
@@ -137,8 +175,94 @@ def _post_article(client: WebClient, store: Store, plan: PlannedDigest,
         skip_message(store, plan.id, message.position, f"Slack refused the message: {reason}")
         log.warning("Slack refused an article message", extra={
             "digest": plan.id, "article": article.id, "error": reason})
-        return
-    record_message(store, plan.id, message.position, response["ts"])
+        return LEFT_OUT
+    if ts is None:
+        return UNSURE
+    record_message(store, plan.id, message.position, ts)
+    return POSTED
+
+
+def _settle(client: WebClient, store: Store, plan: PlannedDigest, unsure: set[int]) -> None:
+    """Find out about posts whose fate is unknown: one read back of the digest's thread
+    (or channel) per round for all of them; adopt what Slack has, post the rest again."""
+    for _ in range(READ_BACKS):
+        if not unsure:
+            return
+        found = read_back(client, plan)
+        _adopt(store, plan, found, unsure)
+        plan = load_digest(store, plan.id)
+        by_position = {m.position: m for m in plan.messages}
+        still = set()
+        for place in sorted(unsure - set(found)):
+            if place == HEADER:
+                outcome = POSTED if _post_header(client, store, plan) else UNSURE
+            else:
+                outcome = _post_article(client, store, plan, by_position[place])
+            if outcome == POSTED:
+                log.warning("ambiguous post resolved: not in Slack, posted again",
+                         extra={"digest": plan.id, "post": _name(place),
+                                "resolution": "re-posted"})
+            elif outcome == UNSURE:
+                still.add(place)
+        unsure = still
+    if unsure:
+        raise Unsettled(f"{len(unsure)} message(s) may or may not have reached Slack after "
+                        f"{READ_BACKS} read backs")
+
+
+def _adopt(store: Store, plan: PlannedDigest, found: dict[int, str], places: set[int]) -> None:
+    """Record the ts of messages Slack has but our database missed."""
+    for place in sorted(places & set(found)):
+        if place == HEADER:
+            record_header(store, plan.id, found[place])
+        else:
+            record_message(store, plan.id, place, found[place])
+        log.warning("ambiguous post resolved: found in Slack, not posted again",
+                 extra={"digest": plan.id, "post": _name(place), "resolution": "found"})
+
+
+def _unposted(plan: PlannedDigest) -> list[int]:
+    return ([HEADER] if plan.header_ts is None else []) + [m.position for m in plan.pending]
+
+
+def read_back(client: WebClient, plan: PlannedDigest) -> dict[int, str]:
+    """This digest's messages in Slack, by place (HEADER or position) -> ts: one read of
+    the digest's thread (conversations.replies), or of the channel since the digest
+    began when there is no thread yet. Rate limits are waited out by the client."""
+    if plan.header_ts and plan.in_thread:
+        messages = _all_pages(client.conversations_replies, channel=plan.channel,
+                              ts=plan.header_ts, include_all_metadata=True)
+    else:
+        created = dt.datetime.fromisoformat(plan.created_at.replace("Z", "+00:00"))
+        oldest = plan.header_ts or f"{(created - CLOCK_SKEW).timestamp():.6f}"
+        messages = _all_pages(client.conversations_history, channel=plan.channel,
+                              oldest=oldest, include_all_metadata=True, inclusive=True)
+    found: dict[int, str] = {}
+    for message in messages:
+        metadata = message.get("metadata") or {}
+        payload = metadata.get("event_payload") or {}
+        if payload.get("digest_id") != plan.id or payload.get("digest_key",
+                                                              plan.key) != plan.key:
+            continue
+        if metadata.get("event_type") == DIGEST_EVENT:
+            place = HEADER
+        elif metadata.get("event_type") == ARTICLE_EVENT and isinstance(
+                payload.get("position"), int):
+            place = payload["position"]
+        else:
+            continue
+        if place not in found or _ts_key(message["ts"]) < _ts_key(found[place]):
+            found[place] = message["ts"]  # the first, should there be two
+    return found
+
+
+def _ts_key(ts: str) -> tuple[int, int]:
+    seconds, _, fraction = ts.partition(".")
+    return int(seconds or 0), int((fraction + "000000")[:6])
+
+
+def _name(place: int) -> str:
+    return "header" if place == HEADER else f"article {place + 1}"
 
 
 def _slack_reason(error: Exception) -> str:
@@ -148,35 +272,8 @@ def _slack_reason(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _adopt_posted(client: WebClient, store: Store, plan: PlannedDigest) -> None:
-    """Record messages of this digest that Slack has but our database missed (a crash
-    between Slack's answer and our write). Best effort: if reading fails we post anyway."""
-    try:
-        if plan.header_ts and plan.in_thread:
-            messages = _all_pages(client.conversations_replies, channel=plan.channel,
-                                  ts=plan.header_ts, include_all_metadata=True)
-        else:
-            oldest = plan.header_ts or str(
-                dt.datetime.fromisoformat(plan.created_at.replace("Z", "+00:00")).timestamp())
-            messages = _all_pages(client.conversations_history, channel=plan.channel,
-                                  oldest=oldest, include_all_metadata=True, inclusive=True)
-    except (SlackClientError, OSError) as error:
-        log.warning("could not read back the channel", extra={"digest": plan.id,
-                                                               "error": str(error)})
-        return
-    pending = {m.position for m in plan.pending}
-    for message in messages:
-        payload = (message.get("metadata") or {}).get("event_payload") or {}
-        event_type = (message.get("metadata") or {}).get("event_type")
-        if payload.get("digest_id") != plan.id:
-            continue
-        if event_type == DIGEST_EVENT and plan.header_ts is None:
-            record_header(store, plan.id, message["ts"])
-        elif event_type == ARTICLE_EVENT and payload.get("position") in pending:
-            record_message(store, plan.id, payload["position"], message["ts"])
-
-
 def _all_pages(method: Any, **params: Any) -> list[dict]:
+    """Every page; a read cut short proves nothing, so more than 20 pages is an error."""
     messages: list[dict] = []
     cursor = None
     for _ in range(20):  # a digest is a few dozen messages: 20 pages is plenty
@@ -185,8 +282,9 @@ def _all_pages(method: Any, **params: Any) -> list[dict]:
         messages.extend(response.get("messages", []))
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
-            break
-    return messages
+            return messages
+    raise Unsettled("the channel has too many messages since the digest began to read "
+                    "them all back")
 
 
 def scheduled_poster(

@@ -12,7 +12,14 @@ from bot.config import Config
 from bot.decisions import recent_events
 from bot.digest import DigestOptions, select_digest
 from bot.schedules import list_schedules
-from handlers.blocks import article_list_blocks, escape, header_blocks, mention, text_blocks
+from handlers.blocks import (
+    MAX_VIEW_BLOCKS,
+    article_list_blocks,
+    header_blocks,
+    mention,
+    shown,
+    text_blocks,
+)
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -36,7 +43,7 @@ def home_view(store: Store, config: Config, note: str | None = None) -> dict:
     events = recent_events(store, limit=10)
     lines = [
         f"• {mention(e['user_id'])} {ACTION_LABEL[e['action']]}"
-        f" *{escape(e['title'] or e['article_id'])}* ({e['source']}, {e['created_at'][:16]})"
+        f" *{shown(e['title'] or e['article_id'], 150)}* ({e['source']}, {e['created_at'][:16]})"
         for e in events
     ]
     blocks += text_blocks("\n".join(lines) or "No decisions yet.")
@@ -45,10 +52,10 @@ def home_view(store: Store, config: Config, note: str | None = None) -> dict:
     for schedule in list_schedules(store)[:15]:
         next_fire = schedule.next_fire()
         when = f", next {next_fire:%a %d %b %H:%M %Z}" if next_fire else ""
-        schedule_lines.append(f"• {escape(schedule.describe())}{when}")
+        schedule_lines.append(f"• {shown(schedule.describe(), 300)}{when}")
     blocks += text_blocks("\n".join(schedule_lines)
                           or "No schedules yet: an admin can add one with `/news schedule add`.")
-    return {"type": "home", "blocks": blocks[:100]}
+    return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
 
 
 def publish_home(

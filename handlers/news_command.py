@@ -2,11 +2,14 @@
 
 The listener acks at once (Slack wants an answer within 3 s) and answers afterwards
 through the response_url, privately (ephemeral), with the digest's article rendering.
+Whatever the user typed comes back escaped and cut short (`shown`), in blocks and in the
+notification text alike.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from slack_bolt import Ack, App, Respond
@@ -17,9 +20,16 @@ from bot.admins import AdminCheck
 from bot.config import Config
 from bot.digest import DigestOptions, select_digest
 from bot.lookup import list_topics, lookup_topic, search
-from bot.schedule_command import run_schedule_command
+from bot.schedule_command import run_schedule_command, slack_unescape
 from bot.sync import SyncError, sync_decisions
-from handlers.blocks import article_list_blocks, escape, text_blocks
+from handlers.blocks import (
+    FALLBACK_LIMIT,
+    MAX_MESSAGE_BLOCKS,
+    article_list_blocks,
+    escape,
+    shown,
+    text_blocks,
+)
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -36,10 +46,18 @@ HELP = """*newsbot* answers privately. Try:
 • `/news help`: this message"""
 
 
+CHANNEL_MARK = "\x1f"  # around a channel id in a schedule reply, until it is escaped
+
+
 @dataclass(frozen=True)
 class Answer:
-    text: str  # the notification / screen-reader text
+    text: str  # the notification / screen-reader text, plain: escaped when sent
     blocks: list[dict]
+
+    def payload(self) -> dict:
+        """What goes to Slack: the text escaped, everything within Block Kit's limits."""
+        return {"text": shown(self.text, FALLBACK_LIMIT),
+                "blocks": self.blocks[:MAX_MESSAGE_BLOCKS]}
 
 
 class NewsCommand:
@@ -56,9 +74,9 @@ class NewsCommand:
         sub, _, rest = words.partition(" ")
         sub, rest = sub.lower(), rest.strip()
         if sub == "topic" and rest:
-            return _topic(self.store, rest)
+            return _topic(self.store, slack_unescape(rest))
         if sub == "search" and rest:
-            return _search(self.store, rest)
+            return _search(self.store, slack_unescape(rest))
         if sub == "topics":
             return _topics(self.store)
         if sub == "digest":
@@ -67,20 +85,24 @@ class NewsCommand:
             return self._schedule(rest, user_id)
         if sub == "sync":
             return self._sync(user_id)
-        intro = "" if sub in ("", "help") else f"I don't know `{escape(words[:100])}`.\n\n"
+        intro = "" if sub in ("", "help") else f"I don't know `{shown(words, 100)}`.\n\n"
         return Answer("newsbot help", text_blocks(intro + HELP))
 
     def _schedule(self, text: str, user_id: str) -> Answer:
         reply = run_schedule_command(
-            self.store, text, user_id=user_id, is_admin=self.admins.is_admin,
-            user_zone=self.admins.time_zone, fallback_zone=self.config.timezone,
-            channel_known=self._channel_known, channel_format=lambda c: f"<#{c}>",
-            origin="slack",
+            self.store, text.replace(CHANNEL_MARK, ""), user_id=user_id,
+            is_admin=self.admins.is_admin, user_zone=self.admins.time_zone,
+            fallback_zone=self.config.timezone, channel_known=self._channel_known,
+            channel_format=lambda c: f"{CHANNEL_MARK}{c}{CHANNEL_MARK}", origin="slack",
         )
         log.info("/news schedule", extra={"user": user_id, "ok": reply.ok,
                                           "changed": reply.changed})
-        return Answer(reply.text.splitlines()[0] if reply.text else "schedules",
-                      text_blocks(reply.text))
+        first = reply.text.splitlines()[0] if reply.text else "schedules"
+        # the reply repeats what was typed (a cron, a zone, an id): escaped, except the
+        # channels newsbot itself names, which become channel links
+        linked = re.sub(f"{CHANNEL_MARK}([^{CHANNEL_MARK}]*){CHANNEL_MARK}", r"<#\1>",
+                        escape(reply.text))
+        return Answer(first.replace(CHANNEL_MARK, ""), text_blocks(linked))
 
     def _sync(self, user_id: str) -> Answer:
         if not self.admins.is_admin(user_id):
@@ -107,24 +129,24 @@ class NewsCommand:
 def _topic(store: Store, name: str) -> Answer:
     result = lookup_topic(store, name, limit=10)
     if not result.known:
-        close = ", ".join(f"`{escape(s)}`" for s in result.suggestions)
+        close = ", ".join(f"`{shown(s, 100)}`" for s in result.suggestions)
         hint = f" Did you mean {close}?" if close else " See `/news topics`."
-        reply = f"No topic named *{escape(name)}*.{hint}"
+        reply = f"No topic named *{shown(name)}*.{hint}"
         return Answer(f"No topic named {name}", text_blocks(reply))
-    heading = f"*{escape(result.topic)}*: top {len(result.articles)} unpublished"
+    heading = f"*{shown(result.topic)}*: top {len(result.articles)} unpublished"
     return Answer(
         f"{result.topic}: {len(result.articles)} unpublished articles",
         article_list_blocks(heading, result.articles,
-                            f"Nothing unpublished on *{escape(result.topic)}*.", buttons=True),
+                            f"Nothing unpublished on *{shown(result.topic)}*.", buttons=True),
     )
 
 
 def _search(store: Store, words: str) -> Answer:
     articles = search(store, words, limit=10)
-    heading = f"{len(articles)} best matches for *{escape(words)}*"
-    return Answer(heading, article_list_blocks(heading, articles,
-                                               f"No article matches *{escape(words)}*.",
-                                               buttons=True))
+    heading = f"{len(articles)} best matches for *{shown(words)}*"
+    return Answer(f"{len(articles)} best matches for {words}",
+                  article_list_blocks(heading, articles, f"No article matches *{shown(words)}*.",
+                                      buttons=True))
 
 
 def _topics(store: Store) -> Answer:
@@ -132,7 +154,7 @@ def _topics(store: Store) -> Answer:
     if not topics:
         return Answer("No topics yet", text_blocks("No topics yet: the index is empty."))
     lines = [
-        f"• *{escape(t.topic)}*: {t.unpublished} unpublished of {t.total}" for t in topics[:60]
+        f"• *{shown(t.topic)}*: {t.unpublished} unpublished of {t.total}" for t in topics[:60]
     ]
     more = f"\n…and {len(topics) - 60} more" if len(topics) > 60 else ""
     return Answer(f"{len(topics)} topics", text_blocks("\n".join(lines) + more))
@@ -151,6 +173,6 @@ def register(app: App, news: NewsCommand) -> None:
     def on_news(ack: Ack, command: dict, respond: Respond) -> None:
         ack()
         reply = news.answer(command.get("text", ""), command.get("user_id", ""))
-        respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
+        respond(**reply.payload(), response_type="ephemeral")
         log.info("/news answered", extra={"user": command.get("user_id"),
                                           "subcommand": (command.get("text") or "").split(" ")[0]})

@@ -29,13 +29,21 @@ Fault injection (`fail_next(method, ...)`), consumed by the next calls of that m
   (or the `error` given);
 - `fail_next(m, drop=True)`: the connection closes with no answer (slack_sdk's default
   ConnectionErrorRetryHandler retries that once, so drop twice to see it fail);
+- `fail_next(m, status=500, stored=True)` (or `drop=True, stored=True`): the call takes
+  effect (a message is stored) and only then is answered 500 (or dropped), as Slack
+  sometimes does: the caller cannot tell whether it worked;
 - `times=N` repeats the fault for N calls.
+
+`flaky(m, stored=0.3, refused=0.1, dropped=0.0, seed=1)` makes a seeded random fraction
+of all later calls of `m` stored-then-500, another stored-then-dropped, another plain 500
+(nothing stored), until `flaky(m)` turns it off. `fail_next` faults come first.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -92,6 +100,25 @@ class _Fault:
     error: str
     drop: bool
     remaining: int
+    stored: bool = False  # the call takes effect before the fault answers
+
+
+@dataclass
+class _Flaky:
+    stored: float
+    refused: float
+    dropped: float
+    rng: random.Random
+
+    def draw(self) -> _Fault | None:
+        roll = self.rng.random()
+        if roll < self.stored:
+            return _Fault(500, None, "internal_error", False, 1, stored=True)
+        if roll < self.stored + self.dropped:
+            return _Fault(500, None, "internal_error", True, 1, stored=True)
+        if roll < self.stored + self.dropped + self.refused:
+            return _Fault(500, None, "internal_error", False, 1)
+        return None
 
 
 @dataclass(frozen=True)
@@ -142,6 +169,7 @@ class SlackLookalike:
         self._calls: list[ApiCall] = []
         self._deliveries: list[EventDelivery] = []
         self._faults: dict[str, list[_Fault]] = {}
+        self._flaky: dict[str, _Flaky] = {}
 
     # ---- life cycle
 
@@ -215,10 +243,10 @@ class SlackLookalike:
                 headers: dict[str, str]) -> _Answer:
         fault = self._take_fault(method)
         events: list[dict[str, Any]] = []
+        if fault is None or fault.stored:
+            result, events = self._run(method, params, token)
         if fault is not None:
             result = _fault_answer(fault)
-        else:
-            result, events = self._run(method, params, token)
         with self._record_lock:
             self._calls.append(ApiCall(method, params, headers, result.status, result.body))
             self._record_lock.notify_all()
@@ -313,21 +341,35 @@ class SlackLookalike:
     # ---- faults
 
     def fail_next(self, method: str, *, status: int | None = None, retry_after: int | None = 1,
-                  error: str | None = None, drop: bool = False, times: int = 1) -> None:
+                  error: str | None = None, drop: bool = False, times: int = 1,
+                  stored: bool = False) -> None:
         """Make the next `times` calls of `method` fail (see the module docstring)."""
         if status is None:
             status = 200 if error else 429
         if error is None:
             error = "ratelimited" if status == 429 else "internal_error"
-        fault = _Fault(status, retry_after if status == 429 else None, error, drop, times)
+        fault = _Fault(status, retry_after if status == 429 else None, error, drop, times,
+                       stored)
         with self._record_lock:
             self._faults.setdefault(method, []).append(fault)
+
+    def flaky(self, method: str, *, stored: float = 0.0, refused: float = 0.0,
+              dropped: float = 0.0, seed: int = 0) -> None:
+        """From now on answer a random fraction of `method`'s calls 500 after storing
+        (`stored`), drop the connection after storing (`dropped`), or answer 500 without
+        storing (`refused`); seeded, so a run repeats. All zero turns it off."""
+        with self._record_lock:
+            if stored or refused or dropped:
+                self._flaky[method] = _Flaky(stored, refused, dropped, random.Random(seed))
+            else:
+                self._flaky.pop(method, None)
 
     def _take_fault(self, method: str) -> _Fault | None:
         with self._record_lock:
             queue = self._faults.get(method)
             if not queue:
-                return None
+                flaky = self._flaky.get(method)
+                return flaky.draw() if flaky else None
             fault = queue[0]
             fault.remaining -= 1
             if fault.remaining <= 0:

@@ -6,6 +6,11 @@ mtimes costs a read and a hash, not a YAML parse). Large batches are parsed in w
 processes, one per core, while this process writes. A broken file is stored with its
 reason and never stops the run.
 
+Only regular files inside the folder are read: a symbolic link (to a file or a folder) is
+never followed and anything else (a FIFO, a device, a folder named like an article) never
+opened; each is recorded as failed with its reason. A file larger than `max_file_bytes`
+is recorded as failed without being read, so one huge file cannot exhaust memory.
+
 This module is the only writer of `articles`, `article_topics` and `topic_counts`, and
 keeps them in step in each write transaction (see schema.topic_order). The figures that
 shaped it (100,000 files) are in benchmarks/README.md.
@@ -16,12 +21,14 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
+import errno
 import fnmatch
 import hashlib
 import json
 import multiprocessing
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +45,14 @@ BATCH_SIZE = 250
 IN_FLIGHT_PER_WORKER = 8  # batches queued ahead per worker: busy while a write runs; bounded
 COMMIT_EVERY = 5_000  # rows per write transaction, so other writers are not held up long
 WRITE_CACHE_KIB = 32 * 1024  # SQLite page cache while a big refresh writes
+DEFAULT_MAX_FILE_BYTES = 1 << 20  # larger files are recorded as failed, never read whole
+# What the walk found instead of a regular file, stored in place of its size: a stored
+# row with such a size is compared like any other, so it is not looked at again until
+# the entry changes.
+SYMLINK, NOT_REGULAR = -1, -2
+REFUSED = {SYMLINK: "symbolic link", NOT_REGULAR: "not a regular file"}
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_CLOEXEC", 0))
 
 Progress = Callable[[int, int], None]
 
@@ -57,6 +72,10 @@ class IndexReport:
 
 
 FileStat = tuple[int, int]  # (size, mtime_ns): plain tuples, 100,000 of them per walk
+
+
+def too_large(size: int, limit: int) -> str:
+    return f"too large: {size} bytes (limit {limit})"
 
 
 def compile_patterns(patterns: Iterable[str]) -> Callable[[str, str], bool]:
@@ -84,10 +103,13 @@ _STAT_IN_FOLDER = os.stat in os.supports_dir_fd
 def scan_folder(root: Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> dict[str, FileStat]:
     """Every matching file below root, by article id (POSIX path relative to root).
 
-    Hidden folders (`.git`, ...) are skipped and symlinked folders are not followed,
-    so a link cannot make the walk loop or leave the folder. This walk is most of what
-    an unchanged refresh costs: files are stat'ed relative to their open folder, which
-    spares the kernel resolving the whole path 100,000 times.
+    Hidden folders (`.git`, ...) are skipped and no symbolic link is followed, so a link
+    cannot make the walk loop or leave the folder. A matching entry that is not a regular
+    file, and a link to a folder, are returned with SYMLINK or NOT_REGULAR as their size
+    (and the entry's own mtime). This walk is most of what an unchanged refresh costs: the
+    entry types come from the directory listing itself (d_type), and files are lstat'ed
+    relative to their open folder, which spares the kernel resolving the whole path
+    100,000 times.
     """
     matches = compile_patterns(patterns)
     found: dict[str, FileStat] = {}
@@ -107,9 +129,20 @@ def scan_folder(root: Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> dict[
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         stack.append((entry.path, f"{prefix}{name}/"))
-                    elif matches(name, prefix + name) and entry.is_file():
-                        st = os.stat(name, dir_fd=folder_fd) if _STAT_IN_FOLDER else entry.stat()
-                        found[prefix + name] = (st.st_size, st.st_mtime_ns)
+                        if not matches(name, prefix + name):
+                            continue
+                        kind = NOT_REGULAR
+                    elif not matches(name, prefix + name):
+                        if not (entry.is_symlink() and entry.is_dir()):
+                            continue
+                        kind = SYMLINK  # a linked folder: listed, never walked
+                    elif entry.is_file(follow_symlinks=False):
+                        kind = 0
+                    else:
+                        kind = SYMLINK if entry.is_symlink() else NOT_REGULAR
+                    st = (os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+                          if _STAT_IN_FOLDER else entry.stat(follow_symlinks=False))
+                    found[prefix + name] = (kind or st.st_size, st.st_mtime_ns)
                 except OSError:
                     continue  # vanished or unreadable between listing and stat
         finally:
@@ -126,7 +159,8 @@ ARTICLE_COLUMNS = (
 )
 
 
-def read_and_parse(root: str, article_id: str, known_hash: str | None) -> tuple:
+def read_and_parse(root: str, article_id: str, known_hash: str | None,
+                   max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple:
     """Read one file and parse it unless its bytes are the ones already indexed.
 
     Returns (status, id, size, mtime_ns, hash, payload), status one of "same", "ok",
@@ -135,9 +169,12 @@ def read_and_parse(root: str, article_id: str, known_hash: str | None) -> tuple:
     processes, so it takes and returns plain values, cheap to pickle.
     """
     try:
-        st, data = _read_file(os.path.join(root, article_id))
+        st, data = _read_file(os.path.join(root, article_id), max_bytes)
     except FileNotFoundError:
         return ("gone", article_id, 0, 0, "", None)
+    except _Refused as refused:
+        size, mtime_ns, reason = refused.args
+        return ("broken", article_id, size, mtime_ns, "", reason)
     except OSError as error:
         return ("broken", article_id, 0, 0, "", f"cannot read the file: {error.strerror}")
     content_hash = hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -167,24 +204,44 @@ def read_and_parse(root: str, article_id: str, known_hash: str | None) -> tuple:
     return ("ok", article_id, st.st_size, st.st_mtime_ns, content_hash, (row, topic_rows))
 
 
-def _read_file(path: str) -> tuple[os.stat_result, bytes]:
-    """The file's stat and bytes in four system calls (open() and read() make seven)."""
-    fd = os.open(path, os.O_RDONLY)
+class _Refused(Exception):
+    """Not read: (size to store, mtime_ns, reason)."""
+
+
+def _read_file(path: str, max_bytes: int) -> tuple[os.stat_result, bytes]:
+    """The file's stat and bytes in four system calls (open() and read() make seven).
+
+    Never through a symbolic link, never anything but a regular file (the walk checked,
+    but the folder may change meanwhile), never more than max_bytes.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+            raise _Refused(SYMLINK, os.lstat(path).st_mtime_ns, REFUSED[SYMLINK]) from None
+        raise
     try:
         st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _Refused(NOT_REGULAR, st.st_mtime_ns, REFUSED[NOT_REGULAR])
+        if st.st_size > max_bytes:
+            raise _Refused(st.st_size, st.st_mtime_ns, too_large(st.st_size, max_bytes))
         data = os.read(fd, st.st_size + 1)
-        if len(data) > st.st_size:  # grew since the fstat: read on to the end
-            chunks = [data]
-            while chunk := os.read(fd, 1 << 16):
+        if len(data) > st.st_size:  # grew since the fstat: read on, up to the limit
+            chunks, total = [data], len(data)
+            while total <= max_bytes and (chunk := os.read(fd, 1 << 16)):
                 chunks.append(chunk)
+                total += len(chunk)
+            if total > max_bytes:
+                raise _Refused(total, st.st_mtime_ns, too_large(total, max_bytes))
             data = b"".join(chunks)
     finally:
         os.close(fd)
     return st, data
 
 
-def _parse_batch(root: str, batch: list[tuple[str, str | None]]) -> list[tuple]:
-    return [read_and_parse(root, article_id, known) for article_id, known in batch]
+def _parse_batch(root: str, batch: list[tuple[str, str | None]], max_bytes: int) -> list[tuple]:
+    return [read_and_parse(root, article_id, known, max_bytes) for article_id, known in batch]
 
 
 def _batches(items: list, size: int) -> Iterator[list]:
@@ -193,7 +250,7 @@ def _batches(items: list, size: int) -> Iterator[list]:
 
 
 def _parse_all(
-    root: Path, todo: list[tuple[str, str | None]], workers: int | None
+    root: Path, todo: list[tuple[str, str | None]], workers: int | None, max_bytes: int
 ) -> Iterator[list[tuple]]:
     """Parsed results in batches, in order; in worker processes when there is enough to do.
 
@@ -203,7 +260,7 @@ def _parse_all(
     workers = workers or len(os.sched_getaffinity(0))
     if workers <= 1 or len(todo) < PARALLEL_THRESHOLD:
         for batch in _batches(todo, BATCH_SIZE):
-            yield _parse_batch(str(root), batch)
+            yield _parse_batch(str(root), batch, max_bytes)
         return
     from concurrent.futures import ProcessPoolExecutor  # only a big refresh pays for it
 
@@ -212,7 +269,7 @@ def _parse_all(
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         in_flight: collections.deque = collections.deque()
         for batch in _batches(todo, BATCH_SIZE):
-            in_flight.append(pool.submit(_parse_batch, str(root), batch))
+            in_flight.append(pool.submit(_parse_batch, str(root), batch, max_bytes))
             if len(in_flight) >= workers * IN_FLIGHT_PER_WORKER:
                 yield in_flight.popleft().result()
         while in_flight:
@@ -273,6 +330,7 @@ def refresh(
     patterns: Iterable[str] = DEFAULT_PATTERNS,
     progress: Progress | None = None,
     workers: int | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> IndexReport:
     """Bring the index in line with the folder; see the module docstring.
 
@@ -286,16 +344,24 @@ def refresh(
     new = dict(on_disk)  # what is left once the stored rows are ticked off
     changed: list[str] = []  # stored, but size or mtime differ
     gone: list[str] = []  # stored, no longer on disk
-    for article_id, size, mtime_ns in store.db.execute("SELECT id, size, mtime_ns FROM articles"):
-        stat = new.pop(article_id, None)
-        if stat is None:
+    # a file recorded as too large is looked at again when the limit changes, and back
+    for article_id, size, mtime_ns, was_too_large in store.db.execute(
+        "SELECT id, size, mtime_ns, coalesce(error LIKE 'too large:%', 0) FROM articles"
+    ):
+        on_disk_stat = new.pop(article_id, None)
+        if on_disk_stat is None:
             gone.append(article_id)
-        elif stat[0] != size or stat[1] != mtime_ns:
+        elif (on_disk_stat[0] != size or on_disk_stat[1] != mtime_ns
+              or (size > max_file_bytes) != was_too_large):
             changed.append(article_id)
     hashes = _known_hashes(store, changed)
     todo = [(article_id, hashes.get(article_id)) for article_id in changed]
     todo += [(article_id, None) for article_id in new]
-    todo = [item for item in todo if item[0] not in misnamed]
+    # recorded as failed without being opened: refused entries, files over the limit
+    unread = [(a, on_disk[a][0]) for a, _ in todo
+              if a not in misnamed and not 0 <= on_disk[a][0] <= max_file_bytes]
+    todo = [item for item in todo if item[0] not in misnamed
+            and 0 <= on_disk[item[0]][0] <= max_file_bytes]
     vanished: list[str] = []  # listed by the walk, gone when read
 
     report = IndexReport(total=len(on_disk))
@@ -305,9 +371,13 @@ def refresh(
     pending: list[tuple] = [
         ("broken", article_id, *on_disk[article_id], "", MISNAMED)
         for article_id in misnamed if article_id in new or article_id in changed
+    ] + [
+        ("broken", article_id, *on_disk[article_id], "",
+         REFUSED.get(size) or too_large(size, max_file_bytes))
+        for article_id, size in unread
     ]
     with _page_cache(store, WRITE_CACHE_KIB if len(todo) >= PARALLEL_THRESHOLD else 0):
-        for results in _parse_all(root, todo, workers):
+        for results in _parse_all(root, todo, workers, max_file_bytes):
             pending.extend(results)
             done += len(results)
             if len(pending) >= COMMIT_EVERY:

@@ -93,7 +93,7 @@ def test_a_live_claim_refuses_a_second_poster_and_a_lapsed_one_does_not(store, s
 
 
 def test_articles_waiting_in_a_failed_digest_are_not_taken_by_another(store, slack):
-    slack.fail_next("chat.postMessage", error="fatal_error")  # the header fails
+    slack.fail_next("chat.postMessage", error="not_in_channel")  # the header is refused
     plan = plan_digest(store, CHANNEL, DigestOptions(top=3), key="schedule:s1:2026-11-26T09Z")
     with pytest.raises(Exception):  # noqa: B017 - DigestPostError; what matters is below
         post_digest(client_for(slack), store, plan)

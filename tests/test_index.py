@@ -71,7 +71,9 @@ def test_a_symlinked_folder_is_not_followed(store, three, tmp_path):
     outside = tmp_path / "outside"
     write_article(outside, "x.md")
     os.symlink(outside, three / "link")
-    assert refresh(store, three).total == 3
+    report = refresh(store, three)
+    assert (report.total, report.failed) == (4, 1)
+    assert failures(store) == [{"id": "link", "reason": "symbolic link"}]
 
 
 def test_awkward_but_valid_files_are_all_usable(store, articles):

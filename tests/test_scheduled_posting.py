@@ -55,7 +55,7 @@ def test_a_failed_scheduled_digest_is_retried_and_resumed_not_reposted(newsroom)
 
     def fail_after_two_articles(change) -> None:
         if len(slack.calls("chat.postMessage")) == 3:  # header + 2 articles
-            slack.fail_next("chat.postMessage", error="fatal_error")
+            slack.fail_next("chat.postMessage", error="not_in_channel")
 
     unsubscribe = slack.subscribe(fail_after_two_articles)
     runner = DigestScheduler(store, post_scheduled, retry_delay=dt.timedelta(seconds=30))

@@ -121,6 +121,24 @@ def test_digest_post_reports_a_slack_failure_and_the_rerun_posts_only_what_is_mi
     assert [c.ok for c in slack.calls("chat.postMessage")] == [False, True, True, True]
 
 
+def test_digest_post_rerun_after_an_unsettled_header_posts_it_once(slack, tmp_path: Path):
+    env = slack_env(slack, tmp_path)
+    slack.fail_next("chat.postMessage", status=500, stored=True)  # stored, answered 500
+    slack.fail_next("conversations.history", error="internal_error")  # and no read back
+    failed = run_cli("digest", "--post", "--channel", "C0NEWSDESK", "--top", "2", cwd=tmp_path,
+                     env=env)
+    assert failed.code == 2 and "run it again" in failed.stderr
+    assert "ambiguous failure posting a digest message" in failed.stderr
+    rerun = run_cli("digest", "--post", "--channel", "C0NEWSDESK", "--top", "2", "--json",
+                    cwd=tmp_path, env=env)
+    assert rerun.code == 0, rerun.stderr
+    assert "ambiguous post resolved: found in Slack" in rerun.stderr
+    assert [c.status for c in slack.calls("chat.postMessage")] == [500, 200, 200]
+    headers = [m for m in slack.workspace.history("C0NEWSDESK")
+               if m["metadata"]["event_type"] == "newsbot_digest"]
+    assert len(headers) == 1 and rerun.json["articles"][0]["ts"]
+
+
 # --- unusable credentials, an unreachable Web API, a taken port: one line, exit 2
 
 WRONG_BOT_TOKEN = "xoxb-0000-not-a-real-token"

@@ -159,7 +159,7 @@ def test_interrupted_digest_resumes_without_duplicates(newsroom: Newsroom):
     def fail_after_two_articles(change) -> None:
         posted.append(change)
         if len(slack.calls("chat.postMessage")) == 3:  # header + 2 articles
-            slack.fail_next("chat.postMessage", error="fatal_error")
+            slack.fail_next("chat.postMessage", error="not_in_channel")
 
     unsubscribe = slack.subscribe(fail_after_two_articles)
     with pytest.raises(DigestPostError):

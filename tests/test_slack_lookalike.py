@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.request
@@ -217,6 +218,35 @@ def test_other_faults(slack: SlackLookalike, bot: WebClient):
     with pytest.raises(ConnectionError):
         bot.users_info(user=EDITOR)
     assert bot.users_info(user=EDITOR)["ok"]
+
+
+def test_a_stored_fault_keeps_the_message_and_still_answers_500(slack, bot):
+    slack.fail_next("chat.postMessage", status=500, stored=True)
+    slack.fail_next("chat.postMessage", drop=True, stored=True)
+    assert error_of(lambda: bot.chat_postMessage(
+        channel=CHANNEL, text="Digest", metadata=DIGEST_METADATA)) == (500, "internal_error")
+    with pytest.raises(ConnectionError):
+        bot.chat_postMessage(channel=CHANNEL, text="Again")
+    history = bot.conversations_history(channel=CHANNEL, include_all_metadata=True)
+    assert [m["text"] for m in history["messages"]] == ["Again", "Digest"]
+    assert history["messages"][1]["metadata"] == DIGEST_METADATA
+
+
+def test_flaky_faults_are_seeded_fractions(slack, bot):
+    def outcomes(seed: int) -> list[int]:
+        slack.flaky("chat.update", stored=0.3, refused=0.2, seed=seed)
+        start = len(slack.calls("chat.update"))
+        for _ in range(200):
+            with contextlib.suppress(SlackApiError):
+                bot.chat_update(channel=CHANNEL, ts=ts, text="x")
+        return [c.status for c in slack.calls("chat.update")[start:]]
+
+    ts = bot.chat_postMessage(channel=CHANNEL, text="Digest")["ts"]
+    first = outcomes(3)
+    assert first == outcomes(3) and first != outcomes(4)
+    assert 70 <= first.count(500) <= 130  # 100 expected out of 200
+    slack.flaky("chat.update")
+    assert bot.chat_update(channel=CHANNEL, ts=ts, text="y")["ok"]
 
 
 def test_form_encoded_and_json_bodies_are_both_understood(slack: SlackLookalike):
