@@ -220,7 +220,8 @@ class Schedule:
             "nextFire": next_fire.isoformat() if next_fire else None,
         }
 
-    def describe(self, channel_format=lambda channel: channel) -> str:
+    def describe(self, channel_format=lambda channel: channel,
+                 user_format=lambda user: user) -> str:
         """One line for people: `s3  C123  "0 9 * * 1-5" Europe/London  top 5 ...`."""
         parts = [f'{self.id}: {channel_format(self.channel)} "{self.cron}" {self.tz}']
         parts.append(f"top {self.top}" if self.top else "top default")
@@ -229,7 +230,8 @@ class Schedule:
         if self.min_quality is not None:
             parts.append(f"min_quality {self.min_quality:g}")
         parts.append("enabled" if self.enabled else "paused")
-        parts.append(f"from {self.origin}" + (f" by {self.created_by}" if self.created_by else ""))
+        parts.append(f"from {self.origin}"
+                     + (f" by {user_format(self.created_by)}" if self.created_by else ""))
         return ", ".join(parts)
 
 

@@ -35,6 +35,7 @@ from slack_sdk import WebClient
 from bot.app import Periodic, build_app, health, refresh_index, web_client
 from bot.config import Config
 from bot.digest import DigestOptions, PlannedDigest, plan_digest
+from handlers.article_message import Redrawer
 from handlers.digest_post import post_digest
 from handlers.http_server import SlackHTTPServer
 from sandbox.slack_api import SlackLookalike
@@ -86,6 +87,7 @@ class Sandbox:
         self._app_thread: threading.Thread | None = None
         self._page: PageServer | None = None
         self._refresher: Periodic | None = None
+        self._redrawer: Redrawer | None = None
         self.stopping = threading.Event()
 
     # ---- life cycle
@@ -112,7 +114,9 @@ class Sandbox:
         self.slack = SlackLookalike(channels={CHANNEL_ID: CHANNEL_NAME}, users=(self.user,),
                                     host=HOST).start()
         signing_secret = secrets.token_urlsafe(24)  # made up per run, known to both sides
-        app = build_app(self.config, self.store, self._bot_client(), signing_secret)
+        self._redrawer = Redrawer(self._bot_client(), self.store).start()
+        app = build_app(self.config, self.store, self._bot_client(), signing_secret,
+                        redrawer=self._redrawer)
         store = self.store
         self._app_server = SlackHTTPServer(app, HOST, 0, health=lambda: health(store))
         self._app_thread = self._app_server.start_in_thread(poll_interval=0.1)
@@ -136,6 +140,9 @@ class Sandbox:
             self._page = None
         if self._refresher is not None:
             self._refresher.stop()
+        if self._redrawer is not None:
+            self._redrawer.stop()
+            self._redrawer = None
         if self._app_server is not None:
             self._app_server.shutdown()
             self._app_server.server_close()

@@ -26,6 +26,7 @@ from bot.app import build_app, health, web_client
 from bot.cli import main
 from bot.config import BUNDLED_ARTICLES, Config
 from bot.digest import DigestOptions, plan_digest
+from handlers.article_message import Redrawer
 from handlers.digest_post import post_digest
 from handlers.http_server import SlackHTTPServer
 from sandbox import SignedSlackClient, SlackLookalike
@@ -261,6 +262,7 @@ class Newsroom:
     store: Store
     config: Config
     server: SlackHTTPServer
+    redrawer: Redrawer | None = None  # with manual_redraw: the test runs each redraw pass
 
     def post_digest(self, top: int = 3, **kwargs) -> object:
         plan = plan_digest(self.store, CHANNEL, DigestOptions(top=top), **kwargs)
@@ -275,23 +277,33 @@ class Newsroom:
 
 
 @contextlib.contextmanager
-def start_newsroom(tmp_path: Path, **config_overrides) -> Iterator[Newsroom]:
+def start_newsroom(tmp_path: Path, manual_redraw: bool = False,
+                   **config_overrides) -> Iterator[Newsroom]:
     """The bundled articles indexed, the look-alike, and the real Bolt app served over HTTP
-    with listeners after the ack, as `newsbot serve --http` runs it."""
+    with listeners after the ack, as `newsbot serve --http` runs it.
+
+    With `manual_redraw`, no thread polls the redraw queue: the test calls
+    `newsroom.redrawer.redraw_now()` and knows exactly which redraws ran."""
     articles = tmp_path / "articles"
     shutil.copytree(BUNDLED_ARTICLES, articles)
     config = Config(articles=articles, db=tmp_path / "newsbot.db", **config_overrides)
     store = Store(config.db)
     refresh(store, articles)
     with SlackLookalike() as slack:
-        app = build_app(config, store, web_client(slack.bot_token, slack.base_url), SECRET)
+        client = web_client(slack.bot_token, slack.base_url)
+        redrawer = Redrawer(client, store)
+        if not manual_redraw:
+            redrawer.start()
+        app = build_app(config, store, client, SECRET, redrawer=redrawer)
         server = SlackHTTPServer(app, "127.0.0.1", 0, health=lambda: health(store))
         thread = server.start_in_thread(poll_interval=0.05)
         try:
-            client = SignedSlackClient(f"{server.url}/slack/events", SECRET,
+            signed = SignedSlackClient(f"{server.url}/slack/events", SECRET,
                                        response_url_factory=slack.new_response_url)
-            yield Newsroom(slack, client, store, config, server)
+            yield Newsroom(slack, signed, store, config, server,
+                           redrawer if manual_redraw else None)
         finally:
+            redrawer.stop()
             server.shutdown()
             server.server_close()
             thread.join()

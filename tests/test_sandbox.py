@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from bot.config import BUNDLED_ARTICLES, Config
-from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION
+from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
 from sandbox.server import (
     CHANNEL_ID,
     SANDBOX_USER,
@@ -125,7 +125,7 @@ def test_a_reaction_reaches_the_app_as_a_signed_event_and_records_the_decision(
     api(sandbox, "api/react", {"channel": CHANNEL_ID, "ts": message.ts,
                                "name": "white_check_mark", "add": True})
     slack = sandbox.slack
-    slack.wait_until(lambda: "Publish, by" in blocks_text(
+    slack.wait_until(lambda: "*Published* by" in blocks_text(
         slack.workspace.message(CHANNEL_ID, message.ts)))
     assert decisions(sandbox) == [{"article_id": message.article.id, "decision": "publish",
                                    "user_id": ME, "source": "reaction"}]
@@ -141,7 +141,7 @@ def test_a_reaction_reaches_the_app_as_a_signed_event_and_records_the_decision(
     api(sandbox, "api/react", {"channel": CHANNEL_ID, "ts": message.ts,
                                "name": "white_check_mark", "add": False})
     slack.wait_until(lambda: not decisions(sandbox))
-    slack.wait_until(lambda: "Publish, by" not in blocks_text(
+    slack.wait_until(lambda: "*Published* by" not in blocks_text(
         slack.workspace.message(CHANNEL_ID, message.ts)))
 
 
@@ -169,15 +169,15 @@ def click_on(sandbox: Sandbox, ts: str, action_id: str) -> dict:
             "action_id": action_id}
 
 
-def test_button_clicks_decide_and_a_second_click_undoes(sandbox: Sandbox):
+def test_button_clicks_decide_and_undo_withdraws(sandbox: Sandbox):
     message = sandbox.digest.messages[1]
     api(sandbox, "api/click", click_on(sandbox, message.ts, SKIP_ACTION))
     sandbox.slack.wait_until(lambda: decisions(sandbox))
     assert decisions(sandbox) == [{"article_id": message.article.id, "decision": "skip",
                                    "user_id": ME, "source": "button"}]
-    sandbox.slack.wait_until(lambda: "Skip, by" in blocks_text(
+    sandbox.slack.wait_until(lambda: "*Skipped* by" in blocks_text(
         sandbox.slack.workspace.message(CHANNEL_ID, message.ts)))
-    api(sandbox, "api/click", click_on(sandbox, message.ts, SKIP_ACTION))
+    api(sandbox, "api/click", click_on(sandbox, message.ts, UNDO_ACTION))
     sandbox.slack.wait_until(lambda: not decisions(sandbox))
     status, document = request(sandbox.url + "api/click",
                                click_on(sandbox, message.ts, "nope"))

@@ -93,7 +93,7 @@ def test_react_with_publish_then_sync_from_the_page_edits_one_line(page, sandbox
     card.get_by_role("button", name="Add reaction").click()
     page.get_by_role("dialog", name="Pick a reaction").get_by_role(
         "button", name="white_check_mark").click()
-    expect(card).to_contain_text("Publish, by @you")  # the bot's chat.update, drawn live
+    expect(card).to_contain_text("Published by @you")  # the bot's chat.update, drawn live
     expect(card.get_by_role("button", name="white_check_mark: 1")).to_have_attribute(
         "aria-pressed", "true")
     expect(card).to_contain_text("(edited)")
