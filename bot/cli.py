@@ -20,9 +20,19 @@ from zoneinfo import ZoneInfo
 
 from bot.article import Article
 from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
-from bot.decisions import UnknownArticle, UnusableArticle, decide, standing_decisions
+from bot.decisions import (
+    Decision,
+    UnknownArticle,
+    UnusableArticle,
+    decide,
+    decision_history,
+    standing_decisions,
+    standing_decisions_of,
+    written_at,
+)
 from bot.digest import DigestBusy, DigestOptions, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
+from bot.wording import plural
 from storage.db import Store
 from storage.index import IndexReport, failures, refresh
 
@@ -116,7 +126,7 @@ def cmd_digest(ctx: Context) -> int:
     if args.post:
         return _post_digest(ctx, options)
     articles = select_digest(ctx.store, options)
-    heading = f"Top {len(articles)} unpublished articles"
+    heading = f"Top {plural(len(articles), 'unpublished article')}"
     ctx.emit(
         {"articles": [a.to_json() for a in articles]},
         _article_list(heading, articles, "Nothing to review: no eligible articles."),
@@ -241,19 +251,25 @@ def _run_sandbox(ctx: Context, port: int) -> int:
 def cmd_lookup(ctx: Context) -> int:
     ctx.refresh()
     result = lookup_topic(ctx.store, ctx.args.topic, include_published=ctx.args.all,
-                          limit=ctx.args.limit)
+                          limit=ctx.args.limit, include_decided=ctx.args.decided)
+    decisions = standing_decisions_of(ctx.store, [a.id for a in result.articles])
     document: dict[str, Any] = {
         "topic": result.topic,
-        "articles": [a.to_json() for a in result.articles],
+        "articles": _articles_json(result.articles, decisions),
     }
     if not result.known:
         document["suggestions"] = result.suggestions
         hint = f" Did you mean: {', '.join(result.suggestions)}?" if result.suggestions else ""
         ctx.emit(document, f"No topic named '{result.topic}'.{hint}")
         return 1
-    kind = "articles" if ctx.args.all else "unpublished articles"
-    ctx.emit(document, _article_list(f"{result.topic}: {len(result.articles)} {kind}",
-                                     result.articles, f"No {kind} on {result.topic}."))
+    if result.waiting:
+        document["waitingForSync"] = result.waiting
+    kind = "article" if ctx.args.all else "unpublished article"
+    waiting = (f"\n({plural(result.waiting, 'more article')} with a decision waiting for "
+               f"sync: newsbot lookup '{result.topic}' --decided)" if result.waiting else "")
+    ctx.emit(document, _article_list(f"{result.topic}: {plural(len(result.articles), kind)}",
+                                     result.articles, f"No {kind}s on {result.topic}.",
+                                     _decision_marks(ctx.store, decisions)) + waiting)
     return 0
 
 
@@ -271,10 +287,11 @@ def cmd_search(ctx: Context) -> int:
     ctx.refresh()
     words = " ".join(ctx.args.words)
     articles = search(ctx.store, words, limit=ctx.args.limit)
+    decisions = standing_decisions_of(ctx.store, [a.id for a in articles])
     ctx.emit(
-        {"query": words, "articles": [a.to_json() for a in articles]},
-        _article_list(f"{len(articles)} matches for '{words}'", articles,
-                      f"No match for '{words}'."),
+        {"query": words, "articles": _articles_json(articles, decisions)},
+        _article_list(f"{plural(len(articles), 'match', 'matches')} for '{words}'", articles,
+                      f"No match for '{words}'.", _decision_marks(ctx.store, decisions)),
     )
     return 0
 
@@ -297,10 +314,24 @@ def cmd_decide(ctx: Context) -> int:
 
 
 def cmd_decisions(ctx: Context) -> int:
+    """The standing decisions with whether their file shows them yet; `--log`: every
+    event with what it amounts to now (recorded, withdrawn, superseded, written to file)."""
+    if ctx.args.log:
+        events = decision_history(ctx.store, limit=ctx.args.limit)
+        lines = [f"{e['created_at'][:19]}  {e['action']:<7} {e['article_id']}  by {e['user_id']}"
+                 f" via {e['source']}: {e['status']}" for e in events]
+        ctx.emit({"events": [{"id": e["article_id"], "action": e["action"], "user": e["user_id"],
+                              "source": e["source"], "at": e["created_at"],
+                              "status": e["status"]} for e in events]},
+                 "\n".join(lines) or "No decisions yet.")
+        return 0
     decisions = standing_decisions(ctx.store)
-    lines = [f"{d.decision:<8} {d.article_id}  by {d.user_id} at {d.decided_at} via {d.source}"
+    in_file = {d.article_id: written_at(ctx.store, d) is not None for d in decisions}
+    lines = [f"{d.decision:<8} {d.article_id}  by {d.user_id} at {d.decided_at} via {d.source}:"
+             f" {'written to file' if in_file[d.article_id] else 'waiting for sync'}"
              for d in decisions]
-    ctx.emit({"decisions": [d.to_json() for d in decisions]},
+    ctx.emit({"decisions": [dict(d.to_json(), writtenToFile=in_file[d.article_id])
+                            for d in decisions]},
              "\n".join(lines) or "No standing decisions.")
     return 0
 
@@ -366,12 +397,28 @@ def _schedule_preview(ctx: Context) -> int:
     return 0
 
 
-def _article_list(heading: str, articles: Sequence[Article], empty: str) -> str:
+def _articles_json(articles: Sequence[Article], decisions: dict[str, Decision]) -> list[dict]:
+    """Articles as JSON; one with a standing decision carries it under `decision`."""
+    return [dict(a.to_json(), decision=decisions[a.id].to_json()) if a.id in decisions
+            else a.to_json() for a in articles]
+
+
+def _decision_marks(store: Store, decisions: dict[str, Decision]) -> dict[str, str]:
+    """`publish by U1, waiting for sync` for each decided article of a list."""
+    return {article_id: f"{d.decision} by {d.user_id}, "
+            + ("written to file" if written_at(store, d) else "waiting for sync")
+            for article_id, d in decisions.items()}
+
+
+def _article_list(heading: str, articles: Sequence[Article], empty: str,
+                  marks: dict[str, str] | None = None) -> str:
     if not articles:
         return empty
     lines = [heading]
     for number, a in enumerate(articles, start=1):
         flag = " (published)" if a.published else ""
+        if a.id in (marks or {}):
+            flag += f" [{marks[a.id]}]"
         lines.append(
             f"{number:>3}. {a.title}{flag}\n"
             f"     quality {_num(a.quality)}, heat {_num(a.heat)} | {a.provider_name or '?'}"
@@ -499,6 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("lookup", cmd_lookup, "unpublished articles with a topic, in digest order")
     sub.add_argument("topic", metavar="TOPIC")
     sub.add_argument("--all", action="store_true", help="include published articles")
+    sub.add_argument("--decided", action="store_true",
+                     help="include unpublished articles with a decision waiting for sync")
     sub.add_argument("--limit", type=_positive_int, default=20, metavar="N")
 
     command("topics", cmd_topics, "every topic with its unpublished and total counts")
@@ -511,7 +560,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("action", choices=["publish", "skip", "undo"])
     sub.add_argument("--user", required=True, metavar="U", help="who decides (Slack user id)")
 
-    command("decisions", cmd_decisions, "list the standing decisions")
+    sub = command("decisions", cmd_decisions, "list the standing decisions and whether their "
+                  "files show them yet")
+    sub.add_argument("--log", action="store_true",
+                     help="every decision event, newest first, with what it amounts to now")
+    sub.add_argument("--limit", type=_positive_int, default=50, metavar="N",
+                     help="with --log: how many events (50)")
 
     sub = command("serve", cmd_serve, "run the Slack app (Socket Mode, or --http)")
     sub.add_argument("--http", action="store_true",

@@ -15,10 +15,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.admins import AdminCheck
 from bot.config import Config
+from bot.decisions import standing_decisions_of
 from bot.digest import DigestOptions, select_digest
 from bot.lookup import list_topics, lookup_topic, search
 from bot.schedule_command import run_schedule_command
 from bot.sync import SyncError, sync_decisions
+from bot.wording import plural
 from handlers.blocks import article_list_blocks, escape, text_blocks
 from storage.db import Store
 
@@ -112,8 +114,11 @@ def _topic(store: Store, name: str) -> Answer:
         reply = f"No topic named *{escape(name)}*.{hint}"
         return Answer(f"No topic named {name}", text_blocks(reply))
     heading = f"*{escape(result.topic)}*: top {len(result.articles)} unpublished"
+    if result.waiting:
+        heading += (f" ({plural(result.waiting, 'more article')} with a decision waiting for "
+                    "the next sync left out)")
     return Answer(
-        f"{result.topic}: {len(result.articles)} unpublished articles",
+        f"{result.topic}: {plural(len(result.articles), 'unpublished article')}",
         article_list_blocks(heading, result.articles,
                             f"Nothing unpublished on *{escape(result.topic)}*.", buttons=True),
     )
@@ -121,10 +126,12 @@ def _topic(store: Store, name: str) -> Answer:
 
 def _search(store: Store, words: str) -> Answer:
     articles = search(store, words, limit=10)
-    heading = f"{len(articles)} best matches for *{escape(words)}*"
+    count = "The best match" if len(articles) == 1 else f"{len(articles)} best matches"
+    heading = f"{count} for *{escape(words)}*"
+    decisions = standing_decisions_of(store, [a.id for a in articles])
     return Answer(heading, article_list_blocks(heading, articles,
                                                f"No article matches *{escape(words)}*.",
-                                               buttons=True))
+                                               buttons=True, decisions=decisions))
 
 
 def _topics(store: Store) -> Answer:
@@ -140,7 +147,7 @@ def _topics(store: Store) -> Answer:
 
 def _digest(store: Store, config: Config) -> Answer:
     articles = select_digest(store, DigestOptions(top=config.digest_top))
-    heading = f"*Preview:* the top {len(articles)} unpublished articles right now"
+    heading = f"*Preview:* the top {plural(len(articles), 'unpublished article')} right now"
     return Answer(heading, article_list_blocks(heading, articles,
                                                "Nothing to review: no eligible articles.",
                                                buttons=True))

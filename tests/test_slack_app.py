@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import web_client
-from bot.decisions import PUBLISH, SKIP, decide
+from bot.decisions import PUBLISH, SKIP, UNDO, decide
 from bot.digest import DigestOptions, load_digest, plan_digest
 from handlers.article_message import show_decision
 from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
@@ -787,3 +787,18 @@ def test_the_running_bot_redraws_a_decision_made_in_another_process(newsroom: Ne
         newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"]))
     [update] = newsroom.slack.calls("chat.update")
     assert update.params["ts"] == message.ts
+
+
+def test_app_home_shows_outcomes_and_mentions(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    title = message.article.title
+    decide(newsroom.store, message.article.id, PUBLISH, EDITOR, source="button")
+    decide(newsroom.store, message.article.id, UNDO, EDITOR, source="button")
+    decide(newsroom.store, message.article.id, SKIP, CHIEF, source="reaction")
+    answer_text(newsroom, f'schedule add <#{CHANNEL}|newsdesk> "0 9 * * 1-5"', CHIEF)
+    view = texts(open_home(newsroom, EDITOR)["blocks"])
+    assert f"<@{EDITOR}> withdrew their vote on *{title}*" in view
+    assert f"<@{EDITOR}> published *{title}* — withdrawn" in view
+    assert f"<@{CHIEF}> skipped *{title}* (reaction" in view  # standing: no outcome note
+    assert f's1: <#{CHANNEL}> \\"0 9 * * 1-5\\"' in view and f"by <@{CHIEF}>" in view
+    assert f" {CHANNEL} " not in view and "U0CHIEF," not in view
