@@ -143,16 +143,13 @@ def _post_digest(ctx: Context, options: DigestOptions) -> int:
         slack_error_code,
         web_client,
     )
-    from bot.schedules import ScheduleError, normalize_channel
     from handlers.digest_post import DigestPostError, post_digest
 
     if not ctx.args.channel:
-        raise UsageError("--post needs --channel C (a channel id such as C0123456789)")
-    try:
-        channel = normalize_channel(ctx.args.channel)
-    except ScheduleError as error:
-        raise UsageError(f"--channel: {error}") from None
+        raise UsageError("--post needs --channel C (a channel id such as C0123456789, or #name)")
     credentials = credentials_from_env(os.environ, "post")
+    channel = _channel_argument(ctx.args.channel, "--channel",
+                                web_client(credentials.bot_token, credentials.api_url))
     config = ctx.config
     today = dt.datetime.now(ZoneInfo(config.timezone)).date()
     plan = plan_digest(ctx.store, channel, options, in_thread=not ctx.args.no_thread
@@ -360,17 +357,26 @@ def cmd_schedule(ctx: Context) -> int:
     from bot.schedules import ScheduleError, ScheduleSpec
 
     args = ctx.args
+    problem = None
+    note = ""
     try:
         if args.schedule_action == "preview":
             return _schedule_preview(ctx)
         command = ScheduleCommand(args.schedule_action, schedule_id=getattr(args, "id", None))
         if args.schedule_action == "add":
-            spec = ScheduleSpec(channel=args.channel, cron=args.cron, tz=args.tz, top=args.top,
+            client = _slack_client()
+            channel = _channel_argument(args.channel, "CHANNEL", client)
+            spec = ScheduleSpec(channel=channel, cron=args.cron, tz=args.tz, top=args.top,
                                 topics=tuple(args.topic or ()), min_quality=args.min_quality)
             command = ScheduleCommand("add", spec=spec)
+            if client is not None:
+                problem = _slack_check(client, "checking the channel")
+            else:
+                note = ("\nNot checked whether newsbot can post there (no SLACK_BOT_TOKEN): "
+                        "invite it with /invite @newsbot in the channel.")
         reply = execute_schedule_command(
             ctx.store, command, user_id=args.user if args.schedule_action == "add" else None,
-            default_zone=lambda: ctx.config.timezone, origin="cli",
+            default_zone=lambda: ctx.config.timezone, origin="cli", channel_problem=problem,
         )
     except ScheduleError as error:
         raise UsageError(str(error)) from None
@@ -380,8 +386,59 @@ def cmd_schedule(ctx: Context) -> int:
             document["changed"] = reply.changed
     else:
         document = {"schedules": [schedule.to_json() for schedule in reply.schedules]}
-    ctx.emit(document, reply.text)
+    ctx.emit(document, reply.text + note)
     return 0
+
+
+def _slack_client():
+    """A Web API client when SLACK_BOT_TOKEN is set (names resolved, channels checked)."""
+    from bot.app import credentials_from_env, web_client
+
+    if not os.environ.get("SLACK_BOT_TOKEN", "").strip():
+        return None
+    credentials = credentials_from_env(os.environ, "post")
+    return web_client(credentials.bot_token, credentials.api_url)
+
+
+def _slack_check(client, doing: str) -> Callable[[str], str | None]:
+    """posting_problem with Slack's failures as a UsageError naming what to check."""
+    from handlers.channels import posting_problem
+
+    def check(channel: str) -> str | None:
+        return _slack_call(client, doing, lambda: posting_problem(client, channel))
+
+    return check
+
+
+def _slack_call(client, doing: str, call: Callable[[], Any]) -> Any:
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app import explain_slack_failure
+
+    try:
+        return call()
+    except (SlackApiError, OSError) as error:
+        hint = explain_slack_failure(error, "SLACK_BOT_TOKEN", client.base_url) or str(error)
+        raise UsageError(f"{doing} failed: {hint}") from None
+
+
+def _channel_argument(text: str, where: str, client) -> str:
+    """A channel id from `C0123ABCD`, `<#C0123ABCD|name>` or `#name` (looked up in Slack
+    when a token is set)."""
+    from bot.schedules import ScheduleError, normalize_channel
+    from handlers.channels import channel_id_by_name
+
+    resolve = None
+    if client is not None:
+        def resolve(name: str) -> str | None:
+            return _slack_call(client, f"looking up #{name}",
+                               lambda: channel_id_by_name(client, name))
+    try:
+        return normalize_channel(text, resolve)
+    except ScheduleError as error:
+        hint = (" (or set SLACK_BOT_TOKEN and newsbot looks the name up)"
+                if client is None and text.strip().startswith("#") else "")
+        raise UsageError(f"{where}: {error}{hint}") from None
 
 
 def _schedule_preview(ctx: Context) -> int:

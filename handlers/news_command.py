@@ -22,6 +22,7 @@ from bot.schedule_command import run_schedule_command
 from bot.sync import SyncError, sync_decisions
 from bot.wording import plural
 from handlers.blocks import article_list_blocks, escape, text_blocks
+from handlers.channels import channel_id_by_name, posting_problem
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,10 @@ class NewsCommand:
         words = (text or "").strip()
         sub, _, rest = words.partition(" ")
         sub, rest = sub.lower(), rest.strip()
-        if sub == "topic" and rest:
-            return _topic(self.store, rest)
+        if sub == "topic" and rest:  # Slack sends a typed &, < or > as &amp;, &lt;, &gt;
+            return _topic(self.store, slack_unescape(rest))
         if sub == "search" and rest:
-            return _search(self.store, rest)
+            return _search(self.store, slack_unescape(rest))
         if sub == "topics":
             return _topics(self.store)
         if sub == "digest":
@@ -76,8 +77,9 @@ class NewsCommand:
         reply = run_schedule_command(
             self.store, text, user_id=user_id, is_admin=self.admins.is_admin,
             user_zone=self.admins.time_zone, fallback_zone=self.config.timezone,
-            channel_known=self._channel_known, channel_format=lambda c: f"<#{c}>",
-            origin="slack",
+            channel_format=lambda c: f"<#{c}>", origin="slack",
+            resolve_channel=self._channel_by_name,
+            channel_problem=lambda c: posting_problem(self.client, c, lambda c: f"<#{c}>"),
         )
         log.info("/news schedule", extra={"user": user_id, "ok": reply.ok,
                                           "changed": reply.changed})
@@ -99,11 +101,17 @@ class NewsCommand:
         summary = report.summary()
         return Answer(summary.splitlines()[0], text_blocks(f"```{escape(summary)}```"))
 
-    def _channel_known(self, channel: str) -> bool:
+    def _channel_by_name(self, name: str) -> str | None:
+        """A channel typed as a plain `#name` (not picked from Slack's menu)."""
         try:
-            return bool(self.client.conversations_info(channel=channel).get("ok"))
-        except SlackApiError:
-            return False
+            return channel_id_by_name(self.client, name)
+        except SlackApiError as error:
+            log.warning("could not look up a channel name", extra={"error": str(error)})
+            return None
+
+
+def slack_unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _topic(store: Store, name: str) -> Answer:
