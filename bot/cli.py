@@ -573,7 +573,7 @@ Command = Callable[[Context], int]
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="newsbot", parents=[common],
         description="Slack chat-ops bot for newsroom channels: digests, look-ups, decisions, sync.",
     )
@@ -596,7 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only articles published in the last D days")
 
     sub.add_argument("--post", action="store_true", help="post it to Slack (SLACK_BOT_TOKEN)")
-    sub.add_argument("--channel", metavar="C", help="with --post: the channel id")
+    sub.add_argument("--channel", metavar="C", help="with --post: the channel id, or #name")
     sub.add_argument("--no-thread", action="store_true",
                      help="with --post: article messages in the channel, not the header's thread")
 
@@ -647,7 +647,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     action("list", "every schedule with its next fire time")
     add = action("add", "add a schedule (zone: --tz, else scheduler.timezone, else UTC)")
-    add.add_argument("channel", metavar="CHANNEL", help="Slack channel id, e.g. C0123ABCD")
+    add.add_argument("channel", metavar="CHANNEL",
+                     help="Slack channel id, e.g. C0123ABCD, or #name (looked up in Slack when "
+                          "SLACK_BOT_TOKEN is set)")
     add.add_argument("cron", metavar="CRON", help='Unix cron expression, e.g. "0 9 * * 1-5"')
     add.add_argument("--tz", type=_time_zone, metavar="ZONE",
                      help="IANA time zone (default: scheduler.timezone / NEWSBOT_TIMEZONE, UTC)")
@@ -679,14 +681,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a mistake on a command line asking for `--json` is reported
+    as JSON too (subcommands' parsers are of this class as well)."""
+
+    json_errors = False
+
+    def error(self, message: str):  # noqa: ANN201 - argparse's signature
+        if _Parser.json_errors:
+            raise UsageError(f"{message} (see: {self.prog} --help)")
+        super().error(message)
+
+
+def _report(error: Exception, as_json: bool) -> int:
+    """One line on stderr; with --json also one JSON document on stdout. Exit 2."""
+    print(f"newsbot: error: {error}", file=sys.stderr)
+    if as_json:
+        json.dump({"ok": False, "error": str(error)}, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
     parser = build_parser()
-    args = parser.parse_args(argv)
+    _Parser.json_errors = as_json
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as error:
+        return _report(error, as_json)
+    finally:
+        _Parser.json_errors = False
     try:
         return args.handler(Context(args))
     except (ConfigError, UsageError) as error:
-        print(f"newsbot: error: {error}", file=sys.stderr)
-        return 2
+        return _report(error, as_json)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `newsbot digest | head`: the reader left, nothing to report

@@ -63,3 +63,36 @@ def test_decisions_show_outcomes_and_whether_the_file_has_them(newsbot, folder):
         ("a.md", "publish", "U0ANA", "superseded"),
     ]
     assert "a.md  by U0ANA via cli: superseded" in newsbot("decisions", "--log").stdout
+
+
+@pytest.mark.parametrize("text,closest", [
+    ("artciles: articles\n", "articles"),
+    ("sheduler:\n  timezone: Europe/London\n", "scheduler"),
+    ("digest:\n  tpo: 3\n", "digest.top"),
+])
+def test_a_config_typo_suggests_the_closest_key_and_lists_the_valid_ones(newsbot, workdir,
+                                                                         text, closest):
+    (workdir / "newsbot.yaml").write_text(text)
+    result = newsbot("topics")
+    assert result.code == 2
+    assert f"(did you mean '{closest}'?); valid keys: articles, db, patterns, digest.top," in \
+        result.stderr
+    assert "scheduler.timezone" in result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("decide", "nope.md", "publish", "--user", "U1", "--json"),  # the command refuses
+    ("--json", "digest", "--top", "0"),  # argparse refuses
+    ("--json", "schedule", "add", "#news", "0 9 * * *"),
+])
+def test_errors_under_json_are_one_json_document(newsbot, folder, args):
+    result = newsbot(*args)
+    assert result.code == 2
+    assert result.json["ok"] is False and result.json["error"]
+    assert result.json["error"] in result.stderr
+
+
+def test_errors_without_json_stay_text(newsbot, folder):
+    result = newsbot("decide", "nope.md", "publish", "--user", "U1")
+    assert result.code == 2 and result.stdout == ""
+    assert result.stderr.startswith("newsbot: error: no article with id 'nope.md'")
