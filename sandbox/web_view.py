@@ -1,6 +1,8 @@
 """The sandbox's web page and its small JSON API, on 127.0.0.1 only.
 
 - GET /, /app.js, /style.css: the page (sandbox/static/), plain files, no build step.
+- GET /emoji/NAME.svg: the bundled emoji images (sandbox/static/emoji/), so reactions look
+  the same on every machine, with or without an emoji font.
 - GET /api/state?since=N: everything the page draws; with `since`, waits (up to 20 s)
   until the workspace changes after version N: the page long-polls this for live updates.
 - POST /api/react {channel, ts, name, add}, /api/click {action_id, block_id, channel, ts,
@@ -88,6 +90,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         if parts.path in STATIC:
             self._static(*STATIC[parts.path])
+        elif parts.path.startswith("/emoji/") and parts.path[7:] in _emoji_files():
+            self._static(f"emoji/{parts.path[7:]}", "image/svg+xml")
         elif parts.path == "/api/state":
             self._state(parse_qs(parts.query).get("since", [""])[0])
         elif parts.path == "/api/sync":
@@ -186,6 +190,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):  # the browser left (tab closed)
             self.close_connection = True
+
+
+def _emoji_files() -> set[str]:
+    """The bundled emoji file names: only these are served (no path from the request)."""
+    folder = resources.files("sandbox") / "static" / "emoji"
+    return {entry.name for entry in folder.iterdir() if entry.name.endswith(".svg")}
 
 
 def _text(body: dict[str, Any], key: str) -> str:
