@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import shutil
 import signal
 import socket
@@ -380,6 +381,25 @@ def test_sandbox_on_a_busy_port_says_so(tmp_path: Path):
 
 def test_the_page_files_ship_with_the_package():
     pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'sandbox = ["static/*"]' in pyproject
+    assert 'sandbox = ["static/*", "static/emoji/*"]' in pyproject
     static = REPO_ROOT / "sandbox" / "static"
-    assert {p.name for p in static.iterdir()} >= {"index.html", "app.js", "style.css"}
+    assert {p.name for p in static.iterdir()} >= {"index.html", "app.js", "style.css", "emoji"}
+    emoji = {p.name for p in (static / "emoji").iterdir()}
+    assert {"white_check_mark.svg", "x.svg", "add_reaction.svg"} <= emoji
+    script = (static / "app.js").read_text(encoding="utf-8")
+    named = set(re.findall(r':\s*"([a-z_]+)"', script[script.index("const EMOJI"):
+                                                    script.index("const PICKER_EXTRA")]))
+    assert {f"{name}.svg" for name in named} <= emoji  # every mapped emoji has its image
+
+
+def test_emoji_images_are_served_and_nothing_else_from_their_folder(sandbox: Sandbox):
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(sandbox.url + "emoji/white_check_mark.svg") as response:
+        assert response.headers["Content-Type"] == "image/svg+xml"
+        assert response.read().startswith(b"<svg")
+    for path in ("emoji/../app.js", "emoji/nope.svg", "emoji/"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            opener.open(sandbox.url + path)
+        assert refused.value.code == 404
