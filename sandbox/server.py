@@ -38,6 +38,7 @@ from bot.digest import DigestOptions, PlannedDigest, plan_digest
 from handlers.article_message import Redrawer
 from handlers.digest_post import post_digest
 from handlers.http_server import SlackHTTPServer
+from sandbox.bundled_images import BundledImages
 from sandbox.slack_api import SlackLookalike
 from sandbox.slack_client import SignedSlackClient
 from sandbox.workspace import SlackError, SlackUser, Workspace
@@ -88,6 +89,7 @@ class Sandbox:
         self._page: PageServer | None = None
         self._refresher: Periodic | None = None
         self._redrawer: Redrawer | None = None
+        self.images = BundledImages()
         self.stopping = threading.Event()
 
     # ---- life cycle
@@ -322,6 +324,7 @@ class Sandbox:
             "emoji": {"publish": list(self.config.publish_emoji),
                       "skip": list(self.config.skip_emoji)},
             "articles": _shown_path(self.config.articles),
+            "images": self.images.page_urls(),
         }
 
     # ---- helpers

@@ -403,3 +403,20 @@ def test_emoji_images_are_served_and_nothing_else_from_their_folder(sandbox: San
         with pytest.raises(urllib.error.HTTPError) as refused:
             opener.open(sandbox.url + path)
         assert refused.value.code == 404
+
+
+def test_the_example_images_are_served_in_place_of_their_unreachable_urls(sandbox: Sandbox):
+    import urllib.request
+
+    images = api(sandbox, "api/state")["images"]
+    first = sandbox.digest.messages[0].article
+    local = images[first.image_url]
+    assert re.fullmatch(r"/images/[0-9a-f_]+\.svg", local)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(sandbox.url + local.lstrip("/")) as response:
+        assert response.headers["Content-Type"] == "image/svg+xml"
+        assert response.read().startswith(b"<svg")
+    for path in ("images/images.json", "images/../style.css", "images/nope.svg"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            opener.open(sandbox.url + path)
+        assert refused.value.code == 404

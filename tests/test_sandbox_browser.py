@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,6 +116,11 @@ def test_react_with_publish_then_sync_from_the_page_edits_one_line(page, sandbox
     article = thread.locator(".message").nth(1)
     expect(article.get_by_role("link", name=first.article.title)).to_be_visible()
     expect(article.get_by_role("button", name="Publish", exact=True)).to_be_visible()
+    # the example's image is the bundled copy, served by the page (the test allows no network)
+    thumbnail = article.locator(".bk-thumb img")
+    expect(thumbnail).to_have_attribute("src", re.compile(r"^/images/.+\.svg$"))
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=thumbnail.element_handle())
 
     article.get_by_role("button", name="Add reaction").click()
     picker = page.get_by_role("dialog", name="Pick a reaction")

@@ -197,7 +197,9 @@ function image(url, alt, className) {
     fallback();
     return holder;
   }
-  const img = el("img", { src: url, alt: alt || "", loading: "lazy", referrerpolicy: "no-referrer" });
+  // Like Slack's image cache: an example article's image comes from the bundled copy.
+  const src = (page.data.images || {})[url] || url;
+  const img = el("img", { src, alt: alt || "", loading: "lazy", referrerpolicy: "no-referrer" });
   img.addEventListener("error", fallback);
   holder.append(img);
   return holder;
