@@ -152,16 +152,6 @@ def standing_decisions(store: Store) -> list[Decision]:
     return [Decision(*row) for row in rows]
 
 
-def recent_events(store: Store, limit: int = 20) -> list[dict]:
-    """The audit log, newest first (for the App Home and `newsbot decisions --log`)."""
-    return store.query(
-        "SELECT l.id, l.article_id, a.title, l.user_id, l.action, l.source, l.outcome,"
-        " l.created_at FROM decision_log l LEFT JOIN articles a ON a.id = l.article_id"
-        " WHERE l.outcome != 'no-op' ORDER BY l.id DESC LIMIT ?",
-        [limit],
-    )
-
-
 def user_vote(store: Store, article_id: str, user_id: str) -> Kind | None:
     """The vote this editor holds on the article, if any."""
     row = store.db.execute(

@@ -102,9 +102,10 @@ def handle_click(
     redrawer.wake()  # the change queued the redraw of the article's messages itself
     if in_home_tab(body):
         publish_home(client, store, config, user, _confirmation(store, article_id, kind, outcome))
-    elif channel and ts and article_for_message(store, channel, ts) == article_id:
-        pass  # the message itself shows the decision once redrawn
-    elif outcome.changed:  # a button in an ephemeral /news answer: confirm privately
+    elif outcome.changed and not (channel and ts and article_for_message(store, channel, ts)
+                                  == article_id):
+        # a button in an ephemeral /news answer: confirm privately (a digest message
+        # needs no answer: it shows the decision once redrawn)
         tell(_confirmation(store, article_id, kind, outcome))
     return outcome
 
