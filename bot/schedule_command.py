@@ -198,6 +198,7 @@ def run_schedule_command(
     channel_format: Callable[[str], str] = lambda channel: channel,
     origin: str = "slack",
     now: dt.datetime | None = None,
+    user_format: Callable[[str], str] = lambda user: user,
     resolve_channel: Callable[[str], str | None] | None = None,
     channel_problem: Callable[[str], str | None] | None = None,
 ) -> Reply:
@@ -216,7 +217,7 @@ def run_schedule_command(
             store, command, user_id=user_id, default_zone=lambda: _zone_for(
                 user_zone, user_id, fallback_zone),
             channel_known=channel_known, channel_format=channel_format, origin=origin,
-            now=now, channel_problem=channel_problem,
+            now=now, channel_problem=channel_problem, user_format=user_format,
         )
     except ScheduleError as error:
         return Reply(False, str(error))
@@ -244,12 +245,14 @@ def execute_schedule_command(
     origin: str = "slack",
     now: dt.datetime | None = None,
     channel_problem: Callable[[str], str | None] | None = None,
+    user_format: Callable[[str], str] = lambda user: user,
 ) -> Reply:
     """Carry out a parsed command (the caller has checked admin rights); ScheduleError
     when it cannot be done. `channel_problem` says why the bot could not post in a new
     schedule's channel (None: it can); hints are spelled for `origin`'s surface."""
     now = now or dt.datetime.now(dt.UTC)
-    fmt = channel_format
+    def fmt(schedule: Schedule) -> str:  # channels and people as this surface shows them
+        return schedule.describe(channel_format, user_format)
     if command.action == "list":
         schedules = tuple(list_schedules(store))
         if not schedules:
@@ -280,7 +283,7 @@ def execute_schedule_command(
                      schedule=schedule)
     if command.action == "remove":
         schedule = remove_schedule(store, command.schedule_id)
-        return Reply(True, f"Removed {schedule.describe(fmt)}", changed=True, schedule=schedule)
+        return Reply(True, f"Removed {fmt(schedule)}", changed=True, schedule=schedule)
     if command.action == "pause":
         schedule, changed = pause_schedule(store, command.schedule_id, now)
         prefix = PREFIX.get(origin, PREFIX["slack"])
@@ -293,7 +296,7 @@ def execute_schedule_command(
     return Reply(True, text, changed=changed, schedule=schedule)
 
 
-def _with_next(schedule: Schedule, now: dt.datetime, fmt: Callable[[str], str]) -> str:
+def _with_next(schedule: Schedule, now: dt.datetime, fmt: Callable[[Schedule], str]) -> str:
     next_fire = schedule.next_fire(now)
     after = f"; next digest {next_fire.isoformat()} ({next_fire:%a})" if next_fire else ""
-    return schedule.describe(fmt) + after
+    return fmt(schedule) + after

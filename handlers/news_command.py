@@ -21,7 +21,7 @@ from bot.lookup import list_topics, lookup_topic, search
 from bot.schedule_command import run_schedule_command
 from bot.sync import SyncError, sync_decisions
 from bot.wording import plural
-from handlers.blocks import article_list_blocks, escape, text_blocks
+from handlers.blocks import article_list_blocks, escape, mention, text_blocks
 from handlers.channels import channel_id_by_name, posting_problem
 from storage.db import Store
 
@@ -77,7 +77,7 @@ class NewsCommand:
         reply = run_schedule_command(
             self.store, text, user_id=user_id, is_admin=self.admins.is_admin,
             user_zone=self.admins.time_zone, fallback_zone=self.config.timezone,
-            channel_format=lambda c: f"<#{c}>", origin="slack",
+            channel_format=lambda c: f"<#{c}>", user_format=mention, origin="slack",
             resolve_channel=self._channel_by_name,
             channel_problem=lambda c: posting_problem(self.client, c, lambda c: f"<#{c}>"),
         )

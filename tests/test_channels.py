@@ -53,6 +53,8 @@ def test_slack_hints_are_slack_commands(newsroom: Newsroom):
             in answer(newsroom, "schedule list"))
     answer(newsroom, f'schedule add <#{CHANNEL}|newsdesk> "0 9 * * 1-5"')
     assert "resume it with: /news schedule resume s1" in answer(newsroom, "schedule pause s1")
+    listed = answer(newsroom, "schedule list")
+    assert f"s1: <#{CHANNEL}>" in listed and f"from slack by <@{CHIEF}>" in listed
 
 
 @pytest.fixture
