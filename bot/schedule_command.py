@@ -146,11 +146,11 @@ def _split_options(arguments: list[str], allowed: tuple[str, ...]) -> tuple[list
             raise ScheduleError(f"option '{key}=' given twice")
         if not value.strip():
             raise ScheduleError(f"option '{key}=' has no value")
-        options[key] = _slack_unescape(value.strip())
+        options[key] = slack_unescape(value.strip())
     return positional, options
 
 
-def _slack_unescape(text: str) -> str:
+def slack_unescape(text: str) -> str:
     """Slack sends a typed &, < or > as &amp;, &lt;, &gt; (a topic such as "Arts & Culture")."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 

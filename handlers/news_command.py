@@ -18,7 +18,7 @@ from bot.config import Config
 from bot.decisions import standing_decisions_of
 from bot.digest import DigestOptions, select_digest
 from bot.lookup import list_topics, lookup_topic, search
-from bot.schedule_command import run_schedule_command
+from bot.schedule_command import run_schedule_command, slack_unescape
 from bot.sync import SyncError, sync_decisions
 from bot.wording import plural
 from handlers.blocks import article_list_blocks, escape, mention, text_blocks
@@ -108,10 +108,6 @@ class NewsCommand:
         except SlackApiError as error:
             log.warning("could not look up a channel name", extra={"error": str(error)})
             return None
-
-
-def slack_unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _topic(store: Store, name: str) -> Answer:

@@ -802,3 +802,13 @@ def test_app_home_shows_outcomes_and_mentions(newsroom: Newsroom):
     assert f"<@{CHIEF}> skipped *{title}* (reaction" in view  # standing: no outcome note
     assert f's1: <#{CHANNEL}> \\"0 9 * * 1-5\\"' in view and f"by <@{CHIEF}>" in view
     assert f" {CHANNEL} " not in view and "U0CHIEF," not in view
+
+
+def test_news_topic_reads_text_as_slack_escapes_it(newsroom: Newsroom):
+    from tests.conftest import write_article
+
+    write_article(newsroom.config.articles, "arts/one.md", title="Gallery reopens",
+                  topics=["Arts & Culture"])
+    refresh(newsroom.store, newsroom.config.articles)
+    shown = answer_text(newsroom, "topic arts &amp; culture", EDITOR)  # as Slack sends "&"
+    assert "Gallery reopens" in shown and "Arts &amp; Culture" in shown
