@@ -12,6 +12,7 @@ from bot.config import Config
 from bot.decisions import SUPERSEDED, WITHDRAWN, WRITTEN, decision_history
 from bot.digest import DigestOptions, select_digest
 from bot.schedules import Schedule, list_schedules
+from bot.wording import plural
 from handlers.blocks import (
     article_list_blocks,
     escape,
@@ -36,7 +37,8 @@ def home_view(store: Store, config: Config, note: str | None = None) -> dict:
     blocks = text_blocks(note) if note else []
     blocks += header_blocks("Newsroom queue")
     blocks += article_list_blocks(
-        f"The top {len(queue)} undecided articles", queue, "Nothing waiting for a decision.",
+        f"The top {plural(len(queue), 'undecided article')}", queue,
+        "Nothing waiting for a decision.",
         buttons=True,
     )
     blocks += header_blocks("Recent decisions")

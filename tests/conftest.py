@@ -290,17 +290,17 @@ def start_newsroom(tmp_path: Path, manual_redraw: bool = False,
     store = Store(config.db)
     refresh(store, articles)
     with SlackLookalike() as slack:
-        client = web_client(slack.bot_token, slack.base_url)
-        redrawer = Redrawer(client, store)
+        bot_client = web_client(slack.bot_token, slack.base_url)
+        redrawer = Redrawer(bot_client, store)
         if not manual_redraw:
             redrawer.start()
-        app = build_app(config, store, client, SECRET, redrawer=redrawer)
+        app = build_app(config, store, bot_client, SECRET, redrawer=redrawer)
         server = SlackHTTPServer(app, "127.0.0.1", 0, health=lambda: health(store))
         thread = server.start_in_thread(poll_interval=0.05)
         try:
-            signed = SignedSlackClient(f"{server.url}/slack/events", SECRET,
+            client = SignedSlackClient(f"{server.url}/slack/events", SECRET,
                                        response_url_factory=slack.new_response_url)
-            yield Newsroom(slack, signed, store, config, server,
+            yield Newsroom(slack, client, store, config, server,
                            redrawer if manual_redraw else None)
         finally:
             redrawer.stop()
