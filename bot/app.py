@@ -151,7 +151,10 @@ def build_app(
     config: Config, store: Store, client: WebClient, signing_secret: str | None,
     redrawer: Redrawer | None = None,
 ) -> App:
-    """The Bolt app with every listener registered. Calls auth.test once."""
+    """The Bolt app with every listener registered. Calls auth.test once.
+
+    Unless given one (tests drive their own), a started `Redrawer` polls the redraw queue:
+    decisions made anywhere, in any process, redraw their article messages."""
     app = App(
         client=client,
         signing_secret=signing_secret,
@@ -161,7 +164,7 @@ def build_app(
     event_metrics.register(app)
     admins = AdminCheck(config.admins, lambda user: client.users_info(user=user)["user"])
     news_command.register(app, news_command.NewsCommand(store, config, client, admins))
-    redrawer = redrawer or Redrawer(client, store)
+    redrawer = redrawer or Redrawer(client, store).start()
     reactions.register(app, store, config, redrawer)
     buttons.register(app, store, config, redrawer)
     home.register(app, store, config)

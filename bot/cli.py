@@ -20,9 +20,19 @@ from zoneinfo import ZoneInfo
 
 from bot.article import Article
 from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
-from bot.decisions import UnknownArticle, UnusableArticle, decide, standing_decisions
+from bot.decisions import (
+    Decision,
+    UnknownArticle,
+    UnusableArticle,
+    decide,
+    decision_history,
+    standing_decisions,
+    standing_decisions_of,
+    written_at,
+)
 from bot.digest import DigestBusy, DigestOptions, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
+from bot.wording import plural
 from storage.db import Store
 from storage.index import IndexReport, failures, refresh
 
@@ -117,7 +127,7 @@ def cmd_digest(ctx: Context) -> int:
     if args.post:
         return _post_digest(ctx, options)
     articles = select_digest(ctx.store, options)
-    heading = f"Top {len(articles)} unpublished articles"
+    heading = f"Top {plural(len(articles), 'unpublished article')}"
     ctx.emit(
         {"articles": [a.to_json() for a in articles]},
         _article_list(heading, articles, "Nothing to review: no eligible articles."),
@@ -134,16 +144,13 @@ def _post_digest(ctx: Context, options: DigestOptions) -> int:
         slack_error_code,
         web_client,
     )
-    from bot.schedules import ScheduleError, normalize_channel
     from handlers.digest_post import DigestPostError, post_digest
 
     if not ctx.args.channel:
-        raise UsageError("--post needs --channel C (a channel id such as C0123456789)")
-    try:
-        channel = normalize_channel(ctx.args.channel)
-    except ScheduleError as error:
-        raise UsageError(f"--channel: {error}") from None
+        raise UsageError("--post needs --channel C (a channel id such as C0123456789, or #name)")
     credentials = credentials_from_env(os.environ, "post")
+    channel = _channel_argument(ctx.args.channel, "--channel",
+                                web_client(credentials.bot_token, credentials.api_url))
     config = ctx.config
     today = dt.datetime.now(ZoneInfo(config.timezone)).date()
     plan = plan_digest(ctx.store, channel, options, in_thread=not ctx.args.no_thread
@@ -258,19 +265,25 @@ def _run_sandbox(ctx: Context, port: int) -> int:
 def cmd_lookup(ctx: Context) -> int:
     ctx.refresh()
     result = lookup_topic(ctx.store, ctx.args.topic, include_published=ctx.args.all,
-                          limit=ctx.args.limit)
+                          limit=ctx.args.limit, include_decided=ctx.args.decided)
+    decisions = standing_decisions_of(ctx.store, [a.id for a in result.articles])
     document: dict[str, Any] = {
         "topic": result.topic,
-        "articles": [a.to_json() for a in result.articles],
+        "articles": _articles_json(result.articles, decisions),
     }
     if not result.known:
         document["suggestions"] = result.suggestions
         hint = f" Did you mean: {', '.join(result.suggestions)}?" if result.suggestions else ""
         ctx.emit(document, f"No topic named '{result.topic}'.{hint}")
         return 1
-    kind = "articles" if ctx.args.all else "unpublished articles"
-    ctx.emit(document, _article_list(f"{result.topic}: {len(result.articles)} {kind}",
-                                     result.articles, f"No {kind} on {result.topic}."))
+    if result.waiting:
+        document["waitingForSync"] = result.waiting
+    kind = "article" if ctx.args.all else "unpublished article"
+    waiting = (f"\n({plural(result.waiting, 'more article')} with a decision waiting for "
+               f"sync: newsbot lookup '{result.topic}' --decided)" if result.waiting else "")
+    ctx.emit(document, _article_list(f"{result.topic}: {plural(len(result.articles), kind)}",
+                                     result.articles, f"No {kind}s on {result.topic}.",
+                                     _decision_marks(ctx.store, decisions)) + waiting)
     return 0
 
 
@@ -288,10 +301,11 @@ def cmd_search(ctx: Context) -> int:
     ctx.refresh()
     words = " ".join(ctx.args.words)
     articles = search(ctx.store, words, limit=ctx.args.limit)
+    decisions = standing_decisions_of(ctx.store, [a.id for a in articles])
     ctx.emit(
-        {"query": words, "articles": [a.to_json() for a in articles]},
-        _article_list(f"{len(articles)} matches for '{words}'", articles,
-                      f"No match for '{words}'."),
+        {"query": words, "articles": _articles_json(articles, decisions)},
+        _article_list(f"{plural(len(articles), 'match', 'matches')} for '{words}'", articles,
+                      f"No match for '{words}'.", _decision_marks(ctx.store, decisions)),
     )
     return 0
 
@@ -314,10 +328,24 @@ def cmd_decide(ctx: Context) -> int:
 
 
 def cmd_decisions(ctx: Context) -> int:
+    """The standing decisions with whether their file shows them yet; `--log`: every
+    event with what it amounts to now (recorded, withdrawn, superseded, written to file)."""
+    if ctx.args.log:
+        events = decision_history(ctx.store, limit=ctx.args.limit)
+        lines = [f"{e['created_at'][:19]}  {e['action']:<7} {e['article_id']}  by {e['user_id']}"
+                 f" via {e['source']}: {e['status']}" for e in events]
+        ctx.emit({"events": [{"id": e["article_id"], "action": e["action"], "user": e["user_id"],
+                              "source": e["source"], "at": e["created_at"],
+                              "status": e["status"]} for e in events]},
+                 "\n".join(lines) or "No decisions yet.")
+        return 0
     decisions = standing_decisions(ctx.store)
-    lines = [f"{d.decision:<8} {d.article_id}  by {d.user_id} at {d.decided_at} via {d.source}"
+    in_file = {d.article_id: written_at(ctx.store, d) is not None for d in decisions}
+    lines = [f"{d.decision:<8} {d.article_id}  by {d.user_id} at {d.decided_at} via {d.source}:"
+             f" {'written to file' if in_file[d.article_id] else 'waiting for sync'}"
              for d in decisions]
-    ctx.emit({"decisions": [d.to_json() for d in decisions]},
+    ctx.emit({"decisions": [dict(d.to_json(), writtenToFile=in_file[d.article_id])
+                            for d in decisions]},
              "\n".join(lines) or "No standing decisions.")
     return 0
 
@@ -346,17 +374,26 @@ def cmd_schedule(ctx: Context) -> int:
     from bot.schedules import ScheduleError, ScheduleSpec
 
     args = ctx.args
+    problem = None
+    note = ""
     try:
         if args.schedule_action == "preview":
             return _schedule_preview(ctx)
         command = ScheduleCommand(args.schedule_action, schedule_id=getattr(args, "id", None))
         if args.schedule_action == "add":
-            spec = ScheduleSpec(channel=args.channel, cron=args.cron, tz=args.tz, top=args.top,
+            client = _slack_client()
+            channel = _channel_argument(args.channel, "CHANNEL", client)
+            spec = ScheduleSpec(channel=channel, cron=args.cron, tz=args.tz, top=args.top,
                                 topics=tuple(args.topic or ()), min_quality=args.min_quality)
             command = ScheduleCommand("add", spec=spec)
+            if client is not None:
+                problem = _slack_check(client, "checking the channel")
+            else:
+                note = ("\nNot checked whether newsbot can post there (no SLACK_BOT_TOKEN): "
+                        "invite it with /invite @newsbot in the channel.")
         reply = execute_schedule_command(
             ctx.store, command, user_id=args.user if args.schedule_action == "add" else None,
-            default_zone=lambda: ctx.config.timezone, origin="cli",
+            default_zone=lambda: ctx.config.timezone, origin="cli", channel_problem=problem,
         )
     except ScheduleError as error:
         raise UsageError(str(error)) from None
@@ -366,8 +403,59 @@ def cmd_schedule(ctx: Context) -> int:
             document["changed"] = reply.changed
     else:
         document = {"schedules": [schedule.to_json() for schedule in reply.schedules]}
-    ctx.emit(document, reply.text)
+    ctx.emit(document, reply.text + note)
     return 0
+
+
+def _slack_client():
+    """A Web API client when SLACK_BOT_TOKEN is set (names resolved, channels checked)."""
+    from bot.app import credentials_from_env, web_client
+
+    if not os.environ.get("SLACK_BOT_TOKEN", "").strip():
+        return None
+    credentials = credentials_from_env(os.environ, "post")
+    return web_client(credentials.bot_token, credentials.api_url)
+
+
+def _slack_check(client, doing: str) -> Callable[[str], str | None]:
+    """posting_problem with Slack's failures as a UsageError naming what to check."""
+    from handlers.channels import posting_problem
+
+    def check(channel: str) -> str | None:
+        return _slack_call(client, doing, lambda: posting_problem(client, channel))
+
+    return check
+
+
+def _slack_call(client, doing: str, call: Callable[[], Any]) -> Any:
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app import explain_slack_failure
+
+    try:
+        return call()
+    except (SlackApiError, OSError) as error:
+        hint = explain_slack_failure(error, "SLACK_BOT_TOKEN", client.base_url) or str(error)
+        raise UsageError(f"{doing} failed: {hint}") from None
+
+
+def _channel_argument(text: str, where: str, client) -> str:
+    """A channel id from `C0123ABCD`, `<#C0123ABCD|name>` or `#name` (looked up in Slack
+    when a token is set)."""
+    from bot.schedules import ScheduleError, normalize_channel
+    from handlers.channels import channel_id_by_name
+
+    resolve = None
+    if client is not None:
+        def resolve(name: str) -> str | None:
+            return _slack_call(client, f"looking up #{name}",
+                               lambda: channel_id_by_name(client, name))
+    try:
+        return normalize_channel(text, resolve)
+    except ScheduleError as error:
+        hint = (" (or set SLACK_BOT_TOKEN and newsbot looks the name up)"
+                if client is None and text.strip().startswith("#") else "")
+        raise UsageError(f"{where}: {error}{hint}") from None
 
 
 def _schedule_preview(ctx: Context) -> int:
@@ -383,12 +471,28 @@ def _schedule_preview(ctx: Context) -> int:
     return 0
 
 
-def _article_list(heading: str, articles: Sequence[Article], empty: str) -> str:
+def _articles_json(articles: Sequence[Article], decisions: dict[str, Decision]) -> list[dict]:
+    """Articles as JSON; one with a standing decision carries it under `decision`."""
+    return [dict(a.to_json(), decision=decisions[a.id].to_json()) if a.id in decisions
+            else a.to_json() for a in articles]
+
+
+def _decision_marks(store: Store, decisions: dict[str, Decision]) -> dict[str, str]:
+    """`publish by U1, waiting for sync` for each decided article of a list."""
+    return {article_id: f"{d.decision} by {d.user_id}, "
+            + ("written to file" if written_at(store, d) else "waiting for sync")
+            for article_id, d in decisions.items()}
+
+
+def _article_list(heading: str, articles: Sequence[Article], empty: str,
+                  marks: dict[str, str] | None = None) -> str:
     if not articles:
         return empty
     lines = [heading]
     for number, a in enumerate(articles, start=1):
         flag = " (published)" if a.published else ""
+        if a.id in (marks or {}):
+            flag += f" [{marks[a.id]}]"
         lines.append(
             f"{number:>3}. {a.title}{flag}\n"
             f"     quality {_num(a.quality)}, heat {_num(a.heat)} | {a.provider_name or '?'}"
@@ -497,7 +601,7 @@ Command = Callable[[Context], int]
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="newsbot", parents=[common],
         description="Slack chat-ops bot for newsroom channels: digests, look-ups, decisions, sync.",
     )
@@ -520,13 +624,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only articles published in the last D days")
 
     sub.add_argument("--post", action="store_true", help="post it to Slack (SLACK_BOT_TOKEN)")
-    sub.add_argument("--channel", metavar="C", help="with --post: the channel id")
+    sub.add_argument("--channel", metavar="C", help="with --post: the channel id, or #name")
     sub.add_argument("--no-thread", action="store_true",
                      help="with --post: article messages in the channel, not the header's thread")
 
     sub = command("lookup", cmd_lookup, "unpublished articles with a topic, in digest order")
     sub.add_argument("topic", metavar="TOPIC")
     sub.add_argument("--all", action="store_true", help="include published articles")
+    sub.add_argument("--decided", action="store_true",
+                     help="include unpublished articles with a decision waiting for sync")
     sub.add_argument("--limit", type=_positive_int, default=20, metavar="N")
 
     command("topics", cmd_topics, "every topic with its unpublished and total counts")
@@ -539,7 +645,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("action", choices=["publish", "skip", "undo"])
     sub.add_argument("--user", required=True, metavar="U", help="who decides (Slack user id)")
 
-    command("decisions", cmd_decisions, "list the standing decisions")
+    sub = command("decisions", cmd_decisions, "list the standing decisions and whether their "
+                  "files show them yet")
+    sub.add_argument("--log", action="store_true",
+                     help="every decision event, newest first, with what it amounts to now")
+    sub.add_argument("--limit", type=_positive_int, default=50, metavar="N",
+                     help="with --log: how many events (50)")
 
     sub = command("serve", cmd_serve, "run the Slack app (Socket Mode, or --http)")
     sub.add_argument("--http", action="store_true",
@@ -569,7 +680,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     action("list", "every schedule with its next fire time")
     add = action("add", "add a schedule (zone: --tz, else scheduler.timezone, else UTC)")
-    add.add_argument("channel", metavar="CHANNEL", help="Slack channel id, e.g. C0123ABCD")
+    add.add_argument("channel", metavar="CHANNEL",
+                     help="Slack channel id, e.g. C0123ABCD, or #name (looked up in Slack when "
+                          "SLACK_BOT_TOKEN is set)")
     add.add_argument("cron", metavar="CRON", help='Unix cron expression, e.g. "0 9 * * 1-5"')
     add.add_argument("--tz", type=_time_zone, metavar="ZONE",
                      help="IANA time zone (default: scheduler.timezone / NEWSBOT_TIMEZONE, UTC)")
@@ -601,14 +714,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a mistake on a command line asking for `--json` is reported
+    as JSON too (subcommands' parsers are of this class as well)."""
+
+    json_errors = False
+
+    def error(self, message: str):  # noqa: ANN201 - argparse's signature
+        if _Parser.json_errors:
+            raise UsageError(f"{message} (see: {self.prog} --help)")
+        super().error(message)
+
+
+def _report(error: Exception, as_json: bool) -> int:
+    """One line on stderr; with --json also one JSON document on stdout. Exit 2."""
+    print(f"newsbot: error: {error}", file=sys.stderr)
+    if as_json:
+        json.dump({"ok": False, "error": str(error)}, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
     parser = build_parser()
-    args = parser.parse_args(argv)
+    _Parser.json_errors = as_json
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as error:
+        return _report(error, as_json)
+    finally:
+        _Parser.json_errors = False
     try:
         return args.handler(Context(args))
     except (ConfigError, UsageError) as error:
-        print(f"newsbot: error: {error}", file=sys.stderr)
-        return 2
+        return _report(error, as_json)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `newsbot digest | head`: the reader left, nothing to report

@@ -8,6 +8,7 @@ to the file, elsewhere to the working directory.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -223,9 +224,7 @@ def _apply(values: dict[str, Any], raw: Mapping[str, Any], origin: str, base: Pa
     for key, value in raw.items():
         setting = SETTINGS.get(key)
         if setting is None:
-            close = [k for k in SETTINGS if k.split(".")[-1] == key.split(".")[-1]]
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"{origin}: unknown key '{key}'{hint}")
+            raise ConfigError(f"{origin}: {unknown_key(key)}")
         try:
             clean = setting.check(value)
         except ValueError as error:
@@ -235,6 +234,21 @@ def _apply(values: dict[str, Any], raw: Mapping[str, Any], origin: str, base: Pa
         if setting.attribute in _PATH_ATTRIBUTES and base is not None and not clean.is_absolute():
             clean = base / clean
         values[setting.attribute] = clean
+
+
+def unknown_key(key: str) -> str:
+    """`unknown key 'artciles' (did you mean 'articles'?); valid keys: ...`: the closest
+    valid key (a typo, or a key given without its section) and every valid one."""
+    same_name = [k for k in SETTINGS if k.split(".")[-1] == key.split(".")[-1]]
+    candidates = list(SETTINGS) + sorted(_SECTIONS)
+    close = same_name or difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    if not close and "." in key:  # a typo in the section: `sheduler.timezone`
+        section, _, name = key.partition(".")
+        sections = difflib.get_close_matches(section, sorted(_SECTIONS), n=1, cutoff=0.6)
+        if sections and f"{sections[0]}.{name}" in SETTINGS:
+            close = [f"{sections[0]}.{name}"]
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown key '{key}'{hint}; valid keys: {', '.join(SETTINGS)}"
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

@@ -152,11 +152,76 @@ def standing_decisions(store: Store) -> list[Decision]:
     return [Decision(*row) for row in rows]
 
 
-def recent_events(store: Store, limit: int = 20) -> list[dict]:
-    """The audit log, newest first (for the App Home and `newsbot decisions --log`)."""
-    return store.query(
-        "SELECT l.id, l.article_id, a.title, l.user_id, l.action, l.source, l.outcome,"
-        " l.created_at FROM decision_log l LEFT JOIN articles a ON a.id = l.article_id"
-        " WHERE l.outcome != 'no-op' ORDER BY l.id DESC LIMIT ?",
-        [limit],
+def user_vote(store: Store, article_id: str, user_id: str) -> Kind | None:
+    """The vote this editor holds on the article, if any."""
+    row = store.db.execute(
+        "SELECT decision FROM votes WHERE article_id = ? AND user_id = ?", [article_id, user_id]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def written_at(store: Store, decision: Decision) -> str | None:
+    """When `newsbot sync` wrote this standing decision into the article's file, or None
+    while the file does not show it yet."""
+    row = store.db.execute(
+        "SELECT written_at FROM sync_state WHERE article_id = ? AND decision = ?"
+        " AND pending = 0", [decision.article_id, decision.decision],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def standing_decisions_of(store: Store, article_ids: list[str]) -> dict[str, Decision]:
+    """The standing decision of each of these articles that has one."""
+    if not article_ids:
+        return {}
+    marks = ", ".join("?" * len(article_ids))
+    rows = store.db.execute(
+        f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE article_id IN ({marks})", article_ids
     )
+    return {row[0]: Decision(*row) for row in rows}
+
+
+# What became of an event, for people (App Home, `newsbot decisions --log`)
+STANDS = "recorded"  # the vote stands and is the article's decision (not in the file yet)
+WRITTEN = "written to file"  # the standing decision, and `newsbot sync` wrote it
+WITHDRAWN = "withdrawn"  # an undo, or a vote its editor withdrew later
+SUPERSEDED = "superseded"  # replaced by a later vote (the editor's own or a colleague's)
+
+
+def decision_history(store: Store, limit: int = 20) -> list[dict]:
+    """The audit log, newest first, each event with `status`: what it amounts to now
+    (recorded, written to file, withdrawn, superseded) rather than the raw action."""
+    rows = store.query(
+        "SELECT l.id, l.article_id, a.title, l.user_id, l.action, l.source, l.outcome,"
+        " l.created_at, v.seq AS vote_seq, d.user_id AS standing_user,"
+        " s.decision AS file_decision, s.pending AS file_pending"
+        " FROM decision_log l LEFT JOIN articles a ON a.id = l.article_id"
+        " LEFT JOIN votes v ON v.article_id = l.article_id AND v.user_id = l.user_id"
+        " LEFT JOIN decisions d ON d.article_id = l.article_id"
+        " LEFT JOIN sync_state s ON s.article_id = l.article_id"
+        " WHERE l.outcome IN (?, ?) ORDER BY l.id DESC LIMIT ?",
+        [RECORDED, RETRACTED, limit],
+    )
+    later = {  # per (article, user): is a later event of theirs an undo?
+        (r["article_id"], r["user_id"]): r for r in store.query(
+            "SELECT article_id, user_id, action FROM decision_log WHERE id IN ("
+            " SELECT max(id) FROM decision_log WHERE outcome IN (?, ?)"
+            " GROUP BY article_id, user_id)", [RECORDED, RETRACTED])
+    }
+    for row in rows:
+        row["status"] = _status(row, later.get((row["article_id"], row["user_id"])))
+        for key in ("vote_seq", "standing_user", "file_decision", "file_pending"):
+            del row[key]
+    return rows
+
+
+def _status(row: dict, last_of_user: dict | None) -> str:
+    if row["outcome"] == RETRACTED:
+        return WITHDRAWN
+    if row["vote_seq"] != row["id"]:  # the editor acted on this article again since
+        return WITHDRAWN if last_of_user and last_of_user["action"] == UNDO else SUPERSEDED
+    if row["standing_user"] != row["user_id"]:
+        return SUPERSEDED
+    if row["file_decision"] == row["action"] and row["file_pending"] == 0:
+        return WRITTEN
+    return STANDS

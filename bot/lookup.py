@@ -26,6 +26,7 @@ class TopicResult:
     known: bool
     articles: list[Article]
     suggestions: list[str]
+    waiting: int = 0  # left out: unpublished, with a decision waiting for the next sync
 
 
 def list_topics(store: Store) -> list[TopicCount]:
@@ -57,9 +58,13 @@ def close_topics(store: Store, wanted: str, limit: int = 5) -> list[str]:
 
 
 def lookup_topic(
-    store: Store, topic: str, include_published: bool = False, limit: int = 20
+    store: Store, topic: str, include_published: bool = False, limit: int = 20,
+    include_decided: bool = False,
 ) -> TopicResult:
-    """Articles with this topic (case-insensitive, exact name), in digest order."""
+    """Articles with this topic (case-insensitive, exact name), in digest order.
+
+    Articles still to review by default: unpublished and without a standing decision (a
+    decided one waits for the next sync to reach its file; `waiting` counts them)."""
     key = topic.strip().casefold()
     spelled = store.db.execute(
         "SELECT topic FROM article_topics WHERE topic_key = ? LIMIT 1", [key]
@@ -69,15 +74,24 @@ def lookup_topic(
     # Topic rows carry their article's digest-order keys, so the topic's index walks
     # them in digest order and stops after `limit` (no sort of the whole topic).
     published = "" if include_published else "AND t.published = 0"
+    undecided = "AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.article_id = t.article_id)"
+    decided = "" if include_published or include_decided else undecided
     rows = store.db.execute(
         f"""
         SELECT {COLUMNS} FROM article_topics t JOIN articles a ON a.id = t.article_id
-        WHERE t.topic_key = ? AND a.error IS NULL {published}
+        WHERE t.topic_key = ? AND a.error IS NULL {published} {decided}
         ORDER BY {TOPIC_DIGEST_ORDER} LIMIT ?
         """,
         [key, limit],
     )
-    return TopicResult(spelled[0], True, [Article.from_row(r) for r in rows], [])
+    articles = [Article.from_row(r) for r in rows]
+    waiting = 0
+    if decided:
+        waiting = store.db.execute(
+            "SELECT count(DISTINCT t.article_id) FROM article_topics t JOIN votes v"
+            " ON v.article_id = t.article_id WHERE t.topic_key = ? AND t.published = 0", [key],
+        ).fetchone()[0]
+    return TopicResult(spelled[0], True, articles, [], waiting)
 
 
 def fts_query(words: str) -> str:

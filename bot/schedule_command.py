@@ -32,10 +32,17 @@ from storage.db import Store
 
 OPTIONS = ("tz", "top", "topics", "min_quality")  # key=value options of `schedule add`
 CHANGES = ("add", "remove", "pause", "resume")  # admins only
-USAGE = (
-    'schedule add <#channel> "<cron>" [tz=Zone] [top=N] [topics=A,B] [min_quality=Q] | '
-    'schedule list | schedule remove|pause|resume <id> | schedule preview "<cron>" [tz=Zone]'
+USAGE = (  # parse_schedule_command reads what follows `/news schedule` in Slack
+    '/news schedule add #channel "<cron>" [tz=Zone] [top=N] [topics=A,B] [min_quality=Q] | '
+    '/news schedule list | /news schedule remove|pause|resume <id> | '
+    '/news schedule preview "<cron>" [tz=Zone]'
 )
+# The same commands as each surface spells them: a hint must work where it is shown.
+PREFIX = {"slack": "/news schedule", "cli": "newsbot schedule"}
+ADD_EXAMPLE = {
+    "slack": '/news schedule add #channel "0 9 * * 1-5" tz=Europe/London',
+    "cli": 'newsbot schedule add C0123ABCD "0 9 * * 1-5" --tz Europe/London',
+}
 PREVIEW_COUNT = 5
 _SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"',
                                "\u2018": "'", "\u2019": "'"})
@@ -76,11 +83,13 @@ def command_action(text: str) -> str | None:
     return words[0].lower() if words else None
 
 
-def parse_schedule_command(text: str) -> ScheduleCommand:
+def parse_schedule_command(
+    text: str, resolve_channel: Callable[[str], str | None] | None = None
+) -> ScheduleCommand:
     """Parse what follows `/news schedule` (a leading `schedule` word is allowed).
 
     Values are checked here, so the error names what is wrong: the channel, the cron
-    field, the zone or the option.
+    field, the zone or the option. `resolve_channel` looks up a channel given by name.
     """
     tokens = _tokens(text)
     if not tokens:
@@ -93,23 +102,26 @@ def parse_schedule_command(text: str) -> ScheduleCommand:
         raise ScheduleError(f"unknown schedule command '{tokens[0]}'{hint}. Usage: {USAGE}")
     if action == "list":
         if arguments:
-            raise ScheduleError(f"'schedule list' takes no arguments (got '{' '.join(arguments)}')")
+            raise ScheduleError(
+                f"'/news schedule list' takes no arguments (got '{' '.join(arguments)}')")
         return ScheduleCommand("list")
     if action in ("remove", "pause", "resume"):
         if len(arguments) != 1:
             raise ScheduleError(
-                f"'schedule {action}' takes one schedule id, e.g. schedule {action} s1"
+                f"'/news schedule {action}' takes one schedule id, e.g. "
+                f"/news schedule {action} s1"
             )
         return ScheduleCommand(action, schedule_id=arguments[0])
     positional, options = _split_options(arguments, OPTIONS if action == "add" else ("tz",))
     if action == "preview":
-        cron = check_cron(_cron_text(positional, 'schedule preview "0 9 * * 1-5"'))
+        cron = check_cron(_cron_text(positional, '/news schedule preview "0 9 * * 1-5"'))
         tz = check_zone_name(options["tz"]) if "tz" in options else None
         return ScheduleCommand("preview", cron=cron, tz=tz)
     if not positional:
-        raise ScheduleError('missing the channel: schedule add <#channel> "0 9 * * 1-5" ...')
-    channel = normalize_channel(positional[0])
-    cron = _cron_text(positional[1:], f'schedule add {positional[0]} "0 9 * * 1-5"')
+        raise ScheduleError(
+            'missing the channel: /news schedule add #channel "0 9 * * 1-5" ...')
+    channel = normalize_channel(positional[0], resolve_channel)
+    cron = _cron_text(positional[1:], f'/news schedule add {positional[0]} "0 9 * * 1-5"')
     spec = ScheduleSpec(channel=channel, cron=cron, tz=options.get("tz"),
                         top=options.get("top"), topics=options.get("topics"),
                         min_quality=options.get("min_quality"))
@@ -169,8 +181,8 @@ def refusal(action: str) -> Reply:
     return Reply(
         False,
         f"Only newsbot admins can {action} schedules (the config's admins, and workspace "
-        "admins and owners). Nothing was changed. Anyone can use schedule list and "
-        "schedule preview.",
+        "admins and owners). Nothing was changed. Anyone can use /news schedule list and "
+        "/news schedule preview.",
     )
 
 
@@ -186,6 +198,9 @@ def run_schedule_command(
     channel_format: Callable[[str], str] = lambda channel: channel,
     origin: str = "slack",
     now: dt.datetime | None = None,
+    user_format: Callable[[str], str] = lambda user: user,
+    resolve_channel: Callable[[str], str | None] | None = None,
+    channel_problem: Callable[[str], str | None] | None = None,
 ) -> Reply:
     """Parse and carry out `text` (what follows `/news schedule`) for `user_id`.
 
@@ -197,12 +212,12 @@ def run_schedule_command(
     if action in CHANGES and not is_admin(user_id):
         return refusal(action)
     try:
-        command = parse_schedule_command(text)
+        command = parse_schedule_command(text, resolve_channel)
         return execute_schedule_command(
             store, command, user_id=user_id, default_zone=lambda: _zone_for(
                 user_zone, user_id, fallback_zone),
             channel_known=channel_known, channel_format=channel_format, origin=origin,
-            now=now,
+            now=now, channel_problem=channel_problem, user_format=user_format,
         )
     except ScheduleError as error:
         return Reply(False, str(error))
@@ -229,16 +244,20 @@ def execute_schedule_command(
     channel_format: Callable[[str], str] = lambda channel: channel,
     origin: str = "slack",
     now: dt.datetime | None = None,
+    channel_problem: Callable[[str], str | None] | None = None,
+    user_format: Callable[[str], str] = lambda user: user,
 ) -> Reply:
     """Carry out a parsed command (the caller has checked admin rights); ScheduleError
-    when it cannot be done."""
+    when it cannot be done. `channel_problem` says why the bot could not post in a new
+    schedule's channel (None: it can); hints are spelled for `origin`'s surface."""
     now = now or dt.datetime.now(dt.UTC)
-    fmt = channel_format
+    def fmt(schedule: Schedule) -> str:  # channels and people as this surface shows them
+        return schedule.describe(channel_format, user_format)
     if command.action == "list":
         schedules = tuple(list_schedules(store))
         if not schedules:
-            return Reply(True, 'No digest schedules yet. Add one with: schedule add <#channel> '
-                               '"0 9 * * 1-5" tz=Europe/London')
+            return Reply(True, "No digest schedules yet. Add one with: "
+                               + ADD_EXAMPLE.get(origin, ADD_EXAMPLE["slack"]))
         lines = ["Digest schedules:"] + [f"• {_with_next(s, now, fmt)}" for s in schedules]
         return Reply(True, "\n".join(lines), schedules=schedules)
     if command.action == "preview":
@@ -254,6 +273,9 @@ def execute_schedule_command(
                 f"unknown channel {spec.channel}: it does not exist or newsbot cannot see it "
                 "(invite newsbot to the channel first)"
             )
+        problem = channel_problem(spec.channel) if channel_problem is not None else None
+        if problem:
+            raise ScheduleError(problem)
         if spec.tz is None:
             spec = replace(spec, tz=default_zone())
         schedule = add_schedule(store, spec, origin=origin, created_by=user_id, now=now)
@@ -261,10 +283,11 @@ def execute_schedule_command(
                      schedule=schedule)
     if command.action == "remove":
         schedule = remove_schedule(store, command.schedule_id)
-        return Reply(True, f"Removed {schedule.describe(fmt)}", changed=True, schedule=schedule)
+        return Reply(True, f"Removed {fmt(schedule)}", changed=True, schedule=schedule)
     if command.action == "pause":
         schedule, changed = pause_schedule(store, command.schedule_id, now)
-        text = (f"Paused {schedule.id}; resume it with: schedule resume {schedule.id}"
+        prefix = PREFIX.get(origin, PREFIX["slack"])
+        text = (f"Paused {schedule.id}; resume it with: {prefix} resume {schedule.id}"
                 if changed else f"{schedule.id} is already paused.")
         return Reply(True, text, changed=changed, schedule=schedule)
     schedule, changed = resume_schedule(store, command.schedule_id, now)
@@ -273,7 +296,7 @@ def execute_schedule_command(
     return Reply(True, text, changed=changed, schedule=schedule)
 
 
-def _with_next(schedule: Schedule, now: dt.datetime, fmt: Callable[[str], str]) -> str:
+def _with_next(schedule: Schedule, now: dt.datetime, fmt: Callable[[Schedule], str]) -> str:
     next_fire = schedule.next_fire(now)
     after = f"; next digest {next_fire.isoformat()} ({next_fire:%a})" if next_fire else ""
-    return schedule.describe(fmt) + after
+    return fmt(schedule) + after

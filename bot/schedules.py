@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,11 +58,13 @@ def parse_utc_text(text: str) -> dt.datetime:
 # --- values
 
 
-def normalize_channel(text: str) -> str:
-    """A channel as Slack sends it (`<#C123|name>`), or an id (`C123`, `#C123`) -> the id.
+def normalize_channel(text: str, resolve_name: Callable[[str], str | None] | None = None) -> str:
+    """A channel as Slack sends it (`<#C123|name>`, `<#C123|>`), or an id (`C123`,
+    `#C123`) -> the id.
 
-    `#news` is a channel name (names are lower case): we cannot resolve names, so it is
-    refused with a hint, while `#C0123ABCD` is taken as the id it is.
+    `#news` is a channel name (names are lower case): `resolve_name` (given where a
+    Slack token is at hand) looks it up; without one it is refused with a hint, while
+    `#C0123ABCD` is taken as the id it is.
     """
     text = (text or "").strip()
     link = _CHANNEL_LINK.match(text)
@@ -73,10 +75,18 @@ def normalize_channel(text: str) -> str:
     else:
         channel = text.upper()
     if not _CHANNEL_ID.match(channel):
+        if text.startswith("#") and resolve_name is not None:
+            found = resolve_name(text[1:])
+            if found:
+                return found
+            raise ScheduleError(
+                f"no channel named '{text}' that newsbot can see: check the spelling, or "
+                "invite newsbot to it first (/invite @newsbot) if it is private"
+            )
         if text.startswith("#"):
             raise ScheduleError(
-                f"channel '{text}' is a name, not an id: pick the channel with # in Slack, "
-                "or give its id (e.g. C0123ABCD, shown in the channel's details)"
+                f"channel '{text}' is a name, not an id: give its id (e.g. C0123ABCD, shown "
+                "in the channel's details)"
             )
         raise ScheduleError(
             f"channel '{text}' is not a channel id: expected e.g. C0123ABCD or <#C0123ABCD|news>"
@@ -220,7 +230,8 @@ class Schedule:
             "nextFire": next_fire.isoformat() if next_fire else None,
         }
 
-    def describe(self, channel_format=lambda channel: channel) -> str:
+    def describe(self, channel_format=lambda channel: channel,
+                 user_format=lambda user: user) -> str:
         """One line for people: `s3  C123  "0 9 * * 1-5" Europe/London  top 5 ...`."""
         parts = [f'{self.id}: {channel_format(self.channel)} "{self.cron}" {self.tz}']
         parts.append(f"top {self.top}" if self.top else "top default")
@@ -229,7 +240,8 @@ class Schedule:
         if self.min_quality is not None:
             parts.append(f"min_quality {self.min_quality:g}")
         parts.append("enabled" if self.enabled else "paused")
-        parts.append(f"from {self.origin}" + (f" by {self.created_by}" if self.created_by else ""))
+        parts.append(f"from {self.origin}"
+                     + (f" by {user_format(self.created_by)}" if self.created_by else ""))
         return ", ".join(parts)
 
 

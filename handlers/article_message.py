@@ -1,10 +1,13 @@
-"""Keeping an article's digest message in step with its standing decision.
+"""Keeping every article message in step with its article's standing decision.
 
-Listener threads only record a decision and ask the `Redrawer` for a redraw. One
-background thread draws: a burst of votes on one message becomes one chat.update (Slack
-rate-limits chat.update, and only the latest state matters), and two redraws of a message
-can never finish in the wrong order. Each redraw reads the standing decision right before
-calling chat.update, so it shows the decision standing when it runs.
+Decisions are made everywhere: reactions, buttons in a message, in a `/news` answer or in
+App Home, `newsbot decide` in another process, `newsbot sync` writing the file. Each one
+queues its article in the database (bot.redraw_queue); the `Redrawer` polls that queue on
+one daemon thread, every `interval` seconds or at once when a listener of this process
+wakes it, and redraws every message of each queued article. A burst of votes on one
+article becomes one chat.update (Slack rate-limits chat.update, and only the latest state
+matters); two redraws of a message never race, since one thread draws; each redraw reads
+the standing decision right before calling chat.update.
 """
 
 from __future__ import annotations
@@ -15,76 +18,96 @@ import threading
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.decisions import standing_decision
+from bot.decisions import standing_decision, written_at
 from bot.lookup import article_by_id
+from bot.redraw_queue import article_messages, queued_redraws, redraw_done
 from handlers.blocks import article_blocks, article_fallback
 from storage.db import Store
 
 log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0  # a decision made in another process shows within about this long
 
 
 def show_decision(client: WebClient, store: Store, channel: str, ts: str, article_id: str) -> None:
     """Redraw the message with the article's standing decision (or none after an undo).
 
     The decision is already recorded: a failed update is logged, never raised. A
-    redelivered event redraws again (see handlers/reactions.py), which repairs it.
+    redelivered event queues the redraw again (see handlers/reactions.py), which repairs it.
     """
     article = article_by_id(store, article_id)
     if article is None:
         return
     standing = standing_decision(store, article_id)
+    written = written_at(store, standing) if standing else None
     try:
         client.chat_update(
             channel=channel, ts=ts, text=article_fallback(article, standing),
-            blocks=article_blocks(article, standing),
+            blocks=article_blocks(article, standing, written_at=written),
         )
     except SlackApiError as error:
         log.warning("could not update the article message",
                     extra={"channel": channel, "ts": ts, "error": str(error)})
 
 
-class Redrawer:
-    """Redraws article messages on one thread, coalescing requests per message.
+def redraw_queued(client: WebClient, store: Store) -> int:
+    """One pass over the queue: redraw each queued article's messages once, then forget
+    what was drawn. Returns how many messages were redrawn."""
+    drawn = 0
+    for queued in queued_redraws(store):
+        for channel, ts in article_messages(store, queued.article_id):
+            show_decision(client, store, channel, ts, queued.article_id)
+            drawn += 1
+        redraw_done(store, queued)
+    return drawn
 
-    `stop()` draws what is still pending before the thread ends: a redraw asked for by
-    an event Slack saw acknowledged is not dropped at shutdown.
+
+class Redrawer:
+    """Polls the redraw queue on one daemon thread (started by `start`).
+
+    `stop()` draws what is still queued before the thread ends, so a redraw asked for by
+    an event Slack saw acknowledged is not left for the next start when it can be drawn now.
     """
 
-    def __init__(self, client: WebClient, store: Store) -> None:
-        self.client, self.store = client, store
-        self._pending: dict[tuple[str, str], str] = {}  # (channel, ts) -> article id, in order
-        self._changed = threading.Condition()
-        self._stopping = False
+    def __init__(self, client: WebClient, store: Store, interval: float = POLL_SECONDS) -> None:
+        self.client, self.store, self.interval = client, store, interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Redrawer:
         self._thread = threading.Thread(target=self._run, name="redraw", daemon=True)
         self._thread.start()
+        return self
 
-    def request(self, channel: str, ts: str, article_id: str) -> None:
-        with self._changed:
-            self._pending[(channel, ts)] = article_id
-            self._changed.notify_all()
+    def wake(self) -> None:
+        """A listener of this process recorded something: redraw now, not at the next poll."""
+        self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Draw everything pending, then end the thread; False if `timeout` ran out first."""
-        with self._changed:
-            self._stopping = True
-            self._changed.notify_all()
+        """Draw everything queued, then end the thread; False if `timeout` ran out first."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is None:
+            return True
         self._thread.join(timeout)
         if self._thread.is_alive():
-            with self._changed:
-                log.warning("redraws still pending at shutdown", extra={"pending": len(
-                    self._pending)})
+            log.warning("redraws still pending at shutdown (they are drawn at the next start)")
             return False
         return True
 
+    def redraw_now(self) -> int:
+        """One pass, on the caller's thread (tests drive the queue this way)."""
+        return redraw_queued(self.client, self.store)
+
     def _run(self) -> None:
         while True:
-            with self._changed:
-                self._changed.wait_for(lambda: self._pending or self._stopping)
-                if not self._pending:  # stopping, and nothing left to draw
-                    return
-                (channel, ts), article_id = next(iter(self._pending.items()))
-                del self._pending[(channel, ts)]
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            stopping = self._stop.is_set()
             try:
-                show_decision(self.client, self.store, channel, ts, article_id)
+                redraw_queued(self.client, self.store)
             except Exception:  # the database or Slack misbehaving must not stop redraws
-                log.exception("redraw failed", extra={"channel": channel, "ts": ts})
+                log.exception("redraw failed")
+            if stopping:  # the last pass ran after stop was asked: nothing queued is left
+                return

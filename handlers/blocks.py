@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 from bot.article import Article
@@ -18,6 +18,7 @@ from bot.decisions import Decision
 
 PUBLISH_ACTION = "newsbot_publish"
 SKIP_ACTION = "newsbot_skip"
+UNDO_ACTION = "newsbot_undo"
 EXCERPT_LIMIT = 600  # characters shown of an excerpt
 TITLE_LIMIT = 300
 URL_LIMIT = 1_500  # a longer link or image URL is left out (Slack takes 3,000 at most)
@@ -28,7 +29,10 @@ ECHO_LIMIT = 200  # how much of what someone typed is repeated back to them
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
-DECISION_LABEL = {"publish": ":white_check_mark: Publish", "skip": ":x: Skip"}
+DECISION_STATE = {  # decision -> (emoji, what the message says, the chosen button's label)
+    "publish": (":white_check_mark:", "Published", "Published \u2713"),
+    "skip": (":x:", "Skipped", "Skipped \u2713"),
+}
 
 
 def escape(text: str | None) -> str:
@@ -88,7 +92,7 @@ def article_fallback(article: Article, decision: Decision | None = None) -> str:
         parts.append(f"from {article.provider_name}")
     parts.append(f"quality {_number(article.quality)}, heat {_number(article.heat)}")
     if decision:
-        parts.append(f"decided: {decision.decision} by {decision.user_id}")
+        parts.append(f"{DECISION_STATE[decision.decision][1].lower()} by {decision.user_id}")
     return shown(" — ".join(parts), FALLBACK_LIMIT)
 
 
@@ -114,11 +118,49 @@ def mention(user_id: str) -> str:
     return f"<@{user_id}>" if USER_ID.fullmatch(user_id) else escape(user_id)
 
 
+def slack_date(iso: str) -> str:
+    """A moment Slack shows in each reader's own time zone (the fallback in UTC)."""
+    try:
+        moment = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return escape(iso)
+    fallback = readable_time(iso)
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def decision_line(decision: Decision, written_at: str | None = None) -> str:
+    """Who decided what and when, and whether the file shows it yet:
+    `:white_check_mark: *Published* by <@U1> · 2 Jul 2026, 14:02 UTC · written to the file`."""
+    emoji, state, _ = DECISION_STATE[decision.decision]
+    file_note = "written to the file" if written_at else "not in the file yet (next sync)"
+    return (f"{emoji} *{state}* by {mention(decision.user_id)} · "
+            f"{slack_date(decision.decided_at)} · {file_note}")
+
+
+def decision_buttons(article_id: str, decision: Decision | None) -> dict:
+    """Publish / Skip, showing the standing decision on its button, plus Undo once decided."""
+    if decision is None:
+        elements = [_button("Publish", PUBLISH_ACTION, article_id, "primary"),
+                    _button("Skip", SKIP_ACTION, article_id, "danger")]
+    else:
+        chosen = DECISION_STATE[decision.decision][2]
+        publish = (_button(chosen, PUBLISH_ACTION, article_id, None)
+                   if decision.decision == "publish"
+                   else _button("Publish", PUBLISH_ACTION, article_id, "primary"))
+        skip = (_button(chosen, SKIP_ACTION, article_id, None) if decision.decision == "skip"
+                else _button("Skip", SKIP_ACTION, article_id, "danger"))
+        elements = [publish, skip, _button("Undo", UNDO_ACTION, article_id, None)]
+    # no block_id: ids must be unique within a message or view
+    return {"type": "actions", "elements": elements}
+
+
 def article_blocks(
-    article: Article, decision: Decision | None = None, buttons: bool = True
+    article: Article, decision: Decision | None = None, buttons: bool = True,
+    written_at: str | None = None,
 ) -> list[dict]:
     """An article as a section (linked title, excerpt, thumbnail), a context line of
-    facts, the standing decision if any, and Publish / Skip buttons."""
+    facts, the standing decision if any (who, what, when, in the file yet), and the
+    Publish / Skip buttons showing it."""
     section: dict = {"type": "section", "text": {"type": "mrkdwn", "text": _section_text(article)}}
     image = article.image_url
     if image and image.startswith(("http://", "https://")) and len(image) <= URL_LIMIT:
@@ -143,27 +185,21 @@ def article_blocks(
     if decision:
         blocks.append({
             "type": "context",
-            "elements": [{
-                "type": "mrkdwn",
-                "text": f"{DECISION_LABEL[decision.decision]}, by {mention(decision.user_id)}",
-            }],
+            "elements": [{"type": "mrkdwn", "text": decision_line(decision, written_at)}],
         })
     if buttons:
-        blocks.append({
-            "type": "actions",  # no block_id: ids must be unique within a message or view
-            "elements": [
-                _button("Publish", PUBLISH_ACTION, article.id, "primary"),
-                _button("Skip", SKIP_ACTION, article.id, "danger"),
-            ],
-        })
+        blocks.append(decision_buttons(article.id, decision))
     return blocks
 
 
-def _button(label: str, action_id: str, article_id: str, style: str) -> dict:
-    return {
-        "type": "button", "action_id": action_id, "value": article_id, "style": style,
+def _button(label: str, action_id: str, article_id: str, style: str | None) -> dict:
+    button = {
+        "type": "button", "action_id": action_id, "value": article_id,
         "text": {"type": "plain_text", "text": label},
     }
+    if style:
+        button["style"] = style
+    return button
 
 
 def header_blocks(title: str) -> list[dict]:
@@ -171,16 +207,21 @@ def header_blocks(title: str) -> list[dict]:
 
 
 def article_list_blocks(
-    heading: str, articles: Sequence[Article], empty: str, buttons: bool = False
+    heading: str, articles: Sequence[Article], empty: str, buttons: bool = False,
+    decisions: Mapping[str, Decision] | None = None,
 ) -> list[dict]:
-    """Several articles under a heading, for /news answers and App Home (at most 50 blocks)."""
+    """Several articles under a heading, for /news answers and App Home (at most 50 blocks);
+    an article with a standing decision (in `decisions`) shows it."""
     blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": heading}}]
     if not articles:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": empty}})
         return blocks
-    for article in articles[:12]:  # 4 blocks each stays under Slack's 50-block limit
-        blocks.append({"type": "divider"})
-        blocks.extend(article_blocks(article, buttons=buttons))
+    for article in articles[:12]:
+        shown = [{"type": "divider"}, *article_blocks(
+            article, (decisions or {}).get(article.id), buttons=buttons)]
+        if len(blocks) + len(shown) > 50:  # Slack's limit: a decided article takes 5 blocks
+            break
+        blocks.extend(shown)
     return blocks
 
 

@@ -70,6 +70,15 @@ MESSAGE_REFUSALS = {"invalid_blocks", "invalid_blocks_format", "msg_too_long",
                     "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large"}
 
 
+# Refusals about the channel itself: running again cannot help, this can.
+CHANNEL_ADVICE = {
+    "channel_not_found": "check the channel id (in the channel's details); if the channel is "
+                         "private, invite newsbot first with /invite @newsbot",
+    "not_in_channel": "invite newsbot with /invite @newsbot in that channel, then run it again",
+    "is_archived": "the channel is archived: unarchive it or post to another channel",
+}
+
+
 def post_digest(
     client: WebClient, store: Store, plan: PlannedDigest, *, post_when_empty: bool = True,
     owner: str | None = None,
@@ -106,9 +115,9 @@ def post_digest(
         reason = _slack_reason(error)
         finish_digest(store, plan.id, error=f"Slack said {reason}")
         log.warning("digest posting failed", extra={"digest": plan.id, "error": reason})
+        advice = CHANNEL_ADVICE.get(reason, "run it again to post what is missing")
         raise DigestPostError(
-            f"posting the digest to {plan.channel} failed ({reason}); "
-            "run it again to post what is missing"
+            f"posting the digest to {plan.channel} failed ({reason}); {advice}"
         ) from error
     finish_digest(store, plan.id)
     metrics.digest_posted()

@@ -9,22 +9,24 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Config
-from bot.decisions import recent_events
+from bot.decisions import SUPERSEDED, WITHDRAWN, WRITTEN, decision_history
 from bot.digest import DigestOptions, select_digest
-from bot.schedules import list_schedules
+from bot.schedules import Schedule, list_schedules
+from bot.wording import plural
 from handlers.blocks import (
     MAX_VIEW_BLOCKS,
     article_list_blocks,
     header_blocks,
     mention,
     shown,
+    slack_date,
     text_blocks,
 )
 from storage.db import Store
 
 log = logging.getLogger(__name__)
 
-ACTION_LABEL = {"publish": "publish", "skip": "skip", "undo": "withdrew"}
+DONE = {"publish": "published", "skip": "skipped"}
 
 
 def home_view(store: Store, config: Config, note: str | None = None) -> dict:
@@ -36,26 +38,45 @@ def home_view(store: Store, config: Config, note: str | None = None) -> dict:
     blocks = text_blocks(note) if note else []
     blocks += header_blocks("Newsroom queue")
     blocks += article_list_blocks(
-        f"The top {len(queue)} undecided articles", queue, "Nothing waiting for a decision.",
+        f"The top {plural(len(queue), 'undecided article')}", queue,
+        "Nothing waiting for a decision.",
         buttons=True,
     )
     blocks += header_blocks("Recent decisions")
-    events = recent_events(store, limit=10)
-    lines = [
-        f"• {mention(e['user_id'])} {ACTION_LABEL[e['action']]}"
-        f" *{shown(e['title'] or e['article_id'], 150)}* ({e['source']}, {e['created_at'][:16]})"
-        for e in events
-    ]
+    lines = [_history_line(event) for event in decision_history(store, limit=10)]
     blocks += text_blocks("\n".join(lines) or "No decisions yet.")
     blocks += header_blocks("Digest schedules")
     schedule_lines = []
     for schedule in list_schedules(store)[:15]:
         next_fire = schedule.next_fire()
         when = f", next {next_fire:%a %d %b %H:%M %Z}" if next_fire else ""
-        schedule_lines.append(f"• {shown(schedule.describe(), 300)}{when}")
+        schedule_lines.append(f"• {schedule_line(schedule)}{when}")
     blocks += text_blocks("\n".join(schedule_lines)
                           or "No schedules yet: an admin can add one with `/news schedule add`.")
     return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
+
+
+def _history_line(event: dict) -> str:
+    """What an event amounts to now: `• @ana published *Title* — written to file (button, …)`."""
+    who, title = mention(event["user_id"]), shown(event["title"] or event["article_id"], 150)
+    status = event["status"]
+    if event["action"] == "undo":
+        text = f"{who} withdrew their vote on *{title}*"
+    else:
+        text = f"{who} {DONE[event['action']]} *{title}*"
+        if status in (WRITTEN, WITHDRAWN, SUPERSEDED):
+            text += f" — {status}"
+    return f"• {text} ({event['source']}, {slack_date(event['created_at'])})"
+
+
+def schedule_line(schedule: Schedule) -> str:
+    """A schedule with its channel and creator as Slack mentions, the rest escaped."""
+    line = shown(schedule.describe(lambda channel: _CHANNEL, lambda user: _USER), 300)
+    line = line.replace(_CHANNEL, f"<#{schedule.channel}>")
+    return line.replace(_USER, mention(schedule.created_by or ""))
+
+
+_CHANNEL, _USER = "\ue000", "\ue001"  # placeholders no schedule text contains
 
 
 def publish_home(

@@ -18,10 +18,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.admins import AdminCheck
 from bot.config import Config
+from bot.decisions import standing_decisions_of
 from bot.digest import DigestOptions, select_digest
 from bot.lookup import list_topics, lookup_topic, search
 from bot.schedule_command import run_schedule_command, slack_unescape
 from bot.sync import SyncError, sync_decisions
+from bot.wording import plural
 from handlers.blocks import (
     FALLBACK_LIMIT,
     MAX_MESSAGE_BLOCKS,
@@ -30,6 +32,7 @@ from handlers.blocks import (
     shown,
     text_blocks,
 )
+from handlers.channels import channel_id_by_name, posting_problem
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -40,13 +43,25 @@ HELP = """*newsbot* answers privately. Try:
 • `/news topics`: every topic with its unpublished and total counts
 • `/news digest`: a preview of the digest that would be posted now
 • `/news schedule list` and `/news schedule preview "0 9 * * 1-5" [tz=Europe/London]`
-• `/news schedule add <#channel> "<cron>" [tz=Zone] [top=N] [topics=A,B] [min_quality=Q]`, \
+• `/news schedule add #channel "<cron>" [tz=Zone] [top=N] [topics=A,B] [min_quality=Q]`, \
 `/news schedule remove|pause|resume <id>` (admins)
 • `/news sync`: write the decisions into the article files (admins)
 • `/news help`: this message"""
 
 
 CHANNEL_MARK = "\x1f"  # around a channel id in a schedule reply, until it is escaped
+USER_MARK = "\x1e"  # around a user id likewise
+
+
+def _marked_channel(channel: str) -> str:
+    return f"{CHANNEL_MARK}{channel}{CHANNEL_MARK}"
+
+
+def _linked(text: str) -> str:
+    """Escape what the reply repeats of what was typed (a cron, a zone, an id), then turn
+    the channels and users newsbot itself named into Slack mentions."""
+    text = re.sub(f"{CHANNEL_MARK}([^{CHANNEL_MARK}]*){CHANNEL_MARK}", r"<#\1>", escape(text))
+    return re.sub(f"{USER_MARK}([^{USER_MARK}]*){USER_MARK}", r"<@\1>", text)
 
 
 @dataclass(frozen=True)
@@ -73,7 +88,7 @@ class NewsCommand:
         words = (text or "").strip()
         sub, _, rest = words.partition(" ")
         sub, rest = sub.lower(), rest.strip()
-        if sub == "topic" and rest:
+        if sub == "topic" and rest:  # Slack sends a typed &, < or > as &amp;, &lt;, &gt;
             return _topic(self.store, slack_unescape(rest))
         if sub == "search" and rest:
             return _search(self.store, slack_unescape(rest))
@@ -90,19 +105,18 @@ class NewsCommand:
 
     def _schedule(self, text: str, user_id: str) -> Answer:
         reply = run_schedule_command(
-            self.store, text.replace(CHANNEL_MARK, ""), user_id=user_id,
-            is_admin=self.admins.is_admin, user_zone=self.admins.time_zone,
-            fallback_zone=self.config.timezone, channel_known=self._channel_known,
-            channel_format=lambda c: f"{CHANNEL_MARK}{c}{CHANNEL_MARK}", origin="slack",
+            self.store, text.replace(CHANNEL_MARK, "").replace(USER_MARK, ""),
+            user_id=user_id, is_admin=self.admins.is_admin, user_zone=self.admins.time_zone,
+            fallback_zone=self.config.timezone, channel_format=_marked_channel,
+            user_format=lambda u: f"{USER_MARK}{u}{USER_MARK}", origin="slack",
+            resolve_channel=self._channel_by_name,
+            channel_problem=lambda c: posting_problem(self.client, c, _marked_channel),
         )
         log.info("/news schedule", extra={"user": user_id, "ok": reply.ok,
                                           "changed": reply.changed})
         first = reply.text.splitlines()[0] if reply.text else "schedules"
-        # the reply repeats what was typed (a cron, a zone, an id): escaped, except the
-        # channels newsbot itself names, which become channel links
-        linked = re.sub(f"{CHANNEL_MARK}([^{CHANNEL_MARK}]*){CHANNEL_MARK}", r"<#\1>",
-                        escape(reply.text))
-        return Answer(first.replace(CHANNEL_MARK, ""), text_blocks(linked))
+        plain = first.replace(CHANNEL_MARK, "").replace(USER_MARK, "")
+        return Answer(plain, text_blocks(_linked(reply.text)))
 
     def _sync(self, user_id: str) -> Answer:
         if not self.admins.is_admin(user_id):
@@ -119,11 +133,13 @@ class NewsCommand:
         summary = report.summary()
         return Answer(summary.splitlines()[0], text_blocks(f"```{escape(summary)}```"))
 
-    def _channel_known(self, channel: str) -> bool:
+    def _channel_by_name(self, name: str) -> str | None:
+        """A channel typed as a plain `#name` (not picked from Slack's menu)."""
         try:
-            return bool(self.client.conversations_info(channel=channel).get("ok"))
-        except SlackApiError:
-            return False
+            return channel_id_by_name(self.client, name)
+        except SlackApiError as error:
+            log.warning("could not look up a channel name", extra={"error": str(error)})
+            return None
 
 
 def _topic(store: Store, name: str) -> Answer:
@@ -134,8 +150,11 @@ def _topic(store: Store, name: str) -> Answer:
         reply = f"No topic named *{shown(name)}*.{hint}"
         return Answer(f"No topic named {name}", text_blocks(reply))
     heading = f"*{shown(result.topic)}*: top {len(result.articles)} unpublished"
+    if result.waiting:
+        heading += (f" ({plural(result.waiting, 'more article')} with a decision waiting for "
+                    "the next sync left out)")
     return Answer(
-        f"{result.topic}: {len(result.articles)} unpublished articles",
+        f"{result.topic}: {plural(len(result.articles), 'unpublished article')}",
         article_list_blocks(heading, result.articles,
                             f"Nothing unpublished on *{shown(result.topic)}*.", buttons=True),
     )
@@ -143,10 +162,12 @@ def _topic(store: Store, name: str) -> Answer:
 
 def _search(store: Store, words: str) -> Answer:
     articles = search(store, words, limit=10)
-    heading = f"{len(articles)} best matches for *{shown(words)}*"
-    return Answer(f"{len(articles)} best matches for {words}",
-                  article_list_blocks(heading, articles, f"No article matches *{shown(words)}*.",
-                                      buttons=True))
+    count = "The best match" if len(articles) == 1 else f"{len(articles)} best matches"
+    heading = f"{count} for *{shown(words)}*"
+    decisions = standing_decisions_of(store, [a.id for a in articles])
+    return Answer(heading, article_list_blocks(heading, articles,
+                                               f"No article matches *{shown(words)}*.",
+                                               buttons=True, decisions=decisions))
 
 
 def _topics(store: Store) -> Answer:
@@ -162,7 +183,7 @@ def _topics(store: Store) -> Answer:
 
 def _digest(store: Store, config: Config) -> Answer:
     articles = select_digest(store, DigestOptions(top=config.digest_top))
-    heading = f"*Preview:* the top {len(articles)} unpublished articles right now"
+    heading = f"*Preview:* the top {plural(len(articles), 'unpublished article')} right now"
     return Answer(heading, article_list_blocks(heading, articles,
                                                "Nothing to review: no eligible articles.",
                                                buttons=True))

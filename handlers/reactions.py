@@ -26,6 +26,7 @@ from bot.decisions import (
     decide,
 )
 from bot.digest import article_for_message
+from bot.redraw_queue import queue_redraw
 from handlers.article_message import Redrawer
 from handlers.blocks import escape
 from storage.db import Store
@@ -57,12 +58,17 @@ def handle_reaction(
                  extra={"event_id": body.get("event_id")})
         return None
     if user == bot_user_id:
+        log.debug("reaction ignored: the bot's own", extra={"event_id": body.get("event_id")})
         return None
     kind = emoji_kind(reaction, config)
     if kind is None:
+        log.debug("reaction ignored: not a decision emoji",
+                  extra={"event_id": body.get("event_id")})
         return None
     article_id = article_for_message(store, channel, ts)
     if article_id is None:
+        log.debug("reaction ignored: not an article message",
+                  extra={"event_id": body.get("event_id")})
         return None
     if config.editors and user not in config.editors:
         if added:
@@ -93,13 +99,14 @@ def handle_reaction(
                            f"{escape(str(error))}; your reaction was not recorded "
                            "(fix the file, then react again).")
         return None
+    if outcome.outcome == DUPLICATE:  # a redelivery repairs a redraw that failed
+        queue_redraw(store, article_id)
+    redrawer.wake()  # a change queued its redraw itself (bot.redraw_queue)
     log.info("reaction decision", extra={
         "event_id": body.get("event_id"), "article": article_id, "user": user,
         "action": kind if added else "undo", "outcome": outcome.outcome,
         "retry_num": retry_num,
     })
-    if outcome.changed or outcome.outcome == DUPLICATE:  # a redelivery repairs a failed redraw
-        redrawer.request(channel, ts, article_id)
     return outcome
 
 

@@ -41,6 +41,7 @@ from bot.scheduler import DigestScheduler
 from handlers.article_message import Redrawer
 from handlers.digest_post import post_digest
 from handlers.web_server import Routes, SlackEvents, WebServer
+from sandbox.bundled_images import BundledImages
 from sandbox.slack_api import SlackLookalike
 from sandbox.slack_client import SignedSlackClient
 from sandbox.workspace import SlackError, SlackUser, Workspace
@@ -91,6 +92,7 @@ class Sandbox:
         self._redrawer: Redrawer | None = None
         self._page: PageServer | None = None
         self._scheduler: DigestScheduler | None = None
+        self.images = BundledImages()
         self.stopping = threading.Event()
 
     # ---- life cycle
@@ -118,7 +120,7 @@ class Sandbox:
         self.slack = SlackLookalike(channels={CHANNEL_ID: CHANNEL_NAME}, users=(self.user,),
                                     host=HOST).start()
         signing_secret = secrets.token_urlsafe(24)  # made up per run, known to both sides
-        self._redrawer = Redrawer(self._bot_client(), self.store)
+        self._redrawer = Redrawer(self._bot_client(), self.store).start()
         app = self._app = build_app(self.config, self.store, self._bot_client(), signing_secret,
                                     self._redrawer)
         health = Health(self.store, refresh_seconds=self.config.refresh_seconds,
@@ -328,6 +330,7 @@ class Sandbox:
             "emoji": {"publish": list(self.config.publish_emoji),
                       "skip": list(self.config.skip_emoji)},
             "articles": _shown_path(self.config.articles),
+            "images": self.images.page_urls(),
         }
 
     # ---- helpers

@@ -1,6 +1,9 @@
 """The sandbox's web page and its small JSON API, on 127.0.0.1 only.
 
 - GET /, /app.js, /style.css: the page (sandbox/static/), plain files, no build step.
+- GET /emoji/NAME.svg: the bundled emoji images (sandbox/static/emoji/), so reactions look
+  the same on every machine, with or without an emoji font.
+- GET /images/FILE: the example articles' bundled images (sandbox.bundled_images).
 - GET /api/state?since=N: everything the page draws; with `since`, waits (up to 20 s)
   until the workspace changes after version N: the page long-polls this for live updates.
 - POST /api/react {channel, ts, name, add}, /api/click {action_id, block_id, channel, ts,
@@ -88,6 +91,10 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         if parts.path in STATIC:
             self._static(*STATIC[parts.path])
+        elif parts.path.startswith("/emoji/") and parts.path[7:] in _emoji_files():
+            self._static(f"emoji/{parts.path[7:]}", "image/svg+xml")
+        elif parts.path.startswith("/images/"):
+            self._bundled_image(parts.path[8:])
         elif parts.path == "/api/state":
             self._state(parse_qs(parts.query).get("since", [""])[0])
         elif parts.path == "/api/sync":
@@ -125,6 +132,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, data, {"Content-Type": content_type, "Cache-Control": "no-store",
                                "Content-Security-Policy": CSP,
                                "X-Content-Type-Options": "nosniff"})
+
+    def _bundled_image(self, name: str) -> None:
+        found = self.server.sandbox.images.file(name)
+        if found is None:
+            self._json(404, {"ok": False, "error": "not_found"})
+            return
+        data, content_type = found
+        self._send(200, data, {"Content-Type": content_type, "Cache-Control": "max-age=3600",
+                               "Content-Security-Policy": "default-src 'none'; style-src "
+                               "'unsafe-inline'", "X-Content-Type-Options": "nosniff"})
 
     def _state(self, since: str) -> None:
         sandbox = self.server.sandbox
@@ -186,6 +203,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):  # the browser left (tab closed)
             self.close_connection = True
+
+
+def _emoji_files() -> set[str]:
+    """The bundled emoji file names: only these are served (no path from the request)."""
+    folder = resources.files("sandbox") / "static" / "emoji"
+    return {entry.name for entry in folder.iterdir() if entry.name.endswith(".svg")}
 
 
 def _text(body: dict[str, Any], key: str) -> str:

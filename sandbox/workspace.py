@@ -12,7 +12,8 @@ Faithful to Slack (as documented for the Web API):
   reaction twice; Block Kit limits are checked (see block_kit.py);
 - a direct message to a user lives in a channel `D...` that exists once used.
 
-Simplified: every user is a member of every channel, channels are never archived,
+Simplified: every user is a member of every channel (the app's bot too, unless a channel
+is added with `bot_is_member=False`), channels are never archived,
 deleting a thread parent does not leave a "This message was deleted" tombstone, emoji
 names are not checked against a list (surrounding colons are dropped), ephemeral
 messages are kept per user (Slack forgets them on reload), and a reply to a missing
@@ -185,7 +186,9 @@ class Workspace:
     # ---- channels and users
 
     def add_channel(self, name: str, channel_id: str | None = None, *,
-                    is_private: bool = False) -> dict[str, Any]:
+                    is_private: bool = False, bot_is_member: bool = True) -> dict[str, Any]:
+        """A channel; `bot_is_member=False`: the app's bot was never invited (its
+        `is_member` is false and its posts there are refused with not_in_channel)."""
         with self._lock:
             if any(c["name"] == name for c in self._channels.values()):
                 raise SlackError("name_taken")
@@ -193,7 +196,7 @@ class Workspace:
             channel = {
                 "id": channel_id, "name": name, "is_channel": not is_private,
                 "is_group": False, "is_im": False, "is_private": is_private,
-                "is_archived": False, "is_general": False, "is_member": True,
+                "is_archived": False, "is_general": False, "is_member": bot_is_member,
                 "created": int(self._clock()), "creator": self.bot_user.id,
                 "name_normalized": name,
                 "topic": {"value": "", "creator": "", "last_set": 0},
@@ -297,6 +300,8 @@ class Workspace:
         _check_metadata(metadata)
         with self._lock:
             channel_id = self._channel_id(channel)
+            if actor.bot_id and not self._channels[channel_id].get("is_member", True):
+                raise SlackError("not_in_channel")
             messages = self._messages[channel_id]
             parent = self._thread_parent(messages, thread_ts) if thread_ts else None
             ts = self.next_ts()

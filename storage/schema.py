@@ -282,4 +282,68 @@ def topic_order(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order]
+def redraw_queue(db: sqlite_utils.Database) -> None:
+    """Articles whose Slack messages must be redrawn: a durable signal across processes.
+
+    Triggers queue an article whenever its standing decision can have changed (a vote cast,
+    changed or withdrawn, by any process: `newsbot decide` too), when a sync confirms or
+    reverts a write into its file, and when the index sees its file's `published` or
+    `skipped` change. One row per article coalesces a burst; `seq` grows on every change,
+    so a serving process deletes only what it has drawn (bot.redraw_queue).
+    """
+    db.executescript(
+        """
+        CREATE TABLE redraw_queue (
+            article_id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,         -- bumped by each change: drawn rows are deleted by seq
+            queued_at TEXT NOT NULL
+        );
+        CREATE TRIGGER redraw_vote_cast AFTER INSERT ON votes BEGIN
+            INSERT INTO redraw_queue (article_id, seq, queued_at)
+            VALUES (new.article_id, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
+                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq,
+                queued_at = excluded.queued_at;
+        END;
+        CREATE TRIGGER redraw_vote_changed AFTER UPDATE ON votes BEGIN
+            INSERT INTO redraw_queue (article_id, seq, queued_at)
+            VALUES (new.article_id, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
+                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq,
+                queued_at = excluded.queued_at;
+        END;
+        CREATE TRIGGER redraw_vote_withdrawn AFTER DELETE ON votes BEGIN
+            INSERT INTO redraw_queue (article_id, seq, queued_at)
+            VALUES (old.article_id, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
+                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq,
+                queued_at = excluded.queued_at;
+        END;
+        CREATE TRIGGER redraw_sync_settled AFTER UPDATE OF pending ON sync_state
+        WHEN old.pending = 1 AND new.pending = 0 BEGIN
+            INSERT INTO redraw_queue (article_id, seq, queued_at)
+            VALUES (new.article_id, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
+                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq,
+                queued_at = excluded.queued_at;
+        END;
+        CREATE TRIGGER redraw_sync_forgotten AFTER DELETE ON sync_state BEGIN
+            INSERT INTO redraw_queue (article_id, seq, queued_at)
+            VALUES (old.article_id, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
+                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq,
+                queued_at = excluded.queued_at;
+        END;
+        CREATE TRIGGER redraw_file_changed AFTER UPDATE OF published, skipped ON articles
+        WHEN old.published IS NOT new.published OR old.skipped IS NOT new.skipped BEGIN
+            INSERT INTO redraw_queue (article_id, seq, queued_at)
+            VALUES (new.id, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
+                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq,
+                queued_at = excluded.queued_at;
+        END;
+        """
+    )
+
+
+MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue]

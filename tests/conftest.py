@@ -263,6 +263,7 @@ class Newsroom:
     store: Store
     config: Config
     server: WebServer
+    redrawer: Redrawer | None = None  # with manual_redraw: the test runs each redraw pass
 
     def post_digest(self, top: int = 3, **kwargs) -> object:
         plan = plan_digest(self.store, CHANNEL, DigestOptions(top=top), **kwargs)
@@ -277,24 +278,31 @@ class Newsroom:
 
 
 @contextlib.contextmanager
-def start_newsroom(tmp_path: Path, **config_overrides) -> Iterator[Newsroom]:
+def start_newsroom(tmp_path: Path, manual_redraw: bool = False,
+                   **config_overrides) -> Iterator[Newsroom]:
     """The bundled articles indexed, the look-alike, and the real Bolt app served over HTTP
-    with listeners after the ack, as `newsbot serve --http` runs it."""
+    with listeners after the ack, as `newsbot serve --http` runs it.
+
+    With `manual_redraw`, no thread polls the redraw queue: the test calls
+    `newsroom.redrawer.redraw_now()` and knows exactly which redraws ran."""
     articles = tmp_path / "articles"
     shutil.copytree(BUNDLED_ARTICLES, articles)
     config = Config(articles=articles, db=tmp_path / "newsbot.db", **config_overrides)
     store = Store(config.db)
     refresh(store, articles)
     with SlackLookalike() as slack:
-        redrawer = Redrawer(web_client(slack.bot_token, slack.base_url), store)
-        app = build_app(config, store, web_client(slack.bot_token, slack.base_url), SECRET,
-                        redrawer)
+        bot_client = web_client(slack.bot_token, slack.base_url)
+        redrawer = Redrawer(bot_client, store)
+        if not manual_redraw:
+            redrawer.start()
+        app = build_app(config, store, bot_client, SECRET, redrawer)
         server = WebServer(Routes(Health(store), SlackEvents(app, SECRET)), "127.0.0.1", 0)
         server.start_in_thread()
         try:
             client = SignedSlackClient(f"{server.url}/slack/events", SECRET,
                                        response_url_factory=slack.new_response_url)
-            yield Newsroom(slack, client, store, config, server)
+            yield Newsroom(slack, client, store, config, server,
+                           redrawer if manual_redraw else None)
         finally:
             server.stop()
             drain_listeners(app)

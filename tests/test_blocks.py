@@ -5,6 +5,7 @@ from bot.decisions import Decision
 from handlers.blocks import (
     PUBLISH_ACTION,
     SKIP_ACTION,
+    UNDO_ACTION,
     article_blocks,
     article_fallback,
     article_list_blocks,
@@ -75,12 +76,25 @@ def test_article_message_shows_every_fact_and_the_buttons():
     assert {e["value"] for e in actions["elements"]} == {"2020/07/000_b7316ba93adffd97.txt"}
 
 
-def test_decision_line_appears_and_fallback_mentions_it():
+def test_decision_line_says_who_what_when_and_the_buttons_show_it():
     decision = Decision("x", "publish", "U42", "2026-11-26T09:00:00Z", "reaction", "C1", "1.2")
     blocks = article_blocks(make_article(), decision)
-    assert any(b["type"] == "context" and "Publish, by <@U42>" in b["elements"][0]["text"]
-               for b in blocks)
-    assert "decided: publish by U42" in article_fallback(make_article(), decision)
+    line = blocks[2]["elements"][0]["text"]
+    assert line == (":white_check_mark: *Published* by <@U42> · "
+                    "<!date^1795683600^{date_short_pretty} {time}|26 Nov 2026, 09:00 UTC> · "
+                    "not in the file yet (next sync)")
+    assert "written to the file" in article_blocks(
+        make_article(), decision, written_at="2026-11-26T10:00:00Z")[2]["elements"][0]["text"]
+    buttons = blocks[-1]["elements"]
+    assert [(b["action_id"], b["text"]["text"], b.get("style")) for b in buttons] == [
+        (PUBLISH_ACTION, "Published \u2713", None), (SKIP_ACTION, "Skip", "danger"),
+        (UNDO_ACTION, "Undo", None)]
+    assert "published by U42" in article_fallback(make_article(), decision)
+    skip = Decision("x", "skip", "ana", "2026-11-26T09:00:00Z", "cli", None, None)
+    skipped = article_blocks(make_article(), skip)
+    assert ":x: *Skipped* by ana" in skipped[2]["elements"][0]["text"]
+    assert [b["text"]["text"] for b in skipped[-1]["elements"]] == [
+        "Publish", "Skipped \u2713", "Undo"]
 
 
 def test_no_thumbnail_without_an_http_image_and_long_excerpts_are_cut():

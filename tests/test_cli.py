@@ -306,7 +306,7 @@ def test_two_editors_the_latest_standing_vote_wins(newsbot, folder):
 
 def test_decide_unknown_article_and_bad_action(newsbot, folder):
     result = newsbot("decide", "missing.md", "publish", "--user", "U1", "--json")
-    assert (result.code, result.stdout) == (2, "")
+    assert result.code == 2 and "missing.md" in result.json["error"]
     assert "missing.md" in result.stderr
     assert newsbot("decide", "ai/top.md", "approve", "--user", "U1").code == 2
     assert newsbot("decide", "ai/top.md", "publish").code == 2  # --user is required

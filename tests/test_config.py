@@ -165,10 +165,11 @@ def test_a_wrong_key_stops_the_program_before_it_creates_the_database(tmp_path):
     write_yaml(tmp_path, "articles: articles\ndb: index.db\ndigest:\n  tpo: 3\n")
     result = run_cli("index", "--json", cwd=tmp_path)
     assert result.code == 2
-    assert result.stdout == ""
-    assert result.stderr.strip() == (
-        f"newsbot: error: {tmp_path / 'newsbot.yaml'}: unknown key 'digest.tpo'"
-    )
+    message = (f"{tmp_path / 'newsbot.yaml'}: unknown key 'digest.tpo' (did you mean "
+               "'digest.top'?); valid keys: articles, db, patterns, digest.top,")
+    assert result.json["ok"] is False and result.json["error"].startswith(message)
+    assert result.stderr.startswith(f"newsbot: error: {message}")
+    assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["articles", "newsbot.yaml"]
 
@@ -185,7 +186,11 @@ def test_every_command_checks_the_configuration_first(newsbot, workdir, args):
     write_yaml(workdir, "db: index.db\nwrong: 1\n")
     write_yaml(workdir, "db: index.db\nwrong: 1\n", name="other.yaml")
     result = newsbot(*args)
-    assert (result.code, result.stdout) == (2, "")
+    assert result.code == 2
+    if "--json" in args:  # the error as one JSON document
+        assert "unknown key 'wrong'" in result.json["error"]
+    else:
+        assert result.stdout == ""
     assert "unknown key 'wrong'" in result.stderr
     assert not (workdir / "index.db").exists()
 

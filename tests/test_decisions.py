@@ -13,7 +13,7 @@ from bot.decisions import (
     UnknownArticle,
     UnusableArticle,
     decide,
-    recent_events,
+    decision_history,
     standing_decision,
     standing_decisions,
 )
@@ -69,7 +69,7 @@ def test_an_event_key_is_recorded_once(indexed):
     first = decide(indexed, "a.md", "publish", "U1", source="reaction", event_key="Ev1")
     again = decide(indexed, "a.md", "publish", "U1", source="reaction", event_key="Ev1")
     assert (first.outcome, again.outcome) == (RECORDED, DUPLICATE)
-    assert len(recent_events(indexed)) == 1
+    assert len(decision_history(indexed)) == 1
 
 
 def test_toggle_and_only_if(indexed):
@@ -88,7 +88,7 @@ def test_unknown_article_and_unknown_action(indexed):
         decide(indexed, "missing.md", "publish", "U1", source="cli")
     with pytest.raises(ValueError):
         decide(indexed, "a.md", "approve", "U1", source="cli")  # type: ignore[arg-type]
-    assert recent_events(indexed) == []
+    assert decision_history(indexed) == []
 
 
 def test_standing_decisions_lists_each_article_once(indexed):

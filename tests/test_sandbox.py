@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,7 +26,7 @@ import pytest
 import yaml
 
 from bot.config import BUNDLED_ARTICLES, Config
-from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION
+from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
 from sandbox.server import (
     CHANNEL_ID,
     SANDBOX_USER,
@@ -126,7 +127,7 @@ def test_a_reaction_reaches_the_app_as_a_signed_event_and_records_the_decision(
     api(sandbox, "api/react", {"channel": CHANNEL_ID, "ts": message.ts,
                                "name": "white_check_mark", "add": True})
     slack = sandbox.slack
-    slack.wait_until(lambda: "Publish, by" in blocks_text(
+    slack.wait_until(lambda: "*Published* by" in blocks_text(
         slack.workspace.message(CHANNEL_ID, message.ts)))
     assert decisions(sandbox) == [{"article_id": message.article.id, "decision": "publish",
                                    "user_id": ME, "source": "reaction"}]
@@ -142,7 +143,7 @@ def test_a_reaction_reaches_the_app_as_a_signed_event_and_records_the_decision(
     api(sandbox, "api/react", {"channel": CHANNEL_ID, "ts": message.ts,
                                "name": "white_check_mark", "add": False})
     slack.wait_until(lambda: not decisions(sandbox))
-    slack.wait_until(lambda: "Publish, by" not in blocks_text(
+    slack.wait_until(lambda: "*Published* by" not in blocks_text(
         slack.workspace.message(CHANNEL_ID, message.ts)))
 
 
@@ -170,15 +171,15 @@ def click_on(sandbox: Sandbox, ts: str, action_id: str) -> dict:
             "action_id": action_id}
 
 
-def test_button_clicks_decide_and_a_second_click_undoes(sandbox: Sandbox):
+def test_button_clicks_decide_and_undo_withdraws(sandbox: Sandbox):
     message = sandbox.digest.messages[1]
     api(sandbox, "api/click", click_on(sandbox, message.ts, SKIP_ACTION))
     sandbox.slack.wait_until(lambda: decisions(sandbox))
     assert decisions(sandbox) == [{"article_id": message.article.id, "decision": "skip",
                                    "user_id": ME, "source": "button"}]
-    sandbox.slack.wait_until(lambda: "Skip, by" in blocks_text(
+    sandbox.slack.wait_until(lambda: "*Skipped* by" in blocks_text(
         sandbox.slack.workspace.message(CHANNEL_ID, message.ts)))
-    api(sandbox, "api/click", click_on(sandbox, message.ts, SKIP_ACTION))
+    api(sandbox, "api/click", click_on(sandbox, message.ts, UNDO_ACTION))
     sandbox.slack.wait_until(lambda: not decisions(sandbox))
     status, document = request(sandbox.url + "api/click",
                                click_on(sandbox, message.ts, "nope"))
@@ -404,6 +405,42 @@ def test_sandbox_on_a_busy_port_says_so(tmp_path: Path):
 
 def test_the_page_files_ship_with_the_package():
     pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'sandbox = ["static/*"]' in pyproject
+    assert 'sandbox = ["static/*", "static/emoji/*"]' in pyproject
     static = REPO_ROOT / "sandbox" / "static"
-    assert {p.name for p in static.iterdir()} >= {"index.html", "app.js", "style.css"}
+    assert {p.name for p in static.iterdir()} >= {"index.html", "app.js", "style.css", "emoji"}
+    emoji = {p.name for p in (static / "emoji").iterdir()}
+    assert {"white_check_mark.svg", "x.svg", "add_reaction.svg"} <= emoji
+    script = (static / "app.js").read_text(encoding="utf-8")
+    named = set(re.findall(r':\s*"([a-z_]+)"', script[script.index("const EMOJI"):
+                                                    script.index("const PICKER_EXTRA")]))
+    assert {f"{name}.svg" for name in named} <= emoji  # every mapped emoji has its image
+
+
+def test_emoji_images_are_served_and_nothing_else_from_their_folder(sandbox: Sandbox):
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(sandbox.url + "emoji/white_check_mark.svg") as response:
+        assert response.headers["Content-Type"] == "image/svg+xml"
+        assert response.read().startswith(b"<svg")
+    for path in ("emoji/../app.js", "emoji/nope.svg", "emoji/"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            opener.open(sandbox.url + path)
+        assert refused.value.code == 404
+
+
+def test_the_example_images_are_served_in_place_of_their_unreachable_urls(sandbox: Sandbox):
+    import urllib.request
+
+    images = api(sandbox, "api/state")["images"]
+    first = sandbox.digest.messages[0].article
+    local = images[first.image_url]
+    assert re.fullmatch(r"/images/[0-9a-f_]+\.svg", local)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(sandbox.url + local.lstrip("/")) as response:
+        assert response.headers["Content-Type"] == "image/svg+xml"
+        assert response.read().startswith(b"<svg")
+    for path in ("images/images.json", "images/../style.css", "images/nope.svg"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            opener.open(sandbox.url + path)
+        assert refused.value.code == 404

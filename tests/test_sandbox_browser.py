@@ -5,13 +5,15 @@ Playwright drives the system Chromium (`executable_path`); it never downloads a 
 127.0.0.1 (article thumbnails) are aborted, so the test needs no network and shows the
 page's fallback for images that cannot load.
 
-SANDBOX_SCREENSHOT=docs/sandbox.png saves the screenshot the README shows.
+SANDBOX_SCREENSHOTS=docs saves the screenshots the README shows (sandbox.png,
+sandbox-thread.png, sandbox-home.png, sandbox-narrow.png).
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,13 +22,14 @@ import pytest
 from bot.config import Config
 from sandbox.server import Sandbox
 from sandbox.working_copy import working_copy
-from tests.conftest import Raw, write_article
+from tests.conftest import Raw, run_cli, write_article
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-proxy-server"]
 TIMEOUT_MS = 15_000
+REDRAWN_MS = 5_000  # the issue's promise: a decision shows on the channel message within 5 s
 
 MISSING = ("needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium; .ci/run "
            "installs it)")
@@ -70,9 +73,34 @@ def browser():
         chromium.close()
 
 
+def screenshot(page, name: str) -> None:
+    folder = os.environ.get("SANDBOX_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name))
+
+
+def open_thread(page):
+    """Open the digest's thread in the side panel; returns the panel."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="10 replies").click()
+    panel = page.get_by_role("complementary", name="Thread")
+    expect(panel.locator(".message")).to_have_count(11)  # the header and its 10 articles
+    return panel
+
+
+def card(panel, title: str):
+    return panel.locator(".message", has_text=title)
+
+
 @pytest.fixture
-def page(browser, sandbox: Sandbox):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+def viewport() -> dict:
+    return {"width": 1400, "height": 900}
+
+
+@pytest.fixture
+def page(browser, sandbox: Sandbox, viewport: dict):
+    context = browser.new_context(viewport=viewport)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     errors: list[str] = []
@@ -93,27 +121,39 @@ def test_react_with_publish_then_sync_from_the_page_edits_one_line(page, sandbox
     original = path.read_text(encoding="utf-8")
 
     expect(page.locator(".bk-header")).to_have_text(sandbox.digest.title)
-    cards = page.locator(".thread .replies .message")
-    expect(cards).to_have_count(10)
-    card = cards.first
-    expect(card.get_by_role("link", name=first.article.title)).to_be_visible()
-    expect(card.get_by_role("button", name="Publish")).to_be_visible()
+    thread = open_thread(page)
+    article = thread.locator(".message").nth(1)
+    expect(article.get_by_role("link", name=first.article.title)).to_be_visible()
+    expect(article.get_by_role("button", name="Publish", exact=True)).to_be_visible()
+    # the example's image is the bundled copy, served by the page (the test allows no network)
+    thumbnail = article.locator(".bk-thumb img")
+    expect(thumbnail).to_have_attribute("src", re.compile(r"^/images/.+\.svg$"))
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=thumbnail.element_handle())
 
-    card.get_by_role("button", name="Add reaction").click()
-    page.get_by_role("dialog", name="Pick a reaction").get_by_role(
-        "button", name="white_check_mark").click()
-    expect(card).to_contain_text("Publish, by @you")  # the bot's chat.update, drawn live
-    expect(card.get_by_role("button", name="white_check_mark: 1")).to_have_attribute(
-        "aria-pressed", "true")
-    expect(card).to_contain_text("(edited)")
+    article.get_by_role("button", name="Add reaction").click()
+    picker = page.get_by_role("dialog", name="Pick a reaction")
+    expect(picker.get_by_role("button", name="white_check_mark")).to_contain_text("publish")
+    expect(picker.get_by_role("button", name="x", exact=True)).to_contain_text("skip")
+    picker.get_by_role("button", name="white_check_mark").click()
+    expect(article).to_contain_text("Published by @you")  # the bot's chat.update, drawn live
+    expect(article.get_by_role("button", name="Published \u2713")).to_be_visible()
+    expect(article.get_by_role("button", name="Undo")).to_be_visible()
+    reaction = article.get_by_role("button", name="white_check_mark: 1")
+    expect(reaction).to_have_attribute("aria-pressed", "true")
+    # the emoji is a bundled image that loaded, not a character of some font
+    emoji = reaction.locator("img.emoji")
+    expect(emoji).to_have_attribute("src", "/emoji/white_check_mark.svg")
+    assert emoji.evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(article).to_contain_text("(edited)")
+    screenshot(page, "sandbox-thread.png")
 
     page.get_by_role("button", name="Sync to files").click()
     panel = page.get_by_role("complementary", name="Sync to files")
+    expect(page.get_by_role("complementary", name="Thread")).to_be_hidden()  # one at a time
     expect(panel.locator(".diff-removed")).to_have_text("-published: false")
     expect(panel.locator(".diff-added")).to_have_text("+published: true")
-    screenshot = os.environ.get("SANDBOX_SCREENSHOT")
-    if screenshot:
-        page.screenshot(path=screenshot)
+    screenshot(page, "sandbox.png")
     assert path.read_text(encoding="utf-8") == original  # the preview wrote nothing
 
     panel.get_by_role("button", name="Run sync").click()
@@ -162,5 +202,66 @@ def test_text_from_files_and_people_is_shown_as_text_never_as_markup(page, sandb
     expect(mine).to_contain_text('<img src=x onerror="document.title=1">')
     expect(mine).to_contain_text("& <https://example.org|a link>")
     expect(mine.locator("b")).to_have_text("bold")
-    assert mine.locator("img").count() == 0 and mine.locator("a").count() == 0
+    shown = mine.locator(".text")  # the message's text (the bar below has the ☺+ image)
+    assert shown.locator("img").count() == 0 and shown.locator("a").count() == 0
     assert page.title() == "newsbot sandbox"
+
+
+def test_a_decision_on_each_surface_shows_on_the_channel_message(page, sandbox: Sandbox):
+    """Skip from App Home, Publish from a /news answer, `newsbot decide` on the command line:
+    each changes the article's message in #newsroom within 5 seconds."""
+    from playwright.sync_api import expect
+
+    thread = open_thread(page)
+
+    # App Home: Skip on the first article of the queue
+    page.get_by_role("button", name="newsbot · Home").click()
+    home = page.get_by_role("region", name="App Home")
+    first = home.locator(".bk-section-text a").first
+    expect(first).to_be_visible()
+    skipped = first.inner_text()
+    home.get_by_role("button", name="Skip", exact=True).first.click()
+    expect(home).to_contain_text(f"Recorded: skip {skipped}")
+    screenshot(page, "sandbox-home.png")
+    page.get_by_role("button", name="# newsroom").click()
+    expect(card(thread, skipped)).to_contain_text("Skipped by @you", timeout=REDRAWN_MS)
+    expect(card(thread, skipped).get_by_role("button", name="Skipped \u2713")).to_be_visible()
+
+    # a /news answer: Publish on its first article
+    box = page.get_by_role("textbox", name="Message")
+    box.fill("/news digest")
+    box.press("Enter")
+    answer = page.locator(".message.ephemeral")
+    expect(answer).to_contain_text("Only visible to you")
+    published = answer.locator(".bk-section-text a").first.inner_text()
+    assert published != skipped
+    answer.get_by_role("button", name="Publish", exact=True).first.click()
+    expect(card(thread, published)).to_contain_text("Published by @you", timeout=REDRAWN_MS)
+
+    # the command line, in another process on the same database
+    third = next(m.article for m in sandbox.digest.messages
+                 if m.article.title not in (skipped, published))
+    done = run_cli("decide", third.id, "publish", "--user", "ana", "--db",
+                   str(sandbox.config.db), "--articles", str(sandbox.config.articles),
+                   cwd=Path.cwd())
+    assert done.code == 0, done.stderr
+    expect(card(thread, third.title)).to_contain_text("Published by ana", timeout=REDRAWN_MS)
+    expect(card(thread, third.title)).to_contain_text("not in the file yet")
+
+
+@pytest.mark.parametrize("viewport", [{"width": 700, "height": 800}])
+def test_the_layout_holds_at_700_pixels_with_a_side_panel_open(page, sandbox: Sandbox):
+    from playwright.sync_api import expect
+
+    thread = open_thread(page)
+    title = thread.locator(".message").nth(1).locator(".bk-section-text a")
+    expect(title).to_be_visible()
+    assert title.bounding_box()["width"] > 150  # never one letter per line
+    screenshot(page, "sandbox-narrow.png")
+    page.get_by_role("button", name="Sync to files").click()
+    expect(page.get_by_role("complementary", name="Sync to files")).to_be_visible()
+    main = page.get_by_role("main").bounding_box()
+    assert main["width"] >= 450  # the panel floats over the messages, it does not squeeze them
+    header = page.get_by_role("region", name="Messages").locator(".bk-header")
+    assert header.bounding_box()["width"] > 300
+    assert page.evaluate("document.documentElement.scrollWidth") <= 700

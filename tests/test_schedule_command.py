@@ -71,9 +71,9 @@ def test_preview():
      "Europe/Berlin"),
     ('add #newsroom "0 9 * * *"', "channel '#newsroom' is a name, not an id"),
     ("add <@U0123|someone> \"0 9 * * *\"", "channel '<@U0123|someone>' is not a channel id"),
-    ("add C0123ABCD", 'missing the cron expression, in double quotes: schedule add C0123ABCD '
-                      '"0 9 * * 1-5"'),
-    ("add", 'missing the channel: schedule add <#channel> "0 9 * * 1-5" ...'),
+    ("add C0123ABCD", 'missing the cron expression, in double quotes: /news schedule add '
+                      'C0123ABCD "0 9 * * 1-5"'),
+    ("add", 'missing the channel: /news schedule add #channel "0 9 * * 1-5" ...'),
     ('add C0123ABCD "0 9 * * *', "unbalanced quotes"),
     ('add C0123ABCD "0 9 * * *" top=0', "top '0': must be a whole number of 1 or more"),
     ('add C0123ABCD "0 9 * * *" top=five', "top 'five': must be a whole number of 1 or more"),
@@ -84,15 +84,15 @@ def test_preview():
     ('add C0123ABCD "0 9 * * *" top=1 top=2', "option 'top=' given twice"),
     ('add C0123ABCD "0 9 * * *" tz=', "option 'tz=' has no value"),
     ('preview "0 9 * * *" top=3', "unknown option 'top=': use tz="),
-    ("preview", 'missing the cron expression, in double quotes: schedule preview '
+    ("preview", 'missing the cron expression, in double quotes: /news schedule preview '
                 '"0 9 * * 1-5"'),
-    ("remove", "'schedule remove' takes one schedule id, e.g. schedule remove s1"),
-    ("pause s1 s2", "'schedule pause' takes one schedule id, e.g. schedule pause s1"),
-    ("list all", "'schedule list' takes no arguments (got 'all')"),
+    ("remove", "'/news schedule remove' takes one schedule id, e.g. /news schedule remove s1"),
+    ("pause s1 s2", "'/news schedule pause' takes one schedule id, e.g. /news schedule pause s1"),
+    ("list all", "'/news schedule list' takes no arguments (got 'all')"),
     ("delete s1", "unknown schedule command 'delete' (did you mean 'remove'?)"),
     ("stop s1", "unknown schedule command 'stop' (did you mean 'pause'?)"),
     ("ad C0123ABCD", "unknown schedule command 'ad' (did you mean 'add'?)"),
-    ("", "what should I do with schedules? Usage: schedule add"),
+    ("", "what should I do with schedules? Usage: /news schedule add"),
 ])
 def test_parse_errors_say_exactly_what_is_wrong(text, message):
     with pytest.raises(ScheduleError) as raised:
@@ -180,7 +180,7 @@ def test_errors_come_back_as_replies(store):
 
 def test_remove_pause_resume_answers(store):
     run(store, 'add C0NEWS "0 9 * * 1-5" tz=Europe/London')
-    assert run(store, "pause s1").text == "Paused s1; resume it with: schedule resume s1"
+    assert run(store, "pause s1").text == "Paused s1; resume it with: /news schedule resume s1"
     assert run(store, "pause s1").text == "s1 is already paused."
     assert run(store, "resume s1").text.startswith("Resumed s1: C0NEWS")
     assert run(store, "resume s1").text == "s1 is already running."

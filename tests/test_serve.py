@@ -114,7 +114,7 @@ def test_digest_post_reports_a_slack_failure_and_the_rerun_posts_only_what_is_mi
     failed = run_cli("digest", "--post", "--channel", "C0NEWSDESK", "--top", "2", cwd=tmp_path,
                      env=env)
     assert failed.code == 2 and "channel_not_found" in failed.stderr
-    assert "run it again" in failed.stderr
+    assert "check the channel id" in failed.stderr and "/invite @newsbot" in failed.stderr
     rerun = run_cli("digest", "--post", "--channel", "C0NEWSDESK", "--top", "2", "--json",
                     cwd=tmp_path, env=env)
     assert rerun.code == 0, rerun.stderr

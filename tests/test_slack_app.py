@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from bot.app import web_client
-from bot.decisions import PUBLISH, SKIP, decide
+from bot.decisions import PUBLISH, SKIP, UNDO, decide
 from bot.digest import DigestOptions, load_digest, plan_digest
 from handlers.article_message import show_decision
-from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION
+from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
 from handlers.digest_post import DigestPostError, post_digest
 from sandbox import Delivery
 from storage.index import refresh
@@ -27,6 +27,7 @@ from tests.conftest import (
     Newsroom,
     digest_message,
     parsed,
+    run_cli,
     start_newsroom,
     texts,
     wait_for_log,
@@ -223,12 +224,17 @@ def test_publish_reaction_records_a_decision_and_updates_the_message(newsroom: N
             row["outcome"]) == (message.article.id, "publish", EDITOR, "Ev1", "recorded")
     update = newsroom.slack.calls("chat.update")[0]
     assert update.params["ts"] == message.ts
-    assert "Publish, by <@U0EDITOR>" in texts(update.params["blocks"])
+    assert "*Published* by <@U0EDITOR>" in texts(update.params["blocks"])
     assert newsroom.votes() == [{"article_id": message.article.id, "user_id": EDITOR,
                                  "decision": "publish"}]
 
 
-def test_retries_and_duplicates_of_an_event_record_nothing_new(newsroom: Newsroom):
+def test_retries_and_duplicates_of_an_event_record_nothing_new(tmp_path: Path):
+    with start_newsroom(tmp_path, manual_redraw=True) as newsroom:
+        check_retries_and_duplicates(newsroom)
+
+
+def check_retries_and_duplicates(newsroom: Newsroom) -> None:
     message = digest_message(newsroom)
     event = dict(user_id=EDITOR, reaction="x", channel_id=CHANNEL, ts=message.ts,
                  event_id="EvSame")
@@ -241,27 +247,69 @@ def test_retries_and_duplicates_of_an_event_record_nothing_new(newsroom: Newsroo
                                    channel_id=CHANNEL, ts=message.ts, event_id="EvNext")
     rows = wait_for_log(newsroom, 2)
     assert [r["event_key"] for r in rows] == ["EvSame", "EvNext"]
-    # every delivery asks for a redraw (a redelivery repairs a failed one); requests for
-    # one message coalesce, and the redraw shows the decision standing when it runs
-    newsroom.slack.wait_until(lambda: "Publish, by <@U0CHIEF>" in texts(
-        newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"]))
-    assert 1 <= len(newsroom.slack.calls("chat.update")) <= 4
+    wait_for_queued_duplicates(newsroom, 2)
+    # every delivery queues a redraw (a redelivery repairs a failed one); the queue holds
+    # one row per article, so one pass draws the message once, with the standing decision
+    assert newsroom.redrawer.redraw_now() == 1
+    [update] = newsroom.slack.calls("chat.update")
+    assert update.params["ts"] == message.ts
+    assert "*Published* by <@U0CHIEF>" in texts(
+        newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
+    assert newsroom.redrawer.redraw_now() == 0
 
 
-def test_a_redelivered_event_repairs_a_redraw_that_failed(newsroom: Newsroom):
+def wait_for_queued_duplicates(newsroom: Newsroom, count: int) -> None:
+    """Wait until `count` duplicate deliveries have been handled (each logs its outcome)."""
+    newsroom.slack.wait_until(lambda: len(DUPLICATES.seen) >= count)
+
+
+class _Duplicates(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "outcome", None) == "duplicate":
+            self.seen.append(record.getMessage())
+
+
+DUPLICATES = _Duplicates()
+
+
+@pytest.fixture(autouse=True)
+def _count_duplicates():
+    logger = logging.getLogger("handlers.reactions")
+    DUPLICATES.seen.clear()
+    logger.addHandler(DUPLICATES)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    yield
+    logger.removeHandler(DUPLICATES)
+    logger.setLevel(level)
+
+
+def test_a_redelivered_event_repairs_a_redraw_that_failed(tmp_path: Path):
+    with start_newsroom(tmp_path, manual_redraw=True) as newsroom:
+        check_redelivery_repairs(newsroom)
+
+
+def check_redelivery_repairs(newsroom: Newsroom) -> None:
     message = digest_message(newsroom)
     event = dict(user_id=EDITOR, reaction="white_check_mark", channel_id=CHANNEL, ts=message.ts,
                  event_id="EvFlaky")
     newsroom.slack.fail_next("chat.update", error="internal_error")
     newsroom.client.reaction_added(**event)
-    newsroom.slack.wait_until(lambda: newsroom.slack.calls("chat.update"))
-    assert "Publish, by" not in texts(
+    wait_for_log(newsroom, 1)
+    assert newsroom.redrawer.redraw_now() == 1
+    assert "*Published* by" not in texts(
         newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
+    assert newsroom.redrawer.redraw_now() == 0  # a failed redraw is not retried on its own
     newsroom.client.reaction_added(**event, delivery=Delivery(retry_num=1,
                                                               retry_reason="http_timeout"))
-    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) == 2)
+    wait_for_queued_duplicates(newsroom, 1)
+    assert newsroom.redrawer.redraw_now() == 1
     assert [c.ok for c in newsroom.slack.calls("chat.update")] == [False, True]
-    assert "Publish, by <@U0EDITOR>" in texts(
+    assert "*Published* by <@U0EDITOR>" in texts(
         newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
     assert len(newsroom.log_rows()) == 1
 
@@ -276,7 +324,7 @@ def test_a_late_redraw_shows_the_decision_standing_now(newsroom: Newsroom):
     show_decision(client, newsroom.store, CHANNEL, message.ts, article_id)  # EvLate's redraw
     show_decision(client, newsroom.store, CHANNEL, message.ts, article_id)  # EvEarly's, late
     shown = texts(newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
-    assert "Publish, by <@U0CHIEF>" in shown and "Skip, by" not in shown
+    assert "*Published* by <@U0CHIEF>" in shown and "*Skipped* by" not in shown
 
 
 def test_removing_the_reaction_retracts_and_the_message_says_so(newsroom: Newsroom):
@@ -289,7 +337,7 @@ def test_removing_the_reaction_retracts_and_the_message_says_so(newsroom: Newsro
     rows = wait_for_log(newsroom, 2)
     assert [r["outcome"] for r in rows] == ["recorded", "retracted"]
     newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) == 2)
-    assert "Skip, by" not in texts(newsroom.slack.calls("chat.update")[-1].params["blocks"])
+    assert "*Skipped* by" not in texts(newsroom.slack.calls("chat.update")[-1].params["blocks"])
     assert newsroom.votes() == []
 
 
@@ -322,20 +370,32 @@ def test_latest_standing_decision_wins_and_withdrawal_restores_the_earlier(newsr
     assert standing == {"decision": "skip", "user_id": EDITOR}
 
 
-def test_ignored_reactions_leave_no_trace(newsroom: Newsroom):
+def test_ignored_reactions_leave_no_trace(newsroom: Newsroom, caplog: pytest.LogCaptureFixture):
     plan = newsroom.post_digest(top=2)
     article_ts = plan.messages[0].ts
     header_ts = plan.header_ts
     send = newsroom.client.reaction_added
-    send(user_id="U0NEWSBOT", reaction="white_check_mark", channel_id=CHANNEL, ts=article_ts)
-    send(user_id=EDITOR, reaction="tada", channel_id=CHANNEL, ts=article_ts)
-    send(user_id=EDITOR, reaction="white_check_mark", channel_id=CHANNEL, ts=header_ts)
-    send(user_id=EDITOR, reaction="white_check_mark", channel_id=CHANNEL, ts="1.000001")
-    # then one that counts, so we know the earlier ones were processed and ignored
-    send(user_id=EDITOR, reaction="white_check_mark::skin-tone-3", channel_id=CHANNEL,
-         ts=article_ts, event_id="EvReal")
-    rows = wait_for_log(newsroom, 1)
+    ignored = {
+        "EvBot": dict(user_id="U0NEWSBOT", reaction="white_check_mark", ts=article_ts),
+        "EvTada": dict(user_id=EDITOR, reaction="tada", ts=article_ts),
+        "EvHeader": dict(user_id=EDITOR, reaction="white_check_mark", ts=header_ts),
+        "EvNowhere": dict(user_id=EDITOR, reaction="white_check_mark", ts="1.000001"),
+    }
+    with caplog.at_level(logging.DEBUG, logger="handlers.reactions"):
+        # the one that counts first: an ignored event handled after it must change nothing
+        send(user_id=EDITOR, reaction="white_check_mark::skin-tone-3", channel_id=CHANNEL,
+             ts=article_ts, event_id="EvReal")
+        for event_id, event in ignored.items():
+            send(channel_id=CHANNEL, event_id=event_id, **event)
+        # wait until every event was handled, in whatever order the app's threads ran them
+        # (Bolt drops the bot's own event in its middleware, before it answers the request)
+        newsroom.slack.wait_until(lambda: set(ignored) - {"EvBot"} <= {
+            getattr(r, "event_id", None) for r in caplog.records
+            if r.getMessage().startswith("reaction ignored")})
+        rows = wait_for_log(newsroom, 1)
     assert [r["event_key"] for r in rows] == ["EvReal"]
+    assert newsroom.votes() == [{"article_id": plan.messages[0].article.id, "user_id": EDITOR,
+                                 "decision": "publish"}]
 
 
 def test_malformed_events_do_not_crash_the_app(newsroom: Newsroom):
@@ -422,22 +482,47 @@ def test_a_reaction_on_an_article_whose_file_broke_is_refused_privately(newsroom
 # --- decisions by button
 
 
-def test_buttons_decide_and_a_second_click_undoes(newsroom: Newsroom):
+def test_buttons_show_the_decision_a_second_click_changes_nothing_and_undo_withdraws(
+        newsroom: Newsroom):
     message = digest_message(newsroom)
     stored = newsroom.slack.workspace.message(CHANNEL, message.ts)
-    for _ in range(2):
-        answer = newsroom.client.block_action(
-            user_id=EDITOR, action_id=PUBLISH_ACTION, value=message.article.id,
-            channel_id=CHANNEL, message=stored)
-        assert answer.status == 200
+    click = dict(user_id=EDITOR, value=message.article.id, channel_id=CHANNEL)
+    assert newsroom.client.block_action(action_id=PUBLISH_ACTION, message=stored,
+                                        **click).status == 200
+    wait_for_log(newsroom, 1)
+    newsroom.slack.wait_until(lambda: newsroom.slack.calls("chat.update"))
+    redrawn = newsroom.slack.workspace.message(CHANNEL, message.ts)
+    labels = [e["text"]["text"] for e in redrawn["blocks"][-1]["elements"]]
+    assert labels == ["Published \u2713", "Skip", "Undo"]
+    assert "*Published* by <@U0EDITOR>" in texts(redrawn["blocks"])
+
+    newsroom.client.block_action(action_id=PUBLISH_ACTION, message=stored, **click)  # stale
+    newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
+    assert "already chose publish" in newsroom.slack.response_posts()[0].payload["text"]
+    assert newsroom.votes()[0]["decision"] == "publish" and len(newsroom.log_rows()) == 1
+
+    newsroom.client.block_action(action_id=UNDO_ACTION, message=redrawn, **click)
     rows = wait_for_log(newsroom, 2)
     assert [(r["action"], r["outcome"], r["source"]) for r in rows] == [
-        ("publish", "recorded", "button"), ("publish", "retracted", "button")]
-    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) == 2)
-    newsroom.client.block_action(user_id=EDITOR, action_id=SKIP_ACTION,
-                                 value=message.article.id, channel_id=CHANNEL, message=stored)
+        ("publish", "recorded", "button"), ("undo", "retracted", "button")]
+    assert newsroom.votes() == []
+    newsroom.slack.wait_until(lambda: "Published" not in texts(
+        newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"]))
+    newsroom.client.block_action(action_id=SKIP_ACTION, message=stored, **click)
     wait_for_log(newsroom, 3)
     assert newsroom.votes()[0]["decision"] == "skip"
+
+
+def test_undo_of_a_colleagues_decision_is_explained_and_changes_nothing(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    decide(newsroom.store, message.article.id, PUBLISH, CHIEF, source="cli")
+    stored = newsroom.slack.workspace.message(CHANNEL, message.ts)
+    newsroom.client.block_action(user_id=EDITOR, action_id=UNDO_ACTION,
+                                 value=message.article.id, channel_id=CHANNEL, message=stored)
+    newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
+    reply = newsroom.slack.response_posts()[0].payload["text"]
+    assert "<@U0CHIEF>'s: only they can undo it" in reply
+    assert len(newsroom.log_rows()) == 1
 
 
 def first_button(view: dict, action_id: str) -> str:
@@ -539,7 +624,7 @@ def test_app_home_shows_the_queue_and_recent_decisions(newsroom: Newsroom):
     assert call.ok, call.response
     view = texts(parsed(call.params["view"])["blocks"])
     assert "Newsroom queue" in view and "Recent decisions" in view
-    assert f"<@{EDITOR}> skip *{message.article.title}*" in view
+    assert f"<@{EDITOR}> skipped *{message.article.title}*" in view
     assert "No schedules yet" in view
 
 
@@ -611,8 +696,12 @@ def test_sync_from_slack_writes_one_line_for_an_admin_only(newsroom: Newsroom):
     assert after == before.replace(b"published: false", b"published: true", 1)
 
 
-def test_a_burst_of_votes_ends_with_the_message_showing_the_standing_decision(
-        newsroom: Newsroom):
+def test_a_burst_of_votes_is_one_redraw_showing_the_standing_decision(tmp_path: Path):
+    with start_newsroom(tmp_path, manual_redraw=True) as newsroom:
+        check_burst(newsroom)
+
+
+def check_burst(newsroom: Newsroom) -> None:
     message = digest_message(newsroom)
     users = [f"U0ED{n:03d}" for n in range(20)]
     for n, user in enumerate(users):
@@ -621,7 +710,105 @@ def test_a_burst_of_votes_ends_with_the_message_showing_the_standing_decision(
                                        event_id=f"EvBurst{n}")
     wait_for_log(newsroom, 20)
     [standing] = newsroom.store.query("SELECT decision, user_id FROM decisions")
-    label = "Publish" if standing["decision"] == "publish" else "Skip"
-    newsroom.slack.wait_until(lambda: f"{label}, by <@{standing['user_id']}>" in texts(
+    label = "Published" if standing["decision"] == "publish" else "Skipped"
+    assert newsroom.redrawer.redraw_now() == 1
+    [update] = newsroom.slack.calls("chat.update")
+    assert update.params["ts"] == message.ts
+    assert f"*{label}* by <@{standing['user_id']}>" in texts(
+        newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
+
+
+# --- one truth on every surface: every decision redraws its article's message
+
+
+def test_a_decision_on_each_surface_causes_exactly_one_update_of_its_message(tmp_path: Path):
+    with start_newsroom(tmp_path, manual_redraw=True) as newsroom:
+        plan = newsroom.post_digest(top=3)
+        message_of = {m.article.id: m.ts for m in plan.messages}
+
+        def exactly_one_update(article_id: str, shown: str) -> None:
+            before = len(newsroom.slack.calls("chat.update"))
+            assert newsroom.redrawer.redraw_now() == 1
+            updates = newsroom.slack.calls("chat.update")[before:]
+            assert [u.params["ts"] for u in updates] == [message_of[article_id]]
+            assert shown in texts(newsroom.slack.workspace.message(
+                CHANNEL, message_of[article_id])["blocks"])
+            assert newsroom.redrawer.redraw_now() == 0
+
+        # Skip from App Home
+        view = open_home(newsroom, EDITOR)
+        skipped = first_button(view, SKIP_ACTION)
+        assert skipped in message_of
+        newsroom.client.block_action(user_id=EDITOR, action_id=SKIP_ACTION, value=skipped,
+                                     view=view)
+        wait_for_log(newsroom, 1)
+        exactly_one_update(skipped, "*Skipped* by <@U0EDITOR>")
+
+        # Publish from a /news answer
+        newsroom.client.slash_command("/news", "digest", user_id=CHIEF, channel_id=CHANNEL)
+        newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
+        answer = newsroom.slack.response_posts()[0].payload
+        published = first_button(answer, PUBLISH_ACTION)
+        assert published in message_of and published != skipped
+        newsroom.client.block_action(user_id=CHIEF, action_id=PUBLISH_ACTION, value=published,
+                                     channel_id=CHANNEL, ephemeral=True,
+                                     message={"ts": "1700000000.000100",
+                                              "blocks": answer["blocks"]})
+        wait_for_log(newsroom, 2)
+        exactly_one_update(published, "*Published* by <@U0CHIEF>")
+
+        # `newsbot decide` in another process
+        [third] = set(message_of) - {skipped, published}
+        done = run_cli("decide", third, "publish", "--user", "U0ANA", "--db",
+                       str(newsroom.config.db), "--articles", str(newsroom.config.articles),
+                       cwd=tmp_path)
+        assert done.code == 0, done.stderr
+        exactly_one_update(third, "*Published* by <@U0ANA>")
+
+        # `newsbot sync` writing the files: each message says its decision is in the file
+        done = run_cli("sync", "--db", str(newsroom.config.db), "--articles",
+                       str(newsroom.config.articles), cwd=tmp_path)
+        assert done.code == 0, done.stderr
+        before = len(newsroom.slack.calls("chat.update"))
+        assert newsroom.redrawer.redraw_now() == 3
+        updated = {u.params["ts"] for u in newsroom.slack.calls("chat.update")[before:]}
+        assert updated == set(message_of.values())
+        assert "written to the file" in texts(newsroom.slack.workspace.message(
+            CHANNEL, message_of[third])["blocks"])
+
+
+def test_the_running_bot_redraws_a_decision_made_in_another_process(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    done = run_cli("decide", message.article.id, "skip", "--user", "U0ANA", "--db",
+                   str(newsroom.config.db), "--articles", str(newsroom.config.articles),
+                   cwd=newsroom.config.db.parent)
+    assert done.code == 0, done.stderr
+    newsroom.slack.wait_until(lambda: "*Skipped* by <@U0ANA>" in texts(
         newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"]))
-    assert len(newsroom.slack.calls("chat.update")) <= 20
+    [update] = newsroom.slack.calls("chat.update")
+    assert update.params["ts"] == message.ts
+
+
+def test_app_home_shows_outcomes_and_mentions(newsroom: Newsroom):
+    message = digest_message(newsroom)
+    title = message.article.title
+    decide(newsroom.store, message.article.id, PUBLISH, EDITOR, source="button")
+    decide(newsroom.store, message.article.id, UNDO, EDITOR, source="button")
+    decide(newsroom.store, message.article.id, SKIP, CHIEF, source="reaction")
+    answer_text(newsroom, f'schedule add <#{CHANNEL}|newsdesk> "0 9 * * 1-5"', CHIEF)
+    view = texts(open_home(newsroom, EDITOR)["blocks"])
+    assert f"<@{EDITOR}> withdrew their vote on *{title}*" in view
+    assert f"<@{EDITOR}> published *{title}* — withdrawn" in view
+    assert f"<@{CHIEF}> skipped *{title}* (reaction" in view  # standing: no outcome note
+    assert f's1: <#{CHANNEL}> \\"0 9 * * 1-5\\"' in view and f"by <@{CHIEF}>" in view
+    assert f" {CHANNEL} " not in view and "U0CHIEF," not in view
+
+
+def test_news_topic_reads_text_as_slack_escapes_it(newsroom: Newsroom):
+    from tests.conftest import write_article
+
+    write_article(newsroom.config.articles, "arts/one.md", title="Gallery reopens",
+                  topics=["Arts & Culture"])
+    refresh(newsroom.store, newsroom.config.articles)
+    shown = answer_text(newsroom, "topic arts &amp; culture", EDITOR)  # as Slack sends "&"
+    assert "Gallery reopens" in shown and "Arts &amp; Culture" in shown

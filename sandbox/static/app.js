@@ -4,16 +4,14 @@
 // Content (article titles, excerpts, anything a file holds) never becomes HTML: every piece
 // of text enters the page through text nodes, and links keep only http(s) and mailto URLs.
 
+// Emoji are bundled images (sandbox/static/emoji/), never characters of a system font: a
+// server without an emoji font shows them too. Any other name shows as its :label:.
 const EMOJI = {
-  white_check_mark: "\u2705", heavy_check_mark: "\u2714\ufe0f", x: "\u274c",
-  negative_squared_cross_mark: "\u274e", no_entry: "\u26d4", no_entry_sign: "\ud83d\udeab",
-  eyes: "\ud83d\udc40", tada: "\ud83c\udf89", "+1": "\ud83d\udc4d", thumbsup: "\ud83d\udc4d",
-  "-1": "\ud83d\udc4e", thumbsdown: "\ud83d\udc4e", heart: "\u2764\ufe0f", fire: "\ud83d\udd25",
-  newspaper: "\ud83d\udcf0", rolled_up_newspaper: "\ud83d\uddde\ufe0f", star: "\u2b50",
-  rocket: "\ud83d\ude80", warning: "\u26a0\ufe0f", wastebasket: "\ud83d\uddd1\ufe0f",
-  raised_hands: "\ud83d\ude4c", memo: "\ud83d\udcdd", mag: "\ud83d\udd0d", clock3: "\ud83d\udd52",
-  calendar: "\ud83d\udcc6", question: "\u2753", exclamation: "\u2757", ok_hand: "\ud83d\udc4c",
-  wave: "\ud83d\udc4b", bulb: "\ud83d\udca1", pushpin: "\ud83d\udccc", link: "\ud83d\udd17",
+  white_check_mark: "white_check_mark", heavy_check_mark: "heavy_check_mark", x: "x",
+  negative_squared_cross_mark: "negative_squared_cross_mark", no_entry: "no_entry",
+  eyes: "eyes", tada: "tada", "+1": "thumbsup", thumbsup: "thumbsup", "-1": "thumbsdown",
+  thumbsdown: "thumbsdown", heart: "heart", fire: "fire", newspaper: "newspaper", star: "star",
+  warning: "warning", question: "question", exclamation: "exclamation",
 };
 const PICKER_EXTRA = ["eyes", "+1", "tada", "heart", "newspaper"];
 const LINK_SCHEMES = /^(https?:|mailto:)/i;
@@ -22,7 +20,7 @@ const ui = {};
 const page = {
   data: null,           // the last state from /api/state
   view: { kind: "channel", id: null },
-  collapsed: new Set(), // thread parents whose replies are hidden
+  thread: null,         // the thread open in the side panel: { channel, ts }
   dismissed: new Set(), // ephemeral messages the user dismissed
   shownKeys: null,      // top-level entries drawn last time (to scroll to new ones)
   syncTimer: null,
@@ -62,9 +60,11 @@ function showError(message) {
   ui.error.textContent = message ? `Not done: ${message}` : "";
 }
 
-function emojiChar(name) {
+function emojiNode(name) {
   const base = name.split("::")[0];
-  return EMOJI[base] || `:${base}:`;
+  if (!EMOJI[base]) return el("span", { class: "emoji-label" }, `:${base}:`);
+  return el("img", { class: "emoji", src: `/emoji/${EMOJI[base]}.svg`, alt: `:${base}:`,
+    title: `:${base}:`, draggable: "false" });
 }
 
 function userName(id) {
@@ -124,7 +124,7 @@ function inline(text, parent, tokens) {
     else if (bold !== undefined) inline(bold, parent.appendChild(el("b")), tokens);
     else if (italic !== undefined) inline(italic, parent.appendChild(el("i")), tokens);
     else if (strike !== undefined) inline(strike, parent.appendChild(el("s")), tokens);
-    else if (EMOJI[emoji.split("::")[0]]) parent.append(emojiChar(emoji));
+    else if (EMOJI[emoji.split("::")[0]]) parent.append(emojiNode(emoji));
     else parent.append(whole);
     last = match.index + whole.length;
   }
@@ -176,8 +176,13 @@ function textObject(object) {
   if (!object) return "";
   if (object.type === "mrkdwn") return mrkdwn(object.text);
   const text = object.text || "";
-  return object.emoji === false ? text : text.replace(/:([a-z0-9_+\-]+):/g,
-    (whole, name) => (EMOJI[name] ? EMOJI[name] : whole));
+  if (object.emoji === false) return text;
+  const fragment = document.createDocumentFragment();
+  text.split(/(:[a-z0-9_+\-]+:)/).forEach((piece, index) => {
+    const name = index % 2 ? piece.slice(1, -1) : null;
+    fragment.append(name && EMOJI[name] ? emojiNode(name) : piece);
+  });
+  return fragment;
 }
 
 // ---- Block Kit
@@ -192,7 +197,9 @@ function image(url, alt, className) {
     fallback();
     return holder;
   }
-  const img = el("img", { src: url, alt: alt || "", loading: "lazy", referrerpolicy: "no-referrer" });
+  // Like Slack's image cache: an example article's image comes from the bundled copy.
+  const src = (page.data.images || {})[url] || url;
+  const img = el("img", { src, alt: alt || "", loading: "lazy", referrerpolicy: "no-referrer" });
   img.addEventListener("error", fallback);
   holder.append(img);
   return holder;
@@ -318,13 +325,13 @@ function renderReactions(message, where) {
       "aria-label": `${reaction.name}: ${reaction.count}`,
       title: `${reaction.users.map(userName).join(", ")} reacted with :${reaction.name}:`,
       onclick: () => react(where.channel, message.ts, reaction.name, !mine),
-    }, el("span", { class: "emoji" }, emojiChar(reaction.name)),
+    }, emojiNode(reaction.name),
     el("span", { class: "count" }, String(reaction.count))));
   }
   bar.append(el("button", {
     type: "button", class: "add-reaction", "aria-label": "Add reaction", title: "Add reaction",
     onclick: (event) => openPicker(event.currentTarget, where.channel, message),
-  }, "\u263a+"));
+  }, el("img", { src: "/emoji/add_reaction.svg", alt: "", class: "emoji" })));
   return bar;
 }
 
@@ -345,12 +352,13 @@ function openPicker(anchor, channel, message) {
     .filter((name, index, all) => all.indexOf(name) === index);
   picker.replaceChildren(...names.map((name) => {
     const mine = (message.reactions || []).some((r) => r.name === name && r.users.includes(me));
-    const role = page.data.emoji.publish.includes(name) ? " (publish)"
-      : page.data.emoji.skip.includes(name) ? " (skip)" : "";
+    const role = page.data.emoji.publish.includes(name) ? "publish"
+      : page.data.emoji.skip.includes(name) ? "skip" : "";
     return el("button", {
-      type: "button", class: "pick", "aria-label": name, title: `:${name}:${role}`,
+      type: "button", class: "pick", "aria-label": name,
+      title: `:${name}:${role ? ` (${role})` : ""}`,
       onclick: () => react(channel, message.ts, name, !mine),
-    }, emojiChar(name));
+    }, emojiNode(name), el("span", { class: "pick-label" }, role || name));
   }));
   const box = anchor.getBoundingClientRect();
   picker.hidden = false;
@@ -424,27 +432,56 @@ function messageItem(entry, channelId) {
   };
 }
 
-function threadItem(parentTs, list, channelId) {
-  const collapsed = page.collapsed.has(parentTs);
+function replyCount(list) {
+  const count = list.filter((entry) => !entry.ephemeral).length;
+  return `${count} ${count === 1 ? "reply" : "replies"}`;
+}
+
+// As in Slack: a thread shows as "N replies" under its parent and opens in a side panel.
+function threadLinkItem(parentTs, list, channelId) {
+  const open = !!page.thread && page.thread.ts === parentTs;
   return {
-    key: "thread",
-    sig: `${collapsed}:${list.length}`,
-    build: () => {
-      const count = `${list.length} ${list.length === 1 ? "reply" : "replies"}`;
-      const toggle = el("button", {
-        type: "button", class: "thread-toggle", "aria-expanded": String(!collapsed),
-        onclick: () => {
-          if (page.collapsed.has(parentTs)) page.collapsed.delete(parentTs);
-          else page.collapsed.add(parentTs);
-          render();
-        },
-      }, collapsed ? `Show ${count}` : `Hide ${count}`);
-      return el("div", { class: `thread${collapsed ? " collapsed" : ""}` }, toggle,
-        el("div", { class: "replies" }));
-    },
-    fill: (node) => reconcile(node.querySelector(".replies"),
-      collapsed ? [] : list.map((entry) => messageItem(entry, channelId))),
+    key: "thread-link",
+    sig: `${replyCount(list)}:${open}`,
+    build: () => el("button", {
+      type: "button", class: `thread-link${open ? " open" : ""}`, "aria-expanded": String(open),
+      onclick: () => openThread(channelId, parentTs),
+    }, replyCount(list)),
   };
+}
+
+function openThread(channel, ts) {
+  page.thread = { channel, ts };
+  ui.syncPanel.hidden = true;
+  ui.syncToggle.setAttribute("aria-expanded", "false");
+  render();
+}
+
+function closeThread() {
+  page.thread = null;
+  render();
+}
+
+function renderThread() {
+  const thread = page.thread;
+  const open = !!thread && page.view.kind === "channel" && thread.channel === page.view.id;
+  ui.threadPanel.hidden = !open;
+  if (!open) return;
+  const { top, replies } = channelEntries(thread.channel);
+  const parent = top.find((entry) => entry.message.ts === thread.ts && !entry.ephemeral);
+  if (!parent) {
+    closeThread();
+    return;
+  }
+  const list = replies.get(thread.ts) || [];
+  const channel = page.data.channels.find((c) => c.id === thread.channel);
+  ui.threadTitle.textContent = `# ${channel ? channel.name : thread.channel}`;
+  reconcile(ui.threadMessages, [
+    messageItem(parent, thread.channel),
+    { key: "count", sig: replyCount(list),
+      build: () => el("div", { class: "thread-count" }, replyCount(list)) },
+    ...list.map((entry) => messageItem(entry, thread.channel)),
+  ]);
 }
 
 function renderChannel(channelId) {
@@ -457,7 +494,7 @@ function renderChannel(channelId) {
       sig: "entry",
       build: () => el("div", { class: "entry" }),
       fill: (node) => reconcile(node, [messageItem(entry, channelId),
-        ...(thread.length ? [threadItem(entry.message.ts, thread, channelId)] : [])]),
+        ...(thread.length ? [threadLinkItem(entry.message.ts, thread, channelId)] : [])]),
     };
   });
   reconcile(ui.messages, items);
@@ -513,6 +550,7 @@ function render() {
     ui.input.placeholder = `Message #${channel ? channel.name : ""}, or try /news help`;
     renderChannel(page.view.id);
   }
+  renderThread();
 }
 
 function showChannel(id) {
@@ -587,6 +625,8 @@ async function runSync() {
 
 function toggleSync() {
   const open = ui.syncPanel.hidden;
+  if (open) page.thread = null;  // one side panel at a time, as in Slack
+  renderThread();
   ui.syncPanel.hidden = !open;
   ui.syncToggle.setAttribute("aria-expanded", String(open));
   if (open) loadPreview();
@@ -624,7 +664,10 @@ function start() {
     picker: byId("emoji-picker"), connection: byId("connection"), openHome: byId("open-home"),
     syncPanel: byId("sync-panel"), syncToggle: byId("toggle-sync"), syncRun: byId("sync-run"),
     diff: byId("sync-diff"), result: byId("sync-result"), articles: byId("articles-folder"),
+    threadPanel: byId("thread-panel"), threadTitle: byId("thread-channel"),
+    threadMessages: byId("thread-messages"),
   });
+  byId("thread-close").addEventListener("click", closeThread);
   ui.composer.addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = ui.input.value.trim();
@@ -642,7 +685,10 @@ function start() {
   byId("sync-refresh").addEventListener("click", loadPreview);
   ui.syncRun.addEventListener("click", runSync);
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") closePicker();
+    if (event.key === "Escape") {
+      if (!ui.picker.hidden) closePicker();
+      else if (page.thread) closeThread();
+    }
   });
   document.addEventListener("click", (event) => {
     if (!ui.picker.hidden && !ui.picker.contains(event.target)

@@ -1,0 +1,106 @@
+"""The redraw queue: every change to what an article message shows queues its article once,
+from any process, and survives a restart; drawn rows go, rows changed meanwhile stay."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import bump_mtime, write_article
+
+from bot.config import Config
+from bot.decisions import (
+    STANDS,
+    SUPERSEDED,
+    WITHDRAWN,
+    WRITTEN,
+    decide,
+    decision_history,
+)
+from bot.redraw_queue import queue_redraw, queued_redraws, redraw_done
+from bot.sync import sync_decisions
+from storage.db import Store
+from storage.index import refresh
+
+
+@pytest.fixture
+def indexed(store, articles):
+    write_article(articles, "a.md", quality=2)
+    write_article(articles, "b.md", quality=1)
+    refresh(store, articles)
+    return store
+
+
+def queued(store) -> list[str]:
+    return [q.article_id for q in queued_redraws(store)]
+
+
+def test_nothing_is_queued_by_indexing(indexed):
+    assert queued(indexed) == []
+
+
+def test_votes_cast_changed_and_withdrawn_queue_their_article_once(indexed):
+    decide(indexed, "a.md", "publish", "U1", source="cli")
+    decide(indexed, "a.md", "skip", "U1", source="cli")  # changed
+    decide(indexed, "a.md", "publish", "U2", source="cli")
+    assert queued(indexed) == ["a.md"]  # coalesced: one row however many changes
+    redraw_done(indexed, queued_redraws(indexed)[0])
+    decide(indexed, "a.md", "undo", "U2", source="cli")  # withdrawn
+    decide(indexed, "b.md", "skip", "U1", source="cli")
+    assert queued(indexed) == ["a.md", "b.md"]
+
+
+def test_a_no_op_queues_nothing(indexed):
+    decide(indexed, "a.md", "undo", "U1", source="cli")
+    assert queued(indexed) == []
+
+
+def test_a_change_after_the_queue_was_read_is_kept_for_the_next_pass(indexed):
+    decide(indexed, "a.md", "publish", "U1", source="cli")
+    [seen] = queued_redraws(indexed)
+    decide(indexed, "a.md", "skip", "U2", source="cli")  # while `seen` is being drawn
+    redraw_done(indexed, seen)
+    [again] = queued_redraws(indexed)
+    assert again.article_id == "a.md" and again.seq > seen.seq
+    redraw_done(indexed, again)
+    assert queued(indexed) == []
+
+
+def test_the_queue_survives_a_restart(indexed):
+    decide(indexed, "a.md", "publish", "U1", source="cli")
+    indexed.close()
+    assert queued(Store(indexed.path)) == ["a.md"]
+
+
+def test_an_explicit_request_queues_without_a_change(indexed):
+    queue_redraw(indexed, "b.md")
+    queue_redraw(indexed, "b.md")
+    assert queued(indexed) == ["b.md"]
+
+
+def test_sync_writing_the_file_and_the_file_changing_queue_the_article(indexed, articles):
+    decide(indexed, "a.md", "publish", "U1", source="cli")
+    redraw_done(indexed, queued_redraws(indexed)[0])
+    report = sync_decisions(indexed, Config(articles=articles, db=indexed.path))
+    assert [w.id for w in report.written] == ["a.md"]
+    assert queued(indexed) == ["a.md"]
+    redraw_done(indexed, queued_redraws(indexed)[0])
+    path = articles / "b.md"  # someone publishes b.md by editing its file
+    path.write_text(path.read_text().replace("published: false", "published: true"))
+    bump_mtime(path)
+    refresh(indexed, articles)
+    assert queued(indexed) == ["b.md"]
+
+
+def test_history_shows_what_each_event_amounts_to_now(indexed, articles):
+    decide(indexed, "a.md", "publish", "U1", source="button")
+    decide(indexed, "a.md", "skip", "U2", source="reaction")  # supersedes U1's publish
+    decide(indexed, "b.md", "skip", "U1", source="cli")
+    decide(indexed, "b.md", "undo", "U1", source="cli")
+    history = decision_history(indexed)
+    assert [(e["article_id"], e["user_id"], e["action"], e["status"]) for e in history] == [
+        ("b.md", "U1", "undo", WITHDRAWN),
+        ("b.md", "U1", "skip", WITHDRAWN),
+        ("a.md", "U2", "skip", STANDS),
+        ("a.md", "U1", "publish", SUPERSEDED),
+    ]
+    sync_decisions(indexed, Config(articles=articles, db=indexed.path))
+    assert decision_history(indexed)[2]["status"] == WRITTEN
