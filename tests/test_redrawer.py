@@ -5,10 +5,15 @@ from __future__ import annotations
 from bot.app import web_client
 from bot.decisions import decide
 from handlers.article_message import Redrawer
-from tests.conftest import CHANNEL, EDITOR, Newsroom
+from tests.conftest import CHANNEL, EDITOR, start_newsroom
 
 
-def test_stop_draws_every_queued_redraw_first(newsroom: Newsroom):
+def test_stop_draws_every_queued_redraw_first(tmp_path):
+    with start_newsroom(tmp_path, manual_redraw=True) as newsroom:  # no other redrawer runs
+        _stop_draws_every_queued_redraw(newsroom)
+
+
+def _stop_draws_every_queued_redraw(newsroom) -> None:
     plan = newsroom.post_digest(top=3)
     messages = [m for m in plan.messages if m.ts]
     # an interval far longer than the test: only the draining stop can draw these
