@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from bot.article import Article
 from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
 from bot.decisions import UnknownArticle, UnusableArticle, decide, standing_decisions
-from bot.digest import DigestBusy, DigestOptions, plan_digest, select_digest
+from bot.digest import DigestBusy, DigestOptions, count_embargoed, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
 from storage.db import Store
 from storage.index import IndexReport, failures, refresh
@@ -112,15 +112,18 @@ def cmd_digest(ctx: Context) -> int:
         topics=tuple(args.topic or ()),
         min_quality=args.min_quality,
         max_age_days=args.max_age_days,
+        include_embargoed=args.include_embargoed,
     )
     if args.post:
         return _post_digest(ctx, options)
     articles = select_digest(ctx.store, options)
     heading = f"Top {len(articles)} unpublished articles"
-    ctx.emit(
-        {"articles": [a.to_json() for a in articles]},
-        _article_list(heading, articles, "Nothing to review: no eligible articles."),
-    )
+    text = _article_list(heading, articles, "Nothing to review: no eligible articles.")
+    held_back = 0 if options.include_embargoed else count_embargoed(ctx.store)
+    if held_back:
+        text += (f"\n{held_back} embargoed article{'s' if held_back != 1 else ''} held back "
+                 "until their publishedDateTime (--include-embargoed shows them).")
+    ctx.emit({"articles": [a.to_json() for a in articles], "embargoed": held_back}, text)
     return 0
 
 
@@ -241,7 +244,7 @@ def _run_sandbox(ctx: Context, port: int) -> int:
 def cmd_lookup(ctx: Context) -> int:
     ctx.refresh()
     result = lookup_topic(ctx.store, ctx.args.topic, include_published=ctx.args.all,
-                          limit=ctx.args.limit)
+                          limit=ctx.args.limit, include_embargoed=ctx.args.include_embargoed)
     document: dict[str, Any] = {
         "topic": result.topic,
         "articles": [a.to_json() for a in result.articles],
@@ -270,7 +273,8 @@ def cmd_topics(ctx: Context) -> int:
 def cmd_search(ctx: Context) -> int:
     ctx.refresh()
     words = " ".join(ctx.args.words)
-    articles = search(ctx.store, words, limit=ctx.args.limit)
+    articles = search(ctx.store, words, limit=ctx.args.limit,
+                      include_embargoed=ctx.args.include_embargoed)
     ctx.emit(
         {"query": words, "articles": [a.to_json() for a in articles]},
         _article_list(f"{len(articles)} matches for '{words}'", articles,
@@ -467,6 +471,11 @@ def _common_options() -> argparse.ArgumentParser:
 Command = Callable[[Context], int]
 
 
+def _embargo_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--include-embargoed", action="store_true",
+                     help="also articles whose publishedDateTime is still in the future")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     parser = argparse.ArgumentParser(
@@ -490,6 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--min-quality", type=_finite, metavar="Q", help="minimum quality")
     sub.add_argument("--max-age-days", type=_non_negative, metavar="D",
                      help="only articles published in the last D days")
+    _embargo_option(sub)
 
     sub.add_argument("--post", action="store_true", help="post it to Slack (SLACK_BOT_TOKEN)")
     sub.add_argument("--channel", metavar="C", help="with --post: the channel id")
@@ -500,12 +510,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("topic", metavar="TOPIC")
     sub.add_argument("--all", action="store_true", help="include published articles")
     sub.add_argument("--limit", type=_positive_int, default=20, metavar="N")
+    _embargo_option(sub)
 
     command("topics", cmd_topics, "every topic with its unpublished and total counts")
 
     sub = command("search", cmd_search, "full-text search over titles and excerpts")
     sub.add_argument("words", nargs="+", metavar="WORDS")
     sub.add_argument("--limit", type=_positive_int, default=20, metavar="N")
+    _embargo_option(sub)
     sub = command("decide", cmd_decide, "record a publish/skip decision, or undo yours")
     sub.add_argument("article_id", metavar="ARTICLE_ID")
     sub.add_argument("action", choices=["publish", "skip", "undo"])

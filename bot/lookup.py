@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass
 
 from bot.article import COLUMNS, DIGEST_ORDER, TOPIC_DIGEST_ORDER, Article
+from bot.digest import stamp
 from storage.db import Store
 
 
@@ -57,9 +59,11 @@ def close_topics(store: Store, wanted: str, limit: int = 5) -> list[str]:
 
 
 def lookup_topic(
-    store: Store, topic: str, include_published: bool = False, limit: int = 20
+    store: Store, topic: str, include_published: bool = False, limit: int = 20,
+    include_embargoed: bool = False, now: dt.datetime | None = None,
 ) -> TopicResult:
-    """Articles with this topic (case-insensitive, exact name), in digest order."""
+    """Articles with this topic (case-insensitive, exact name), in digest order;
+    embargoed ones (publishedDateTime in the future) only with `include_embargoed`."""
     key = topic.strip().casefold()
     spelled = store.db.execute(
         "SELECT topic FROM article_topics WHERE topic_key = ? LIMIT 1", [key]
@@ -69,13 +73,15 @@ def lookup_topic(
     # Topic rows carry their article's digest-order keys, so the topic's index walks
     # them in digest order and stops after `limit` (no sort of the whole topic).
     published = "" if include_published else "AND t.published = 0"
+    embargo = "" if include_embargoed else "AND (t.published_at IS NULL OR t.published_at <= ?)"
+    params: list = [key] if include_embargoed else [key, stamp(now or dt.datetime.now(dt.UTC))]
     rows = store.db.execute(
         f"""
         SELECT {COLUMNS} FROM article_topics t JOIN articles a ON a.id = t.article_id
-        WHERE t.topic_key = ? AND a.error IS NULL {published}
+        WHERE t.topic_key = ? AND a.error IS NULL {published} {embargo}
         ORDER BY {TOPIC_DIGEST_ORDER} LIMIT ?
         """,
-        [key, limit],
+        [*params, limit],
     )
     return TopicResult(spelled[0], True, [Article.from_row(r) for r in rows], [])
 
@@ -99,20 +105,25 @@ WITH top AS MATERIALIZED (
     SELECT rowid AS rid, bm25(articles_fts, 5.0, 1.0) AS score FROM articles_fts
     WHERE articles_fts MATCH ? ORDER BY score LIMIT ?
 )
-SELECT {COLUMNS}, top.score, a.error IS NULL, (SELECT count(*) FROM top)
+SELECT {COLUMNS}, top.score,
+    a.error IS NULL AND (? OR a.published_at IS NULL OR a.published_at <= ?),
+    (SELECT count(*) FROM top)
 FROM top JOIN articles a ON a.rowid = top.rid
 ORDER BY top.score, {DIGEST_ORDER}
 """
 
 
-def search(store: Store, words: str, limit: int = 20) -> list[Article]:
-    """Full-text search over title and excerpt, best match first (ties in digest order)."""
+def search(store: Store, words: str, limit: int = 20, include_embargoed: bool = False,
+           now: dt.datetime | None = None) -> list[Article]:
+    """Full-text search over title and excerpt, best match first (ties in digest order);
+    embargoed articles only with `include_embargoed`."""
     query = fts_query(words)
     if not query:
         return []
+    moment = stamp(now or dt.datetime.now(dt.UTC))
     fetch = max(4 * limit, 100)
     while True:
-        rows = store.db.execute(_SEARCH, [query, fetch]).fetchall()
+        rows = store.db.execute(_SEARCH, [query, fetch, include_embargoed, moment]).fetchall()
         usable = [row for row in rows if row[-2]][:limit]
         scored_all = not rows or rows[0][-1] < fetch
         # A match left out scores no better than the worst fetched: the answer is exact

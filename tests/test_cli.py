@@ -106,7 +106,7 @@ def test_json_flag_before_or_after_the_command(newsbot, folder):
 def test_digest_json(newsbot, folder):
     result = newsbot("digest", "--json")
     assert result.code == 0
-    assert set(result.json) == {"articles"}
+    assert set(result.json) == {"articles", "embargoed"}
     articles = result.json["articles"]
     assert [a["id"] for a in articles] == ["ai/top.md", "space/rocket.md", "ai/second.txt"]
     for article in articles:
@@ -165,7 +165,7 @@ def test_digest_text(newsbot, folder):
 def test_digest_with_nothing_eligible(newsbot, workdir):
     (workdir / "empty").mkdir()
     result = newsbot("digest", "--articles", "empty", "--json")
-    assert (result.code, result.json) == (0, {"articles": []})
+    assert (result.code, result.json) == (0, {"articles": [], "embargoed": 0})
     assert "Nothing to review" in newsbot("digest", "--articles", "empty").stdout
 
 
