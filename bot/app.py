@@ -25,6 +25,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.admins import AdminCheck
+from bot.clusters import cluster_settings
 from bot.config import Config, ConfigError
 from bot.scheduler import DigestScheduler
 from bot.schedules import apply_config_schedules
@@ -224,7 +225,8 @@ def refresh_index(store: Store, config: Config) -> None:
     """The periodic refresh. A folder that went away (an unmounted share) is logged and
     the index kept as it was, rather than emptied."""
     try:
-        report = refresh(store, config.articles, config.patterns)
+        report = refresh(store, config.articles, config.patterns,
+                         clusters=cluster_settings(config))
     except NotADirectoryError as error:
         log.error("index not refreshed", extra={"error": str(error)})
         return

@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.article import Article
+from bot.clusters import cluster_settings
 from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
 from bot.decisions import UnknownArticle, UnusableArticle, decide, standing_decisions
 from bot.digest import DigestBusy, DigestOptions, count_embargoed, plan_digest, select_digest
@@ -61,7 +62,8 @@ class Context:
                 "(set --articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml)"
             )
         progress = None if self.json or not sys.stderr.isatty() else _progress_bar
-        report = refresh(self.store, folder, self.config.patterns, progress=progress)
+        report = refresh(self.store, folder, self.config.patterns, progress=progress,
+                         clusters=cluster_settings(self.config))
         if progress:
             sys.stderr.write("\r\033[K")
         return report

@@ -1,8 +1,9 @@
 """Digest selection: which articles editors should look at next.
 
 Eligible: usable, unpublished, not marked `skipped: true` in the file, with no
-standing publish/skip decision, and not embargoed (a `publishedDateTime` still in the
-future keeps an article out until that time). Ordered by
+standing publish/skip decision, not embargoed (a `publishedDateTime` still in the
+future keeps an article out until that time), and the first eligible member of its
+story cluster if it has one (bot.clusters). Ordered by
 quality, then heat, then newest, then id, so the same index always gives the same digest.
 """
 
@@ -13,7 +14,8 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from bot.article import COLUMNS, DIGEST_ORDER, Article
+from bot.article import COLUMNS, DIGEST_ORDER, Article, stamp
+from bot.clusters import ONE_PER_CLUSTER
 from storage.db import Store
 
 DEFAULT_TOP = 10
@@ -26,12 +28,6 @@ class DigestOptions:
     min_quality: float | None = None
     max_age_days: float | None = None
     include_embargoed: bool = False  # also articles whose publishedDateTime is in the future
-
-
-def stamp(moment: dt.datetime) -> str:
-    """A moment as `publishedDateTime` is stored (ISO 8601 UTC, whole seconds, Z), so the
-    text comparison in SQL is a time comparison."""
-    return moment.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 # An article is embargoed while its publishedDateTime lies after `now` (one parameter).
@@ -71,6 +67,8 @@ def select_digest(
     if not options.include_embargoed:
         where.append(NOT_EMBARGOED)
         params.append(stamp(now))
+    where.append(ONE_PER_CLUSTER)
+    params += [options.include_embargoed, stamp(now)]
     if options.topics:
         keys = sorted({t.strip().casefold() for t in options.topics})
         marks = ", ".join("?" * len(keys))

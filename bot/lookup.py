@@ -7,8 +7,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from bot.article import COLUMNS, DIGEST_ORDER, TOPIC_DIGEST_ORDER, Article
-from bot.digest import stamp
+from bot.article import COLUMNS, DIGEST_ORDER, TOPIC_DIGEST_ORDER, Article, stamp
 from storage.db import Store
 
 

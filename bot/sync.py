@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.clusters import cluster_settings
 from bot.config import Config
 from bot.decisions import PUBLISH, Decision, standing_decisions
 from storage.article_file import BrokenArticle, load_front_matter
@@ -220,7 +221,7 @@ def sync_decisions(
         _record_conflicts(store, plans, _stamp(now))
         report = _report(plans, dry_run=False)
         if report.written:
-            refresh(store, root, config.patterns)
+            refresh(store, root, config.patterns, clusters=cluster_settings(config))
         if git_commit:
             _commit(report, repo, plans, committable, config)
     return report

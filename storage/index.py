@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storage.article_file import BrokenArticle, parse_article
+from storage.clusters import ClusterSettings, update_clusters
 
 if TYPE_CHECKING:  # workers import this module: keep sqlite_utils out of them
     from storage.db import Store
@@ -273,8 +274,11 @@ def refresh(
     patterns: Iterable[str] = DEFAULT_PATTERNS,
     progress: Progress | None = None,
     workers: int | None = None,
+    clusters: ClusterSettings | None = None,
 ) -> IndexReport:
-    """Bring the index in line with the folder; see the module docstring.
+    """Bring the index in line with the folder, then the story clusters (storage.clusters)
+    in line with the index (`clusters`: the settings; None leaves them as they are); see
+    the module docstring.
 
     Raises NotADirectoryError when `root` is not a folder: an unmounted share must not
     look like a folder whose every article was deleted.
@@ -318,6 +322,8 @@ def refresh(
         report.indexed += _write(store, pending, now, vanished)
     was_stored = set(changed)
     report.removed = _forget(store, gone + [a for a in vanished if a in was_stored])
+    if clusters is not None:
+        update_clusters(store, clusters)
     report.failed = store.db.execute(
         "SELECT count(*) FROM articles WHERE error IS NOT NULL"
     ).fetchone()[0]
