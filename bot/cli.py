@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.article import Article
-from bot.clusters import cluster_settings
+from bot.clusters import also_covered, cluster_of, cluster_settings, list_clusters
 from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
 from bot.decisions import UnknownArticle, UnusableArticle, decide, standing_decisions
 from bot.digest import DigestBusy, DigestOptions, count_embargoed, plan_digest, select_digest
@@ -120,12 +120,17 @@ def cmd_digest(ctx: Context) -> int:
         return _post_digest(ctx, options)
     articles = select_digest(ctx.store, options)
     heading = f"Top {len(articles)} unpublished articles"
-    text = _article_list(heading, articles, "Nothing to review: no eligible articles.")
+    also = also_covered(ctx.store, articles, include_embargoed=options.include_embargoed)
+    text = _article_list(heading, articles, "Nothing to review: no eligible articles.", also)
     held_back = 0 if options.include_embargoed else count_embargoed(ctx.store)
     if held_back:
-        text += (f"\n{held_back} embargoed article{'s' if held_back != 1 else ''} held back "
-                 "until their publishedDateTime (--include-embargoed shows them).")
-    ctx.emit({"articles": [a.to_json() for a in articles], "embargoed": held_back}, text)
+        many = held_back != 1
+        text += (f"\n{held_back} embargoed article{'s' if many else ''} held back until "
+                 f"{'their' if many else 'its'} publishedDateTime (--include-embargoed shows "
+                 f"{'them' if many else 'it'}).")
+    document = [dict(a.to_json(), alsoCovered=[o.id for o in also.get(a.id, [])])
+                for a in articles]
+    ctx.emit({"articles": document, "embargoed": held_back}, text)
     return 0
 
 
@@ -257,8 +262,9 @@ def cmd_lookup(ctx: Context) -> int:
         ctx.emit(document, f"No topic named '{result.topic}'.{hint}")
         return 1
     kind = "articles" if ctx.args.all else "unpublished articles"
+    also = also_covered(ctx.store, result.articles, include_embargoed=ctx.args.include_embargoed)
     ctx.emit(document, _article_list(f"{result.topic}: {len(result.articles)} {kind}",
-                                     result.articles, f"No {kind} on {result.topic}."))
+                                     result.articles, f"No {kind} on {result.topic}.", also))
     return 0
 
 
@@ -277,10 +283,11 @@ def cmd_search(ctx: Context) -> int:
     words = " ".join(ctx.args.words)
     articles = search(ctx.store, words, limit=ctx.args.limit,
                       include_embargoed=ctx.args.include_embargoed)
+    also = also_covered(ctx.store, articles, include_embargoed=ctx.args.include_embargoed)
     ctx.emit(
         {"query": words, "articles": [a.to_json() for a in articles]},
         _article_list(f"{len(articles)} matches for '{words}'", articles,
-                      f"No match for '{words}'."),
+                      f"No match for '{words}'.", also),
     )
     return 0
 
@@ -295,10 +302,30 @@ def cmd_decide(ctx: Context) -> int:
     except UnusableArticle as error:
         raise UsageError(f"{error} (see: newsbot index --failed)") from None
     standing = result.standing
+    cluster = cluster_of(ctx.store, args.article_id)
     document = {"id": args.article_id, "outcome": result.outcome,
-                "standing": standing.to_json() if standing else None}
+                "standing": standing.to_json() if standing else None,
+                "cluster": cluster.to_json() if cluster else None}
     summary = f"{standing.decision}, by {standing.user_id}" if standing else "no decision"
-    ctx.emit(document, f"{args.article_id}: {result.outcome}; standing: {summary}")
+    text = f"{args.article_id}: {result.outcome}; standing: {summary}"
+    if cluster:
+        role = "its lead" if cluster.lead == args.article_id else f"lead {cluster.lead}"
+        text += (f"\nOne story with {len(cluster.members) - 1} other article(s) ({role}; "
+                 f"same {'URL' if cluster.reason == 'url' else 'text'}): "
+                 + ", ".join(cluster.members)
+                 + "\nA decision on any of them keeps the whole story out of digests; "
+                 "sync writes it into this article's file only.")
+    ctx.emit(document, text)
+    return 0
+
+
+def cmd_clusters(ctx: Context) -> int:
+    ctx.refresh()
+    clusters = list_clusters(ctx.store)
+    lines = [f"{len(c.members)} articles ({'same URL' if c.reason == 'url' else 'same text'}):"
+             f" {c.lead} (lead), {', '.join(c.members[1:])}" for c in clusters]
+    ctx.emit({"clusters": [c.to_json() for c in clusters]},
+             "\n".join(lines) or "No story clusters: every article stands alone.")
     return 0
 
 
@@ -372,7 +399,8 @@ def _schedule_preview(ctx: Context) -> int:
     return 0
 
 
-def _article_list(heading: str, articles: Sequence[Article], empty: str) -> str:
+def _article_list(heading: str, articles: Sequence[Article], empty: str,
+                  also: dict[str, list[Article]] | None = None) -> str:
     if not articles:
         return empty
     lines = [heading]
@@ -385,6 +413,11 @@ def _article_list(heading: str, articles: Sequence[Article], empty: str) -> str:
             f"     {a.web_url or ''}\n"
             f"     id: {a.id}"
         )
+        others = (also or {}).get(a.id)
+        if others:
+            lines.append("     Also: " + ", ".join(
+                f"{o.provider_name or o.provider_domain or '?'} (quality {_num(o.quality)})"
+                f" {o.web_url or o.id}" for o in others))
     return "\n".join(lines)
 
 
@@ -526,6 +559,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--user", required=True, metavar="U", help="who decides (Slack user id)")
 
     command("decisions", cmd_decisions, "list the standing decisions")
+    command("clusters", cmd_clusters, "the story clusters: articles that are copies of one "
+            "story (same URL or near-duplicate text), each with its lead")
 
     sub = command("serve", cmd_serve, "run the Slack app (Socket Mode, or --http)")
     sub.add_argument("--http", action="store_true",

@@ -54,6 +54,17 @@ ONE_PER_CLUSTER = """NOT EXISTS (
         OR (o.rank < m.rank AND (? OR b.published_at IS NULL OR b.published_at <= ?))))"""
 
 
+def story_decided(store: Store, article_id: str) -> bool:
+    """True when another member of this article's cluster has a standing decision, or is
+    published or skipped in its file: the story is settled."""
+    return store.db.execute(
+        "SELECT EXISTS (SELECT 1 FROM cluster_members m JOIN cluster_members o"
+        " ON o.cluster_id = m.cluster_id AND o.article_id != m.article_id"
+        " JOIN articles b ON b.id = o.article_id WHERE m.article_id = ? AND (b.published = 1"
+        " OR b.skipped = 1 OR EXISTS (SELECT 1 FROM votes v WHERE v.article_id = b.id)))",
+        [article_id]).fetchone()[0] == 1
+
+
 def list_clusters(store: Store) -> list[Cluster]:
     """Every cluster of two or more articles, leads in digest order."""
     rows = store.db.execute(

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from bot.article import COLUMNS, DIGEST_ORDER, Article, stamp
-from bot.clusters import ONE_PER_CLUSTER
+from bot.clusters import ONE_PER_CLUSTER, story_decided
 from storage.db import Store
 
 DEFAULT_TOP = 10
@@ -324,6 +324,8 @@ def why_not_post(store: Store, plan: PlannedDigest, message: DigestMessage) -> s
         return "an editor decided meanwhile"
     if posted_elsewhere:
         return "another digest posted it to this channel meanwhile"
+    if story_decided(store, message.article.id):
+        return "another article of its story was decided meanwhile"
     return None
 
 

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from bot.article import COLUMNS, DIGEST_ORDER, TOPIC_DIGEST_ORDER, Article, stamp
+from bot.clusters import first_per_cluster
 from storage.db import Store
 
 
@@ -61,8 +62,9 @@ def lookup_topic(
     store: Store, topic: str, include_published: bool = False, limit: int = 20,
     include_embargoed: bool = False, now: dt.datetime | None = None,
 ) -> TopicResult:
-    """Articles with this topic (case-insensitive, exact name), in digest order;
-    embargoed ones (publishedDateTime in the future) only with `include_embargoed`."""
+    """Articles with this topic (case-insensitive, exact name), in digest order, one per
+    story cluster; embargoed ones (publishedDateTime in the future) only with
+    `include_embargoed`."""
     key = topic.strip().casefold()
     spelled = store.db.execute(
         "SELECT topic FROM article_topics WHERE topic_key = ? LIMIT 1", [key]
@@ -74,15 +76,16 @@ def lookup_topic(
     published = "" if include_published else "AND t.published = 0"
     embargo = "" if include_embargoed else "AND (t.published_at IS NULL OR t.published_at <= ?)"
     params: list = [key] if include_embargoed else [key, stamp(now or dt.datetime.now(dt.UTC))]
-    rows = store.db.execute(
-        f"""
+    sql = f"""
         SELECT {COLUMNS} FROM article_topics t JOIN articles a ON a.id = t.article_id
         WHERE t.topic_key = ? AND a.error IS NULL {published} {embargo}
         ORDER BY {TOPIC_DIGEST_ORDER} LIMIT ?
-        """,
-        [*params, limit],
-    )
-    return TopicResult(spelled[0], True, [Article.from_row(r) for r in rows], [])
+        """
+
+    def fetch(count: int) -> list[Article]:
+        return [Article.from_row(r) for r in store.db.execute(sql, [*params, count])]
+
+    return TopicResult(spelled[0], True, first_per_cluster(fetch, store, limit), [])
 
 
 def fts_query(words: str) -> str:
@@ -114,8 +117,14 @@ ORDER BY top.score, {DIGEST_ORDER}
 
 def search(store: Store, words: str, limit: int = 20, include_embargoed: bool = False,
            now: dt.datetime | None = None) -> list[Article]:
-    """Full-text search over title and excerpt, best match first (ties in digest order);
-    embargoed articles only with `include_embargoed`."""
+    """Full-text search over title and excerpt, best match first (ties in digest order),
+    one per story cluster; embargoed articles only with `include_embargoed`."""
+    return first_per_cluster(
+        lambda count: _search(store, words, count, include_embargoed, now), store, limit)
+
+
+def _search(store: Store, words: str, limit: int, include_embargoed: bool,
+            now: dt.datetime | None) -> list[Article]:
     query = fts_query(words)
     if not query:
         return []

@@ -15,9 +15,10 @@ import threading
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.clusters import also_covered
 from bot.decisions import standing_decision
 from bot.lookup import article_by_id
-from handlers.blocks import article_blocks, article_fallback
+from handlers.blocks import article_blocks, article_fallback, with_also_covered
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ def show_decision(client: WebClient, store: Store, channel: str, ts: str, articl
     try:
         client.chat_update(
             channel=channel, ts=ts, text=article_fallback(article, standing),
-            blocks=article_blocks(article, standing),
+            blocks=with_also_covered(article_blocks(article, standing),
+                                     also_covered(store, [article]).get(article_id, [])),
         )
     except SlackApiError as error:
         log.warning("could not update the article message",

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.admins import AdminCheck
+from bot.clusters import also_covered
 from bot.config import Config
 from bot.digest import DigestOptions, select_digest
 from bot.lookup import list_topics, lookup_topic, search
@@ -115,7 +116,8 @@ def _topic(store: Store, name: str) -> Answer:
     return Answer(
         f"{result.topic}: {len(result.articles)} unpublished articles",
         article_list_blocks(heading, result.articles,
-                            f"Nothing unpublished on *{escape(result.topic)}*.", buttons=True),
+                            f"Nothing unpublished on *{escape(result.topic)}*.", buttons=True,
+                            also=also_covered(store, result.articles)),
     )
 
 
@@ -124,7 +126,8 @@ def _search(store: Store, words: str) -> Answer:
     heading = f"{len(articles)} best matches for *{escape(words)}*"
     return Answer(heading, article_list_blocks(heading, articles,
                                                f"No article matches *{escape(words)}*.",
-                                               buttons=True))
+                                               buttons=True,
+                                               also=also_covered(store, articles)))
 
 
 def _topics(store: Store) -> Answer:
@@ -143,7 +146,8 @@ def _digest(store: Store, config: Config) -> Answer:
     heading = f"*Preview:* the top {len(articles)} unpublished articles right now"
     return Answer(heading, article_list_blocks(heading, articles,
                                                "Nothing to review: no eligible articles.",
-                                               buttons=True))
+                                               buttons=True,
+                                               also=also_covered(store, articles)))
 
 
 def register(app: App, news: NewsCommand) -> None:

@@ -34,14 +34,18 @@ def days_ago(days: float) -> Raw:
 def folder(workdir):
     """An articles folder that the CLI finds through newsbot.yaml."""
     articles = workdir / "articles"
+    # each with its own webUrl: the same URL would make them one story (clusters)
     write_article(articles, "ai/top.md", title="Top AI story", topics=["AI", "Health"],
+                  webUrl="https://example.org/top",
                   quality=90, heat=10, publishedDateTime=days_ago(1),
                   provider={"name": "Health Signal", "domain": "healthsignal.example.com"})
     write_article(articles, "ai/second.txt", title="Second AI story", topics=["ai"],
+                  webUrl="https://example.org/second",
                   quality=50, heat=50, publishedDateTime=days_ago(20))
     write_article(articles, "ai/out.md", title="Published AI story", topics=["AI"],
                   quality=99, published=True)
     write_article(articles, "space/rocket.md", title="Rocket reuse record", topics=["Space"],
+                  webUrl="https://example.org/rocket",
                   quality=70, heat=5, publishedDateTime=days_ago(3))
     write_raw(articles, "broken/quality.md", article_text(quality=Raw("high")))
     write_raw(articles, "broken/no-front-matter.txt", "Only a body.\n")
@@ -183,7 +187,8 @@ def test_digest_with_nothing_eligible(newsbot, workdir):
 )
 def test_reading_commands_refresh_first_unless_no_refresh(newsbot, folder, command, found):
     newsbot("index")
-    write_article(folder, "fresh.md", title="Freshly added", topics=["Fresh"], quality=100)
+    write_article(folder, "fresh.md", title="Freshly added", topics=["Fresh"], quality=100,
+                  webUrl="https://example.org/fresh")
     stale = newsbot(*command, "--json", "--no-refresh")
     assert "fresh.md" not in str(stale.json) and "Fresh" not in found(stale.json)
     fresh = newsbot(*command, "--json")

@@ -22,10 +22,13 @@ SOON = NOW + dt.timedelta(hours=5)
 
 def embargoed_folder(folder):
     write_article(folder, "now.md", title="Out already", quality=50, topics=["Space"],
+                  webUrl="https://example.org/now",
                   publishedDateTime=at(NOW - dt.timedelta(hours=1)))
     write_article(folder, "later.md", title="Embargoed moon landing", quality=90,
+                  webUrl="https://example.org/later",
                   topics=["Space"], publishedDateTime=at(SOON))
     write_article(folder, "later-too.md", title="Embargoed rocket test", quality=80,
+                  webUrl="https://example.org/later-too",
                   topics=["Space"], publishedDateTime=at(SOON + dt.timedelta(days=2)))
 
 
