@@ -303,9 +303,10 @@ def cmd_decide(ctx: Context) -> int:
         raise UsageError(f"{error} (see: newsbot index --failed)") from None
     standing = result.standing
     cluster = cluster_of(ctx.store, args.article_id)
-    document = {"id": args.article_id, "outcome": result.outcome,
-                "standing": standing.to_json() if standing else None,
-                "cluster": cluster.to_json() if cluster else None}
+    document: dict[str, Any] = {"id": args.article_id, "outcome": result.outcome,
+                                "standing": standing.to_json() if standing else None}
+    if cluster:
+        document["cluster"] = cluster.to_json()
     summary = f"{standing.decision}, by {standing.user_id}" if standing else "no decision"
     text = f"{args.article_id}: {result.outcome}; standing: {summary}"
     if cluster:
