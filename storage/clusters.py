@@ -29,8 +29,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, NamedTuple
 
 from rapidfuzz.fuzz import ratio
 
@@ -54,8 +53,12 @@ _TRACKING = re.compile(
     re.IGNORECASE,
 )
 # An outlet's name after the title: "… | Reuters", "… - AP News", "… — The Circuit".
-_SUFFIX = re.compile(r"\s+[|\-–—]\s+[^|\-–—]{1,40}\Z")
+_SEPARATORS = (" | ", " - ", " – ", " — ")
+SUFFIX_CHARS = 40
 _NOT_WORD = re.compile(r"[\W_]+")
+# ASCII punctuation to spaces in one C call (the regex above serves other text)
+_ASCII_PUNCTUATION = str.maketrans({c: " " for c in map(chr, range(128))
+                                    if not (c.isalnum() or c.isspace())})
 
 
 @dataclass(frozen=True)
@@ -69,42 +72,48 @@ class ClusterSettings:
 
 
 
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://(?:[^/?#@]*@)?([^/?#]+)([^?#]*)(?:\?([^#]*))?")
+
+
 def canonical_url(url: str | None) -> str | None:
     """The URL as two copies of one page agree on it: scheme and host lower-cased, a
     leading `www.` or `m.` dropped, no fragment, no tracking parameters, no trailing
     slash. None for anything that is not an absolute URL."""
-    if not url:
+    match = _URL.match(url.strip()) if url else None
+    if match is None:
         return None
-    try:
-        parts = urlsplit(url.strip())
-        host = (parts.hostname or "").lower()
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if not scheme or not host:
-        return None
+    scheme, host, path, query = match.groups()
+    host = host.lower()
     for prefix in ("www.", "m."):
         if host.startswith(prefix):
             host = host[len(prefix):]
-    query = "&".join(
-        pair for pair in parts.query.split("&")
-        if pair and not _TRACKING.match(pair.split("=", 1)[0])
-    )
-    path = parts.path.rstrip("/")
-    return f"{scheme}://{host}{port}{path}" + (f"?{query}" if query else "")
+    if query:
+        query = "&".join(pair for pair in query.split("&")
+                         if pair and not _TRACKING.match(pair.split("=", 1)[0]))
+    return f"{scheme.lower()}://{host}{path.rstrip('/')}" + (f"?{query}" if query else "")
 
 
 def normalise(text: str | None) -> str:
     """Case, accents' composed forms and punctuation out of the way: words and spaces."""
     if not text:
         return ""
+    if text.isascii():
+        return " ".join(text.lower().translate(_ASCII_PUNCTUATION).split())
     folded = unicodedata.normalize("NFKC", text).casefold()
     return " ".join(_NOT_WORD.sub(" ", folded).split())
 
 
 def normalise_title(title: str | None) -> str:
-    return normalise(_SUFFIX.sub("", title.strip())) if title else ""
+    """The title without an outlet suffix (the part after the last ' | ', ' - ', ' – ' or
+    ' — ', when short), normalised."""
+    if not title:
+        return ""
+    title = title.strip()
+    if "|" in title or "-" in title or "–" in title or "—" in title:
+        cut = max(title.rfind(separator) for separator in _SEPARATORS)
+        if cut > 0 and len(title) - cut - 3 <= SUFFIX_CHARS:
+            title = title[:cut]
+    return normalise(title)
 
 
 def similarity(a: Item, b: Item, cutoff: float = 0) -> float:
@@ -122,8 +131,7 @@ def similarity(a: Item, b: Item, cutoff: float = 0) -> float:
     return (title + ratio(a.lede[:length], b.lede[:length])) / 2
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     """An article as clustering sees it (a `cluster_items` row)."""
 
     id: str
@@ -135,21 +143,26 @@ class Item:
     @classmethod
     def of(cls, article_id: str, title: str | None, excerpt: str | None, web_url: str | None,
            published_at: str | None) -> Item:
+        lede = normalise(excerpt[: LEDE_CHARS * 2] if excerpt else excerpt)[:LEDE_CHARS]
         return cls(article_id, _seconds(published_at), canonical_url(web_url),
-                   normalise_title(title), normalise(excerpt)[:LEDE_CHARS])
+                   normalise_title(title), lede)
 
-    def keys(self) -> Iterator[str]:
-        if self.url:
-            yield "u" + self.url
+    def keys(self) -> list[int]:
+        """Blocking keys, as hashes (only compared within one run): the canonical URL, the
+        title, the title less each one of its words (so one word changed, added or
+        dropped still shares a key; word order aside) and the excerpt's first words."""
+        keys = [hash(("u", self.url))] if self.url else []
         words = self.title.split()
         if words:
-            yield "t" + self.title
-        if len(words) >= 3:  # one word changed, added or dropped still shares a key
-            for skip in range(len(words)):
-                yield "t" + " ".join(words[:skip] + words[skip + 1:])
-        lede = self.lede.split()
-        if len(lede) >= LEDE_KEY_WORDS:
-            yield "l" + " ".join(lede[:LEDE_KEY_WORDS])
+            hashes = [hash(word) for word in words]
+            total = sum(hashes)
+            keys.append(total)
+            if len(words) >= 3:
+                keys += [total - h for h in hashes]
+        lede = self.lede.split(" ", LEDE_KEY_WORDS)
+        if len(lede) > LEDE_KEY_WORDS:
+            keys.append(hash(("l", *lede[:LEDE_KEY_WORDS])))
+        return keys
 
 
 def _seconds(published_at: str | None) -> float | None:
@@ -167,14 +180,19 @@ def find_links(items: Iterable[Item], focus: set[str] | None,
     `focus`, only pairs with at least one article in it."""
     window = settings.window_hours * 3600
     cutoff = settings.similarity * 100
-    blocks: dict[str, list[tuple[float, str]]] = {}
+    blocks: dict[int, list[tuple[float, str]]] = {}
     by_id: dict[str, Item] = {}
     for item in items:
         if item.moment is None:
             continue
         by_id[item.id] = item
+        entry = (item.moment, item.id)
         for key in set(item.keys()):
-            blocks.setdefault(key, []).append((item.moment, item.id))
+            block = blocks.get(key)
+            if block is None:
+                blocks[key] = [entry]
+            else:
+                block.append(entry)
     candidates: set[tuple[str, str]] = set()
     for members in blocks.values():
         if len(members) < 2:
