@@ -147,7 +147,7 @@ class Item(NamedTuple):
         return cls(article_id, _seconds(published_at), canonical_url(web_url),
                    normalise_title(title), lede)
 
-    def keys(self) -> list[int]:
+    def blocking_keys(self) -> list[int]:
         """Blocking keys, as hashes (only compared within one run): the canonical URL, the
         title, the title less each one of its words (so one word changed, added or
         dropped still shares a key; word order aside) and the excerpt's first words."""
@@ -187,7 +187,7 @@ def find_links(items: Iterable[Item], focus: set[str] | None,
             continue
         by_id[item.id] = item
         entry = (item.moment, item.id)
-        for key in set(item.keys()):
+        for key in item.blocking_keys():  # a key twice pairs an article with itself: skipped
             block = blocks.get(key)
             if block is None:
                 blocks[key] = [entry]
@@ -204,7 +204,7 @@ def find_links(items: Iterable[Item], focus: set[str] | None,
             if end - position > CROWDED_KEY:
                 continue
             for _, second in members[position + 1 : end]:
-                if focus is None or first in focus or second in focus:
+                if first != second and (focus is None or first in focus or second in focus):
                     candidates.add((first, second) if first < second else (second, first))
     links: dict[tuple[str, str], str] = {}
     for first, second in candidates:
@@ -249,7 +249,10 @@ def update_clusters(store: Store, settings: ClusterSettings) -> None:
         return
     changed = {row[0]: Item.of(row[0], *row[2:]) for row in changed_rows}
     touched = set(changed) | set(removed)
-    seeds = set(changed) | _neighbours(store, touched) | _cluster_mates(store, touched)
+    # what may need another cluster: what was linked to or clustered with a changed or
+    # removed article (themselves included), and what is linked now; an article with
+    # neither stood alone and still does
+    seeds = _neighbours(store, touched) | _cluster_mates(store, touched)
     seeds -= set(removed)
     region = _region(store, changed.values(), settings)
     for article_id in removed:
