@@ -13,11 +13,11 @@ only articles sharing a key and published within the window are compared. A titl
 differs by one word, a suffix (`| Reuters`), case or punctuation still shares a key.
 
 The index calls `update_clusters` at the end of each refresh. It works incrementally from
-`cluster_items` (what each article looked like when last clustered): a changed, added or
-removed article has its links recomputed against the articles of its time window, and
-only the clusters those links touch are rebuilt. A refresh with nothing changed costs two
-joins. `cluster_members` holds each member of a cluster of two or more with its rank in
-digest order (0: the lead, whose id is the cluster's id).
+`cluster_items` (each article's content hash when last clustered, and its time): a
+changed, added or removed article has its links recomputed against the articles of its
+time window, and only the clusters those links touch are rebuilt. A refresh with nothing
+changed costs two joins. `cluster_members` holds each member of a cluster of two or more
+with its rank in digest order (0: the lead, whose id is the cluster's id).
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def similarity(a: Item, b: Item, cutoff: float = 0) -> float:
 
 
 class Item(NamedTuple):
-    """An article as clustering sees it (a `cluster_items` row)."""
+    """An article as clustering sees it, made from its `articles` row."""
 
     id: str
     moment: float | None  # publishedDateTime in seconds since the epoch
@@ -228,7 +228,9 @@ _REMOVED = """
 SELECT c.article_id FROM cluster_items c LEFT JOIN articles a ON a.id = c.article_id
 WHERE a.id IS NULL OR a.error IS NOT NULL
 """
-_ITEM_COLUMNS = "article_id, moment, url, title, lede"
+# An item's article, as Item.of takes it
+_ITEM_SOURCE = ("SELECT c.article_id, a.title, a.excerpt, a.web_url, a.published_at"
+                " FROM cluster_items c JOIN articles a ON a.id = c.article_id")
 
 
 def update_clusters(store: Store, settings: ClusterSettings) -> None:
@@ -270,16 +272,12 @@ def update_clusters(store: Store, settings: ClusterSettings) -> None:
                      " temp.newsbot_cluster_ids)")
         conn.execute("DELETE FROM temp.newsbot_cluster_ids")
         conn.executemany(
-            f"INSERT INTO cluster_items (content_hash, {_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-            [(row[1], *_item_row(changed[row[0]])) for row in changed_rows])
+            "INSERT INTO cluster_items (article_id, content_hash, moment) VALUES (?, ?, ?)",
+            [(row[0], row[1], changed[row[0]].moment) for row in changed_rows])
         conn.executemany("INSERT OR REPLACE INTO cluster_links (a, b, reason) VALUES (?, ?, ?)",
                          [(a, b, reason) for (a, b), reason in links.items()])
         seeds.update(node for pair in links for node in pair)
         _rebuild(store, seeds)
-
-
-def _item_row(item: Item) -> tuple:
-    return (item.id, item.moment, item.url, item.title, item.lede)
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
@@ -317,8 +315,7 @@ def _region(store: Store, changed: Iterable[Item], settings: ClusterSettings) ->
         return {}
     window = settings.window_hours * 3600
     if len(moments) >= BULK:
-        rows = store.db.execute(f"SELECT {_ITEM_COLUMNS} FROM cluster_items"
-                                " WHERE moment IS NOT NULL")
+        rows = store.db.execute(f"{_ITEM_SOURCE} WHERE c.moment IS NOT NULL")
     else:
         spans: list[list[float]] = []  # overlapping windows merged
         for moment in moments:
@@ -327,9 +324,9 @@ def _region(store: Store, changed: Iterable[Item], settings: ClusterSettings) ->
             else:
                 spans.append([moment - window, moment + window])
         rows = (row for low, high in spans for row in store.db.execute(
-            f"SELECT {_ITEM_COLUMNS} FROM cluster_items WHERE moment BETWEEN ? AND ?",
+            f"{_ITEM_SOURCE} WHERE c.moment BETWEEN ? AND ?",
             [low, high]))
-    return {row[0]: Item(*row) for row in rows}
+    return {row[0]: Item.of(*row) for row in rows}
 
 
 def _rebuild(store: Store, seeds: set[str]) -> None:

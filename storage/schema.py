@@ -283,7 +283,7 @@ def topic_order(db: sqlite_utils.Database) -> None:
 
 
 def clusters(db: sqlite_utils.Database) -> None:
-    """Story clusters (storage.clusters): what each usable article looked like when last
+    """Story clusters (storage.clusters): which version of each usable article was last
     clustered, the pairs found to be one story, and each cluster's members in digest
     order. Only storage.clusters writes them, from the index's refresh."""
     db.executescript(
@@ -291,10 +291,7 @@ def clusters(db: sqlite_utils.Database) -> None:
         CREATE TABLE cluster_items (
             article_id TEXT PRIMARY KEY,
             content_hash TEXT NOT NULL,   -- the article's, when clustered: a change re-clusters
-            moment REAL,                  -- publishedDateTime, seconds since the epoch
-            url TEXT,                     -- canonical webUrl
-            title TEXT NOT NULL,          -- normalised, outlet suffix dropped
-            lede TEXT NOT NULL            -- normalised excerpt, its first characters
+            moment REAL                   -- publishedDateTime, seconds since the epoch
         ) WITHOUT ROWID;
         CREATE INDEX cluster_items_moment ON cluster_items (moment);
         CREATE TABLE cluster_links (
