@@ -256,7 +256,7 @@ def update_clusters(store: Store, settings: ClusterSettings) -> None:
     # neither stood alone and still does
     seeds = _neighbours(store, touched) | _cluster_mates(store, touched)
     seeds -= set(removed)
-    region = _region(store, changed.values(), settings)
+    region = _region(store, changed, settings)
     for article_id in removed:
         region.pop(article_id, None)
     region.update(changed)
@@ -308,9 +308,10 @@ def _cluster_mates(store: Store, ids: set[str]) -> set[str]:
     return found
 
 
-def _region(store: Store, changed: Iterable[Item], settings: ClusterSettings) -> dict[str, Item]:
-    """The stored items a changed one may link to: those within its time window."""
-    moments = sorted(item.moment for item in changed if item.moment is not None)
+def _region(store: Store, changed: dict[str, Item], settings: ClusterSettings
+            ) -> dict[str, Item]:
+    """The other stored items a changed one may link to: those within its time window."""
+    moments = sorted(item.moment for item in changed.values() if item.moment is not None)
     if not moments:
         return {}
     window = settings.window_hours * 3600
@@ -326,7 +327,7 @@ def _region(store: Store, changed: Iterable[Item], settings: ClusterSettings) ->
         rows = (row for low, high in spans for row in store.db.execute(
             f"{_ITEM_SOURCE} WHERE c.moment BETWEEN ? AND ?",
             [low, high]))
-    return {row[0]: Item.of(*row) for row in rows}
+    return {row[0]: Item.of(*row) for row in rows if row[0] not in changed}
 
 
 def _rebuild(store: Store, seeds: set[str]) -> None:
