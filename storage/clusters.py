@@ -22,7 +22,7 @@ with its rank in digest order (0: the lead, whose id is the cluster's id).
 
 from __future__ import annotations
 
-import bisect
+import collections
 import datetime as dt
 import json
 import re
@@ -176,51 +176,64 @@ def _seconds(published_at: str | None) -> float | None:
 
 def find_links(items: Iterable[Item], focus: set[str] | None,
                settings: ClusterSettings) -> dict[tuple[str, str], str]:
-    """Pairs (a < b) of the same story among `items`, with why: URL or TEXT. With a
-    `focus`, only pairs with at least one article in it."""
+    """Pairs (a < b) of the same story among `items`, given oldest first, with why: URL or
+    TEXT. With a `focus`, only pairs with at least one article in it.
+
+    One pass in time order: only the articles of the last `window_hours` are kept, each
+    under its blocking keys, so memory holds one window, not the folder. A key shared by
+    more than CROWDED_KEY articles within a window pairs nothing (it tells nothing apart).
+    """
     window = settings.window_hours * 3600
     cutoff = settings.similarity * 100
-    blocks: dict[int, list[tuple[float, str]]] = {}
-    by_id: dict[str, Item] = {}
-    for item in items:
-        if item.moment is None:
-            continue
-        by_id[item.id] = item
-        entry = (item.moment, item.id)
-        for key in item.blocking_keys():  # a key twice pairs an article with itself: skipped
-            block = blocks.get(key)
-            if block is None:
-                blocks[key] = [entry]
-            else:
-                block.append(entry)
-    candidates: set[tuple[str, str]] = set()
-    for members in blocks.values():
-        if len(members) < 2:
-            continue
-        members.sort()
-        moments = [m for m, _ in members]
-        for position, (moment, first) in enumerate(members):
-            end = bisect.bisect_right(moments, moment + window, position + 1)
-            if end - position > CROWDED_KEY:
-                continue
-            for _, second in members[position + 1 : end]:
-                if first != second and (focus is None or first in focus or second in focus):
-                    candidates.add((first, second) if first < second else (second, first))
+    live: dict[int, collections.deque[Item]] = {}  # key -> its articles in the window
+    expiry: collections.deque[tuple[Item, list[int]]] = collections.deque()
     links: dict[tuple[str, str], str] = {}
-    for first, second in candidates:
-        a, b = by_id[first], by_id[second]
-        if a.url is not None and a.url == b.url:
-            links[(first, second)] = URL
-        elif similarity(a, b, cutoff) >= cutoff:
-            links[(first, second)] = TEXT
+    for item in items:
+        moment = item.moment
+        if moment is None:
+            continue
+        while expiry and expiry[0][0].moment < moment - window:
+            _, old_keys = expiry.popleft()
+            for key in old_keys:  # the oldest article is first under each of its keys
+                queue = live[key]
+                queue.popleft()
+                if not queue:
+                    del live[key]
+        keys = list(set(item.blocking_keys()))
+        seen: set[str] = set()
+        mine = focus is None or item.id in focus
+        for key in keys:
+            queue = live.get(key)
+            if queue is None:
+                live[key] = collections.deque((item,))
+                continue
+            if len(queue) < CROWDED_KEY:
+                for other in queue:
+                    if other.id in seen or other.id == item.id:
+                        continue
+                    seen.add(other.id)
+                    if mine or other.id in focus:  # type: ignore[operator]
+                        reason = _link(item, other, cutoff)
+                        if reason:
+                            pair = (item.id, other.id) if item.id < other.id else (
+                                other.id, item.id)
+                            links[pair] = reason
+            queue.append(item)
+        expiry.append((item, keys))
     return links
+
+
+def _link(a: Item, b: Item, cutoff: float) -> str | None:
+    if a.url is not None and a.url == b.url:
+        return URL
+    return TEXT if similarity(a, b, cutoff) >= cutoff else None
 
 
 # --- keeping the clusters in step with the index
 
 
 _CHANGED = """
-SELECT a.id, a.content_hash, a.title, a.excerpt, a.web_url, a.published_at
+SELECT a.id, a.content_hash, a.published_at
 FROM articles a LEFT JOIN cluster_items c ON c.article_id = a.id
 WHERE a.error IS NULL AND c.content_hash IS NOT a.content_hash
 """
@@ -228,39 +241,53 @@ _REMOVED = """
 SELECT c.article_id FROM cluster_items c LEFT JOIN articles a ON a.id = c.article_id
 WHERE a.id IS NULL OR a.error IS NOT NULL
 """
-# An item's article, as Item.of takes it
-_ITEM_SOURCE = ("SELECT c.article_id, a.title, a.excerpt, a.web_url, a.published_at"
-                " FROM cluster_items c JOIN articles a ON a.id = c.article_id")
+# What Item.of takes, of usable articles; only an excerpt's start is ever compared
+_ITEM_SOURCE = (f"SELECT a.id, a.title, substr(a.excerpt, 1, 2 * {LEDE_CHARS}), a.web_url,"
+                " a.published_at FROM articles a")
+# The state of the index a clustering saw: its articles, broken ones, latest write.
+_FINGERPRINT = "SELECT count(*), count(error), max(indexed_at) FROM articles"
 
 
-def update_clusters(store: Store, settings: ClusterSettings) -> None:
-    """Bring the clusters in line with the index; see the module docstring."""
+def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False) -> None:
+    """Bring the clusters in line with the index; see the module docstring.
+
+    `quiet`: the refresh indexed and removed nothing. Then, if the index is also as the
+    last clustering left it (its fingerprint: a file that broke, or a refresh killed
+    before it clustered, changes it), nothing is compared at all.
+    """
     db = store.db
-    stored = db.execute("SELECT settings FROM cluster_settings WHERE id = 1").fetchone()
+    stored = db.execute("SELECT settings, fingerprint FROM cluster_settings"
+                        " WHERE id = 1").fetchone()
+    fingerprint = json.dumps(db.execute(_FINGERPRINT).fetchone())
     if stored is None or stored[0] != settings.to_json():
         with store.write() as tx:  # other settings: every link may differ, start over
             for table in ("cluster_items", "cluster_links", "cluster_members"):
                 tx.execute(f"DELETE FROM {table}")
             tx.execute("INSERT INTO cluster_settings (id, settings) VALUES (1, ?) ON CONFLICT"
-                       " (id) DO UPDATE SET settings = excluded.settings", [settings.to_json()])
-    if not settings.enabled:
+                       " (id) DO UPDATE SET settings = excluded.settings, fingerprint = NULL",
+                       [settings.to_json()])
+    elif quiet and stored[1] == fingerprint:
         return
+    if settings.enabled:
+        _recluster(store, settings)
+    with store.write() as tx:
+        tx.execute("UPDATE cluster_settings SET fingerprint = ? WHERE id = 1", [fingerprint])
+
+
+def _recluster(store: Store, settings: ClusterSettings) -> None:
+    db = store.db
     changed_rows = db.execute(_CHANGED).fetchall()
     removed = [row[0] for row in db.execute(_REMOVED)]
     if not changed_rows and not removed:
         return
-    changed = {row[0]: Item.of(row[0], *row[2:]) for row in changed_rows}
+    changed = {row[0]: _seconds(row[2]) for row in changed_rows}
     touched = set(changed) | set(removed)
     # what may need another cluster: what was linked to or clustered with a changed or
     # removed article (themselves included), and what is linked now; an article with
     # neither stood alone and still does
     seeds = _neighbours(store, touched) | _cluster_mates(store, touched)
     seeds -= set(removed)
-    region = _region(store, changed, settings)
-    for article_id in removed:
-        region.pop(article_id, None)
-    region.update(changed)
-    links = find_links(region.values(), set(changed), settings)
+    links = find_links(_region(store, changed, set(removed), settings), set(changed), settings)
     with store.write() as tx:
         conn = tx.conn
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS newsbot_cluster_ids (id TEXT PRIMARY KEY)")
@@ -273,7 +300,7 @@ def update_clusters(store: Store, settings: ClusterSettings) -> None:
         conn.execute("DELETE FROM temp.newsbot_cluster_ids")
         conn.executemany(
             "INSERT INTO cluster_items (article_id, content_hash, moment) VALUES (?, ?, ?)",
-            [(row[0], row[1], changed[row[0]].moment) for row in changed_rows])
+            [(row[0], row[1], changed[row[0]]) for row in changed_rows])
         conn.executemany("INSERT OR REPLACE INTO cluster_links (a, b, reason) VALUES (?, ?, ?)",
                          [(a, b, reason) for (a, b), reason in links.items()])
         seeds.update(node for pair in links for node in pair)
@@ -308,26 +335,38 @@ def _cluster_mates(store: Store, ids: set[str]) -> set[str]:
     return found
 
 
-def _region(store: Store, changed: dict[str, Item], settings: ClusterSettings
-            ) -> dict[str, Item]:
-    """The other stored items a changed one may link to: those within its time window."""
-    moments = sorted(item.moment for item in changed.values() if item.moment is not None)
+def _region(store: Store, changed: dict[str, float | None], removed: set[str],
+            settings: ClusterSettings) -> Iterator[Item]:
+    """The changed articles and those they may link to (the articles of their time
+    windows), oldest first. With many changes, every dated usable article, streamed."""
+    moments = sorted(moment for moment in changed.values() if moment is not None)
     if not moments:
-        return {}
+        return iter(())
+    if len(moments) >= BULK:  # publishedDateTime as stored sorts as time does
+        rows = store.db.execute(f"{_ITEM_SOURCE} WHERE a.error IS NULL"
+                                " AND a.published_at IS NOT NULL ORDER BY a.published_at")
+        return (Item.of(*row) for row in rows)
     window = settings.window_hours * 3600
-    if len(moments) >= BULK:
-        rows = store.db.execute(f"{_ITEM_SOURCE} WHERE c.moment IS NOT NULL")
-    else:
-        spans: list[list[float]] = []  # overlapping windows merged
-        for moment in moments:
-            if spans and moment - window <= spans[-1][1]:
-                spans[-1][1] = moment + window
-            else:
-                spans.append([moment - window, moment + window])
-        rows = (row for low, high in spans for row in store.db.execute(
-            f"{_ITEM_SOURCE} WHERE c.moment BETWEEN ? AND ?",
-            [low, high]))
-    return {row[0]: Item.of(*row) for row in rows if row[0] not in changed}
+    spans: list[list[float]] = []  # overlapping windows merged
+    for moment in moments:
+        if spans and moment - window <= spans[-1][1]:
+            spans[-1][1] = moment + window
+        else:
+            spans.append([moment - window, moment + window])
+    found: dict[str, Item] = {}
+    for low, high in spans:
+        for row in store.db.execute(
+            f"{_ITEM_SOURCE} JOIN cluster_items c ON c.article_id = a.id"
+            " WHERE c.moment BETWEEN ? AND ? AND a.error IS NULL", [low, high]
+        ):
+            if row[0] not in removed:
+                found[row[0]] = Item.of(*row)
+    for chunk in _chunks(changed):
+        marks = ", ".join("?" * len(chunk))
+        for row in store.db.execute(f"{_ITEM_SOURCE} WHERE a.id IN ({marks})", chunk):
+            found[row[0]] = Item.of(*row)
+    return iter(sorted((item for item in found.values() if item.moment is not None),
+                       key=lambda item: (item.moment, item.id)))
 
 
 def _rebuild(store: Store, seeds: set[str]) -> None:

@@ -322,13 +322,13 @@ def refresh(
         report.indexed += _write(store, pending, now, vanished)
     was_stored = set(changed)
     report.removed = _forget(store, gone + [a for a in vanished if a in was_stored])
-    if clusters is not None:
-        update_clusters(store, clusters)
     report.failed = store.db.execute(
         "SELECT count(*) FROM articles WHERE error IS NOT NULL"
     ).fetchone()[0]
     report.total = store.db.execute("SELECT count(*) FROM articles").fetchone()[0]
     report.unchanged = report.total - report.indexed - report.failed
+    if clusters is not None:
+        update_clusters(store, clusters, quiet=not (report.indexed or report.removed))
     return report
 
 

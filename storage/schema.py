@@ -310,7 +310,9 @@ def clusters(db: sqlite_utils.Database) -> None:
         CREATE INDEX cluster_members_cluster ON cluster_members (cluster_id, rank);
         CREATE TABLE cluster_settings (
             id INTEGER PRIMARY KEY CHECK (id = 1),
-            settings TEXT NOT NULL        -- JSON: other settings re-cluster everything
+            settings TEXT NOT NULL,       -- JSON: other settings re-cluster everything
+            fingerprint TEXT              -- the index as last clustered (articles, broken
+                                          -- ones, latest write): unchanged, nothing to do
         );
         """
     )

@@ -276,3 +276,18 @@ def test_slack_digest_posts_one_member_per_story_with_an_also_line(tmp_path):
         assert "002_1fd0de9fdd025416" in answer
         assert "017_3b9e0d1c52a7f460" not in answer and "018_c07d5a9e1f3b2c84" not in answer
         assert "Also: <https://healthwire.example/" in answer
+
+
+def test_a_quiet_refresh_still_sees_a_file_that_broke_or_was_never_clustered(store, articles):
+    story(articles, "a.md", quality=30)
+    story(articles, "b.md", quality=20, provider="Bee", hours=20)
+    refresh(store, articles, clusters=ON)
+    assert members(store) == {"a.md": ["a.md", "b.md"]}
+    (articles / "a.md").write_text("---\nquality: high\n---\n")  # nothing indexed, one broke
+    report = refresh(store, articles, clusters=ON)
+    assert (report.indexed, report.removed) == (0, 0) and members(store) == {}
+    story(articles, "a.md", quality=30)
+    refresh(store, articles)  # indexed by a refresh that did not cluster (or was killed)
+    assert members(store) == {}
+    assert refresh(store, articles, clusters=ON).indexed == 0
+    assert members(store) == {"a.md": ["a.md", "b.md"]}
