@@ -8,6 +8,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.clusters import also_covered
 from bot.config import Config
 from bot.decisions import recent_events
 from bot.digest import DigestOptions, select_digest
@@ -30,7 +31,7 @@ def home_view(store: Store, config: Config, note: str | None = None) -> dict:
     blocks += header_blocks("Newsroom queue")
     blocks += article_list_blocks(
         f"The top {len(queue)} undecided articles", queue, "Nothing waiting for a decision.",
-        buttons=True,
+        buttons=True, also=also_covered(store, queue),
     )
     blocks += header_blocks("Recent decisions")
     events = recent_events(store, limit=10)

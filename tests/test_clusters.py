@@ -275,6 +275,13 @@ def test_slack_digest_posts_one_member_per_story_with_an_also_line(tmp_path):
         answer = texts(newsroom.slack.response_posts()[0].payload["blocks"])
         assert "002_1fd0de9fdd025416" in answer
         assert "017_3b9e0d1c52a7f460" not in answer and "018_c07d5a9e1f3b2c84" not in answer
+        # the App Home queue: the URL-copied story once, with its Also line
+        newsroom.client.app_home_opened(user_id=EDITOR)
+        newsroom.slack.wait_until(lambda: newsroom.slack.calls("views.publish"))
+        home = texts(newsroom.slack.workspace.home_view(EDITOR)["blocks"])
+        assert "011_91fcc8c89a6b3341" in home and "019_8e41f2a6b0d9c375" not in home
+        assert "Also: <https://m.example-news.org/" in home
+        assert "|Civic Signal> (quality 57)" in home
         assert "Also: <https://healthwire.example/" in answer
 
 
