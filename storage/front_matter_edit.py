@@ -84,8 +84,9 @@ class FrontMatterText:
 
     def key_index(self, key: str) -> int | None:
         """Index of the top-level line for `key`; EditRefused if it appears twice."""
-        found = [i for i in self.syntax.top_level(self.lines)
-                 if self.syntax.key_of(self.lines[i].content) == key]
+        found = [i for i in self.syntax.top_level(self.lines)  # `in`: a cheap test first
+                 if key in self.lines[i].content
+                 and self.syntax.key_of(self.lines[i].content) == key]
         if len(found) > 1:
             raise EditRefused(f"'{key}:' appears {len(found)} times at the top of the front matter")
         return found[0] if found else None
@@ -118,13 +119,8 @@ def _split_lines(text: str) -> list[Line]:
 
 
 def _key_of(content: str) -> str | None:
-    if not content.startswith(_KEY_STARTS):  # a cheap test before the regex
-        return None
     match = _KEY_LINE.match(content)
     return match.group("key") if match else None
-
-
-_KEY_STARTS = tuple("\"'_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 class Syntax:
