@@ -15,6 +15,10 @@ run, so every ratio compares figures taken on the same machine at the same time:
 - big files: a few files of 50 to 150 MB (one huge front matter each) added to the
   folder, then a cold `newsbot index` again: its peak memory, next to the cold index's
   without them, and whether each was recorded as too large (`--no-big-files` skips it).
+- story clusters: the cold index and the no-change refresh again with clustering off
+  (`NEWSBOT_CLUSTERS_ENABLED=false`, taking turns with the others), so what clustering
+  adds is measured in the same run, and the clusters found against the copies the
+  corpus planted (pairwise precision and recall).
 
 Peak memory is the largest sum of resident memory over the index process and all its
 descendants (forkserver and worker processes), sampled every 20 ms from /proc; PSS
@@ -48,6 +52,11 @@ NO_CHANGE_GOAL_S = 2.0
 QUERY_GOAL_MS = 20.0
 MEMORY_GOAL_MB = 300.0
 BIG_FILE_MB = (50, 100, 150)
+CLUSTER_COLD_GOAL = 0.25  # clustering adds at most 25% to a cold index
+CLUSTER_NO_CHANGE_GOAL_S = 0.3  # and at most 0.3 s to a refresh with nothing changed
+PRECISION_GOAL = 0.98
+RECALL_GOAL = 0.95
+NO_CLUSTERS = {"NEWSBOT_CLUSTERS_ENABLED": "false"}
 QUERY_RUNS = 10
 SAMPLE_EVERY_S = 0.02
 
@@ -122,10 +131,11 @@ def _sample(pids: list[int], tree: TreeSample) -> None:
     tree.peak_processes = max(tree.peak_processes, alive)
 
 
-def run_measured(command: list[str]) -> tuple[dict, TreeSample]:
+def run_measured(command: list[str], extra_env: dict[str, str] | None = None
+                 ) -> tuple[dict, TreeSample]:
     """Run `command` under the wrapper while sampling the memory of its whole tree."""
     tree = TreeSample()
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(extra_env or {}))
     wrapper = subprocess.Popen([sys.executable, "-c", _WRAPPER, *command], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE)
     stop = threading.Event()
@@ -182,7 +192,8 @@ def warm_page_cache(folder: Path) -> None:
 
 def ensure_corpus(folder: Path, count: int, seed: int) -> dict:
     manifest = corpus.read_manifest(folder)
-    if manifest and manifest.get("count") == count and manifest.get("seed") == seed:
+    if (manifest and manifest.get("count") == count and manifest.get("seed") == seed
+            and "copies" in manifest):
         print(f"reusing {folder}")
         return manifest
     if folder.exists():
@@ -265,6 +276,44 @@ def measure_big_files(folder: Path, db: Path) -> tuple[dict, TreeSample, dict, b
         return run, tree, report, recorded
     finally:
         shutil.rmtree(big, ignore_errors=True)
+def cluster_quality(db: Path, manifest: dict) -> tuple[float, float, dict[str, int], list]:
+    """Pairwise precision and recall of the clusters against the planted copies (an
+    original and its copies are one story), the missed pairs by how the copy was made,
+    and a few wrong and missed pairs to look at."""
+    import itertools
+
+    from storage.db import Store
+
+    planted: dict[str, set[str]] = {}
+    for copy_id, (original, _) in manifest["copies"].items():
+        planted.setdefault(original, {original}).add(copy_id)
+    truth = {pair for group in planted.values()
+             for pair in itertools.combinations(sorted(group), 2)}
+    store = Store(db)
+    found: dict[str, list[str]] = {}
+    for cluster_id, article_id in store.db.execute(
+            "SELECT cluster_id, article_id FROM cluster_members"):
+        found.setdefault(cluster_id, []).append(article_id)
+    broken = set(manifest.get("broken", {}))
+    predicted = {pair for group in found.values()
+                 for pair in itertools.combinations(sorted(group), 2)}
+    truth = {pair for pair in truth if not broken & set(pair)}  # a broken file is no article
+    hits = len(truth & predicted)
+    missed: dict[str, int] = {}
+    for a, b in truth - predicted:
+        how = (manifest["copies"].get(b) or manifest["copies"].get(a))[1]
+        missed[how] = missed.get(how, 0) + 1
+    examples = []
+    for label, pairs in (("wrong", predicted - truth), ("missed", truth - predicted)):
+        for pair in sorted(pairs)[:3]:
+            rows = store.query("SELECT id, title, substr(excerpt, 1, 70) AS excerpt,"
+                               " published_at, web_url FROM articles WHERE id IN (?, ?)",
+                               list(pair))
+            examples.append((label, rows))
+    store.close()
+    precision = hits / len(predicted) if predicted else 1.0
+    recall = hits / len(truth) if truth else 1.0
+    return precision, recall, missed, examples
 
 
 def load_average() -> str:
@@ -288,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
 
     folder = (args.dir / f"corpus-{args.count}-s{args.seed}").resolve()
     db = (args.dir / f"index-{args.count}-s{args.seed}.db").resolve()
+    db_plain = (args.dir / f"index-{args.count}-s{args.seed}-no-clusters.db").resolve()
     manifest = ensure_corpus(folder, args.count, args.seed)
     warm_page_cache(folder)
     print(f"cores: {len(os.sched_getaffinity(0))}, load average at start: {load_average()}")
@@ -296,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     # the machine only ever add time, and this way they weigh on both alike.
     base_runs: list[float] = []
     cold_runs: list[tuple[dict, TreeSample]] = []
+    plain_runs: list[dict] = []  # cold index with clustering off
     for round_number in range(1, args.rounds + 1):
         seconds, loaded, errors = baseline_scan(folder)
         base_runs.append(seconds)
@@ -307,16 +358,25 @@ def main(argv: list[str] | None = None) -> int:
         cold_report = json.loads(cold_runs[-1][0]["stdout"])
         print(f"round {round_number}: cold index {cold_runs[-1][0]['wall']:.2f} s {cold_report}, "
               f"load average {load_average()}")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_plain}{suffix}").unlink(missing_ok=True)
+        plain_runs.append(run_measured(index_command(folder, db_plain), NO_CLUSTERS)[0])
+        print(f"round {round_number}: cold index without clustering "
+              f"{plain_runs[-1]['wall']:.2f} s, load average {load_average()}")
     base_s = min(base_runs)
     cold = min((run for run, _ in cold_runs), key=lambda run: run["wall"])
+    plain_s = min(run["wall"] for run in plain_runs)
     tree = max((tree for _, tree in cold_runs), key=lambda tree: tree.peak_rss)
 
-    no_change = []
+    no_change, no_change_plain = [], []
     for _ in range(3):
         run, _ = run_measured(index_command(folder, db))
         no_change.append(run["wall"])
         unchanged_report = json.loads(run["stdout"])
+        no_change_plain.append(run_measured(index_command(folder, db_plain), NO_CLUSTERS)[0]
+                               ["wall"])
     print(f"no-change refresh done: {unchanged_report}")
+    precision, recall, missed, examples = cluster_quality(db, manifest)
 
     queries = measure_queries(db)
     big = None if args.no_big_files else measure_big_files(folder, db.with_name(
@@ -353,6 +413,21 @@ def main(argv: list[str] | None = None) -> int:
                  f"{peak_mb:.0f} MB",
                  f"PSS {tree.peak_pss / 2**20:.0f} MB", f"< {MEMORY_GOAL_MB:.0f} MB",
                  verdict(peak_mb < MEMORY_GOAL_MB)))
+    added = cold["wall"] / plain_s - 1
+    no_change_added = no_change_s - statistics.median(no_change_plain)
+    rows += [
+        (f"cold index without clustering (best of {args.rounds})", f"{plain_s:.2f} s",
+         f"{plain_s / base_s:.2f}x", "", ""),
+        ("clustering added to the cold index", f"{added * 100:+.1f}%", "",
+         f"<= +{CLUSTER_COLD_GOAL * 100:.0f}%", verdict(added <= CLUSTER_COLD_GOAL)),
+        ("clustering added to a no-change refresh", f"{no_change_added:+.2f} s", "",
+         f"<= +{CLUSTER_NO_CHANGE_GOAL_S} s",
+         verdict(no_change_added <= CLUSTER_NO_CHANGE_GOAL_S)),
+        (f"cluster precision ({len(manifest['copies'])} planted copies)", f"{precision:.4f}",
+         "", f">= {PRECISION_GOAL}", verdict(precision >= PRECISION_GOAL)),
+        ("cluster recall", f"{recall:.4f}", "", f">= {RECALL_GOAL}",
+         verdict(recall >= RECALL_GOAL)),
+    ]
     rows.append(("index results match the corpus", "", "", "", verdict(correct)))
     if big is not None:
         big_run, big_tree, big_report, recorded = big
@@ -382,7 +457,15 @@ def main(argv: list[str] | None = None) -> int:
     print("cold index CPU over its process tree (sampled): "
           + ", ".join(f"{tree.cpu_seconds:.1f} s" for _, tree in cold_runs)
           + f"; ru_maxrss of the largest reaped process {cold['maxrss_kb'] / 1024:.0f} MB")
-    print(f"no-change runs: {', '.join(f'{s:.2f} s' for s in no_change)}")
+    print(f"no-change runs: {', '.join(f'{s:.2f} s' for s in no_change)}; without clustering "
+          f"{', '.join(f'{s:.2f} s' for s in no_change_plain)}")
+    print("cold index without clustering: " + ", ".join(f"{run['wall']:.2f} s"
+                                                         for run in plain_runs))
+    print(f"planted pairs missed, by how the copy was made: {missed or 'none'}")
+    for label, rows_found in examples:
+        print(f"{label}: " + " / ".join(
+            f"{r['id']} {r['published_at']} {r['title']!r} {r['excerpt']!r} {r['web_url']}"
+            for r in rows_found))
     print(f"command: {' '.join(index_command(folder, db)[1:])}")
     return 0 if all(row[4] != "FAIL" for row in rows) else 1
 

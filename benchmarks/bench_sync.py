@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import shutil
 import statistics
 import sys
@@ -112,6 +113,14 @@ def run_frontmatter(folder: Path, decisions: dict[str, str], atomic: bool) -> Ti
     return timer
 
 
+_KEY = re.compile(rb'\s*"?([A-Za-z_][\w-]*)"?\s*[:=]')  # YAML, TOML (=) or JSON ("key":)
+
+
+def _key(line: bytes) -> bytes:
+    match = _KEY.match(line.lstrip(b"\xef\xbb\xbf"))
+    return match.group(1) if match else line
+
+
 def changes(original: Path, edited: Path, ids: list[str]) -> dict[str, float]:
     """Per-file line diff figures, and files changed beyond the edited keys."""
     lines_changed, bytes_changed, beyond = [], [], 0
@@ -126,8 +135,7 @@ def changes(original: Path, edited: Path, ids: list[str]) -> dict[str, float]:
                 added += new[j1:j2]
         lines_changed.append(len(removed) + len(added))
         bytes_changed.append(sum(map(len, removed)) + sum(map(len, added)))
-        touched = {line.split(b":")[0].lstrip(b"\xef\xbb\xbf").strip()
-                   for line in removed + added}
+        touched = {_key(line) for line in removed + added}
         if not touched <= {k.encode() for k in EDITED_KEYS}:
             beyond += 1
     return {

@@ -7,13 +7,18 @@ an opaque `secured` blob). One file in 100 is awkward but valid (CRLF, BOM, a `-
 in the body, unicode and colons in the title, `.md`) and one in 200 is broken (invalid
 YAML, no front matter, no closing `---`, `quality: high`, `published: maybe`, a list as
 front matter), each kind in turn, so an index meets what real folders hold and 1,200
-files hold every kind. The same seed gives the same bytes.
+files hold every kind. About one file in ten is a planted copy of one of the last 30
+plain originals (`_copy_of`: the same page with tracking parameters, or another outlet's
+copy with a suffix, case, punctuation or a word changed and the excerpt cut or
+lengthened), listed in the manifest under "copies" for the story-cluster benchmark. The
+same seed gives the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import datetime as dt
 import json
 import os
 import random
@@ -27,6 +32,9 @@ AWKWARD_EVERY = 100  # 1% awkward, cycling through AWKWARD_KINDS
 BROKEN_EVERY = 200  # 0.5% broken, cycling through BROKEN_KINDS
 FILES_PER_MONTH = 1000
 FIRST_YEAR = 2018
+
+COPY_SHARE = 0.1  # of the plain files: a planted copy of a recent original
+RECENT_ORIGINALS = 30  # copies are made of one of the last originals written
 
 AWKWARD_KINDS = ("crlf", "bom", "body_rule", "unicode_title", "markdown")
 BROKEN_KINDS = (
@@ -106,6 +114,7 @@ class CorpusSummary:
     ids: list[str] = field(default_factory=list)
     awkward: dict[str, str] = field(default_factory=dict)
     broken: dict[str, str] = field(default_factory=dict)
+    copies: dict[str, list] = field(default_factory=dict)  # copy id -> [original id, kind]
 
 
 def months_for(count: int) -> list[tuple[int, int]]:
@@ -138,7 +147,7 @@ def _title(rng: random.Random) -> str:
 
 
 def _excerpt(rng: random.Random, sentences: int) -> str:
-    return ". ".join(rng.sample(SENTENCES, sentences)) + "."
+    return ". ".join(rng.sample(SENTENCES, sentences)) + "." if sentences else ""
 
 
 def _image_lines(rng: random.Random, indent: str, domain: str, slug: str, year: int,
@@ -177,20 +186,53 @@ def _related(rng: random.Random, year: int, month: int) -> list[str]:
     ]
 
 
-def article_text(rng: random.Random, year: int, month: int, title: str | None = None,
-                 published: str | None = None, quality: str | None = None) -> str:
-    """One article in the example's layout; the keyword arguments let a caller spoil it."""
+@dataclass(frozen=True)
+class Story:
+    """What copies of one story share, more or less: see `_copy_of`."""
+
+    title: str
+    excerpt: str
+    moment: dt.datetime
+    web_url: str
+    provider: tuple[str, str]
+
+
+def _new_story(rng: random.Random, year: int, month: int, title: str | None) -> Story:
     title = title or _title(rng)
-    slug = _slug(title)
     name, domain = rng.choice(PROVIDERS)
+    moment = dt.datetime.fromisoformat(_timestamp(rng, year, month).replace("Z", "+00:00"))
+    url = (f"https://www.{domain}/{year}/{month:02d}/{_slug(title)}/"
+           f"{rng.randint(100000, 999999)}/")
+    return Story(title, f"{_lede(rng)} {_excerpt(rng, rng.randint(0, 2))}".rstrip(" ."), moment,
+                 url, (name, domain))
+
+
+# Every story opens with its own lede (a pool of ten sentences made unrelated articles
+# share ledes, which no real folder does): words drawn from the corpus's own vocabulary.
+LEDE_WORDS = sorted({w.strip(",.").lower() for text in (*SENTENCES, *SUBJECTS, *OBJECTS,
+                                                        *QUALIFIERS) for w in text.split()})
+
+
+def _lede(rng: random.Random) -> str:
+    return " ".join(rng.choices(LEDE_WORDS, k=rng.randint(10, 16))).capitalize() + "."
+
+
+def article_text(rng: random.Random, year: int, month: int, title: str | None = None,
+                 published: str | None = None, quality: str | None = None,
+                 story: Story | None = None) -> str:
+    """One article in the example's layout; the keyword arguments let a caller spoil it,
+    or give the story it tells (a copy)."""
+    story = story or _new_story(rng, year, month, title)
+    slug = _slug(story.title)
+    name, domain = story.provider
     topics = rng.sample(TOPICS, rng.choice((1, 1, 2, 2, 2, 3)))
     lines = [
         "---",
         "category: news",
-        f"title: {_quoted(title)}",
-        f"excerpt: {_quoted(_excerpt(rng, rng.randint(1, 3)))}",
-        f"publishedDateTime: {_timestamp(rng, year, month)}",
-        f'webUrl: "https://www.{domain}/{year}/{month:02d}/{slug}/{rng.randint(100000, 999999)}/"',
+        f"title: {_quoted(story.title)}",
+        f"excerpt: {_quoted(story.excerpt)}",
+        f"publishedDateTime: {story.moment.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        f"webUrl: {_quoted(story.web_url)}",
         "type: article",
         f"quality: {quality if quality is not None else rng.randint(0, 100)}",
         f"heat: {rng.randint(0, 100)}",
@@ -205,7 +247,8 @@ def article_text(rng: random.Random, year: int, month: int, title: str | None = 
         "",
     ]
     if rng.random() < 0.85:
-        lines += ["images:", *_image_lines(rng, "  ", domain, slug, year, month, title), ""]
+        lines += ["images:", *_image_lines(rng, "  ", domain, slug, year, month, story.title),
+                  ""]
     related = rng.choice((0, 0, 1, 1, 1, 2, 3))
     if related:
         lines.append("related:")
@@ -218,6 +261,55 @@ def article_text(rng: random.Random, year: int, month: int, title: str | None = 
     if rng.random() < 0.2:
         lines += [_excerpt(rng, 3), ""]
     return "\n".join(lines) + "\n"
+
+
+# Words a syndicating outlet swaps in a title.
+SYNONYMS = {"Adds": "Installs", "Tests": "Trials", "Expands": "Grows", "Delays": "Postpones",
+            "Rolls Out": "Deploys", "Pilots": "Trials", "Rejects": "Blocks",
+            "Approves": "Backs", "Questions": "Challenges", "Doubles": "Boosts",
+            "Cuts": "Trims", "Audits": "Reviews", "Launches": "Starts", "Retires": "Ends",
+            "Weighs": "Considers", "Funds": "Finances"}
+TRACKING = ("utm_source=newsletter&utm_medium=email", "fbclid=IwAR0x9", "gclid=Cj0KCQ",
+            "utm_campaign=morning&utm_content=top")
+
+
+def _copy_of(rng: random.Random, story: Story) -> tuple[Story, str]:
+    """A planted copy of `story` and how it was made: "url" (the same page fetched again:
+    www./m., tracking parameters, a fragment, the trailing slash) or "text" (another
+    outlet: its suffix on the title, case, punctuation or a word changed, the excerpt
+    cut short or lengthened). Published up to 48 hours after the original."""
+    moment = story.moment + dt.timedelta(minutes=rng.randint(0, 48 * 60))
+    if rng.random() < 0.25:
+        url = story.web_url.replace("https://www.", rng.choice(("https://", "https://m.")), 1)
+        if rng.random() < 0.5:
+            url = url.rstrip("/")
+        url += "?" + rng.choice(TRACKING)
+        if rng.random() < 0.3:
+            url += "#comments"
+        provider = story.provider if rng.random() < 0.5 else rng.choice(PROVIDERS)
+        title = story.title if rng.random() < 0.7 else f"{story.title} | {provider[0]}"
+        return Story(title, story.excerpt, moment, url, provider), "url"
+    provider = rng.choice([p for p in PROVIDERS if p != story.provider])
+    title = story.title
+    for verb, synonym in SYNONYMS.items():
+        if f" {verb} " in title and rng.random() < 0.4:
+            title = title.replace(f" {verb} ", f" {synonym} ", 1)
+            break
+    if rng.random() < 0.3:
+        title = title.lower() if rng.random() < 0.5 else title.upper()
+    if rng.random() < 0.2:
+        title = title.replace(" ", ": ", 1)
+    title += rng.choice((f" | {provider[0]}", f" - {provider[0]}", f" — {provider[0]}", ""))
+    excerpt = story.excerpt
+    cut = rng.random()
+    if cut < 0.3:  # cut short at a word, keeping at least the first 60%
+        end = excerpt.rfind(" ", int(len(excerpt) * 0.6)) if len(excerpt) > 80 else -1
+        excerpt = excerpt[:end] if end > 0 else excerpt
+    elif cut < 0.5:
+        excerpt = f"{excerpt} {_excerpt(rng, 1)}"
+    url = (f"https://www.{provider[1]}/{moment.year}/{moment.month:02d}/{_slug(title)[:60]}/"
+           f"{rng.randint(100000, 999999)}/")
+    return Story(title, excerpt, moment, url, provider), "text"
 
 
 def _awkward(kind: str, rng: random.Random, year: int, month: int) -> tuple[str, bytes]:
@@ -268,6 +360,9 @@ def generate(folder: Path, count: int, seed: int = 1) -> CorpusSummary:
     per_month = -(-count // len(months))
     made: set[str] = set()
     offset = rng.randrange(BROKEN_EVERY)  # where the evenly spaced odd files fall
+    recent: list[tuple[str, Story]] = []  # originals a copy may be made of
+    story: Story | None = None
+    copy: Story | None = None
     for number in range(count):
         year, month = months[number // per_month]
         sub = f"{year:04d}/{month:02d}"
@@ -280,13 +375,26 @@ def generate(folder: Path, count: int, seed: int = 1) -> CorpusSummary:
         elif slot % AWKWARD_EVERY == AWKWARD_EVERY // 2:
             kind = AWKWARD_KINDS[slot // AWKWARD_EVERY % len(AWKWARD_KINDS)]
             extension, data = _awkward(kind, rng, year, month)
+        elif recent and rng.random() < COPY_SHARE:
+            kind = ""
+            original_id, original = rng.choice(recent)
+            copy, how = _copy_of(rng, original)
+            extension, data = ".txt", article_text(rng, year, month, story=copy).encode()
         else:
             kind = ""
-            extension, data = ".txt", article_text(rng, year, month).encode()
+            story = _new_story(rng, year, month, None)
+            extension, data = ".txt", article_text(rng, year, month, story=story).encode()
         article_id = f"{sub}/{number % per_month:03d}_{rng.getrandbits(64):016x}{extension}"
         if article_id in made:  # a 64-bit collision: keep the count exact anyway
             article_id = article_id.replace("_", "_dup", 1)
         made.add(article_id)
+        if copy is not None:
+            summary.copies[article_id] = [original_id, how]
+            copy = None
+        elif story is not None:
+            recent.append((article_id, story))
+            del recent[:-RECENT_ORIGINALS]
+            story = None
         with open(folder / article_id, "wb") as handle:
             handle.write(data)
         summary.ids.append(article_id)
@@ -300,7 +408,7 @@ def generate(folder: Path, count: int, seed: int = 1) -> CorpusSummary:
 def write_manifest(folder: Path, count: int, seed: int, summary: CorpusSummary) -> None:
     """Written last, so its presence means the folder is complete and reusable."""
     document = {"count": count, "seed": seed, "awkward": summary.awkward,
-                "broken": summary.broken}
+                "broken": summary.broken, "copies": summary.copies}
     (folder / MANIFEST).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
 
 

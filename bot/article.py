@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,12 @@ COLUMNS = (
 DIGEST_ORDER = "a.quality DESC, a.heat DESC, a.published_at DESC, a.id ASC"
 # The same order on a topic row's copies of those keys (t: article_topics).
 TOPIC_DIGEST_ORDER = "t.quality DESC, t.heat DESC, t.published_at DESC, t.article_id ASC"
+
+
+def stamp(moment: dt.datetime) -> str:
+    """A moment as `publishedDateTime` is stored (ISO 8601 UTC, whole seconds, Z), so a
+    text comparison in SQL is a time comparison."""
+    return moment.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 @dataclass(frozen=True)

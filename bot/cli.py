@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.article import Article
+from bot.clusters import also_covered, cluster_of, cluster_settings, list_clusters
 from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
 from bot.decisions import (
     Decision,
@@ -30,7 +31,7 @@ from bot.decisions import (
     standing_decisions_of,
     written_at,
 )
-from bot.digest import DigestBusy, DigestOptions, plan_digest, select_digest
+from bot.digest import DigestBusy, DigestOptions, count_embargoed, plan_digest, select_digest
 from bot.lookup import list_topics, lookup_topic, search
 from bot.wording import plural
 from storage.db import Store
@@ -72,7 +73,8 @@ class Context:
             )
         progress = None if self.json or not sys.stderr.isatty() else _progress_bar
         report = refresh(self.store, folder, self.config.patterns, progress=progress,
-                         max_file_bytes=self.config.max_file_bytes)
+                         max_file_bytes=self.config.max_file_bytes,
+                         clusters=cluster_settings(self.config))
         if progress:
             sys.stderr.write("\r\033[K")
         return report
@@ -123,15 +125,24 @@ def cmd_digest(ctx: Context) -> int:
         topics=tuple(args.topic or ()),
         min_quality=args.min_quality,
         max_age_days=args.max_age_days,
+        include_embargoed=args.include_embargoed,
     )
     if args.post:
         return _post_digest(ctx, options)
     articles = select_digest(ctx.store, options)
     heading = f"Top {plural(len(articles), 'unpublished article')}"
-    ctx.emit(
-        {"articles": [a.to_json() for a in articles]},
-        _article_list(heading, articles, "Nothing to review: no eligible articles."),
-    )
+    also = also_covered(ctx.store, articles, include_embargoed=options.include_embargoed)
+    text = _article_list(heading, articles, "Nothing to review: no eligible articles.",
+                         also=also)
+    held_back = 0 if options.include_embargoed else count_embargoed(ctx.store)
+    if held_back:
+        many = held_back != 1
+        text += (f"\n{plural(held_back, 'embargoed article')} held back until "
+                 f"{'their' if many else 'its'} publishedDateTime (--include-embargoed shows "
+                 f"{'them' if many else 'it'}).")
+    document = [dict(a.to_json(), alsoCovered=[o.id for o in also.get(a.id, [])])
+                for a in articles]
+    ctx.emit({"articles": document, "embargoed": held_back}, text)
     return 0
 
 
@@ -265,7 +276,8 @@ def _run_sandbox(ctx: Context, port: int) -> int:
 def cmd_lookup(ctx: Context) -> int:
     ctx.refresh()
     result = lookup_topic(ctx.store, ctx.args.topic, include_published=ctx.args.all,
-                          limit=ctx.args.limit, include_decided=ctx.args.decided)
+                          limit=ctx.args.limit, include_decided=ctx.args.decided,
+                          include_embargoed=ctx.args.include_embargoed)
     decisions = standing_decisions_of(ctx.store, [a.id for a in result.articles])
     document: dict[str, Any] = {
         "topic": result.topic,
@@ -281,9 +293,10 @@ def cmd_lookup(ctx: Context) -> int:
     kind = "article" if ctx.args.all else "unpublished article"
     waiting = (f"\n({plural(result.waiting, 'more article')} with a decision waiting for "
                f"sync: newsbot lookup '{result.topic}' --decided)" if result.waiting else "")
+    also = also_covered(ctx.store, result.articles, include_embargoed=ctx.args.include_embargoed)
     ctx.emit(document, _article_list(f"{result.topic}: {plural(len(result.articles), kind)}",
                                      result.articles, f"No {kind}s on {result.topic}.",
-                                     _decision_marks(ctx.store, decisions)) + waiting)
+                                     _decision_marks(ctx.store, decisions), also) + waiting)
     return 0
 
 
@@ -300,12 +313,14 @@ def cmd_topics(ctx: Context) -> int:
 def cmd_search(ctx: Context) -> int:
     ctx.refresh()
     words = " ".join(ctx.args.words)
-    articles = search(ctx.store, words, limit=ctx.args.limit)
+    articles = search(ctx.store, words, limit=ctx.args.limit,
+                      include_embargoed=ctx.args.include_embargoed)
     decisions = standing_decisions_of(ctx.store, [a.id for a in articles])
+    also = also_covered(ctx.store, articles, include_embargoed=ctx.args.include_embargoed)
     ctx.emit(
         {"query": words, "articles": _articles_json(articles, decisions)},
         _article_list(f"{plural(len(articles), 'match', 'matches')} for '{words}'", articles,
-                      f"No match for '{words}'.", _decision_marks(ctx.store, decisions)),
+                      f"No match for '{words}'.", _decision_marks(ctx.store, decisions), also),
     )
     return 0
 
@@ -320,10 +335,31 @@ def cmd_decide(ctx: Context) -> int:
     except UnusableArticle as error:
         raise UsageError(f"{error} (see: newsbot index --failed)") from None
     standing = result.standing
-    document = {"id": args.article_id, "outcome": result.outcome,
-                "standing": standing.to_json() if standing else None}
+    cluster = cluster_of(ctx.store, args.article_id)
+    document: dict[str, Any] = {"id": args.article_id, "outcome": result.outcome,
+                                "standing": standing.to_json() if standing else None}
+    if cluster:
+        document["cluster"] = cluster.to_json()
     summary = f"{standing.decision}, by {standing.user_id}" if standing else "no decision"
-    ctx.emit(document, f"{args.article_id}: {result.outcome}; standing: {summary}")
+    text = f"{args.article_id}: {result.outcome}; standing: {summary}"
+    if cluster:
+        role = "its lead" if cluster.lead == args.article_id else f"lead {cluster.lead}"
+        text += (f"\nOne story with {len(cluster.members) - 1} other article(s) ({role}; "
+                 f"same {'URL' if cluster.reason == 'url' else 'text'}): "
+                 + ", ".join(cluster.members)
+                 + "\nA decision on any of them keeps the whole story out of digests; "
+                 "sync writes it into this article's file only.")
+    ctx.emit(document, text)
+    return 0
+
+
+def cmd_clusters(ctx: Context) -> int:
+    ctx.refresh()
+    clusters = list_clusters(ctx.store)
+    lines = [f"{len(c.members)} articles ({'same URL' if c.reason == 'url' else 'same text'}):"
+             f" {c.lead} (lead), {', '.join(c.members[1:])}" for c in clusters]
+    ctx.emit({"clusters": [c.to_json() for c in clusters]},
+             "\n".join(lines) or "No story clusters: every article stands alone.")
     return 0
 
 
@@ -485,7 +521,8 @@ def _decision_marks(store: Store, decisions: dict[str, Decision]) -> dict[str, s
 
 
 def _article_list(heading: str, articles: Sequence[Article], empty: str,
-                  marks: dict[str, str] | None = None) -> str:
+                  marks: dict[str, str] | None = None,
+                  also: dict[str, list[Article]] | None = None) -> str:
     if not articles:
         return empty
     lines = [heading]
@@ -500,6 +537,11 @@ def _article_list(heading: str, articles: Sequence[Article], empty: str,
             f"     {a.web_url or ''}\n"
             f"     id: {a.id}"
         )
+        others = (also or {}).get(a.id)
+        if others:
+            lines.append("     Also: " + ", ".join(
+                f"{o.provider_name or o.provider_domain or '?'} (quality {_num(o.quality)})"
+                f" {o.web_url or o.id}" for o in others))
     return "\n".join(lines)
 
 
@@ -599,6 +641,11 @@ def _common_options() -> argparse.ArgumentParser:
 Command = Callable[[Context], int]
 
 
+def _embargo_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--include-embargoed", action="store_true",
+                     help="also articles whose publishedDateTime is still in the future")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     parser = _Parser(
@@ -622,6 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--min-quality", type=_finite, metavar="Q", help="minimum quality")
     sub.add_argument("--max-age-days", type=_non_negative, metavar="D",
                      help="only articles published in the last D days")
+    _embargo_option(sub)
 
     sub.add_argument("--post", action="store_true", help="post it to Slack (SLACK_BOT_TOKEN)")
     sub.add_argument("--channel", metavar="C", help="with --post: the channel id, or #name")
@@ -634,12 +682,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--decided", action="store_true",
                      help="include unpublished articles with a decision waiting for sync")
     sub.add_argument("--limit", type=_positive_int, default=20, metavar="N")
+    _embargo_option(sub)
 
     command("topics", cmd_topics, "every topic with its unpublished and total counts")
 
     sub = command("search", cmd_search, "full-text search over titles and excerpts")
     sub.add_argument("words", nargs="+", metavar="WORDS")
     sub.add_argument("--limit", type=_positive_int, default=20, metavar="N")
+    _embargo_option(sub)
     sub = command("decide", cmd_decide, "record a publish/skip decision, or undo yours")
     sub.add_argument("article_id", metavar="ARTICLE_ID")
     sub.add_argument("action", choices=["publish", "skip", "undo"])
@@ -651,6 +701,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="every decision event, newest first, with what it amounts to now")
     sub.add_argument("--limit", type=_positive_int, default=50, metavar="N",
                      help="with --log: how many events (50)")
+    command("clusters", cmd_clusters, "the story clusters: articles that are copies of one "
+            "story (same URL or near-duplicate text), each with its lead")
 
     sub = command("serve", cmd_serve, "run the Slack app (Socket Mode, or --http)")
     sub.add_argument("--http", action="store_true",

@@ -52,6 +52,10 @@ class Config:
     git_author: str = "newsbot <newsbot@localhost>"
     git_committer: str | None = None  # None: same as the author
     sync_git_commit: bool = False  # syncs inside `newsbot serve` commit what they write
+    # Story clusters (storage.clusters)
+    clusters_enabled: bool = True
+    clusters_similarity: float = 0.8  # title + excerpt lede similarity that makes a copy
+    clusters_window_hours: float = 72.0  # copies are published at most this far apart
     # Serving
     refresh_seconds: float = 60.0  # how often `newsbot serve` re-reads the articles folder
     # Index
@@ -141,6 +145,13 @@ def _positive_number(value: Any) -> float:
     return number
 
 
+def _fraction(value: Any) -> float:
+    number = _positive_number(value)
+    if number > 1:
+        raise ValueError("must be a number above 0 and at most 1")
+    return float(number)
+
+
 def _optional_non_negative(value: Any) -> float | None:
     return None if value is None else _non_negative(value)
 
@@ -199,6 +210,11 @@ SETTINGS: dict[str, Setting] = dict(
         ("sync.git_commit", Setting("sync_git_commit", _boolean)),
         ("index.max_file_bytes", Setting("max_file_bytes", _positive_int,
                                          "NEWSBOT_MAX_FILE_BYTES")),
+        ("clusters.enabled", Setting("clusters_enabled", _boolean, "NEWSBOT_CLUSTERS_ENABLED")),
+        ("clusters.similarity",
+         Setting("clusters_similarity", _fraction, "NEWSBOT_CLUSTERS_SIMILARITY")),
+        ("clusters.window_hours",
+         Setting("clusters_window_hours", _positive_number, "NEWSBOT_CLUSTERS_WINDOW_HOURS")),
     ]
 )
 _PATH_ATTRIBUTES = {"articles", "db"}

@@ -1,7 +1,9 @@
 """Digest selection: which articles editors should look at next.
 
-Eligible: usable, unpublished, not marked `skipped: true` in the file, and with no
-standing publish/skip decision. Ordered by
+Eligible: usable, unpublished, not marked `skipped: true` in the file, with no
+standing publish/skip decision, not embargoed (a `publishedDateTime` still in the
+future keeps an article out until that time), and the first eligible member of its
+story cluster if it has one (bot.clusters). Ordered by
 quality, then heat, then newest, then id, so the same index always gives the same digest.
 """
 
@@ -12,7 +14,8 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from bot.article import COLUMNS, DIGEST_ORDER, Article
+from bot.article import COLUMNS, DIGEST_ORDER, Article, stamp
+from bot.clusters import ONE_PER_CLUSTER, story_decided
 from storage.db import Store
 
 DEFAULT_TOP = 10
@@ -24,6 +27,11 @@ class DigestOptions:
     topics: tuple[str, ...] = field(default_factory=tuple)  # any of these, case-insensitive
     min_quality: float | None = None
     max_age_days: float | None = None
+    include_embargoed: bool = False  # also articles whose publishedDateTime is in the future
+
+
+# An article is embargoed while its publishedDateTime lies after `now` (one parameter).
+NOT_EMBARGOED = "(a.published_at IS NULL OR a.published_at <= ?)"
 
 
 def _oldest(now: dt.datetime, max_age_days: float) -> str:
@@ -48,6 +56,7 @@ def select_digest(
 ) -> list[Article]:
     """The top articles for a digest. `exclude_sql` is an extra `AND ...` condition
     (e.g. "already posted to this channel") with its parameters."""
+    now = now or dt.datetime.now(dt.UTC)
     where = [
         "a.error IS NULL",
         "a.published = 0",
@@ -55,6 +64,11 @@ def select_digest(
         "NOT EXISTS (SELECT 1 FROM votes v WHERE v.article_id = a.id)",
     ]
     params: list = []
+    if not options.include_embargoed:
+        where.append(NOT_EMBARGOED)
+        params.append(stamp(now))
+    where.append(ONE_PER_CLUSTER)
+    params += [options.include_embargoed, stamp(now)]
     if options.topics:
         keys = sorted({t.strip().casefold() for t in options.topics})
         marks = ", ".join("?" * len(keys))
@@ -67,7 +81,7 @@ def select_digest(
         where.append("a.quality >= ?")
         params.append(options.min_quality)
     if options.max_age_days is not None:
-        oldest = _oldest(now or dt.datetime.now(dt.UTC), options.max_age_days)
+        oldest = _oldest(now, options.max_age_days)
         where.append("a.published_at >= ?")
         params.append(oldest)
     if exclude_sql:
@@ -79,6 +93,17 @@ def select_digest(
     )
     params.append(options.top)
     return [Article.from_row(row) for row in store.db.execute(sql, params)]
+
+
+def count_embargoed(store: Store, now: dt.datetime | None = None) -> int:
+    """How many articles a digest holds back only because they are embargoed."""
+    now = now or dt.datetime.now(dt.UTC)
+    return store.db.execute(
+        "SELECT count(*) FROM articles a WHERE a.error IS NULL AND a.published = 0"
+        " AND a.skipped = 0 AND a.published_at > ?"
+        " AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.article_id = a.id)",
+        [stamp(now)],
+    ).fetchone()[0]
 
 
 # --- digests as posted: planned, claimed, then each message recorded as Slack confirms it
@@ -301,6 +326,8 @@ def why_not_post(store: Store, plan: PlannedDigest, message: DigestMessage) -> s
         return "an editor decided meanwhile"
     if posted_elsewhere:
         return "another digest posted it to this channel meanwhile"
+    if story_decided(store, message.article.id):
+        return "another article of its story was decided meanwhile"
     return None
 
 

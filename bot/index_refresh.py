@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from bot import metrics
+from bot.clusters import cluster_settings
 from bot.config import Config
 from storage.db import Store
 from storage.index import IndexReport, refresh
@@ -33,7 +34,8 @@ class IndexRefresher:
         rather than emptied; the next success clears the alarm."""
         try:
             report = refresh(self.store, self.config.articles, self.config.patterns,
-                             max_file_bytes=self.config.max_file_bytes)
+                             max_file_bytes=self.config.max_file_bytes,
+                             clusters=cluster_settings(self.config))
         except NotADirectoryError as error:
             log.error("index not refreshed", extra={"error": str(error)})
             return None

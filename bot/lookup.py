@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass
 
-from bot.article import COLUMNS, DIGEST_ORDER, TOPIC_DIGEST_ORDER, Article
+from bot.article import COLUMNS, DIGEST_ORDER, TOPIC_DIGEST_ORDER, Article, stamp
+from bot.clusters import first_per_cluster
 from storage.db import Store
 
 
@@ -59,9 +61,12 @@ def close_topics(store: Store, wanted: str, limit: int = 5) -> list[str]:
 
 def lookup_topic(
     store: Store, topic: str, include_published: bool = False, limit: int = 20,
-    include_decided: bool = False,
+    include_decided: bool = False, include_embargoed: bool = False,
+    now: dt.datetime | None = None,
 ) -> TopicResult:
-    """Articles with this topic (case-insensitive, exact name), in digest order.
+    """Articles with this topic (case-insensitive, exact name), in digest order, one per
+    story cluster; embargoed ones (publishedDateTime in the future) only with
+    `include_embargoed`.
 
     Articles still to review by default: unpublished and without a standing decision (a
     decided one waits for the next sync to reach its file; `waiting` counts them)."""
@@ -76,22 +81,24 @@ def lookup_topic(
     published = "" if include_published else "AND t.published = 0"
     undecided = "AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.article_id = t.article_id)"
     decided = "" if include_published or include_decided else undecided
-    rows = store.db.execute(
-        f"""
+    embargo = "" if include_embargoed else "AND (t.published_at IS NULL OR t.published_at <= ?)"
+    params: list = [key] if include_embargoed else [key, stamp(now or dt.datetime.now(dt.UTC))]
+    sql = f"""
         SELECT {COLUMNS} FROM article_topics t JOIN articles a ON a.id = t.article_id
-        WHERE t.topic_key = ? AND a.error IS NULL {published} {decided}
+        WHERE t.topic_key = ? AND a.error IS NULL {published} {decided} {embargo}
         ORDER BY {TOPIC_DIGEST_ORDER} LIMIT ?
-        """,
-        [key, limit],
-    )
-    articles = [Article.from_row(r) for r in rows]
+        """
+
+    def fetch(count: int) -> list[Article]:
+        return [Article.from_row(r) for r in store.db.execute(sql, [*params, count])]
+
     waiting = 0
     if decided:
         waiting = store.db.execute(
             "SELECT count(DISTINCT t.article_id) FROM article_topics t JOIN votes v"
             " ON v.article_id = t.article_id WHERE t.topic_key = ? AND t.published = 0", [key],
         ).fetchone()[0]
-    return TopicResult(spelled[0], True, articles, [], waiting)
+    return TopicResult(spelled[0], True, first_per_cluster(fetch, store, limit), [], waiting)
 
 
 def fts_query(words: str) -> str:
@@ -113,20 +120,31 @@ WITH top AS MATERIALIZED (
     SELECT rowid AS rid, bm25(articles_fts, 5.0, 1.0) AS score FROM articles_fts
     WHERE articles_fts MATCH ? ORDER BY score LIMIT ?
 )
-SELECT {COLUMNS}, top.score, a.error IS NULL, (SELECT count(*) FROM top)
+SELECT {COLUMNS}, top.score,
+    a.error IS NULL AND (? OR a.published_at IS NULL OR a.published_at <= ?),
+    (SELECT count(*) FROM top)
 FROM top JOIN articles a ON a.rowid = top.rid
 ORDER BY top.score, {DIGEST_ORDER}
 """
 
 
-def search(store: Store, words: str, limit: int = 20) -> list[Article]:
-    """Full-text search over title and excerpt, best match first (ties in digest order)."""
+def search(store: Store, words: str, limit: int = 20, include_embargoed: bool = False,
+           now: dt.datetime | None = None) -> list[Article]:
+    """Full-text search over title and excerpt, best match first (ties in digest order),
+    one per story cluster; embargoed articles only with `include_embargoed`."""
+    return first_per_cluster(
+        lambda count: _search(store, words, count, include_embargoed, now), store, limit)
+
+
+def _search(store: Store, words: str, limit: int, include_embargoed: bool,
+            now: dt.datetime | None) -> list[Article]:
     query = fts_query(words)
     if not query:
         return []
+    moment = stamp(now or dt.datetime.now(dt.UTC))
     fetch = max(4 * limit, 100)
     while True:
-        rows = store.db.execute(_SEARCH, [query, fetch]).fetchall()
+        rows = store.db.execute(_SEARCH, [query, fetch, include_embargoed, moment]).fetchall()
         usable = [row for row in rows if row[-2]][:limit]
         scored_all = not rows or rows[0][-1] < fetch
         # A match left out scores no better than the worst fetched: the answer is exact

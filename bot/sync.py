@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import metrics
+from bot.clusters import cluster_settings
 from bot.config import Config
 from bot.decisions import PUBLISH, Decision, standing_decisions
 from storage.article_file import BrokenArticle, load_front_matter
@@ -39,11 +40,12 @@ from storage.front_matter_edit import (
     EDITABLE_KEYS,
     PUBLISHED,
     SKIPPED,
+    YAML_SYNTAX,
     EditRefused,
+    Syntax,
     key_lines,
-    line_value,
     set_key_lines,
-    with_value,
+    syntax_of,
 )
 from storage.git_repo import GitError, GitRepo
 from storage.index import refresh
@@ -175,6 +177,7 @@ class Plan:
     mode: int = 0o644
     owner: tuple[int, int] | None = None  # the file's uid and gid, kept on rewrite
     current: Lines | None = None
+    syntax: Syntax = YAML_SYNTAX  # the front matter's: YAML, TOML or JSON lines
     wanted: Lines | None = None
     after: bytes | None = None
     title: str = ""
@@ -222,7 +225,8 @@ def sync_decisions(
         report = _report(plans, dry_run=False)
         metrics.sync_done(len(report.written), len(report.conflicts))
         if report.written:
-            refresh(store, root, config.patterns, max_file_bytes=config.max_file_bytes)
+            refresh(store, root, config.patterns, max_file_bytes=config.max_file_bytes,
+                    clusters=cluster_settings(config))
         if git_commit:
             _commit(report, repo, plans, committable, config)
     return report
@@ -348,9 +352,10 @@ def _plan_edit(plan: Plan) -> None:
     try:
         meta = load_front_matter(plan.before)
         plan.current = key_lines(plan.before)
-        _check_lines(plan.current, meta)
+        plan.syntax = syntax_of(plan.before)
+        _check_lines(plan.current, meta, plan.syntax)
         plan.title = _one_line(meta.get("title"))
-        plan.wanted = _wanted(plan.action, plan.state, plan.current)
+        plan.wanted = _wanted(plan.action, plan.state, plan.current, plan.syntax)
         if plan.wanted != plan.current:
             plan.after = set_key_lines(plan.before, plan.wanted, meta)
     except BrokenArticle as error:
@@ -369,13 +374,13 @@ def _nothing_left_to_do(plan: Plan) -> bool:
             and state.written != state.former)
 
 
-def _check_lines(current: Lines, meta: dict) -> None:
+def _check_lines(current: Lines, meta: dict, syntax: Syntax) -> None:
     """The lines we found must be the keys YAML sees, and hold true/false (or nothing)."""
     for key in EDITABLE_KEYS:
         value = meta.get(key, ABSENT)
         if value is not ABSENT and value is not None and not isinstance(value, bool):
             raise _Refused(f"'{key}' must be true or false, not {value!r}")
-        if not _same(line_value(current[key]), value):
+        if not _same(syntax.line_value(current[key]), value):
             raise _Refused(f"cannot find the top-level '{key}:' line")
 
 
@@ -383,7 +388,7 @@ def _same(a: Any, b: Any) -> bool:
     return a is b or (type(a) is type(b) and a == b)
 
 
-def _wanted(action: str, state: State | None, current: Lines) -> Lines:
+def _wanted(action: str, state: State | None, current: Lines, syntax: Syntax) -> Lines:
     """The published/skipped lines the file should have for this action.
 
     The target is built from the lines before newsbot's first edit (or the current ones),
@@ -393,11 +398,11 @@ def _wanted(action: str, state: State | None, current: Lines) -> Lines:
     left to whoever changed it when a decision is withdrawn.
     """
     base = state.former if state else current
-    target = _target(action, base)
+    target = _target(action, base, syntax)
     wanted: Lines = {}
     for key in EDITABLE_KEYS:
         line, goal = current[key], target[key]
-        if _same(line_value(line), line_value(goal)):
+        if _same(syntax.line_value(line), syntax.line_value(goal)):
             wanted[key] = line
             continue
         ours = state is None or line == state.written[key] or (
@@ -415,10 +420,11 @@ def _wanted(action: str, state: State | None, current: Lines) -> Lines:
     return wanted
 
 
-def _target(action: str, base: Lines) -> Lines:
+def _target(action: str, base: Lines, syntax: Syntax) -> Lines:
     if action == REVERT:
         return dict(base)
-    published, skipped = line_value(base[PUBLISHED]), line_value(base[SKIPPED])
+    published, skipped = syntax.line_value(base[PUBLISHED]), syntax.line_value(base[SKIPPED])
+    with_value = syntax.with_value
     if action == PUBLISH:
         if skipped is True:
             raise _Refused("the file says 'skipped: true' (set outside newsbot) "
@@ -430,7 +436,8 @@ def _target(action: str, base: Lines) -> Lines:
     if published is True:
         raise _Refused("the file says 'published: true' (published outside newsbot) "
                        "but the decision is skip")
-    return {PUBLISHED: base[PUBLISHED] if base[PUBLISHED] is not None else "published: false",
+    return {PUBLISHED: base[PUBLISHED] if base[PUBLISHED] is not None
+            else syntax.new_line(PUBLISHED, "false"),
             SKIPPED: base[SKIPPED] if skipped is True else with_value(base[SKIPPED], SKIPPED,
                                                                     "true")}
 

@@ -18,10 +18,11 @@ import threading
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.clusters import also_covered
 from bot.decisions import standing_decision, written_at
 from bot.lookup import article_by_id
 from bot.redraw_queue import article_messages, queued_redraws, redraw_done
-from handlers.blocks import article_blocks, article_fallback
+from handlers.blocks import article_blocks, article_fallback, with_also_covered
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ def show_decision(client: WebClient, store: Store, channel: str, ts: str, articl
     try:
         client.chat_update(
             channel=channel, ts=ts, text=article_fallback(article, standing),
-            blocks=article_blocks(article, standing, written_at=written),
+            blocks=with_also_covered(article_blocks(article, standing, written_at=written),
+                                     also_covered(store, [article]).get(article_id, [])),
         )
     except SlackApiError as error:
         log.warning("could not update the article message",

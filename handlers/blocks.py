@@ -192,6 +192,25 @@ def article_blocks(
     return blocks
 
 
+ALSO_SHOWN = 8  # other members of a story named on its entry; the rest are counted
+
+
+def with_also_covered(blocks: list[dict], others: Sequence[Article]) -> list[dict]:
+    """An article's blocks with the other members of its story cluster on its context line:
+    "Also: Provider B (quality 71), Provider C (quality 64)", each linked to its article."""
+    if not others:
+        return blocks
+    names = []
+    for other in others[:ALSO_SHOWN]:
+        url = other.web_url if other.web_url and len(other.web_url) <= URL_LIMIT else None
+        name = other.provider_name or other.provider_domain or "unknown provider"
+        names.append(f"{link(url, _truncate(name, 100))} (quality {_number(other.quality)})")
+    more = f" and {len(others) - ALSO_SHOWN} more" if len(others) > ALSO_SHOWN else ""
+    element = {"type": "mrkdwn", "text": "Also: " + ", ".join(names) + more}
+    return [dict(block, elements=[*block["elements"], element]) if n == 1 else block
+            for n, block in enumerate(blocks)]
+
+
 def _button(label: str, action_id: str, article_id: str, style: str | None) -> dict:
     button = {
         "type": "button", "action_id": action_id, "value": article_id,
@@ -209,16 +228,19 @@ def header_blocks(title: str) -> list[dict]:
 def article_list_blocks(
     heading: str, articles: Sequence[Article], empty: str, buttons: bool = False,
     decisions: Mapping[str, Decision] | None = None,
+    also: Mapping[str, Sequence[Article]] | None = None,
 ) -> list[dict]:
     """Several articles under a heading, for /news answers and App Home (at most 50 blocks);
-    an article with a standing decision (in `decisions`) shows it."""
+    an article with a standing decision (in `decisions`) shows it; `also`: the other
+    members of each article's story cluster, by article id."""
     blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": heading}}]
     if not articles:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": empty}})
         return blocks
     for article in articles[:12]:
-        shown = [{"type": "divider"}, *article_blocks(
-            article, (decisions or {}).get(article.id), buttons=buttons)]
+        shown = [{"type": "divider"}, *with_also_covered(
+            article_blocks(article, (decisions or {}).get(article.id), buttons=buttons),
+            (also or {}).get(article.id, ()))]
         if len(blocks) + len(shown) > 50:  # Slack's limit: a decided article takes 5 blocks
             break
         blocks.extend(shown)

@@ -25,6 +25,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import metrics
+from bot.clusters import also_covered
 from bot.config import Config
 from bot.decisions import standing_decision
 from bot.digest import (
@@ -43,7 +44,7 @@ from bot.digest import (
 )
 from bot.schedule_runs import fire_key
 from bot.schedules import Schedule
-from handlers.blocks import article_blocks, article_fallback, header_blocks
+from handlers.blocks import article_blocks, article_fallback, header_blocks, with_also_covered
 from handlers.slack_retry import effect_unknown
 from storage.db import Store
 
@@ -169,7 +170,8 @@ def _post_article(client: WebClient, store: Store, plan: PlannedDigest,
             client, plan, message.position,
             thread_ts=plan.header_ts if plan.in_thread else None,
             text=article_fallback(article),
-            blocks=article_blocks(article, standing_decision(store, article.id)),
+            blocks=with_also_covered(article_blocks(article, standing_decision(store, article.id)),
+                                     also_covered(store, [article]).get(article.id, [])),
             metadata={
                 "event_type": ARTICLE_EVENT,
                 "event_payload": {"digest_id": plan.id, "digest_key": plan.key,

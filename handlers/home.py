@@ -8,6 +8,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.clusters import also_covered
 from bot.config import Config
 from bot.decisions import SUPERSEDED, WITHDRAWN, WRITTEN, decision_history
 from bot.digest import DigestOptions, select_digest
@@ -40,7 +41,7 @@ def home_view(store: Store, config: Config, note: str | None = None) -> dict:
     blocks += article_list_blocks(
         f"The top {plural(len(queue), 'undecided article')}", queue,
         "Nothing waiting for a decision.",
-        buttons=True,
+        buttons=True, also=also_covered(store, queue),
     )
     blocks += header_blocks("Recent decisions")
     lines = [_history_line(event) for event in decision_history(store, limit=10)]

@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.admins import AdminCheck
+from bot.clusters import also_covered
 from bot.config import Config
 from bot.decisions import standing_decisions_of
 from bot.digest import DigestOptions, select_digest
@@ -156,7 +157,8 @@ def _topic(store: Store, name: str) -> Answer:
     return Answer(
         f"{result.topic}: {plural(len(result.articles), 'unpublished article')}",
         article_list_blocks(heading, result.articles,
-                            f"Nothing unpublished on *{shown(result.topic)}*.", buttons=True),
+                            f"Nothing unpublished on *{shown(result.topic)}*.", buttons=True,
+                            also=also_covered(store, result.articles)),
     )
 
 
@@ -167,7 +169,8 @@ def _search(store: Store, words: str) -> Answer:
     decisions = standing_decisions_of(store, [a.id for a in articles])
     return Answer(heading, article_list_blocks(heading, articles,
                                                f"No article matches *{shown(words)}*.",
-                                               buttons=True, decisions=decisions))
+                                               buttons=True, decisions=decisions,
+                                               also=also_covered(store, articles)))
 
 
 def _topics(store: Store) -> Answer:
@@ -186,7 +189,8 @@ def _digest(store: Store, config: Config) -> Answer:
     heading = f"*Preview:* the top {plural(len(articles), 'unpublished article')} right now"
     return Answer(heading, article_list_blocks(heading, articles,
                                                "Nothing to review: no eligible articles.",
-                                               buttons=True))
+                                               buttons=True,
+                                               also=also_covered(store, articles)))
 
 
 def register(app: App, news: NewsCommand) -> None:

@@ -1,8 +1,11 @@
-"""Reading one article file: front matter between `---` lines, YAML, then the fields we index.
+"""Reading one article file: its front matter, then the fields we index.
 
-Parsing is the expensive step of indexing, so this module reads bytes once, splits the
-front matter with two anchored regexes and hands only the front matter to libyaml.
-Anything unusable raises `BrokenArticle` with a reason an editor can act on.
+Front matter is YAML between `---` lines (the newsroom's own files), TOML between `+++`
+lines, or JSON from a `{` line to a `}` line (Hugo and similar tools). Parsing is the
+expensive step of indexing, so this module reads bytes once, splits the front matter
+with two anchored regexes and hands only the front matter to libyaml. TOML and JSON go
+to python-frontmatter's handlers. Anything unusable raises `BrokenArticle` with a reason
+an editor can act on.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 from typing import Any
 
 import yaml
+from frontmatter.default_handlers import JSONHandler, TOMLHandler
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
@@ -32,25 +36,58 @@ class BrokenArticle(ValueError):
     """The file cannot be used as an article; the message says why."""
 
 
+YAML, TOML, JSON = "yaml", "toml", "json"
+# For each format: the opening line, and the line that closes the front matter.
+_DELIMITERS = {
+    YAML: (_OPENING, _CLOSING, "\n---", "'---'"),
+    TOML: (re.compile(r"\+\+\+[ \t]*\r?\n"), re.compile(r"\+\+\+[ \t]*(?:\r?\n|\Z)"), "\n+++",
+           "'+++'"),
+    JSON: (re.compile(r"\{[ \t]*\r?\n"), re.compile(r"\}[ \t]*(?:\r?\n|\Z)"), "\n}", "'}'"),
+}
+_HANDLERS = {TOML: TOMLHandler(), JSON: JSONHandler()}
+
+
+def front_matter_format(text: str) -> str:
+    """YAML, TOML or JSON, from how the file starts (its BOM removed)."""
+    if text.startswith("+++"):
+        return TOML
+    if text.startswith("{"):
+        return JSON
+    return YAML
+
+
 def split_front_matter(text: str) -> tuple[str, int, int]:
     """Return (front matter, its start offset, the offset just after the closing line).
 
-    `text` has its BOM already removed. The first `---` line after the opening one
-    closes the front matter, so a body may contain `---` lines of its own.
+    `text` has its BOM already removed. The first closing line after the opening one
+    (`---`, `+++`, or for JSON a `}` in the first column) closes the front matter, so a
+    body may contain such lines of its own. For JSON the braces' lines are the delimiters:
+    the front matter returned is what lies between them.
     """
-    opening = _OPENING.match(text)
+    kind = front_matter_format(text)
+    opening_re, closing_re, closing_text, name = _DELIMITERS[kind]
+    opening = opening_re.match(text)
     if opening is None:
-        raise BrokenArticle("no front matter: the file does not start with a '---' line")
+        if kind == YAML:
+            raise BrokenArticle("no front matter: the file does not start with a '---' line "
+                                "(or '+++' for TOML, '{' for JSON)")
+        raise BrokenArticle(f"no front matter: the first line must be {_opening_name(kind)} "
+                            "alone")
     closing = None
     newline = opening.end() - 1  # the opening line's own newline
     while closing is None:
         # str.find, then an anchored match: a MULTILINE '^' search tried every offset
-        newline = text.find("\n---", newline)
+        newline = text.find(closing_text, newline)
         if newline < 0:
-            raise BrokenArticle("front matter is not closed: no second '---' line")
-        closing = _CLOSING.match(text, newline + 1)
+            which = "" if kind == JSON else "second "
+            raise BrokenArticle(f"front matter is not closed: no {which}{name} line")
+        closing = closing_re.match(text, newline + 1)
         newline += 1
     return text[opening.end() : closing.start()], opening.end(), closing.end()
+
+
+def _opening_name(kind: str) -> str:
+    return "'+++'" if kind == TOML else "'{'"
 
 
 def load_front_matter(data: bytes) -> dict[str, Any]:
@@ -62,6 +99,9 @@ def load_front_matter(data: bytes) -> dict[str, Any]:
     if text.startswith(BOM):
         text = text[1:]
     front_matter, _, _ = split_front_matter(text)
+    kind = front_matter_format(text)
+    if kind != YAML:
+        return _load_other(kind, front_matter)
     try:
         meta = load_yaml(front_matter)
     except yaml.YAMLError as error:
@@ -69,6 +109,26 @@ def load_front_matter(data: bytes) -> dict[str, Any]:
     if not isinstance(meta, dict):
         kind = "empty" if meta is None else type(meta).__name__
         raise BrokenArticle(f"front matter is not a mapping of keys to values ({kind})")
+    return meta
+
+
+def _load_other(kind: str, front_matter: str) -> dict[str, Any]:
+    """TOML or JSON front matter, read by python-frontmatter's handler for it."""
+    handler = _HANDLERS[kind]
+    try:
+        if kind == JSON:
+            meta = handler.load("{" + front_matter + "}")
+        else:
+            meta = handler.load(front_matter)
+    except ValueError as error:  # json.JSONDecodeError and toml.TomlDecodeError both are
+        line = getattr(error, "lineno", None)
+        problem = getattr(error, "msg", None) or str(error).split(" (line")[0]
+        # +1: the front matter starts on the file's second line (for JSON, after the '{')
+        where = f" at line {line + 1}" if line else ""
+        raise BrokenArticle(f"invalid {kind.upper()} in front matter{where}: {problem}") from None
+    if not isinstance(meta, dict):  # cannot happen for either, but never index a non-mapping
+        raise BrokenArticle(f"front matter is not a mapping of keys to values "
+                            f"({type(meta).__name__})")
     return meta
 
 

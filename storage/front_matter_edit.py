@@ -1,5 +1,8 @@
 """Exact line edits of an article's front matter: the `published:` and `skipped:` lines only.
 
+The same edits work in YAML (`published: true`), TOML (`published = true`) and JSON
+(`"published": true,`) front matter: a `Syntax` knows how each writes and reads one line.
+
 Rewriting the front matter with a YAML dumper reorders keys, drops quotes and comments and
 changes line endings (NOTES.md), which a newsroom's content repository will not accept. So
 an edit here works on the file's own text: it replaces, inserts or removes one top-level
@@ -8,8 +11,11 @@ missing final newline). Decoding UTF-8 and encoding it again gives back the same
 
 Where a missing `published:` line goes: right after the top-level `heat:` line when that
 line holds a one-line value (the newsroom's editorial order puts `published` after
-`heat`), otherwise at the end of the front matter. `skipped:` goes right after
-`published:`. An inserted line takes the line ending of the line it follows.
+`heat`), otherwise at the end of the front matter (TOML: before its first table). `skipped:`
+goes right after `published:`. An inserted line takes the line ending of the line it
+follows. JSON has no trailing commas, so an inserted JSON line always ends with one and
+goes where another key follows it: a missing `published` before the first key, `skipped`
+right after `published` when that line ends with a comma, else right before it.
 
 Every edit is checked by parsing the result again: only the edited keys may differ, and
 they must hold the values intended; otherwise `EditRefused` says why and nothing is
@@ -25,11 +31,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from frontmatter.default_handlers import JSONHandler, TOMLHandler
 
 from storage.article_file import (
     BOM,
+    JSON,
+    TOML,
+    YAML,
     BrokenArticle,
     SafeLoader,
+    front_matter_format,
     load_front_matter,
     split_front_matter,
 )
@@ -69,12 +80,13 @@ class FrontMatterText:
         self.head = text[: len(bom) + start]  # BOM and the opening `---` line
         self.tail = text[len(bom) + end :]  # the closing `---` line and the body
         self.lines = _split_lines(front_matter)
+        self.syntax = syntax_for(front_matter_format(text[len(bom) :]), self.lines)
 
     def key_index(self, key: str) -> int | None:
         """Index of the top-level line for `key`; EditRefused if it appears twice."""
-        starts = (key, '"', "'")  # a cheap test before the regex: most lines are other keys
-        found = [i for i, line in enumerate(self.lines)
-                 if line.content.startswith(starts) and _key_of(line.content) == key]
+        found = [i for i in self.syntax.top_level(self.lines)  # `in`: a cheap test first
+                 if key in self.lines[i].content
+                 and self.syntax.key_of(self.lines[i].content) == key]
         if len(found) > 1:
             raise EditRefused(f"'{key}:' appears {len(found)} times at the top of the front matter")
         return found[0] if found else None
@@ -111,6 +123,127 @@ def _key_of(content: str) -> str | None:
     return match.group("key") if match else None
 
 
+class Syntax:
+    """How YAML front matter writes one `key: value` line; TOML and JSON below."""
+
+    name = YAML
+
+    def key_of(self, content: str) -> str | None:
+        return _key_of(content)
+
+    def top_level(self, lines: list[Line]) -> range:
+        """Indexes of the lines that may hold a top-level key."""
+        return range(len(lines))
+
+    def new_line(self, key: str, value: str) -> str:
+        return f"{key}: {value}"
+
+    def with_value(self, line: str | None, key: str, value: str) -> str:
+        """`line` with its value replaced (spacing and a trailing comment kept), or a new
+        line."""
+        if line is None:
+            return self.new_line(key, value)
+        match = self.value_re.match(line)
+        if match is None:
+            raise EditRefused(f"cannot find the value in the line {line!r}")
+        gap = match.group("gap") or " "
+        return match.group("head") + gap + value + match.group("tail")
+
+    value_re = _VALUE
+
+    def line_value(self, line: str | None) -> Any:
+        """What a single line means; ABSENT for no line."""
+        return line_value(line)
+
+    def insert_at(self, text: FrontMatterText, key: str) -> int:
+        """Where a missing line goes: the index it is inserted at."""
+        anchor = text.key_index(PUBLISHED) if key == SKIPPED else _heat_anchor(text)
+        return len(text.lines) if anchor is None else anchor + 1
+
+
+class TomlSyntax(Syntax):
+    """`key = value` lines; top-level keys come before the first `[table]`."""
+
+    name = TOML
+    _key = re.compile(r"""^(?P<q>["']?)(?P<key>[A-Za-z_][\w-]*)(?P=q)[ \t]*=""")
+    value_re = re.compile(r"^(?P<head>[^=]*=)(?P<gap>[ \t]*)(?P<value>[^#]*?)"
+                          r"(?P<tail>[ \t]*(?:#.*)?)$")
+
+    def key_of(self, content: str) -> str | None:
+        match = self._key.match(content)
+        return match.group("key") if match else None
+
+    def top_level(self, lines: list[Line]) -> range:
+        for index, line in enumerate(lines):
+            if line.content.lstrip().startswith("["):
+                return range(index)
+        return range(len(lines))
+
+    def new_line(self, key: str, value: str) -> str:
+        return f"{key} = {value}"
+
+    def line_value(self, line: str | None) -> Any:
+        return _toml_value(line)
+
+    def insert_at(self, text: FrontMatterText, key: str) -> int:
+        anchor = text.key_index(PUBLISHED) if key == SKIPPED else _heat_anchor(text)
+        return len(self.top_level(text.lines)) if anchor is None else anchor + 1
+
+
+class JsonSyntax(Syntax):
+    """`"key": value,` lines of a JSON object written one key per line; top-level keys
+    are the lines indented like the first one. New lines always end with a comma."""
+
+    name = JSON
+    _key = re.compile(r'^(?P<indent>[ \t]*)"(?P<key>[A-Za-z_][\w-]*)"[ \t]*:')
+    value_re = re.compile(r'^(?P<head>[ \t]*"[^"]*"[ \t]*:)(?P<gap>[ \t]*)'
+                          r"(?P<value>true|false|null)(?P<tail>[ \t]*,?[ \t]*)$")
+
+    def __init__(self, lines: list[Line]) -> None:
+        first = next((line.content for line in lines if line.content.strip()), "")
+        self.indent = first[: len(first) - len(first.lstrip())] or "  "
+
+    def key_of(self, content: str) -> str | None:
+        match = self._key.match(content)
+        if match is None or match.group("indent") != self.indent:
+            return None
+        return match.group("key")
+
+    def new_line(self, key: str, value: str) -> str:
+        return f'{self.indent}"{key}": {value},'
+
+    def line_value(self, line: str | None) -> Any:
+        return _json_value(line)
+
+    def insert_at(self, text: FrontMatterText, key: str) -> int:
+        if key == SKIPPED:
+            published = text.key_index(PUBLISHED)
+            if published is not None:
+                after = text.lines[published].content.rstrip().endswith(",")
+                return published + 1 if after else published
+        first = next((i for i, line in enumerate(text.lines) if self.key_of(line.content)),
+                     None)
+        if first is None:
+            raise EditRefused("the JSON front matter has no key a line can go before")
+        return first
+
+
+def syntax_for(kind: str, lines: list[Line]) -> Syntax:
+    if kind == TOML:
+        return TomlSyntax()
+    if kind == JSON:
+        return JsonSyntax(lines)
+    return YAML_SYNTAX
+
+
+YAML_SYNTAX = Syntax()
+
+
+def syntax_of(data: bytes) -> Syntax:
+    """The syntax of this file's front matter; BrokenArticle if it has none."""
+    return FrontMatterText(data).syntax
+
+
 def key_lines(data: bytes) -> dict[str, str | None]:
     """The current `published:` and `skipped:` lines of a file (None when absent)."""
     text = FrontMatterText(data)
@@ -118,14 +251,8 @@ def key_lines(data: bytes) -> dict[str, str | None]:
 
 
 def with_value(line: str | None, key: str, value: str) -> str:
-    """`line` with its value replaced (spacing and a trailing comment kept), or a new line."""
-    if line is None:
-        return f"{key}: {value}"
-    match = _VALUE.match(line)
-    if match is None:
-        raise EditRefused(f"cannot find the value in the line {line!r}")
-    gap = match.group("gap") or " "
-    return match.group("head") + gap + value + match.group("tail")
+    """A YAML `line` with its value replaced, or a new line (see `Syntax.with_value`)."""
+    return YAML_SYNTAX.with_value(line, key, value)
 
 
 @functools.lru_cache(maxsize=256)  # the same few lines recur in every file
@@ -137,9 +264,36 @@ def line_value(line: str | None) -> Any:
         parsed = yaml.load(line, Loader=SafeLoader)
     except yaml.YAMLError:
         raise EditRefused(f"the line {line!r} is not valid YAML on its own") from None
+    return _single_value(line, parsed)
+
+
+def _single_value(line: str, parsed: Any) -> Any:
     if not isinstance(parsed, dict) or len(parsed) != 1:
         raise EditRefused(f"the line {line!r} is not a single key and value")
     return next(iter(parsed.values()))
+
+
+_TOML, _JSON = TOMLHandler(), JSONHandler()  # python-frontmatter's readers
+
+
+@functools.lru_cache(maxsize=256)
+def _toml_value(line: str | None) -> Any:
+    if line is None:
+        return ABSENT
+    try:
+        return _single_value(line, _TOML.load(line))
+    except ValueError:
+        raise EditRefused(f"the line {line!r} is not valid TOML on its own") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _json_value(line: str | None) -> Any:
+    if line is None:
+        return ABSENT
+    try:
+        return _single_value(line, _JSON.load("{" + line.strip().rstrip(",") + "}"))
+    except ValueError:
+        raise EditRefused(f"the line {line!r} is not a JSON key and value") from None
 
 
 def set_key_lines(data: bytes, wanted: Mapping[str, str | None],
@@ -164,23 +318,23 @@ def set_key_lines(data: bytes, wanted: Mapping[str, str | None],
         elif text.lines[index].content != line:
             text.lines[index] = Line(line, text.lines[index].ending)
     result = text.to_bytes()
-    check_edit(data, result, {key: line_value(line) for key, line in wanted.items()}, parsed)
+    syntax = text.syntax
+    check_edit(data, result, {key: syntax.line_value(line) for key, line in wanted.items()},
+               parsed)
     return result
 
 
 def _insert(text: FrontMatterText, key: str, line: str) -> None:
-    if _key_of(line) != key:
+    if text.syntax.key_of(line) != key:
         raise EditRefused(f"{line!r} is not a '{key}:' line")
-    anchor = text.key_index(PUBLISHED) if key == SKIPPED else _heat_anchor(text)
-    if anchor is None:  # at the end of the front matter
-        anchor = len(text.lines) - 1
-    if anchor < 0:
+    position = text.syntax.insert_at(text, key)
+    if position <= 0:
         ending = text.opening_ending()
     else:
-        ending = text.lines[anchor].ending
+        ending = text.lines[position - 1].ending
         if not ending:  # cannot happen after split_front_matter, but never glue two lines
             raise EditRefused("the front matter does not end with a line break")
-    text.lines.insert(anchor + 1, Line(line, ending))
+    text.lines.insert(position, Line(line, ending))
 
 
 def _heat_anchor(text: FrontMatterText) -> int | None:
@@ -188,9 +342,11 @@ def _heat_anchor(text: FrontMatterText) -> int | None:
     index = text.key_index("heat")
     if index is None:
         return None
-    match = _VALUE.match(text.lines[index].content)
+    match = text.syntax.value_re.match(text.lines[index].content)
     value = match.group("value") if match else ""
     if not value or value[0] in "|>&!":  # value on the following lines, or YAML tags/anchors
+        return None
+    if text.syntax.name == TOML and value[0] in "[{":  # may run on over several lines
         return None
     following = text.lines[index + 1].content if index + 1 < len(text.lines) else ""
     if following[:1] in (" ", "\t"):  # an indented continuation of heat's value

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storage.article_file import BrokenArticle, parse_article
+from storage.clusters import ClusterSettings, update_clusters
 
 if TYPE_CHECKING:  # workers import this module: keep sqlite_utils out of them
     from storage.db import Store
@@ -331,8 +332,11 @@ def refresh(
     progress: Progress | None = None,
     workers: int | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    clusters: ClusterSettings | None = None,
 ) -> IndexReport:
-    """Bring the index in line with the folder; see the module docstring.
+    """Bring the index in line with the folder, then the story clusters (storage.clusters)
+    in line with the index (`clusters`: the settings; None leaves them as they are); see
+    the module docstring.
 
     Raises NotADirectoryError when `root` is not a folder: an unmounted share must not
     look like a folder whose every article was deleted.
@@ -393,6 +397,8 @@ def refresh(
     ).fetchone()[0]
     report.total = store.db.execute("SELECT count(*) FROM articles").fetchone()[0]
     report.unchanged = report.total - report.indexed - report.failed
+    if clusters is not None:
+        update_clusters(store, clusters, quiet=not (report.indexed or report.removed))
     return report
 
 

@@ -346,4 +346,40 @@ def redraw_queue(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue]
+def clusters(db: sqlite_utils.Database) -> None:
+    """Story clusters (storage.clusters): which version of each usable article was last
+    clustered, the pairs found to be one story, and each cluster's members in digest
+    order. Only storage.clusters writes them, from the index's refresh."""
+    db.executescript(
+        """
+        CREATE TABLE cluster_items (
+            article_id TEXT PRIMARY KEY,
+            content_hash TEXT NOT NULL,   -- the article's, when clustered: a change re-clusters
+            moment REAL                   -- publishedDateTime, seconds since the epoch
+        ) WITHOUT ROWID;
+        CREATE INDEX cluster_items_moment ON cluster_items (moment);
+        CREATE TABLE cluster_links (
+            a TEXT NOT NULL,              -- a < b
+            b TEXT NOT NULL,
+            reason TEXT NOT NULL CHECK (reason IN ('url', 'text')),
+            PRIMARY KEY (a, b)
+        ) WITHOUT ROWID;
+        CREATE INDEX cluster_links_b ON cluster_links (b, a);
+        CREATE TABLE cluster_members (
+            article_id TEXT PRIMARY KEY,
+            cluster_id TEXT NOT NULL,     -- the lead's article id
+            rank INTEGER NOT NULL,        -- digest order within the cluster; 0: the lead
+            reason TEXT NOT NULL CHECK (reason IN ('url', 'text'))
+        ) WITHOUT ROWID;
+        CREATE INDEX cluster_members_cluster ON cluster_members (cluster_id, rank);
+        CREATE TABLE cluster_settings (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            settings TEXT NOT NULL,       -- JSON: other settings re-cluster everything
+            fingerprint TEXT              -- the index as last clustered (articles, broken
+                                          -- ones, latest write): unchanged, nothing to do
+        );
+        """
+    )
+
+
+MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters]

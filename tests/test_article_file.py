@@ -45,7 +45,7 @@ def test_the_newsroom_format_gives_every_indexed_field():
 
 def test_every_bundled_example_parses():
     files = sorted(p for p in EXAMPLES.rglob("*") if p.is_file())
-    assert len(files) == 34
+    assert len(files) == 39
     for path in files:
         assert parse_article(path.read_bytes())["title"], path
 

@@ -34,14 +34,18 @@ def days_ago(days: float) -> Raw:
 def folder(workdir):
     """An articles folder that the CLI finds through newsbot.yaml."""
     articles = workdir / "articles"
+    # each with its own webUrl: the same URL would make them one story (clusters)
     write_article(articles, "ai/top.md", title="Top AI story", topics=["AI", "Health"],
+                  webUrl="https://example.org/top",
                   quality=90, heat=10, publishedDateTime=days_ago(1),
                   provider={"name": "Health Signal", "domain": "healthsignal.example.com"})
     write_article(articles, "ai/second.txt", title="Second AI story", topics=["ai"],
+                  webUrl="https://example.org/second",
                   quality=50, heat=50, publishedDateTime=days_ago(20))
     write_article(articles, "ai/out.md", title="Published AI story", topics=["AI"],
                   quality=99, published=True)
     write_article(articles, "space/rocket.md", title="Rocket reuse record", topics=["Space"],
+                  webUrl="https://example.org/rocket",
                   quality=70, heat=5, publishedDateTime=days_ago(3))
     write_raw(articles, "broken/quality.md", article_text(quality=Raw("high")))
     write_raw(articles, "broken/no-front-matter.txt", "Only a body.\n")
@@ -106,7 +110,7 @@ def test_json_flag_before_or_after_the_command(newsbot, folder):
 def test_digest_json(newsbot, folder):
     result = newsbot("digest", "--json")
     assert result.code == 0
-    assert set(result.json) == {"articles"}
+    assert set(result.json) == {"articles", "embargoed"}
     articles = result.json["articles"]
     assert [a["id"] for a in articles] == ["ai/top.md", "space/rocket.md", "ai/second.txt"]
     for article in articles:
@@ -165,7 +169,7 @@ def test_digest_text(newsbot, folder):
 def test_digest_with_nothing_eligible(newsbot, workdir):
     (workdir / "empty").mkdir()
     result = newsbot("digest", "--articles", "empty", "--json")
-    assert (result.code, result.json) == (0, {"articles": []})
+    assert (result.code, result.json) == (0, {"articles": [], "embargoed": 0})
     assert "Nothing to review" in newsbot("digest", "--articles", "empty").stdout
 
 
@@ -183,7 +187,8 @@ def test_digest_with_nothing_eligible(newsbot, workdir):
 )
 def test_reading_commands_refresh_first_unless_no_refresh(newsbot, folder, command, found):
     newsbot("index")
-    write_article(folder, "fresh.md", title="Freshly added", topics=["Fresh"], quality=100)
+    write_article(folder, "fresh.md", title="Freshly added", topics=["Fresh"], quality=100,
+                  webUrl="https://example.org/fresh")
     stale = newsbot(*command, "--json", "--no-refresh")
     assert "fresh.md" not in str(stale.json) and "Fresh" not in found(stale.json)
     fresh = newsbot(*command, "--json")
@@ -323,7 +328,7 @@ def test_decisions_when_there_are_none(newsbot, folder):
 def test_the_bundled_examples_with_no_configuration(tmp_path):
     result = run_cli("index", "--json", cwd=tmp_path)
     assert result.code == 0, result.stderr
-    assert result.json == {"total": 34, "indexed": 34, "unchanged": 0, "failed": 0, "removed": 0}
+    assert result.json == {"total": 39, "indexed": 39, "unchanged": 0, "failed": 0, "removed": 0}
     assert result.stderr == ""
     assert (tmp_path / "newsbot.db").exists()  # the default database, in the working folder
     result = run_cli("digest", "--json", cwd=tmp_path)
@@ -337,15 +342,15 @@ def test_the_bundled_examples_with_no_configuration(tmp_path):
 
 def test_the_bundled_examples_a_second_time_are_unchanged(newsbot, workdir):
     examples = ("--articles", str(EXAMPLES), "--json")
-    assert newsbot("index", *examples).json["indexed"] == 34
+    assert newsbot("index", *examples).json["indexed"] == 39
     assert newsbot("index", *examples).json == {
-        "total": 34, "indexed": 0, "unchanged": 34, "failed": 0, "removed": 0,
+        "total": 39, "indexed": 0, "unchanged": 39, "failed": 0, "removed": 0,
     }
     assert newsbot("index", "--failed", *examples).json == {"failed": []}
     topics = {t["topic"]: (t["unpublished"], t["total"])
               for t in newsbot("topics", *examples).json["topics"]}
-    assert topics["Climate"] == (9, 11) and topics["AI"] == (9, 10)
-    assert sum(total for _, total in topics.values()) >= 34
+    assert topics["Climate"] == (9, 11) and topics["AI"] == (12, 13)  # 3 syndicated copies
+    assert sum(total for _, total in topics.values()) >= 39
 
 
 def test_unicode_json(newsbot, workdir):

@@ -195,10 +195,17 @@ def test_every_command_checks_the_configuration_first(newsbot, workdir, args):
     assert not (workdir / "index.db").exists()
 
 
+EXCERPTS = ("Rain is due over the weekend.", "Markets closed higher on Friday.",
+            "A new bridge opens in spring.", "Two rare owls hatched at the zoo.",
+            "Voters back the school budget.")
+
+
 def test_cli_precedence_file_then_environment_then_flags(newsbot, workdir, monkeypatch):
     for name in ("file", "env", "flag"):
         for n in range(5):
-            write_article(workdir / name, f"{n}.md", title=f"{name} {n}")
+            # each with its own URL and excerpt: not copies of one story (clusters)
+            write_article(workdir / name, f"{n}.md", title=f"{name} {n}",
+                          webUrl=f"https://example.org/{name}/{n}", excerpt=EXCERPTS[n])
     write_yaml(workdir, "articles: file\ndb: file.db\ndigest:\n  top: 2\n")
 
     def titles(*args: str) -> list[str]:

@@ -134,3 +134,22 @@ def test_topics_come_from_the_fifty_names(indexed):
     names = {row["topic"] for row in store.query("SELECT DISTINCT topic FROM article_topics")}
     assert names <= set(corpus.TOPICS) and len(names) >= 45
     assert lookup_topic(store, "computer vision").known
+
+
+def test_about_one_file_in_ten_is_a_planted_copy_and_clusters_with_its_original(
+        generated, tmp_path):
+    from storage.clusters import ClusterSettings
+
+    folder, summary = generated
+    plain = COUNT - len(summary.broken) - len(summary.awkward)
+    assert 0.07 * plain <= len(summary.copies) <= 0.13 * plain
+    assert {how for _, how in summary.copies.values()} == {"url", "text"}
+    store = Store(tmp_path / "clusters.db")
+    refresh(store, folder, workers=1, clusters=ClusterSettings())
+    cluster = dict(store.db.execute("SELECT article_id, cluster_id FROM cluster_members"))
+    stories: dict[str, set[str]] = {}
+    for copy_id, (original, _) in summary.copies.items():
+        stories.setdefault(original, {original}).add(copy_id)
+    for members in stories.values():  # each story is one cluster, and nothing else is in it
+        assert len({cluster.get(m) for m in members}) == 1 and cluster.get(next(iter(members)))
+    assert len(cluster) == sum(len(members) for members in stories.values())

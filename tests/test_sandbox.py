@@ -444,3 +444,15 @@ def test_the_example_images_are_served_in_place_of_their_unreachable_urls(sandbo
         with pytest.raises(urllib.error.HTTPError) as refused:
             opener.open(sandbox.url + path)
         assert refused.value.code == 404
+
+
+def test_the_sandbox_shows_a_syndicated_story_once_with_its_also_line(sandbox: Sandbox):
+    """The bundled examples hold a story from three outlets: one entry, the others named."""
+    header, *articles = api(sandbox, "api/state")["messages"][CHANNEL_ID]
+    shown = [blocks_text(m) for m in articles]
+    story = [text for text in shown if "AI-Assisted Mammography" in text]
+    assert len(story) == 1
+    assert "Also: <https://healthwire.example/news/2026/11/04/ai-mammography-trial-missed-" \
+           "cancers|Health Wire> (quality 71)" in story[0]
+    assert not any("017_3b9e0d1c52a7f460" in text or "018_c07d5a9e1f3b2c84" in text
+                   for text in shown)

@@ -67,7 +67,7 @@ def test_serve_http_answers_signed_requests_and_stops_cleanly(slack, tmp_path: P
         assert url, "".join(lines)
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(f"{url}/healthz") as response:
-            assert json.loads(response.read()) == {"ok": True, "articles": 34}
+            assert json.loads(response.read()) == {"ok": True, "articles": 39}
         client = SignedSlackClient(f"{url}/slack/events", SECRET,
                                    response_url_factory=slack.new_response_url)
         assert client.slash_command("/news", "schedule list", user_id="U0EDITOR",
@@ -227,7 +227,7 @@ def test_the_periodic_refresh_keeps_the_index_when_the_folder_goes_away(tmp_path
     assert refresh_index() is not None
     shutil.rmtree(articles)  # the share is unmounted
     assert refresh_index() is None
-    assert store.db.execute("SELECT count(*) FROM articles").fetchone()[0] == 34
+    assert store.db.execute("SELECT count(*) FROM articles").fetchone()[0] == 39
 
 
 def test_serve_with_a_missing_articles_folder_says_so(tmp_path: Path, slack):
