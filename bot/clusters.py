@@ -54,6 +54,15 @@ ONE_PER_CLUSTER = """NOT EXISTS (
         OR (o.rank < m.rank AND (? OR b.published_at IS NULL OR b.published_at <= ?))))"""
 
 
+# For look-ups' "to review": true when no other member of the story of the article in
+# `t.article_id` has a standing decision (a decided lead keeps its copies out with it).
+NO_DECIDED_COPY = """NOT EXISTS (
+    SELECT 1 FROM cluster_members m
+    JOIN cluster_members o ON o.cluster_id = m.cluster_id AND o.article_id != m.article_id
+    JOIN votes v ON v.article_id = o.article_id
+    WHERE m.article_id = t.article_id)"""
+
+
 def story_decided(store: Store, article_id: str) -> bool:
     """True when another member of this article's cluster has a standing decision, or is
     published or skipped in its file: the story is settled."""

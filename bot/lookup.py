@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from bot.article import COLUMNS, DIGEST_ORDER, TOPIC_DIGEST_ORDER, Article, stamp
-from bot.clusters import first_per_cluster
+from bot.clusters import NO_DECIDED_COPY, first_per_cluster
 from storage.db import Store
 
 
@@ -79,7 +79,8 @@ def lookup_topic(
     # Topic rows carry their article's digest-order keys, so the topic's index walks
     # them in digest order and stops after `limit` (no sort of the whole topic).
     published = "" if include_published else "AND t.published = 0"
-    undecided = "AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.article_id = t.article_id)"
+    undecided = ("AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.article_id = t.article_id)"
+                 f" AND {NO_DECIDED_COPY}")
     decided = "" if include_published or include_decided else undecided
     embargo = "" if include_embargoed else "AND (t.published_at IS NULL OR t.published_at <= ?)"
     params: list = [key] if include_embargoed else [key, stamp(now or dt.datetime.now(dt.UTC))]

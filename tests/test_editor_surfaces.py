@@ -10,8 +10,11 @@ from conftest import write_article
 @pytest.fixture
 def folder(workdir):
     articles = workdir / "articles"
-    write_article(articles, "a.md", title="Alpha battery story", topics=["Energy"], quality=90)
-    write_article(articles, "b.md", title="Beta grid story", topics=["Energy"], quality=50)
+    # two different stories: their own URLs and excerpts, so no story cluster joins them
+    write_article(articles, "a.md", title="Alpha battery story", topics=["Energy"], quality=90,
+                  webUrl="https://news.example/alpha", excerpt="Cells store more charge.")
+    write_article(articles, "b.md", title="Beta grid story", topics=["Energy"], quality=50,
+                  webUrl="https://news.example/beta", excerpt="The grid gets a new line.")
     (workdir / "newsbot.yaml").write_text("articles: articles\ndb: newsbot.db\n")
     return articles
 

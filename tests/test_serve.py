@@ -316,7 +316,7 @@ def test_the_production_server_records_signed_events_counts_them_and_takes_100_a
     try:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(f"{served.url}/healthz") as response:
-            assert json.loads(response.read()) == {"ok": True, "articles": 34}
+            assert json.loads(response.read()) == {"ok": True, "articles": 39}
         received = served.metric('newsbot_events_received_total{kind="reaction_added"}')
         recorded = served.metric('newsbot_events_recorded_total{kind="reaction_added"}')
         assert [served.react(n) for n in range(5)] == [200] * 5
@@ -531,7 +531,7 @@ def test_socket_mode_serves_health_and_metrics_on_the_metrics_port_and_stops_in_
             connected = connected or record["msg"] == "connected in Socket Mode"
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(f"{url}/healthz") as response:
-            assert json.loads(response.read()) == {"ok": True, "articles": 34}
+            assert json.loads(response.read()) == {"ok": True, "articles": 39}
         with opener.open(f"{url}/metrics") as response:
             metrics = response.read().decode()
         assert ('newsbot_slack_api_calls_total{method="apps.connections.open",outcome="ok"} 1.0'
