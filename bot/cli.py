@@ -366,6 +366,48 @@ def _schedule_preview(ctx: Context) -> int:
     return 0
 
 
+def cmd_report(ctx: Context) -> int:
+    """The editorial report; `--chart` and `--post` load matplotlib, nothing else does."""
+    from bot.report import build_report
+
+    args = ctx.args
+    if args.post and not args.channel:
+        raise UsageError("--post needs --channel C (a channel id such as C0123456789)")
+    ctx.refresh()
+    report = build_report(ctx.store, args.days, tz=ctx.config.timezone)
+    if args.chart:
+        from bot.report_chart import write_chart
+
+        try:
+            write_chart(report, args.chart)
+        except OSError as error:
+            raise UsageError(f"cannot write the chart {args.chart}: {error}") from None
+    if args.post:
+        _post_report(ctx, report)
+    ctx.emit(report.to_json(), report.text())
+    return 0
+
+
+def _post_report(ctx: Context, report) -> None:
+    from handlers.report_post import ReportPostError, post_report
+
+    from bot.app import credentials_from_env, explain_slack_failure, web_client
+    from bot.schedules import ScheduleError, normalize_channel
+
+    try:
+        channel = normalize_channel(ctx.args.channel)
+    except ScheduleError as error:
+        raise UsageError(f"--channel: {error}") from None
+    credentials = credentials_from_env(os.environ, "post")
+    client = web_client(credentials.bot_token, credentials.api_url)
+    try:
+        post_report(client, report, channel)
+    except ReportPostError as error:
+        cause = error.__cause__ or error
+        hint = explain_slack_failure(cause, "SLACK_BOT_TOKEN", client.base_url) or str(error)
+        raise UsageError(f"posting the report to {channel} failed: {hint}") from None
+
+
 def _article_list(heading: str, articles: Sequence[Article], empty: str) -> str:
     if not articles:
         return empty
@@ -558,6 +600,15 @@ def build_parser() -> argparse.ArgumentParser:
                          help="start here instead of now (inclusive)")
     preview.add_argument("--count", type=_positive_int, default=5, metavar="N",
                          help="how many fire times (5)")
+
+    sub = command("report", cmd_report, "the editorial report: decisions, topics, editors and "
+                  "the queue over the last days")
+    sub.add_argument("--days", type=_positive_int, default=7, metavar="N",
+                     help="the days before now to report on (7)")
+    sub.add_argument("--chart", metavar="FILE.png", help="write the chart as a PNG")
+    sub.add_argument("--post", action="store_true",
+                     help="upload the chart with a summary to Slack (SLACK_BOT_TOKEN)")
+    sub.add_argument("--channel", metavar="C", help="with --post: the channel id")
 
     sub = command("sandbox", cmd_sandbox, "try newsbot without Slack: a look-alike workspace and "
                   "the bot on this machine, with a web page (127.0.0.1 only)")

@@ -1,0 +1,279 @@
+"""The editorial report: what the desk decided over the last days, and what still waits.
+
+Everything comes from tables that exist already: `articles` and `article_topics` (what
+came in), `votes` through the `decisions` view (standing decisions), `decision_log`
+(every editor's actions, and replayed for the queue's history) and `digest_messages`
+(when an article was first put in front of editors).
+
+What the numbers mean (the issue's contract):
+- `new`: usable articles whose publishedDateTime falls in the period;
+- `published` / `skipped`: standing decisions made in the period;
+- `pending`: usable, undecided, neither published nor skipped in the file, at the end;
+- `medianHoursToDecision`: from the first digest post of an article (or its
+  publishedDateTime when it was never posted) to its standing decision;
+- `queue`: the pending count at the end of each day (in the configured time zone; the
+  last day ends now). It replays the decision log, so a decision withdrawn later still
+  counts as one while it stood. An article published or skipped in its file with no
+  standing decision (done outside newsbot, at a time we cannot know) is never counted.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.decisions import PUBLISH, RECORDED, RETRACTED, SKIP
+from storage.db import Store
+
+DEFAULT_DAYS = 7
+
+
+@dataclass(frozen=True)
+class TopicLine:
+    topic: str
+    new: int
+    published: int
+    skipped: int
+    pending: int
+
+    @property
+    def decided(self) -> int:
+        return self.published + self.skipped
+
+
+@dataclass(frozen=True)
+class EditorLine:
+    user: str
+    publish: int  # publish votes cast in the period
+    skip: int  # skip votes cast in the period
+    withdrawn: int  # votes withdrawn in the period
+
+
+@dataclass(frozen=True)
+class DayLine:
+    date: dt.date
+    published: int  # standing decisions made that day
+    skipped: int
+    pending: int  # the queue at the end of the day
+
+
+@dataclass(frozen=True)
+class Report:
+    start: dt.datetime
+    end: dt.datetime
+    topics: tuple[TopicLine, ...]
+    editors: tuple[EditorLine, ...]
+    decided: int
+    median_hours: float | None
+    days: tuple[DayLine, ...]
+
+    @property
+    def period_days(self) -> float:
+        return (self.end - self.start).total_seconds() / 86400
+
+    @property
+    def pending(self) -> int:
+        return self.days[-1].pending if self.days else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "from": _iso(self.start), "to": _iso(self.end),
+            "topics": [{"topic": t.topic, "new": t.new, "published": t.published,
+                        "skipped": t.skipped, "pending": t.pending} for t in self.topics],
+            "editors": [{"user": e.user, "publish": e.publish, "skip": e.skip,
+                         "withdrawn": e.withdrawn} for e in self.editors],
+            "decided": self.decided,
+            "medianHoursToDecision": self.median_hours,
+            "queue": [{"date": d.date.isoformat(), "pending": d.pending} for d in self.days],
+        }
+
+    def headline(self) -> str:
+        """One line: the period and the totals."""
+        published = sum(d.published for d in self.days)
+        skipped = sum(d.skipped for d in self.days)
+        median = "-" if self.median_hours is None else f"{self.median_hours:g} h"
+        return (f"{self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}: {self.decided} decided "
+                f"({published} published, {skipped} skipped), median time to decision "
+                f"{median}, {self.pending} waiting")
+
+    def text(self, max_topics: int = 20) -> str:
+        """The report for people, as plain text (the command line's answer)."""
+        lines = [f"Editorial report, {self.headline()}"]
+        if self.topics:
+            width = max(5, *(len(t.topic) for t in self.topics[:max_topics]))
+            lines.append(f"{'topic':<{width}}  {'new':>5}  {'published':>9}  {'skipped':>7}  "
+                         f"{'pending':>7}")
+            lines += [f"{t.topic:<{width}}  {t.new:>5}  {t.published:>9}  {t.skipped:>7}  "
+                      f"{t.pending:>7}" for t in self.topics[:max_topics]]
+            if len(self.topics) > max_topics:
+                lines.append(f"... and {len(self.topics) - max_topics} more topics")
+        if self.editors:
+            lines.append("editor: publish / skip / withdrawn")
+            lines += [f"  {e.user}: {e.publish} / {e.skip} / {e.withdrawn}"
+                      for e in self.editors]
+        lines.append("queue at the end of each day: " + ", ".join(
+            f"{d.date:%m-%d} {d.pending}" for d in self.days))
+        return "\n".join(lines)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _ms(moment: dt.datetime) -> str:
+    """As decision times are stored: milliseconds and Z (text order is time order)."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _seconds(moment: dt.datetime) -> str:
+    """As publishedDateTime is stored: whole seconds and Z."""
+    return _iso(moment.replace(microsecond=0))
+
+
+def _parse(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def day_ends(start: dt.datetime, end: dt.datetime, tz: str) -> list[tuple[dt.date, dt.datetime]]:
+    """Each local day the period touches, with the moment it ends (the last: `end`)."""
+    zone = ZoneInfo(tz)
+    day, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    ends = []
+    while day <= last:
+        midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
+        ends.append((day, min(midnight.astimezone(dt.UTC), end)))
+        day += dt.timedelta(days=1)
+    return ends
+
+
+def build_report(store: Store, days: float = DEFAULT_DAYS, *, now: dt.datetime | None = None,
+                 tz: str = "UTC") -> Report:
+    """The report for the `days` before `now`."""
+    end = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    start = end - dt.timedelta(days=days)
+    db = store.db
+    names = dict(db.execute("SELECT topic_key, min(topic) FROM topic_counts GROUP BY topic_key"))
+    new = dict(db.execute(
+        "SELECT topic_key, count(*) FROM article_topics WHERE published_at >= ?"
+        " AND published_at <= ? GROUP BY topic_key", [_seconds(start), _seconds(end)]))
+    pending = dict(db.execute(
+        "SELECT t.topic_key, count(*) FROM article_topics t WHERE t.published = 0"
+        " AND t.skipped = 0 AND (t.published_at IS NULL OR t.published_at <= ?)"
+        " AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.article_id = t.article_id)"
+        " GROUP BY t.topic_key", [_seconds(end)]))
+    decided_by_topic: dict[tuple[str, str], int] = {}
+    for key, decision, count in db.execute(
+        "SELECT t.topic_key, d.decision, count(*) FROM decisions d"
+        " JOIN article_topics t ON t.article_id = d.article_id"
+        " WHERE d.decided_at >= ? AND d.decided_at <= ? GROUP BY t.topic_key, d.decision",
+        [_ms(start), _ms(end)],
+    ):
+        decided_by_topic[(key, decision)] = count
+    keys = set(new) | set(pending) | {key for key, _ in decided_by_topic}
+    topics = sorted(
+        (TopicLine(names.get(key, key), new.get(key, 0), decided_by_topic.get((key, PUBLISH), 0),
+                   decided_by_topic.get((key, SKIP), 0), pending.get(key, 0)) for key in keys),
+        key=lambda t: (-t.new, -t.decided, t.topic.casefold(), t.topic),
+    )
+
+    decisions = db.execute(
+        "SELECT d.decision, d.decided_at, a.published_at, p.first_post FROM decisions d"
+        " LEFT JOIN articles a ON a.id = d.article_id"
+        " LEFT JOIN (SELECT article_id, min(posted_at) AS first_post FROM digest_messages"
+        " WHERE posted_at IS NOT NULL GROUP BY article_id) p ON p.article_id = d.article_id"
+        " WHERE d.decided_at >= ? AND d.decided_at <= ?", [_ms(start), _ms(end)]).fetchall()
+    ends = day_ends(start, end, tz)
+    zone = ZoneInfo(tz)
+    per_day: Counter[tuple[dt.date, str]] = Counter()
+    hours = []
+    for decision, decided_at, published_at, first_post in decisions:
+        decided = _parse(decided_at)
+        per_day[(decided.astimezone(zone).date(), decision)] += 1
+        since = first_post or published_at
+        if since:
+            hours.append((decided - _parse(since)).total_seconds() / 3600)
+    median = round(statistics.median(hours), 2) if hours else None
+
+    editors = [EditorLine(user, publish, skip, withdrawn) for user, publish, skip, withdrawn in
+               db.execute(
+        "SELECT user_id, sum(action = 'publish' AND outcome = ?),"
+        " sum(action = 'skip' AND outcome = ?), sum(outcome = ?) FROM decision_log"
+        " WHERE created_at >= ? AND created_at <= ? AND outcome IN (?, ?) GROUP BY user_id",
+        [RECORDED, RECORDED, RETRACTED, _ms(start), _ms(end), RECORDED, RETRACTED])]
+    editors.sort(key=lambda e: (-(e.publish + e.skip + e.withdrawn), e.user))
+
+    queue = _queue(store, [moment for _, moment in ends])
+    day_lines = tuple(
+        DayLine(day, per_day[(day, PUBLISH)], per_day[(day, SKIP)], waiting)
+        for (day, _), waiting in zip(ends, queue, strict=True)
+    )
+    return Report(start, end, tuple(topics), tuple(editors), len(decisions), median, day_lines)
+
+
+def _queue(store: Store, moments: list[dt.datetime]) -> list[int]:
+    """The pending count at each moment, by replaying the decision log.
+
+    Pending at T: a usable article already published by T (or undated), that is not
+    closed in its file without a standing decision, and on which no vote stood at T.
+    """
+    db = store.db
+    arrived: list[str] = []  # publishedDateTime of each article that can be pending
+    published_at: dict[str, str] = {}
+    for article_id, when, closed, voted in db.execute(
+        "SELECT a.id, coalesce(a.published_at, ''), a.published OR a.skipped,"
+        " EXISTS (SELECT 1 FROM votes v WHERE v.article_id = a.id)"
+        " FROM articles a WHERE a.error IS NULL"
+    ):
+        if closed and not voted:
+            continue
+        arrived.append(when)
+        published_at[article_id] = when
+    arrived.sort()
+
+    # Intervals during which at least one vote stood on an article, in decision-time text.
+    starts: list[str] = []
+    stops: list[str] = []
+    standing: dict[str, set[str]] = defaultdict(set)
+    opened: dict[str, str] = {}
+
+    def close(article_id: str, at: str | None) -> None:
+        begun = opened.pop(article_id)
+        arrival = published_at[article_id]
+        effective = max(begun, arrival[:-1] + ".000Z" if arrival else "")
+        if at is None or effective < at:
+            starts.append(effective)
+            if at is not None:
+                stops.append(at)
+
+    last = _ms(max(moments)) if moments else ""
+    for article_id, user_id, outcome, created_at in db.execute(
+        "SELECT article_id, user_id, outcome, created_at FROM decision_log"
+        " WHERE outcome IN (?, ?) AND created_at <= ? ORDER BY id",
+        [RECORDED, RETRACTED, last],
+    ):
+        if article_id not in published_at:
+            continue
+        votes = standing[article_id]
+        before = bool(votes)
+        if outcome == RECORDED:
+            votes.add(user_id)
+        else:
+            votes.discard(user_id)
+        if votes and not before:
+            opened[article_id] = created_at
+        elif before and not votes:
+            close(article_id, created_at)
+    for article_id in list(opened):
+        close(article_id, None)
+    starts.sort()
+    stops.sort()
+    counts = []
+    for moment in moments:
+        decided = bisect.bisect_right(starts, _ms(moment)) - bisect.bisect_right(stops, _ms(moment))
+        counts.append(bisect.bisect_right(arrived, _seconds(moment)) - decided)
+    return counts
