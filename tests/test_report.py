@@ -163,3 +163,48 @@ def test_an_empty_database_reports_zeros(newsbot, workdir):
     assert report["editors"] == [] and report["decided"] == 0
     assert report["medianHoursToDecision"] is None
     assert [q["pending"] for q in report["queue"]] == [1] * len(report["queue"])
+
+
+# --- the chart
+
+
+def test_chart_is_a_png_of_slack_preview_size(history, newsbot, workdir):
+    from PIL import Image
+
+    result = newsbot("report", "--no-refresh", "--chart", "report.png", "--json")
+    assert result.code == 0, result.stderr
+    assert result.json["decided"] == 5  # the chart does not change the answer
+    with Image.open(workdir / "report.png") as image:
+        assert image.format == "PNG"
+        assert image.size == (1200, 675)
+        image.verify()
+    with Image.open(workdir / "report.png") as image:
+        colours = {colour for _, colour in image.convert("RGB").getcolors(1_000_000)}
+    # published (Okabe-Ito green), skipped (vermillion), new (sky blue), decided (orange)
+    assert {(0x00, 0x9E, 0x73), (0xD5, 0x5E, 0x00), (0x56, 0xB4, 0xE9),
+            (0xE6, 0x9F, 0x00)} <= colours
+
+
+def test_chart_of_an_empty_report_and_an_unwritable_path(newsbot, workdir):
+    write_article(workdir / "articles", "old.md", publishedDateTime=stamp(noon(30)))
+    (workdir / "newsbot.yaml").write_text("articles: articles\ndb: newsbot.db\n")
+    assert newsbot("report", "--chart", "empty.png").code == 0
+    assert (workdir / "empty.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = newsbot("report", "--chart", "no/such/folder/x.png")
+    assert result.code == 2 and "cannot write the chart" in result.stderr
+
+
+def test_other_commands_do_not_import_matplotlib(workdir):
+    import subprocess
+    import sys
+
+    from conftest import clean_env
+
+    (workdir / "newsbot.yaml").write_text("articles: articles\ndb: newsbot.db\n")
+    write_article(workdir / "articles", "a.md")
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "bot", "index"],
+                          cwd=workdir, env=clean_env(), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "bot.cli" in done.stderr  # importtime did report the imports
+    assert "matplotlib" not in done.stderr

@@ -1,0 +1,103 @@
+"""The editorial report as one PNG, drawn headless with matplotlib (Agg).
+
+The only module that imports matplotlib (about half a second), so every other command
+starts as fast as before. Sized for Slack: 1200 x 675 pixels, large type, so the
+preview in a channel stays readable. Colours are from the Okabe-Ito palette, which
+readers with any common colour-vision deficiency tell apart; the queue is also a dashed
+line with markers, so nothing depends on colour alone.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib.figure import Figure  # noqa: E402 (after choosing the backend)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from bot.report import Report  # noqa: E402
+
+WIDTH_PX, HEIGHT_PX, DPI = 1200, 675, 100
+MAX_TOPICS = 8
+# Okabe-Ito
+GREEN, VERMILLION, BLUE, SKY, ORANGE, BLACK = (
+    "#009E73", "#D55E00", "#0072B2", "#56B4E9", "#E69F00", "#000000")
+
+
+def chart_png(report: Report) -> bytes:
+    """The chart: decisions per day with the queue, and new against decided per topic."""
+    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    figure.set_layout_engine("constrained")
+    days_axes, topics_axes = figure.subplots(1, 2, width_ratios=(3, 2))
+    _days(days_axes, report)
+    _topics(topics_axes, report)
+    figure.suptitle(f"Editorial report, {report.start:%d %b} to {report.end:%d %b %Y}: "
+                    f"{report.decided} decided, {report.pending} waiting",
+                    fontsize=17, fontweight="bold")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def write_chart(report: Report, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_bytes(chart_png(report))
+    return path
+
+
+def _days(axes, report: Report) -> None:
+    labels = [f"{d.date:%a}\n{d.date:%d}" for d in report.days]
+    positions = range(len(labels))
+    published = [d.published for d in report.days]
+    skipped = [d.skipped for d in report.days]
+    axes.bar(positions, published, color=GREEN, label="published")
+    axes.bar(positions, skipped, bottom=published, color=VERMILLION, label="skipped")
+    axes.set_title("Decisions per day", fontsize=14)
+    axes.set_ylabel("decisions", fontsize=12)
+    axes.set_xlabel("day", fontsize=12)
+    axes.set_xticks(list(positions), labels, fontsize=10 if len(labels) <= 14 else 7)
+    if len(labels) > 14:  # a month or more: label every few days
+        step = -(-len(labels) // 14)
+        for n, tick in enumerate(axes.get_xticklabels()):
+            tick.set_visible(n % step == 0)
+    axes.set_ylim(bottom=0, top=max([p + s for p, s in zip(published, skipped,
+                                                           strict=True)] + [1]) * 1.15)
+    queue = axes.twinx()
+    queue.plot(positions, [d.pending for d in report.days], color=BLACK, linestyle="--",
+               marker="o", linewidth=2, label="waiting at day's end")
+    queue.set_ylabel("articles waiting", fontsize=12)
+    queue.set_ylim(bottom=0, top=max([d.pending for d in report.days] + [1]) * 1.15)
+    for counted in (axes.yaxis, queue.yaxis):
+        counted.set_major_locator(MaxNLocator(integer=True))
+    handles = axes.get_legend_handles_labels()[0] + queue.get_legend_handles_labels()[0]
+    axes.legend(handles=handles, loc="upper left", fontsize=10, framealpha=0.9)
+    axes.spines[["top"]].set_visible(False)
+
+
+def _topics(axes, report: Report) -> None:
+    shown = list(report.topics[:MAX_TOPICS])[::-1]  # the biggest at the top
+    rows = range(len(shown))
+    height = 0.4
+    axes.barh([r + height / 2 for r in rows], [t.new for t in shown], height, color=SKY,
+              label="new")
+    axes.barh([r - height / 2 for r in rows], [t.decided for t in shown], height,
+              color=ORANGE, label="decided", hatch="//", edgecolor="white")
+    axes.set_yticks(list(rows), [_short(t.topic) for t in shown], fontsize=11)
+    axes.set_title("Topics: new against decided" + (
+        f" (top {MAX_TOPICS})" if len(report.topics) > MAX_TOPICS else ""), fontsize=14)
+    axes.set_xlabel("articles", fontsize=12)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if shown:
+        axes.legend(loc="lower right", fontsize=10, framealpha=0.9)
+    else:
+        axes.text(0.5, 0.5, "no topics in this period", ha="center", va="center",
+                  transform=axes.transAxes, fontsize=12)
+    axes.spines[["top", "right"]].set_visible(False)
+
+
+def _short(topic: str, limit: int = 22) -> str:
+    return topic if len(topic) <= limit else topic[: limit - 1] + "…"
