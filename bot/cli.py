@@ -389,10 +389,9 @@ def cmd_report(ctx: Context) -> int:
 
 
 def _post_report(ctx: Context, report) -> None:
-    from handlers.report_post import ReportPostError, post_report
-
     from bot.app import credentials_from_env, explain_slack_failure, web_client
     from bot.schedules import ScheduleError, normalize_channel
+    from handlers.report_post import ReportPostError, post_report
 
     try:
         channel = normalize_channel(ctx.args.channel)
@@ -440,6 +439,15 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be 1 or more: {text}")
     if value > MAX_WHOLE_NUMBER:  # SQLite cannot bind it as a LIMIT
         raise argparse.ArgumentTypeError(f"must be at most {MAX_WHOLE_NUMBER}: {text}")
+    return value
+
+
+def _report_days(text: str) -> int:
+    from bot.report import MAX_DAYS
+
+    value = _positive_int(text)
+    if value > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_DAYS}: {text}")
     return value
 
 
@@ -603,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("report", cmd_report, "the editorial report: decisions, topics, editors and "
                   "the queue over the last days")
-    sub.add_argument("--days", type=_positive_int, default=7, metavar="N",
+    sub.add_argument("--days", type=_report_days, default=7, metavar="N",
                      help="the days before now to report on (7)")
     sub.add_argument("--chart", metavar="FILE.png", help="write the chart as a PNG")
     sub.add_argument("--post", action="store_true",

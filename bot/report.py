@@ -31,6 +31,7 @@ from bot.decisions import PUBLISH, RECORDED, RETRACTED, SKIP
 from storage.db import Store
 
 DEFAULT_DAYS = 7
+MAX_DAYS = 3660  # ten years: enough for any look back, small enough to draw
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from bot.lookup import list_topics, lookup_topic, search
 from bot.schedule_command import run_schedule_command
 from bot.sync import SyncError, sync_decisions
 from handlers.blocks import article_list_blocks, escape, text_blocks
+from handlers.report_post import report_answer
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ HELP = """*newsbot* answers privately. Try:
 • `/news schedule add <#channel> "<cron>" [tz=Zone] [top=N] [topics=A,B] [min_quality=Q]`, \
 `/news schedule remove|pause|resume <id>` (admins)
 • `/news sync`: write the decisions into the article files (admins)
+• `/news report [days]`: the editorial report with its chart (default: the last 7 days)
 • `/news help`: this message"""
 
 
@@ -67,6 +69,8 @@ class NewsCommand:
             return self._schedule(rest, user_id)
         if sub == "sync":
             return self._sync(user_id)
+        if sub == "report":
+            return Answer(*report_answer(self.store, self.config, self.client, rest))
         intro = "" if sub in ("", "help") else f"I don't know `{escape(words[:100])}`.\n\n"
         return Answer("newsbot help", text_blocks(intro + HELP))
 

@@ -208,3 +208,80 @@ def test_other_commands_do_not_import_matplotlib(workdir):
     assert done.returncode == 0, done.stderr
     assert "bot.cli" in done.stderr  # importtime did report the imports
     assert "matplotlib" not in done.stderr
+
+
+# --- in Slack: --post and /news report upload the chart in three steps
+
+
+def upload_sequence(slack) -> list[str]:
+    wanted = ("files.getUploadURLExternal", "upload", "files.completeUploadExternal")
+    return [call.method for call in slack.calls() if call.method in wanted]
+
+
+def uploaded_png_size(slack, file_id: str) -> tuple[int, int]:
+    import io
+    import urllib.request
+
+    from PIL import Image
+
+    stored = slack.uploads.get(file_id)
+    assert stored is not None and stored.completed
+    with urllib.request.urlopen(f"{slack.url}/files/{file_id}/{stored.name}") as answer:
+        data = answer.read()
+    assert data == stored.data
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+def test_report_post_uploads_the_chart_with_a_summary(history, newsbot, monkeypatch):
+    slack = history.slack
+    monkeypatch.setenv("SLACK_BOT_TOKEN", slack.bot_token)
+    monkeypatch.setenv("SLACK_API_URL", slack.base_url)
+    posts_before = len(slack.calls("chat.postMessage"))
+    result = newsbot("report", "--no-refresh", "--post", "--channel", CHANNEL, "--json")
+    assert result.code == 0, result.stderr
+    assert upload_sequence(slack) == ["files.getUploadURLExternal", "upload",
+                                      "files.completeUploadExternal"]
+    [get_url] = slack.calls("files.getUploadURLExternal")
+    [upload] = slack.calls("upload")
+    [complete] = slack.calls("files.completeUploadExternal")
+    file_id = get_url.response["file_id"]
+    assert upload.params == {"file_id": file_id, "length": int(get_url.params["length"])}
+    assert complete.params["channel_id"] == CHANNEL
+    assert uploaded_png_size(slack, file_id) == (1200, 675)
+    # the summary, then the chart shared right below it
+    summary = slack.calls("chat.postMessage")[posts_before:]
+    assert len(summary) == 1
+    text = str(summary[0].params["blocks"])
+    assert "5 decided (3 published, 2 skipped)" in text and "*Space*: 4 new" in text
+    last = slack.workspace.messages(CHANNEL)[-1]
+    assert [f["id"] for f in last["files"]] == [file_id]
+    assert last["files"][0]["mimetype"] == "image/png"
+
+
+def test_news_report_answers_privately_with_the_uploaded_chart(history):
+    slack = history.slack
+    history.client.slash_command("/news", "report 3", user_id=EDITOR, channel_id=CHANNEL)
+    slack.wait_until(lambda: slack.response_posts())
+    answer = slack.response_posts()[-1].payload
+    assert answer["response_type"] == "ephemeral"
+    assert upload_sequence(slack) == ["files.getUploadURLExternal", "upload",
+                                      "files.completeUploadExternal"]
+    [complete] = slack.calls("files.completeUploadExternal")
+    assert not complete.params.get("channel_id"), "the chart is not shared to the channel"
+    [image] = [b for b in answer["blocks"] if b["type"] == "image"]
+    file_id = image["slack_file"]["id"]
+    assert file_id == slack.calls("files.getUploadURLExternal")[0].response["file_id"]
+    assert uploaded_png_size(slack, file_id) == (1200, 675)
+    assert "last 3 days" in str(answer["blocks"])
+    assert "5 decided" in answer["text"]
+    assert not any("files" in m for m in slack.workspace.messages(CHANNEL))
+
+
+def test_news_report_with_bad_days_says_how(history):
+    history.client.slash_command("/news", "report lots", user_id=EDITOR, channel_id=CHANNEL)
+    history.slack.wait_until(lambda: history.slack.response_posts())
+    answer = history.slack.response_posts()[-1].payload
+    assert "takes a number of days" in str(answer["blocks"])
+    assert upload_sequence(history.slack) == []
