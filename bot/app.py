@@ -31,7 +31,7 @@ from bot.schedules import apply_config_schedules
 from bot.sync import SyncBusy, sync_decisions
 from handlers import buttons, home, news_command, reactions
 from handlers.article_message import Redrawer
-from handlers.digest_post import scheduled_poster
+from handlers.gap_alerts import scheduled_poster_by_kind
 from handlers.http_server import EVENTS_PATH, SlackHTTPServer
 from storage.db import Store
 from storage.index import refresh
@@ -262,7 +262,7 @@ def serve(
     if config.sync_interval_minutes > 0:
         background.append(Periodic(config.sync_interval_minutes * 60,
                                    lambda: periodic_sync(store, config), "sync").start())
-    scheduler = DigestScheduler(store, scheduled_poster(client, store, config),
+    scheduler = DigestScheduler(store, scheduled_poster_by_kind(client, store, config),
                                 grace=dt.timedelta(minutes=config.grace_minutes))
     scheduler.start()
     try:

@@ -335,7 +335,8 @@ def cmd_schedule(ctx: Context) -> int:
         command = ScheduleCommand(args.schedule_action, schedule_id=getattr(args, "id", None))
         if args.schedule_action == "add":
             spec = ScheduleSpec(channel=args.channel, cron=args.cron, tz=args.tz, top=args.top,
-                                topics=tuple(args.topic or ()), min_quality=args.min_quality)
+                                topics=tuple(args.topic or ()), min_quality=args.min_quality,
+                                kind=args.kind)
             command = ScheduleCommand("add", spec=spec)
         reply = execute_schedule_command(
             ctx.store, command, user_id=args.user if args.schedule_action == "add" else None,
@@ -407,6 +408,26 @@ def _post_report(ctx: Context, report) -> None:
         raise UsageError(f"posting the report to {channel} failed: {hint}") from None
 
 
+def cmd_gaps(ctx: Context) -> int:
+    """Watched topics with nothing fresh to publish: `--topic`, else `gaps.topics`, else
+    every topic seen in the last 30 days."""
+    from bot.gaps import find_gaps, watched_topics
+
+    args = ctx.args
+    ctx.refresh()
+    topics = watched_topics(ctx.store, args.topic or ctx.config.gap_topics)
+    gaps = find_gaps(ctx.store, topics, hours=args.hours, min_quality=args.min_quality)
+    quality = "" if args.min_quality is None else f" of quality {args.min_quality:g} or more"
+    lines = [f"{len(gaps)} of {len(topics)} watched topics have no new article{quality} "
+             f"in the last {args.hours:g} hours"]
+    for gap in gaps:
+        best = f"best open: {gap.best_id} (quality {_num(gap.best_quality)})" if gap.best_id \
+            else "nothing open"
+        lines.append(f"  {gap.topic}: last article {gap.last_article or 'none'}; {best}")
+    ctx.emit({"gaps": [gap.to_json() for gap in gaps]}, "\n".join(lines))
+    return 0
+
+
 def _article_list(heading: str, articles: Sequence[Article], empty: str) -> str:
     if not articles:
         return empty
@@ -459,6 +480,13 @@ def _finite(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0: {text}")
     return value
 
 
@@ -596,6 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only articles with this topic (repeatable: any of them)")
     add.add_argument("--min-quality", type=_finite, metavar="Q", help="minimum quality")
     add.add_argument("--user", metavar="U", help="who adds it (recorded as created_by)")
+    add.add_argument("--kind", choices=["digest", "report", "gaps"], default="digest",
+                     help="what it posts: the digest (default), the editorial report of the "
+                          "last 7 days, or coverage-gap alerts (--topic: the watched topics)")
     for name, verb in (("remove", "remove"), ("pause", "pause"), ("resume", "resume")):
         action(name, f"{verb} a schedule").add_argument("id", metavar="ID",
                                                         help="schedule id, e.g. s1")
@@ -617,6 +648,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--post", action="store_true",
                      help="upload the chart with a summary to Slack (SLACK_BOT_TOKEN)")
     sub.add_argument("--channel", metavar="C", help="with --post: the channel id")
+
+    sub = command("gaps", cmd_gaps, "watched topics with no usable, unpublished article "
+                  "published recently (coverage gaps)")
+    sub.add_argument("--topic", action="append", metavar="T",
+                     help="watch this topic (repeatable; default: gaps.topics, else every "
+                          "topic seen in the last 30 days)")
+    sub.add_argument("--hours", type=_positive_number, default=24.0, metavar="H",
+                     help="how recent an article must be (24)")
+    sub.add_argument("--min-quality", type=_finite, metavar="Q",
+                     help="minimum quality (default: none, as the digest)")
 
     sub = command("sandbox", cmd_sandbox, "try newsbot without Slack: a look-alike workspace and "
                   "the bot on this machine, with a web page (127.0.0.1 only)")

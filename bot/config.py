@@ -49,6 +49,8 @@ class Config:
     git_author: str = "newsbot <newsbot@localhost>"
     git_committer: str | None = None  # None: same as the author
     sync_git_commit: bool = False  # syncs inside `newsbot serve` commit what they write
+    # Coverage gaps: the topics to watch; empty: every topic seen in the last 30 days
+    gap_topics: tuple[str, ...] = ()
     # Serving
     refresh_seconds: float = 60.0  # how often `newsbot serve` re-reads the articles folder
     source: str = field(default="defaults", compare=False)  # where the file came from
@@ -192,6 +194,7 @@ SETTINGS: dict[str, Setting] = dict(
         ("sync.git_author", Setting("git_author", _text, "NEWSBOT_GIT_AUTHOR")),
         ("sync.git_committer", Setting("git_committer", _optional_text)),
         ("sync.git_commit", Setting("sync_git_commit", _boolean)),
+        ("gaps.topics", Setting("gap_topics", _names)),
     ]
 )
 _PATH_ATTRIBUTES = {"articles", "db"}
