@@ -23,6 +23,7 @@ from bot.report import Report  # noqa: E402
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 675, 100
 MAX_TOPICS = 8
+HEADROOM = 1.4  # the top of the plots is left free for the legend
 # Okabe-Ito
 GREEN, VERMILLION, BLUE, SKY, ORANGE, BLACK = (
     "#009E73", "#D55E00", "#0072B2", "#56B4E9", "#E69F00", "#000000")
@@ -31,7 +32,8 @@ GREEN, VERMILLION, BLUE, SKY, ORANGE, BLACK = (
 def chart_png(report: Report) -> bytes:
     """The chart: decisions per day with the queue, and new against decided per topic."""
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
-    figure.set_layout_engine("constrained")
+    # fixed margins (a layout engine costs a quarter of a second per chart)
+    figure.subplots_adjust(left=0.055, right=0.985, top=0.855, bottom=0.13, wspace=0.42)
     days_axes, topics_axes = figure.subplots(1, 2, width_ratios=(3, 2))
     _days(days_axes, report)
     _topics(topics_axes, report)
@@ -65,16 +67,16 @@ def _days(axes, report: Report) -> None:
         for n, tick in enumerate(axes.get_xticklabels()):
             tick.set_visible(n % step == 0)
     axes.set_ylim(bottom=0, top=max([p + s for p, s in zip(published, skipped,
-                                                           strict=True)] + [1]) * 1.15)
+                                                           strict=True)] + [1]) * HEADROOM)
     queue = axes.twinx()
     queue.plot(positions, [d.pending for d in report.days], color=BLACK, linestyle="--",
                marker="o", linewidth=2, label="waiting at day's end")
     queue.set_ylabel("articles waiting", fontsize=12)
-    queue.set_ylim(bottom=0, top=max([d.pending for d in report.days] + [1]) * 1.15)
+    queue.set_ylim(bottom=0, top=max([d.pending for d in report.days] + [1]) * HEADROOM)
     for counted in (axes.yaxis, queue.yaxis):
         counted.set_major_locator(MaxNLocator(integer=True))
     handles = axes.get_legend_handles_labels()[0] + queue.get_legend_handles_labels()[0]
-    axes.legend(handles=handles, loc="upper left", fontsize=10, framealpha=0.9)
+    axes.legend(handles=handles, loc="upper left", ncols=3, fontsize=10, framealpha=0.9)
     axes.spines[["top"]].set_visible(False)
 
 
@@ -91,8 +93,9 @@ def _topics(axes, report: Report) -> None:
         f" (top {MAX_TOPICS})" if len(report.topics) > MAX_TOPICS else ""), fontsize=14)
     axes.set_xlabel("articles", fontsize=12)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylim(-0.6, len(shown) + 0.4)  # a free row at the top for the legend
     if shown:
-        axes.legend(loc="lower right", fontsize=10, framealpha=0.9)
+        axes.legend(loc="upper right", ncols=2, fontsize=10, framealpha=0.9)
     else:
         axes.text(0.5, 0.5, "no topics in this period", ha="center", va="center",
                   transform=axes.transAxes, fontsize=12)
