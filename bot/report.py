@@ -162,17 +162,13 @@ def build_report(store: Store, days: float = DEFAULT_DAYS, *, now: dt.datetime |
     new = dict(db.execute(
         "SELECT topic_key, count(*) FROM article_topics WHERE published_at >= ?"
         " AND published_at <= ? GROUP BY topic_key", [_seconds(start), _seconds(end)]))
-    pending = dict(db.execute(
-        "SELECT t.topic_key, count(*) FROM article_topics t WHERE t.published = 0"
-        " AND t.skipped = 0 AND (t.published_at IS NULL OR t.published_at <= ?)"
-        " AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.article_id = t.article_id)"
-        " GROUP BY t.topic_key", [_seconds(end)]))
+    pending = _pending_by_topic(store, end)
+    period = {"start": _ms(start), "end": _ms(end)}
     decided_by_topic: dict[tuple[str, str], int] = {}
     for key, decision, count in db.execute(
-        "SELECT t.topic_key, d.decision, count(*) FROM decisions d"
-        " JOIN article_topics t ON t.article_id = d.article_id"
-        " WHERE d.decided_at >= ? AND d.decided_at <= ? GROUP BY t.topic_key, d.decision",
-        [_ms(start), _ms(end)],
+        f"{_STANDING} SELECT t.topic_key, s.decision, count(*) FROM standing s"
+        " JOIN article_topics t ON t.article_id = s.article_id GROUP BY t.topic_key, s.decision",
+        period,
     ):
         decided_by_topic[(key, decision)] = count
     keys = set(new) | set(pending) | {key for key, _ in decided_by_topic}
@@ -182,12 +178,12 @@ def build_report(store: Store, days: float = DEFAULT_DAYS, *, now: dt.datetime |
         key=lambda t: (-t.new, -t.decided, t.topic.casefold(), t.topic),
     )
 
+    # the first post of each article: digest_messages is indexed by (channel, article_id)
     decisions = db.execute(
-        "SELECT d.decision, d.decided_at, a.published_at, p.first_post FROM decisions d"
-        " LEFT JOIN articles a ON a.id = d.article_id"
-        " LEFT JOIN (SELECT article_id, min(posted_at) AS first_post FROM digest_messages"
-        " WHERE posted_at IS NOT NULL GROUP BY article_id) p ON p.article_id = d.article_id"
-        " WHERE d.decided_at >= ? AND d.decided_at <= ?", [_ms(start), _ms(end)]).fetchall()
+        f"{_STANDING} SELECT s.decision, s.decided_at, a.published_at,"
+        " (SELECT min(m.posted_at) FROM digest_messages m WHERE m.channel IN"
+        " (SELECT DISTINCT channel FROM digests) AND m.article_id = s.article_id)"
+        " FROM standing s LEFT JOIN articles a ON a.id = s.article_id", period).fetchall()
     ends = day_ends(start, end, tz)
     zone = ZoneInfo(tz)
     per_day: Counter[tuple[dt.date, str]] = Counter()
@@ -208,7 +204,7 @@ def build_report(store: Store, days: float = DEFAULT_DAYS, *, now: dt.datetime |
         [RECORDED, RECORDED, RETRACTED, _ms(start), _ms(end), RECORDED, RETRACTED])]
     editors.sort(key=lambda e: (-(e.publish + e.skip + e.withdrawn), e.user))
 
-    queue = _queue(store, [moment for _, moment in ends])
+    queue = _queue(store, start, [moment for _, moment in ends])
     day_lines = tuple(
         DayLine(day, per_day[(day, PUBLISH)], per_day[(day, SKIP)], waiting)
         for (day, _), waiting in zip(ends, queue, strict=True)
@@ -216,27 +212,71 @@ def build_report(store: Store, days: float = DEFAULT_DAYS, *, now: dt.datetime |
     return Report(start, end, tuple(topics), tuple(editors), len(decisions), median, day_lines)
 
 
-def _queue(store: Store, moments: list[dt.datetime]) -> list[int]:
-    """The pending count at each moment, by replaying the decision log.
+# Standing decisions made in the period (:start, :end): each article's latest vote (the
+# `decisions` view), found from the votes in the period instead of ranking every vote.
+_STANDING = (
+    "WITH standing AS MATERIALIZED (SELECT v.article_id, v.decision, v.decided_at FROM votes v"
+    " WHERE v.decided_at >= :start AND v.decided_at <= :end"
+    " AND v.seq = (SELECT max(w.seq) FROM votes w WHERE w.article_id = v.article_id))"
+)
+# An article that can wait in the queue: usable, and not closed in its file without a
+# standing decision (published or skipped outside newsbot, at a time we cannot know).
+_CAN_WAIT = ("a.error IS NULL AND (a.published = 0 AND a.skipped = 0"
+             " OR EXISTS (SELECT 1 FROM votes v WHERE v.article_id = a.id))")
 
-    Pending at T: a usable article already published by T (or undated), that is not
-    closed in its file without a standing decision, and on which no vote stood at T.
+
+def _pending_by_topic(store: Store, end: dt.datetime) -> dict[str, int]:
+    """Per topic: usable, neither published nor skipped, undecided, published by `end`.
+
+    `topic_counts.to_review` counts the first two; decided ones and future-dated ones
+    are taken off (both are few next to the topic rows, which are not scanned)."""
+    db = store.db
+    pending = Counter(dict(db.execute(
+        "SELECT topic_key, sum(to_review) FROM topic_counts GROUP BY topic_key")))
+    pending.subtract(dict(db.execute(
+        "SELECT t.topic_key, count(*) FROM article_topics t WHERE t.article_id IN"
+        " (SELECT article_id FROM votes) AND t.published = 0 AND t.skipped = 0"
+        " GROUP BY t.topic_key")))
+    pending.subtract(dict(db.execute(
+        "SELECT t.topic_key, count(*) FROM article_topics t WHERE t.article_id IN"
+        " (SELECT a.id FROM articles a WHERE a.published_at > ? AND a.error IS NULL"
+        " AND a.published = 0 AND a.skipped = 0"
+        " AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.article_id = a.id))"
+        " GROUP BY t.topic_key", [_seconds(end)])))
+    return {key: count for key, count in pending.items() if count}
+
+
+def _queue(store: Store, start: dt.datetime, moments: list[dt.datetime]) -> list[int]:
+    """The pending count at each moment (all after `start`).
+
+    Pending at T: an article that can wait (_CAN_WAIT), published by T (or undated), on
+    which no vote stood at T. Articles with no decision event after `start` stood then
+    as they stand now, so only the others (the period's activity) have their decision
+    log replayed; the rest are counted in SQL.
     """
     db = store.db
-    arrived: list[str] = []  # publishedDateTime of each article that can be pending
-    published_at: dict[str, str] = {}
-    for article_id, when, closed, voted in db.execute(
-        "SELECT a.id, coalesce(a.published_at, ''), a.published OR a.skipped,"
-        " EXISTS (SELECT 1 FROM votes v WHERE v.article_id = a.id)"
-        " FROM articles a WHERE a.error IS NULL"
+    recent = ("SELECT article_id FROM decision_log WHERE created_at > :start"
+              f" AND outcome IN ('{RECORDED}', '{RETRACTED}')")
+    bounds = {"start": _ms(start), "start_s": _seconds(start), "end_s": _seconds(max(moments))}
+    # Quiet articles: waiting now, and all along unless they arrived during the period.
+    # One scan of the table (its queue index would cost a look-up per row).
+    waiting_before, arrived = 0, []
+    for arrival, count in db.execute(
+        "SELECT CASE WHEN coalesce(a.published_at, '') < :start_s THEN '' ELSE a.published_at"
+        " END AS arrival, count(*) FROM articles a NOT INDEXED WHERE a.error IS NULL"
+        " AND a.published = 0 AND a.skipped = 0 AND coalesce(a.published_at, '') <= :end_s"
+        f" AND a.id NOT IN (SELECT article_id FROM votes) AND a.id NOT IN ({recent})"
+        " GROUP BY arrival ORDER BY arrival", bounds,
     ):
-        if closed and not voted:
-            continue
-        arrived.append(when)
-        published_at[article_id] = when
-    arrived.sort()
+        if arrival:
+            arrived += [arrival] * count
+        else:
+            waiting_before = count
 
-    # Intervals during which at least one vote stood on an article, in decision-time text.
+    # active articles: replay their whole log into intervals when a vote stood
+    published_at = dict(db.execute(
+        f"SELECT a.id, coalesce(a.published_at, '') FROM articles a WHERE a.id IN ({recent})"
+        f" AND {_CAN_WAIT}", bounds))
     starts: list[str] = []
     stops: list[str] = []
     standing: dict[str, set[str]] = defaultdict(set)
@@ -251,11 +291,10 @@ def _queue(store: Store, moments: list[dt.datetime]) -> list[int]:
             if at is not None:
                 stops.append(at)
 
-    last = _ms(max(moments)) if moments else ""
     for article_id, user_id, outcome, created_at in db.execute(
         "SELECT article_id, user_id, outcome, created_at FROM decision_log"
-        " WHERE outcome IN (?, ?) AND created_at <= ? ORDER BY id",
-        [RECORDED, RETRACTED, last],
+        f" WHERE article_id IN ({recent}) AND outcome IN ('{RECORDED}', '{RETRACTED}')"
+        " ORDER BY id", bounds,
     ):
         if article_id not in published_at:
             continue
@@ -271,10 +310,13 @@ def _queue(store: Store, moments: list[dt.datetime]) -> list[int]:
             close(article_id, created_at)
     for article_id in list(opened):
         close(article_id, None)
+    active = sorted(published_at.values())
     starts.sort()
     stops.sort()
     counts = []
     for moment in moments:
-        decided = bisect.bisect_right(starts, _ms(moment)) - bisect.bisect_right(stops, _ms(moment))
-        counts.append(bisect.bisect_right(arrived, _seconds(moment)) - decided)
+        at, at_s = _ms(moment), _seconds(moment)
+        decided = bisect.bisect_right(starts, at) - bisect.bisect_right(stops, at)
+        counts.append(waiting_before + bisect.bisect_right(arrived, at_s)
+                      + bisect.bisect_right(active, at_s) - decided)
     return counts
