@@ -285,3 +285,14 @@ def test_news_report_with_bad_days_says_how(history):
     answer = history.slack.response_posts()[-1].payload
     assert "takes a number of days" in str(answer["blocks"])
     assert upload_sequence(history.slack) == []
+
+
+def test_a_later_period_sees_the_same_queue_without_replaying(history):
+    """Three days on, every decision lies before the period: the queue is counted from
+    the votes as they stand instead of replayed, and must agree with the replay."""
+    from bot.report import build_report
+
+    later = build_report(history.store, 2, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
+    assert [day.pending for day in later.days] == [3, 3, 3]
+    assert later.decided == 0 and later.editors == ()
+    assert {t.topic: t.pending for t in later.topics} == {"Space": 2, "Health": 1}
