@@ -86,7 +86,8 @@ def _days(axes, report: Report) -> None:
 
 
 def _topics(axes, report: Report) -> None:
-    shown = list(report.topics[:MAX_TOPICS])[::-1]  # the biggest at the top
+    active = [t for t in report.topics if t.new or t.decided]  # bars of zero say nothing
+    shown = active[:MAX_TOPICS][::-1]  # the biggest at the top
     rows = range(len(shown))
     height = 0.4
     axes.barh([r + height / 2 for r in rows], [t.new for t in shown], height, color=SKY,
@@ -95,7 +96,7 @@ def _topics(axes, report: Report) -> None:
               color=ORANGE, label="decided", hatch="//", edgecolor="white")
     axes.set_yticks(list(rows), [_short(t.topic) for t in shown])
     axes.tick_params(labelsize=TICK)
-    axes.set_title(f"Top {MAX_TOPICS} topics: new, decided" if len(report.topics) > MAX_TOPICS
+    axes.set_title(f"Top {MAX_TOPICS} topics: new, decided" if len(active) > MAX_TOPICS
                    else "Topics: new, decided", fontsize=HEADING)
     axes.set_xlabel("articles", fontsize=LABEL)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -155,3 +155,33 @@ def test_text_from_files_and_people_is_shown_as_text_never_as_markup(page, sandb
     expect(mine.locator("b")).to_have_text("bold")
     assert mine.locator("img").count() == 0 and mine.locator("a").count() == 0
     assert page.title() == "newsbot sandbox"
+
+
+def test_news_report_in_the_page_shows_the_uploaded_chart(page, sandbox: Sandbox):
+    """The chart goes through the look-alike's three-step upload and the page shows it.
+    REPORT_SCREENSHOT=docs/report.png saves the screenshot the README shows."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".bk-header")).to_be_visible()
+    card = page.locator(".thread .replies .message").first
+    card.get_by_role("button", name="Skip").click()
+    expect(card).to_contain_text("Skip, by @you")
+    box = page.get_by_role("textbox", name="Message")
+    box.fill("/news report")
+    box.press("Enter")
+    answer = page.locator(".message.ephemeral")
+    expect(answer).to_contain_text("Editorial report, last 7 days")
+    expect(answer).to_contain_text("1 decided (0 published, 1 skipped)")
+    chart = answer.locator(".bk-image.file img")
+    expect(chart).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=chart.element_handle())
+    assert chart.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [1200, 675]
+    assert "/files/F" in chart.get_attribute("src")
+    assert [c.method for c in sandbox.slack.calls() if c.method.startswith("files.")
+            or c.method == "upload"] == ["files.getUploadURLExternal", "upload",
+                                         "files.completeUploadExternal"]
+    screenshot = os.environ.get("REPORT_SCREENSHOT")
+    if screenshot:
+        answer.scroll_into_view_if_needed()
+        page.screenshot(path=screenshot)
