@@ -31,7 +31,8 @@ HELP = """*newsbot* answers privately. Try:
 • `/news topics`: every topic with its unpublished and total counts
 • `/news digest`: a preview of the digest that would be posted now
 • `/news schedule list` and `/news schedule preview "0 9 * * 1-5" [tz=Europe/London]`
-• `/news schedule add <#channel> "<cron>" [tz=Zone] [top=N] [topics=A,B] [min_quality=Q]`, \
+• `/news schedule add <#channel> "<cron>" [tz=Zone] [top=N] [topics=A,B] [min_quality=Q] \
+[kind=digest|report|gaps]`, \
 `/news schedule remove|pause|resume <id>` (admins)
 • `/news sync`: write the decisions into the article files (admins)
 • `/news report [days]`: the editorial report with its chart (default: the last 7 days)
