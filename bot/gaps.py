@@ -7,8 +7,8 @@ could offer anything new on it. For each gap:
   the minimum quality, whatever became of it (None: there is none on record);
 - `best`: the best article editors could still take up (digest order, any age or
   quality), or None;
-- the gap opened H hours after `lastArticle` (or, when that article is younger than H
-  hours but was decided or published, at the latest when it was).
+- the gap opened H hours after `lastArticle`; when that article is younger than H hours
+  (it and its fresh fellows were decided or published meanwhile) the moment is unknown.
 
 Alerts are claimed in `gap_alerts` (channel, topic, day) before they are posted, so each
 topic gets at most one alert per channel and day.
@@ -36,11 +36,17 @@ class Gap:
     best_quality: float | None
 
     def opened_at(self, hours: float, now: dt.datetime) -> dt.datetime | None:
-        """When the gap opened (None: no article of the quality on record at all)."""
+        """When the gap opened: H hours after the last article. None when there is no
+        article on record, or when the last one is still fresh (it was decided or
+        published: when is not known here)."""
         if self.last_article is None:
             return None
         last = dt.datetime.fromisoformat(self.last_article.replace("Z", "+00:00"))
-        return min(last + dt.timedelta(hours=hours), now)
+        try:
+            opened = last + dt.timedelta(hours=hours)
+        except OverflowError:
+            return None
+        return opened if opened <= now else None
 
     def to_json(self) -> dict[str, Any]:
         best = None if self.best_id is None else {"id": self.best_id,

@@ -43,8 +43,13 @@ def gap_alert_blocks(gaps: Sequence[Gap], *, hours: float, min_quality: float | 
     lines = []
     for gap in gaps:
         opened = gap.opened_at(hours, now)
-        since = (f"gap open since {_slack_time(opened)}" if opened is not None
-                 else f"no article{quality} on record")
+        if opened is not None:
+            since = f"gap open since {_slack_time(opened)}"
+        elif gap.last_article is not None:
+            last = dt.datetime.fromisoformat(gap.last_article.replace("Z", "+00:00"))
+            since = f"every recent article was decided (the last from {_slack_time(last)})"
+        else:
+            since = f"no article{quality} on record"
         best = (f"best still open: `{escape(gap.best_id)}` (quality {gap.best_quality:g})"
                 if gap.best_id is not None and gap.best_quality is not None
                 else f"best still open: `{escape(gap.best_id)}`" if gap.best_id

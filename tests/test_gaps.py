@@ -207,3 +207,24 @@ def test_schedule_kind_is_checked(newsbot, workdir, desk):
         f"  - {{channel: {CHANNEL}, cron: '0 9 * * 1', kind: weekly}}\n")
     result = newsbot("gaps")
     assert result.code == 2 and "schedules[0].kind" in result.stderr
+
+
+def test_the_alert_says_when_each_gap_opened(desk):
+    from bot.gaps import Gap
+    from handlers.gap_alerts import gap_alert_blocks
+
+    now = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
+    gaps = [Gap("Space", "2026-11-27T09:30:00Z", "space-old.md", 80),
+            Gap("Health", "2026-11-29T11:00:00Z", "health-old.md", 30),
+            Gap("Nope", None, None, None)]
+    text, blocks = gap_alert_blocks(gaps, hours=24, min_quality=50, now=now)
+    assert text == "Coverage gaps: 3 topics with no new article of quality 50 or more in the " \
+                   "last 24 hours"
+    lines = blocks[1]["text"]["text"].splitlines()
+    opened = int(dt.datetime(2026, 11, 28, 9, 30, tzinfo=dt.UTC).timestamp())
+    assert lines[0] == (f"• *Space*: gap open since <!date^{opened}^{{date_short_pretty}} "
+                        "{time}|2026-11-28 09:30 UTC>; best still open: `space-old.md` "
+                        "(quality 80)")
+    assert lines[1].startswith("• *Health*: every recent article was decided (the last from ")
+    assert lines[2] == "• *Nope*: no article of quality 50 or more on record; nothing left to " \
+                       "review"
