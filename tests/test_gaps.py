@@ -228,3 +228,19 @@ def test_the_alert_says_when_each_gap_opened(desk):
     assert lines[1].startswith("• *Health*: every recent article was decided (the last from ")
     assert lines[2] == "• *Nope*: no article of quality 50 or more on record; nothing left to " \
                        "review"
+
+
+def test_slack_schedule_add_takes_a_kind(store):
+    from bot.schedule_command import run_schedule_command
+
+    def run(text):
+        return run_schedule_command(store, text, user_id="U0CHIEF", is_admin=lambda u: True)
+
+    reply = run(f'add <#{CHANNEL}|news> "0 9 * * 1" kind=report')
+    assert reply.ok and reply.schedule.kind == "report", reply.text
+    assert "report" in reply.text
+    assert run(f'add <#{CHANNEL}|news> "0 9 * * 1"').schedule.kind == "digest"
+    again = run(f'add <#{CHANNEL}|news> "0 9 * * 1" kind=REPORT')
+    assert not again.ok and "the same report is already scheduled" in again.text
+    bad = run(f'add <#{CHANNEL}|news> "0 9 * * 1" kind=weekly')
+    assert not bad.ok and "must be one of digest, report, gaps" in bad.text
