@@ -136,10 +136,6 @@ def _seconds(moment: dt.datetime) -> str:
     return _iso(moment.replace(microsecond=0))
 
 
-def _parse(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def day_ends(start: dt.datetime, end: dt.datetime, tz: str) -> list[tuple[dt.date, dt.datetime]]:
     """Each local day the period touches, with the moment it ends (the last: `end`)."""
     zone = ZoneInfo(tz)
@@ -163,14 +159,29 @@ def build_report(store: Store, days: float = DEFAULT_DAYS, *, now: dt.datetime |
         "SELECT topic_key, count(*) FROM article_topics WHERE published_at >= ?"
         " AND published_at <= ? GROUP BY topic_key", [_seconds(start), _seconds(end)]))
     pending = _pending_by_topic(store, end)
-    period = {"start": _ms(start), "end": _ms(end)}
-    decided_by_topic: dict[tuple[str, str], int] = {}
-    for key, decision, count in db.execute(
-        f"{_STANDING} SELECT t.topic_key, s.decision, count(*) FROM standing s"
-        " JOIN article_topics t ON t.article_id = s.article_id GROUP BY t.topic_key, s.decision",
-        period,
+    # One pass over the period's standing decisions: their topics, their day, and the
+    # hours from the article's first digest post (or its publishedDateTime) to the
+    # decision. SQLite reads the ISO times (julianday); digest_messages is indexed by
+    # (channel, article_id), so the channels are named.
+    channels = [row[0] for row in db.execute("SELECT DISTINCT channel FROM digests")]
+    first_post = ("(SELECT min(m.posted_at) FROM digest_messages m WHERE m.channel IN"
+                  f" ({', '.join('?' * len(channels))}) AND m.article_id = s.article_id)"
+                  if channels else "NULL")
+    decided_by_topic: Counter[tuple[str, str]] = Counter()
+    decided_at: dict[str, list[str]] = {PUBLISH: [], SKIP: []}
+    hours = []
+    for decision, decided, topic_keys, waited in db.execute(
+        f"{_STANDING} SELECT s.decision, s.decided_at, (SELECT group_concat(t.topic_key, char(31))"
+        " FROM article_topics t WHERE t.article_id = s.article_id),"
+        f" 24 * (julianday(s.decided_at) - julianday(coalesce({first_post}, a.published_at)))"
+        " FROM standing s LEFT JOIN articles a ON a.id = s.article_id",
+        [_ms(start), _ms(end), *channels],
     ):
-        decided_by_topic[(key, decision)] = count
+        decided_at[decision].append(decided)
+        for key in topic_keys.split("\x1f") if topic_keys else ():
+            decided_by_topic[(key, decision)] += 1
+        if waited is not None:
+            hours.append(waited)
     keys = set(new) | set(pending) | {key for key, _ in decided_by_topic}
     topics = sorted(
         (TopicLine(names.get(key, key), new.get(key, 0), decided_by_topic.get((key, PUBLISH), 0),
@@ -178,22 +189,15 @@ def build_report(store: Store, days: float = DEFAULT_DAYS, *, now: dt.datetime |
         key=lambda t: (-t.new, -t.decided, t.topic.casefold(), t.topic),
     )
 
-    # the first post of each article: digest_messages is indexed by (channel, article_id)
-    decisions = db.execute(
-        f"{_STANDING} SELECT s.decision, s.decided_at, a.published_at,"
-        " (SELECT min(m.posted_at) FROM digest_messages m WHERE m.channel IN"
-        " (SELECT DISTINCT channel FROM digests) AND m.article_id = s.article_id)"
-        " FROM standing s LEFT JOIN articles a ON a.id = s.article_id", period).fetchall()
     ends = day_ends(start, end, tz)
-    zone = ZoneInfo(tz)
-    per_day: Counter[tuple[dt.date, str]] = Counter()
-    hours = []
-    for decision, decided_at, published_at, first_post in decisions:
-        decided = _parse(decided_at)
-        per_day[(decided.astimezone(zone).date(), decision)] += 1
-        since = first_post or published_at
-        if since:
-            hours.append((decided - _parse(since)).total_seconds() / 3600)
+    per_day: dict[tuple[dt.date, str], int] = {}
+    for decision, times in decided_at.items():
+        times.sort()
+        previous = 0
+        for day, moment in ends:  # decisions made before each day's end, less the earlier
+            made = bisect.bisect_right(times, _ms(moment))
+            per_day[(day, decision)] = made - previous
+            previous = made
     median = round(statistics.median(hours), 2) if hours else None
 
     editors = [EditorLine(user, publish, skip, withdrawn) for user, publish, skip, withdrawn in
@@ -209,14 +213,16 @@ def build_report(store: Store, days: float = DEFAULT_DAYS, *, now: dt.datetime |
         DayLine(day, per_day[(day, PUBLISH)], per_day[(day, SKIP)], waiting)
         for (day, _), waiting in zip(ends, queue, strict=True)
     )
-    return Report(start, end, tuple(topics), tuple(editors), len(decisions), median, day_lines)
+    decided = len(decided_at[PUBLISH]) + len(decided_at[SKIP])
+    return Report(start, end, tuple(topics), tuple(editors), decided, median, day_lines)
 
 
-# Standing decisions made in the period (:start, :end): each article's latest vote (the
-# `decisions` view), found from the votes in the period instead of ranking every vote.
+# Standing decisions made in the period (two parameters: its start and end): each
+# article's latest vote (the `decisions` view), found from the votes in the period
+# instead of ranking every vote.
 _STANDING = (
     "WITH standing AS MATERIALIZED (SELECT v.article_id, v.decision, v.decided_at FROM votes v"
-    " WHERE v.decided_at >= :start AND v.decided_at <= :end"
+    " WHERE v.decided_at >= ? AND v.decided_at <= ?"
     " AND v.seq = (SELECT max(w.seq) FROM votes w WHERE w.article_id = v.article_id))"
 )
 # An article that can wait in the queue: usable, and not closed in its file without a
