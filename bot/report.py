@@ -148,6 +148,20 @@ def day_ends(start: dt.datetime, end: dt.datetime, tz: str) -> list[tuple[dt.dat
     return ends
 
 
+# Standing decisions made in the period (two parameters: its start and end): each
+# article's latest vote (the `decisions` view), found from the votes in the period
+# instead of ranking every vote.
+_STANDING = (
+    "WITH standing AS MATERIALIZED (SELECT v.article_id, v.decision, v.decided_at FROM votes v"
+    " WHERE v.decided_at >= ? AND v.decided_at <= ?"
+    " AND v.seq = (SELECT max(w.seq) FROM votes w WHERE w.article_id = v.article_id))"
+)
+# An article that can wait in the queue: usable, and not closed in its file without a
+# standing decision (published or skipped outside newsbot, at a time we cannot know).
+_CAN_WAIT = ("a.error IS NULL AND (a.published = 0 AND a.skipped = 0"
+             " OR EXISTS (SELECT 1 FROM votes v WHERE v.article_id = a.id))")
+
+
 def build_report(store: Store, days: float = DEFAULT_DAYS, *, now: dt.datetime | None = None,
                  tz: str = "UTC") -> Report:
     """The report for the `days` before `now`."""
@@ -215,20 +229,6 @@ def build_report(store: Store, days: float = DEFAULT_DAYS, *, now: dt.datetime |
     )
     decided = len(decided_at[PUBLISH]) + len(decided_at[SKIP])
     return Report(start, end, tuple(topics), tuple(editors), decided, median, day_lines)
-
-
-# Standing decisions made in the period (two parameters: its start and end): each
-# article's latest vote (the `decisions` view), found from the votes in the period
-# instead of ranking every vote.
-_STANDING = (
-    "WITH standing AS MATERIALIZED (SELECT v.article_id, v.decision, v.decided_at FROM votes v"
-    " WHERE v.decided_at >= ? AND v.decided_at <= ?"
-    " AND v.seq = (SELECT max(w.seq) FROM votes w WHERE w.article_id = v.article_id))"
-)
-# An article that can wait in the queue: usable, and not closed in its file without a
-# standing decision (published or skipped outside newsbot, at a time we cannot know).
-_CAN_WAIT = ("a.error IS NULL AND (a.published = 0 AND a.skipped = 0"
-             " OR EXISTS (SELECT 1 FROM votes v WHERE v.article_id = a.id))")
 
 
 def _pending_by_topic(store: Store, end: dt.datetime) -> dict[str, int]:
