@@ -296,3 +296,32 @@ def test_a_later_period_sees_the_same_queue_without_replaying(history):
     assert [day.pending for day in later.days] == [3, 3, 3]
     assert later.decided == 0 and later.editors == ()
     assert {t.topic: t.pending for t in later.topics} == {"Space": 2, "Health": 1}
+
+
+def test_the_lookalike_refuses_an_upload_that_is_incomplete_or_of_another_length():
+    import json as json_module
+    import urllib.request
+
+    from sandbox import SlackLookalike
+
+    with SlackLookalike() as slack:
+        token = slack.bot_token
+        first = slack.call("files.getUploadURLExternal", token, filename="a.png", length=4)
+        assert first["ok"] and first["upload_url"].startswith(f"{slack.url}/upload/v1/")
+        files = json_module.dumps([{"id": first["file_id"]}])
+        early = slack.call("files.completeUploadExternal", token, files=files)
+        assert early == {"ok": False, "error": "file_not_found"}
+        request = urllib.request.Request(first["upload_url"], data=b"12345", method="POST")
+        with urllib.request.urlopen(request) as answer:
+            assert answer.read() == b"OK - 5"
+        wrong = slack.call("files.completeUploadExternal", token, files=files)
+        assert wrong == {"ok": False, "error": "invalid_file_length"}
+        missing = slack.call("files.getUploadURLExternal", token, filename="a.png")
+        assert missing["error"] == "invalid_arguments"
+        unknown = slack.call("files.completeUploadExternal", token, files=files,
+                             channel_id="C0NOSUCH")
+        assert unknown["error"] == "channel_not_found"
+        assert [c.method for c in slack.calls()] == [
+            "files.getUploadURLExternal", "files.completeUploadExternal", "upload",
+            "files.completeUploadExternal", "files.getUploadURLExternal",
+            "files.completeUploadExternal"]
