@@ -33,7 +33,7 @@ from bot.schedules import apply_config_schedules
 from bot.sync import SyncBusy, sync_decisions
 from handlers import buttons, event_metrics, home, news_command, reactions
 from handlers.article_message import Redrawer
-from handlers.digest_post import scheduled_poster
+from handlers.gap_alerts import scheduled_poster_by_kind
 from handlers.slack_retry import SafeConnectionErrorRetryHandler, SafeServerErrorRetryHandler
 from handlers.web_server import EVENTS_PATH, Routes, SlackEvents, WebServer
 from storage.db import Store
@@ -282,7 +282,7 @@ def serve(
             if server is not None:
                 server.close()
             raise
-    scheduler = DigestScheduler(store, scheduled_poster(client, store, config),
+    scheduler = DigestScheduler(store, scheduled_poster_by_kind(client, store, config),
                                 grace=dt.timedelta(minutes=config.grace_minutes))
     scheduler.add_interval_job(refresher, config.refresh_seconds, "index-refresh")
     if config.sync_interval_minutes > 0:

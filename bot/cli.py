@@ -420,7 +420,8 @@ def cmd_schedule(ctx: Context) -> int:
             client = _slack_client()
             channel = _channel_argument(args.channel, "CHANNEL", client)
             spec = ScheduleSpec(channel=channel, cron=args.cron, tz=args.tz, top=args.top,
-                                topics=tuple(args.topic or ()), min_quality=args.min_quality)
+                                topics=tuple(args.topic or ()), min_quality=args.min_quality,
+                                kind=args.kind)
             command = ScheduleCommand("add", spec=spec)
             if client is not None:
                 problem = _slack_check(client, "checking the channel")
@@ -507,6 +508,67 @@ def _schedule_preview(ctx: Context) -> int:
     return 0
 
 
+def cmd_report(ctx: Context) -> int:
+    """The editorial report; `--chart` and `--post` load matplotlib, nothing else does."""
+    from bot.report import build_report
+
+    args = ctx.args
+    if args.post and not args.channel:
+        raise UsageError("--post needs --channel C (a channel id such as C0123456789)")
+    ctx.refresh()
+    report = build_report(ctx.store, args.days, tz=ctx.config.timezone)
+    if args.chart:
+        from bot.report_chart import write_chart
+
+        try:
+            write_chart(report, args.chart)
+        except OSError as error:
+            raise UsageError(f"cannot write the chart {args.chart}: {error}") from None
+    if args.post:
+        _post_report(ctx, report)
+    ctx.emit(report.to_json(), report.text())
+    return 0
+
+
+def _post_report(ctx: Context, report) -> None:
+    from bot.app import credentials_from_env, explain_slack_failure, web_client
+    from bot.schedules import ScheduleError, normalize_channel
+    from handlers.report_post import ReportPostError, post_report
+
+    try:
+        channel = normalize_channel(ctx.args.channel)
+    except ScheduleError as error:
+        raise UsageError(f"--channel: {error}") from None
+    credentials = credentials_from_env(os.environ, "post")
+    client = web_client(credentials.bot_token, credentials.api_url)
+    try:
+        post_report(client, report, channel)
+    except ReportPostError as error:
+        cause = error.__cause__ or error
+        hint = explain_slack_failure(cause, "SLACK_BOT_TOKEN", client.base_url) or str(error)
+        raise UsageError(f"posting the report to {channel} failed: {hint}") from None
+
+
+def cmd_gaps(ctx: Context) -> int:
+    """Watched topics with nothing fresh to publish: `--topic`, else `gaps.topics`, else
+    every topic seen in the last 30 days."""
+    from bot.gaps import find_gaps, watched_topics
+
+    args = ctx.args
+    ctx.refresh()
+    topics = watched_topics(ctx.store, args.topic or ctx.config.gap_topics)
+    gaps = find_gaps(ctx.store, topics, hours=args.hours, min_quality=args.min_quality)
+    quality = "" if args.min_quality is None else f" of quality {args.min_quality:g} or more"
+    lines = [f"{len(gaps)} of {len(topics)} watched topics have no new article{quality} "
+             f"in the last {args.hours:g} hours"]
+    for gap in gaps:
+        best = f"best open: {gap.best_id} (quality {_num(gap.best_quality)})" if gap.best_id \
+            else "nothing open"
+        lines.append(f"  {gap.topic}: last article {gap.last_article or 'none'}; {best}")
+    ctx.emit({"gaps": [gap.to_json() for gap in gaps]}, "\n".join(lines))
+    return 0
+
+
 def _articles_json(articles: Sequence[Article], decisions: dict[str, Decision]) -> list[dict]:
     """Articles as JSON; one with a standing decision carries it under `decision`."""
     return [dict(a.to_json(), decision=decisions[a.id].to_json()) if a.id in decisions
@@ -564,6 +626,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _report_days(text: str) -> int:
+    from bot.report import MAX_DAYS
+
+    value = _positive_int(text)
+    if value > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_DAYS}: {text}")
+    return value
+
+
 def _finite(text: str) -> float:
     """A number; 'nan' and 'inf' (which float() accepts) would match nothing or overflow."""
     try:
@@ -572,6 +643,13 @@ def _finite(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0: {text}")
     return value
 
 
@@ -744,6 +822,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only articles with this topic (repeatable: any of them)")
     add.add_argument("--min-quality", type=_finite, metavar="Q", help="minimum quality")
     add.add_argument("--user", metavar="U", help="who adds it (recorded as created_by)")
+    add.add_argument("--kind", choices=["digest", "report", "gaps"], default="digest",
+                     help="what it posts: the digest (default), the editorial report of the "
+                          "last 7 days, or coverage-gap alerts (--topic: the watched topics)")
     for name, verb in (("remove", "remove"), ("pause", "pause"), ("resume", "resume")):
         action(name, f"{verb} a schedule").add_argument("id", metavar="ID",
                                                         help="schedule id, e.g. s1")
@@ -756,6 +837,25 @@ def build_parser() -> argparse.ArgumentParser:
                          help="start here instead of now (inclusive)")
     preview.add_argument("--count", type=_positive_int, default=5, metavar="N",
                          help="how many fire times (5)")
+
+    sub = command("report", cmd_report, "the editorial report: decisions, topics, editors and "
+                  "the queue over the last days")
+    sub.add_argument("--days", type=_report_days, default=7, metavar="N",
+                     help="the days before now to report on (7)")
+    sub.add_argument("--chart", metavar="FILE.png", help="write the chart as a PNG")
+    sub.add_argument("--post", action="store_true",
+                     help="upload the chart with a summary to Slack (SLACK_BOT_TOKEN)")
+    sub.add_argument("--channel", metavar="C", help="with --post: the channel id")
+
+    sub = command("gaps", cmd_gaps, "watched topics with no usable, unpublished article "
+                  "published recently (coverage gaps)")
+    sub.add_argument("--topic", action="append", metavar="T",
+                     help="watch this topic (repeatable; default: gaps.topics, else every "
+                          "topic seen in the last 30 days)")
+    sub.add_argument("--hours", type=_positive_number, default=24.0, metavar="H",
+                     help="how recent an article must be (24)")
+    sub.add_argument("--min-quality", type=_finite, metavar="Q",
+                     help="minimum quality (default: none, as the digest)")
 
     sub = command("sandbox", cmd_sandbox, "try newsbot without Slack: a look-alike workspace and "
                   "the bot on this machine, with a web page (127.0.0.1 only)")

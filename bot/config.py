@@ -56,6 +56,8 @@ class Config:
     clusters_enabled: bool = True
     clusters_similarity: float = 0.8  # title + excerpt lede similarity that makes a copy
     clusters_window_hours: float = 72.0  # copies are published at most this far apart
+    # Coverage gaps: the topics to watch; empty: every topic seen in the last 30 days
+    gap_topics: tuple[str, ...] = ()
     # Serving
     refresh_seconds: float = 60.0  # how often `newsbot serve` re-reads the articles folder
     # Index
@@ -215,6 +217,7 @@ SETTINGS: dict[str, Setting] = dict(
          Setting("clusters_similarity", _fraction, "NEWSBOT_CLUSTERS_SIMILARITY")),
         ("clusters.window_hours",
          Setting("clusters_window_hours", _positive_number, "NEWSBOT_CLUSTERS_WINDOW_HOURS")),
+        ("gaps.topics", Setting("gap_topics", _names)),
     ]
 )
 _PATH_ATTRIBUTES = {"articles", "db"}

@@ -30,10 +30,11 @@ from bot.schedules import (
 )
 from storage.db import Store
 
-OPTIONS = ("tz", "top", "topics", "min_quality")  # key=value options of `schedule add`
+OPTIONS = ("tz", "top", "topics", "min_quality", "kind")  # key=value options of `schedule add`
 CHANGES = ("add", "remove", "pause", "resume")  # admins only
 USAGE = (  # parse_schedule_command reads what follows `/news schedule` in Slack
-    '/news schedule add #channel "<cron>" [tz=Zone] [top=N] [topics=A,B] [min_quality=Q] | '
+    '/news schedule add #channel "<cron>" [tz=Zone] [top=N] [topics=A,B] [min_quality=Q] '
+    '[kind=digest|report|gaps] | '
     '/news schedule list | /news schedule remove|pause|resume <id> | '
     '/news schedule preview "<cron>" [tz=Zone]'
 )
@@ -124,7 +125,7 @@ def parse_schedule_command(
     cron = _cron_text(positional[1:], f'/news schedule add {positional[0]} "0 9 * * 1-5"')
     spec = ScheduleSpec(channel=channel, cron=cron, tz=options.get("tz"),
                         top=options.get("top"), topics=options.get("topics"),
-                        min_quality=options.get("min_quality"))
+                        min_quality=options.get("min_quality"), kind=options.get("kind"))
     tz_given = spec.tz is not None
     spec = spec.validated()
     return ScheduleCommand("add", spec=spec if tz_given else replace(spec, tz=None))

@@ -30,7 +30,10 @@ from storage.db import Store
 
 ORIGINS = ("config", "slack", "cli")
 SQLITE_MAX_INTEGER = 2**63 - 1
-CONFIG_KEYS = ("id", "channel", "cron", "tz", "top", "topics", "min_quality", "enabled")
+CONFIG_KEYS = ("id", "channel", "cron", "tz", "top", "topics", "min_quality", "enabled", "kind")
+# What a schedule posts: the digest, the editorial report (bot/report.py) or coverage-gap
+# alerts (bot/gaps.py; `topics` are then the watched topics, `min_quality` their minimum).
+KINDS = ("digest", "report", "gaps")
 _GENERATED_ID = re.compile(r"^s\d+$", re.IGNORECASE)
 _NAMED_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,39}$")
 _CHANNEL_LINK = re.compile(r"^<#([A-Za-z0-9]+)(?:\|[^>]*)?>$")  # <#C123|name>, <#C123|>, <#C123>
@@ -135,6 +138,14 @@ def check_topics(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(topics))
 
 
+def check_kind(value: Any) -> str:
+    if value is None:
+        return "digest"
+    if not isinstance(value, str) or value.strip().lower() not in KINDS:
+        raise ScheduleError(f"kind {value!r}: must be one of {', '.join(KINDS)}")
+    return value.strip().lower()
+
+
 def check_zone_name(value: Any) -> str:
     try:
         return zone(value).key
@@ -161,6 +172,7 @@ class ScheduleSpec:
     top: int | None = None  # None: the configured digest.top
     topics: tuple[str, ...] = ()
     min_quality: float | None = None
+    kind: str | None = None  # None: digest
 
     def validated(self, default_tz: str = "UTC") -> ScheduleSpec:
         """The same spec with every value checked and normalised (ScheduleError if wrong)."""
@@ -171,12 +183,14 @@ class ScheduleSpec:
             top=check_top(self.top),
             topics=check_topics(self.topics),
             min_quality=check_min_quality(self.min_quality),
+            kind=check_kind(self.kind),
         )
 
     def same_digest(self, schedule: Schedule) -> bool:
-        return (self.channel, self.cron, self.tz, self.top, self.topics, self.min_quality) == (
+        return (self.channel, self.cron, self.tz, self.top, self.topics, self.min_quality,
+                self.kind or "digest") == (
             schedule.channel, schedule.cron, schedule.tz, schedule.top, schedule.topics,
-            schedule.min_quality,
+            schedule.min_quality, schedule.kind,
         )
 
 
@@ -195,6 +209,7 @@ class Schedule:
     origin: str
     active_since: str  # fire times before this are never due (added, resumed or retimed)
     config_key: str | None = field(default=None, compare=False)
+    kind: str = "digest"
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Schedule:
@@ -204,6 +219,7 @@ class Schedule:
             min_quality=row["min_quality"], enabled=bool(row["enabled"]),
             created_by=row["created_by"], created_at=row["created_at"], origin=row["origin"],
             active_since=row["active_since"], config_key=row["config_key"],
+            kind=row.get("kind") or "digest",
         )
 
     def trigger(self):
@@ -227,14 +243,17 @@ class Schedule:
             "top": self.top, "topics": list(self.topics), "minQuality": self.min_quality,
             "enabled": self.enabled, "origin": self.origin, "createdBy": self.created_by,
             "createdAt": self.created_at,
-            "nextFire": next_fire.isoformat() if next_fire else None,
+            "nextFire": next_fire.isoformat() if next_fire else None, "kind": self.kind,
         }
 
     def describe(self, channel_format=lambda channel: channel,
                  user_format=lambda user: user) -> str:
         """One line for people: `s3  C123  "0 9 * * 1-5" Europe/London  top 5 ...`."""
         parts = [f'{self.id}: {channel_format(self.channel)} "{self.cron}" {self.tz}']
-        parts.append(f"top {self.top}" if self.top else "top default")
+        if self.kind != "digest":
+            parts.append(self.kind)
+        else:
+            parts.append(f"top {self.top}" if self.top else "top default")
         if self.topics:
             parts.append("topics " + ",".join(self.topics))
         if self.min_quality is not None:
@@ -273,11 +292,11 @@ def _insert(db, spec: ScheduleSpec, *, schedule_id: str | None, origin: str,
     schedule_id = schedule_id or f"s{seq}"
     db.execute(
         "INSERT INTO schedules (seq, id, channel, cron, tz, top, topics, min_quality, enabled,"
-        " created_by, created_at, origin, config_key, config_enabled, active_since, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_by, created_at, origin, config_key, config_enabled, active_since, updated_at,"
+        " kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [seq, schedule_id, spec.channel, spec.cron, spec.tz, spec.top, json.dumps(spec.topics),
          spec.min_quality, int(enabled), created_by, now, origin, config_key,
-         int(enabled) if config_key else None, now, now],
+         int(enabled) if config_key else None, now, now, spec.kind or "digest"],
     )
     return schedule_id
 
@@ -303,7 +322,8 @@ def add_schedule(
         for existing in list_schedules(store):
             if spec.same_digest(existing):
                 raise ScheduleError(
-                    f"the same digest is already scheduled as {existing.id}"
+                    f"the same {'digest' if existing.kind == 'digest' else existing.kind} is "
+                f"already scheduled as {existing.id}"
                     + ("" if existing.enabled else f" (paused: resume {existing.id})")
                 )
         schedule_id = _insert(db, spec, schedule_id=None, origin=origin,
@@ -388,6 +408,7 @@ def config_entry(raw: Any, index: int) -> dict[str, Any]:
         "tz": lambda v: None if v is None else check_zone_name(v),
         "top": check_top, "topics": lambda v: list(check_topics(v)),
         "min_quality": check_min_quality, "id": _check_config_id, "enabled": _check_enabled,
+        "kind": check_kind,
     }
     for key, check in checks.items():
         value = raw.get(key)
@@ -449,6 +470,8 @@ def _config_key(entry: Mapping[str, Any], default_tz: str) -> str:
         return f"id:{entry['id']}"
     content = [entry["channel"], entry["cron"], entry.get("tz") or default_tz, entry.get("top"),
                list(entry.get("topics") or ()), entry.get("min_quality")]
+    if entry.get("kind") not in (None, "digest"):  # digests keep the keys they always had
+        content.append(entry["kind"])
     digest = hashlib.sha256(json.dumps(content).encode()).hexdigest()[:16]
     return f"content:{digest}"
 
@@ -494,7 +517,8 @@ def apply_config_schedules(
                 report.removed.append(row["id"])
         for key, entry in keyed:
             spec = ScheduleSpec(entry["channel"], entry["cron"], entry["tz"] or default_tz,
-                                entry["top"], tuple(entry["topics"]), entry["min_quality"])
+                                entry["top"], tuple(entry["topics"]), entry["min_quality"],
+                                entry.get("kind"))
             spec = spec.validated(default_tz)
             row = existing.get(key)
             if row is None:
@@ -514,7 +538,8 @@ def _update_from_config(db, row: Mapping[str, Any], spec: ScheduleSpec, enabled:
     changes: dict[str, Any] = {}
     if not spec.same_digest(current):
         changes.update(channel=spec.channel, cron=spec.cron, tz=spec.tz, top=spec.top,
-                       topics=json.dumps(spec.topics), min_quality=spec.min_quality)
+                       topics=json.dumps(spec.topics), min_quality=spec.min_quality,
+                       kind=spec.kind or "digest")
         if (spec.cron, spec.tz) != (current.cron, current.tz):
             changes["active_since"] = stamp  # a new timing starts now, nothing to catch up
     if bool(row["config_enabled"]) != enabled:

@@ -34,6 +34,7 @@ from handlers.blocks import (
     text_blocks,
 )
 from handlers.channels import channel_id_by_name, posting_problem
+from handlers.report_post import report_answer
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -44,9 +45,11 @@ HELP = """*newsbot* answers privately. Try:
 • `/news topics`: every topic with its unpublished and total counts
 • `/news digest`: a preview of the digest that would be posted now
 • `/news schedule list` and `/news schedule preview "0 9 * * 1-5" [tz=Europe/London]`
-• `/news schedule add #channel "<cron>" [tz=Zone] [top=N] [topics=A,B] [min_quality=Q]`, \
+• `/news schedule add #channel "<cron>" [tz=Zone] [top=N] [topics=A,B] [min_quality=Q] \
+[kind=digest|report|gaps]`, \
 `/news schedule remove|pause|resume <id>` (admins)
 • `/news sync`: write the decisions into the article files (admins)
+• `/news report [days]`: the editorial report with its chart (default: the last 7 days)
 • `/news help`: this message"""
 
 
@@ -101,6 +104,8 @@ class NewsCommand:
             return self._schedule(rest, user_id)
         if sub == "sync":
             return self._sync(user_id)
+        if sub == "report":
+            return Answer(*report_answer(self.store, self.config, self.client, rest))
         intro = "" if sub in ("", "help") else f"I don't know `{shown(words, 100)}`.\n\n"
         return Answer("newsbot help", text_blocks(intro + HELP))
 

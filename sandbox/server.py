@@ -331,6 +331,11 @@ class Sandbox:
                       "skip": list(self.config.skip_emoji)},
             "articles": _shown_path(self.config.articles),
             "images": self.images.page_urls(),
+            # uploaded files by id, served by the page's own server: image blocks name
+            # them (slack_file) and the page shows them
+            "files": {f.id: {**f.to_json(self.slack.uploads.base_url),
+                             "url_private": f"{self.url.rstrip('/')}/files/{f.id}/{f.name}"}
+                      for f in self.slack.uploads.all()},
         }
 
     # ---- helpers

@@ -19,7 +19,9 @@ Faithful to Slack:
 
 Simplified: one workspace and one app; no scopes, so any valid token may call any method
 (except views.publish, which needs the bot token); no real rate limits, only injected
-ones (`fail_next`); unknown methods get HTTP 404 `unknown_method`; files are not supported.
+ones (`fail_next`); unknown methods get HTTP 404 `unknown_method`. Files: only the external
+upload (uploads.py), recorded as `files.getUploadURLExternal`, `upload` (the POST of the bytes)
+and `files.completeUploadExternal`.
 
 Fault injection (`fail_next(method, ...)`), consumed by the next calls of that method:
 - `fail_next(m)`: HTTP 429, `Retry-After: 1`, error `ratelimited`;
@@ -53,6 +55,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sandbox.response_urls import ResponsePost, ResponseUrls
+from sandbox.uploads import Uploads
 from sandbox.web_methods import MethodCall, answer
 from sandbox.workspace import Actor, Change, SlackError, SlackUser, Workspace
 
@@ -162,6 +165,7 @@ class SlackLookalike:
         for user in users:
             self.workspace.add_user(user)
         self.response_urls = ResponseUrls(self.workspace, clock)
+        self.uploads = Uploads()  # files: see uploads.py
         self._address = (host, port)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -181,6 +185,7 @@ class SlackLookalike:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={
             "poll_interval": 0.05}, name="slack-lookalike", daemon=True)
         self._thread.start()
+        self.uploads.base_url = self.url
         return self
 
     def stop(self) -> None:
@@ -247,12 +252,16 @@ class SlackLookalike:
             result, events = self._run(method, params, token)
         if fault is not None:
             result = _fault_answer(fault)
-        with self._record_lock:
-            self._calls.append(ApiCall(method, params, headers, result.status, result.body))
-            self._record_lock.notify_all()
+        self._record(method, params, headers, result.status, result.body)
         for event in events:
             self._deliver(event)
         return result
+
+    def _record(self, method: str, params: dict[str, Any], headers: dict[str, str],
+                status: int, body: dict[str, Any]) -> None:
+        with self._record_lock:
+            self._calls.append(ApiCall(method, params, headers, status, body))
+            self._record_lock.notify_all()
 
     def _run(self, method: str, params: dict[str, Any],
              token: str | None) -> tuple[_Answer, list[dict[str, Any]]]:
@@ -262,7 +271,7 @@ class SlackLookalike:
             actor = self._actor(token)
             if actor is None:
                 raise SlackError("invalid_auth")
-            call = MethodCall(self.workspace, actor, params)
+            call = MethodCall(self.workspace, actor, params, uploads=self.uploads)
             return _Answer(200, answer(method, call), {}), call.events
         except SlackError as error:
             return _Answer(error.status, error.to_response(), {}), []
@@ -410,6 +419,10 @@ class _SlackRequestHandler(BaseHTTPRequestHandler):
             self._api(parts.path.removeprefix("/api/"), parts.query)
         elif parts.path.startswith("/response/") and self.command == "POST":
             self._response_url(parts.path.removeprefix("/response/"))
+        elif parts.path.startswith("/upload/v1/") and self.command == "POST":
+            self._upload(parts.path.removeprefix("/upload/v1/"))
+        elif parts.path.startswith("/files/") and self.command == "GET":
+            self._file(parts.path.removeprefix("/files/").split("/")[0])
         else:
             self._send(404, {"ok": False, "error": "not_found"}, {})
 
@@ -457,6 +470,35 @@ class _SlackRequestHandler(BaseHTTPRequestHandler):
             self._send(error.status, error.to_response(), {})
             return
         self._send(200, {"ok": True}, {})
+
+    def _upload(self, file_id: str) -> None:
+        """Step 2 of an external upload: the file's bytes, answered as Slack's upload host
+        answers (text `OK - <length>`); recorded as the call `upload`."""
+        data = self._body()
+        try:
+            self.slack.uploads.receive(file_id, data)
+        except SlackError as error:
+            self.slack._record("upload", {"file_id": file_id, "length": len(data)},
+                               dict(self.headers.items()), error.status, error.to_response())
+            self._send(error.status, error.to_response(), {})
+            return
+        self.slack._record("upload", {"file_id": file_id, "length": len(data)},
+                           dict(self.headers.items()), 200, {"ok": True})
+        self._send_bytes(200, f"OK - {len(data)}".encode(), "text/plain; charset=utf-8")
+
+    def _file(self, file_id: str) -> None:
+        stored = self.slack.uploads.get(file_id)
+        if stored is None or stored.data is None:
+            self._send(404, {"ok": False, "error": "file_not_found"}, {})
+            return
+        self._send_bytes(200, stored.data, stored.mimetype)
+
+    def _send_bytes(self, status: int, data: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

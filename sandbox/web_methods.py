@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.uploads import Uploads
 from sandbox.workspace import Actor, SlackError, Workspace, dm_channel_id, ts_key
 
 
@@ -31,6 +32,7 @@ class MethodCall:
     actor: Actor
     params: dict[str, Any]
     events: list[dict[str, Any]] = field(default_factory=list)
+    uploads: Uploads = field(default_factory=Uploads)
 
     @property
     def by_user(self) -> bool:
@@ -219,6 +221,31 @@ def views_open(call: MethodCall) -> dict[str, Any]:
     return {"view": view}
 
 
+def files_get_upload_url_external(call: MethodCall) -> dict[str, Any]:
+    stored = call.uploads.start(
+        filename=call.text("filename"), length=call.params.get("length"),
+        user=call.actor.user_id, created=int(float(call.workspace.next_ts())),
+        alt_txt=call.text("alt_txt") or call.text("alt_text"))
+    return {"upload_url": f"{call.uploads.base_url}/upload/v1/{stored.id}",
+            "file_id": stored.id}
+
+
+def files_complete_upload_external(call: MethodCall) -> dict[str, Any]:
+    channel = call.text("channel_id") or call.text("channels")
+    if channel and "," in channel:
+        channel = channel.split(",")[0]
+    if channel:
+        call.workspace.channel(channel)  # channel_not_found before anything changes
+    stored = call.uploads.complete(call.params.get("files"), call.actor.user_id)
+    if channel:
+        channel_id = call.workspace.channel(channel)["id"]
+        call.uploads.shared(stored, channel_id)
+        call.workspace.share_files(
+            call.actor, channel_id, [f.to_json(call.uploads.base_url) for f in stored],
+            text=call.text("initial_comment") or "", thread_ts=call.text("thread_ts"))
+    return {"files": [{"id": f.id, "title": f.title or f.name} for f in stored]}
+
+
 METHODS: dict[str, Method] = {
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
@@ -235,6 +262,8 @@ METHODS: dict[str, Method] = {
     "users.info": users_info,
     "views.publish": views_publish,
     "views.open": views_open,
+    "files.getUploadURLExternal": files_get_upload_url_external,
+    "files.completeUploadExternal": files_complete_upload_external,
 }
 
 

@@ -9,6 +9,7 @@
 - POST /api/react {channel, ts, name, add}, /api/click {action_id, block_id, channel, ts,
   ephemeral, home}, /api/command {channel, text}, /api/home: the user's actions.
 - GET /api/sync: the dry run (diff); POST /api/sync: run the sync.
+- GET /files/<id>/<name>: a file uploaded to the look-alike (images in messages).
 
 Answers are JSON: `{"ok": true, ...}` or `{"ok": false, "error": ...}` with a 4xx/5xx.
 
@@ -99,6 +100,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._state(parse_qs(parts.query).get("since", [""])[0])
         elif parts.path == "/api/sync":
             self._act(lambda sandbox, _: sandbox.sync(dry_run=True), {})
+        elif parts.path.startswith("/files/"):
+            self._file(parts.path.removeprefix("/files/").split("/")[0])
         else:
             self._json(404, {"ok": False, "error": "not_found"})
 
@@ -142,6 +145,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, data, {"Content-Type": content_type, "Cache-Control": "max-age=3600",
                                "Content-Security-Policy": "default-src 'none'; style-src "
                                "'unsafe-inline'", "X-Content-Type-Options": "nosniff"})
+    def _file(self, file_id: str) -> None:
+        """An uploaded file (the chart of /news report), as Slack shows an upload."""
+        stored = self.server.sandbox.slack.uploads.get(file_id)
+        if stored is None or stored.data is None:
+            self._json(404, {"ok": False, "error": "file_not_found"})
+            return
+        self._send(200, stored.data, {"Content-Type": stored.mimetype,
+                                      "Cache-Control": "no-store",
+                                      "X-Content-Type-Options": "nosniff"})
 
     def _state(self, since: str) -> None:
         sandbox = self.server.sandbox

@@ -326,6 +326,31 @@ class Workspace:
         self._announce(change)
         return channel_id, stored
 
+    def share_files(self, actor: Actor, channel: str | None, files: list[dict[str, Any]], *,
+                    text: str = "", thread_ts: str | None = None) -> tuple[str, dict[str, Any]]:
+        """Share completed uploads as a message (files.completeUploadExternal with a
+        channel); returns (channel id, the message as stored)."""
+        if len(text) > MAX_TEXT_LENGTH:
+            raise SlackError("msg_too_long")
+        with self._lock:
+            channel_id = self._channel_id(channel)
+            messages = self._messages[channel_id]
+            parent = self._thread_parent(messages, thread_ts) if thread_ts else None
+            ts = self.next_ts()
+            message: dict[str, Any] = {"type": "message", "ts": ts, "user": actor.user_id,
+                                       "text": text, "team": self.team_id, "upload": True,
+                                       "files": copy.deepcopy(files)}
+            if actor.bot_id:
+                message.update(bot_id=actor.bot_id, app_id=self.app_id)
+            if parent is not None:
+                message.update(thread_ts=parent["ts"], parent_user_id=parent["user"])
+                _count_reply(parent, message)
+            messages[ts] = message
+            stored = copy.deepcopy(message)
+            change = self._bump("message_posted", channel_id, ts, actor.user_id)
+        self._announce(change)
+        return channel_id, stored
+
     def update_message(
         self,
         actor: Actor,

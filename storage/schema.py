@@ -382,4 +382,31 @@ def clusters(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters]
+def report_schedules(db: sqlite_utils.Database) -> None:
+    """Schedules of other kinds than the digest, and the claims of coverage-gap alerts.
+
+    `schedules.kind` says what a schedule posts: the digest, the editorial report or
+    coverage-gap alerts. A row of `gap_alerts` is inserted before a gap alert is posted:
+    the claim that keeps a topic to one alert per channel and day, however many
+    schedules, processes and retries there are.
+    """
+    db.executescript(
+        """
+        ALTER TABLE schedules ADD COLUMN kind TEXT NOT NULL DEFAULT 'digest'
+            CHECK (kind IN ('digest', 'report', 'gaps'));
+        CREATE TABLE gap_alerts (
+            channel TEXT NOT NULL,
+            topic_key TEXT NOT NULL,      -- casefolded topic
+            day TEXT NOT NULL,            -- YYYY-MM-DD in the schedule's time zone
+            topic TEXT NOT NULL,          -- as shown in the alert
+            opened_at TEXT,               -- when the gap opened (NULL: no article on record)
+            schedule_id TEXT,
+            claimed_at TEXT NOT NULL,
+            PRIMARY KEY (channel, topic_key, day)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
+MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters,
+              report_schedules]

@@ -265,3 +265,33 @@ def test_the_layout_holds_at_700_pixels_with_a_side_panel_open(page, sandbox: Sa
     header = page.get_by_role("region", name="Messages").locator(".bk-header")
     assert header.bounding_box()["width"] > 300
     assert page.evaluate("document.documentElement.scrollWidth") <= 700
+
+
+def test_news_report_in_the_page_shows_the_uploaded_chart(page, sandbox: Sandbox):
+    """The chart goes through the look-alike's three-step upload and the page shows it.
+    REPORT_SCREENSHOT=docs/report.png saves the screenshot the README shows."""
+    from playwright.sync_api import expect
+
+    thread = open_thread(page)
+    first = thread.locator(".message").nth(1)  # the header's first article
+    first.get_by_role("button", name="Skip", exact=True).click()
+    expect(first).to_contain_text("Skipped by @you", timeout=REDRAWN_MS)
+    box = page.get_by_role("textbox", name="Message")
+    box.fill("/news report")
+    box.press("Enter")
+    answer = page.locator(".message.ephemeral")
+    expect(answer).to_contain_text("Editorial report, last 7 days")
+    expect(answer).to_contain_text("1 decided (0 published, 1 skipped)")
+    chart = answer.locator(".bk-image.file img")
+    expect(chart).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=chart.element_handle())
+    assert chart.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [1200, 675]
+    assert "/files/F" in chart.get_attribute("src")
+    assert [c.method for c in sandbox.slack.calls() if c.method.startswith("files.")
+            or c.method == "upload"] == ["files.getUploadURLExternal", "upload",
+                                         "files.completeUploadExternal"]
+    screenshot = os.environ.get("REPORT_SCREENSHOT")
+    if screenshot:
+        answer.scroll_into_view_if_needed()
+        page.screenshot(path=screenshot)

@@ -267,12 +267,35 @@ function renderBlock(block, where) {
       return el("div", { class: "bk-actions" },
         ...(block.elements || []).map((item) => element(item, block, where)));
     case "image":
-      return el("figure", { class: "bk-image" },
-        image(block.image_url, block.alt_text, "bk-image-frame"),
+      return el("figure", { class: block.slack_file ? "bk-image file" : "bk-image" },
+        image(block.image_url || slackFileUrl(block.slack_file), block.alt_text, "bk-image-frame"),
         block.title ? el("figcaption", {}, textObject(block.title)) : null);
     default:
       return el("div", { class: "bk-unsupported" }, `[${block.type} block]`);
   }
+}
+
+// An uploaded file an image block names (slack_file: {id} or {url}), as the look-alike serves it.
+function slackFileUrl(slackFile) {
+  if (!slackFile) return "";
+  if (slackFile.url) return slackFile.url;
+  const file = (page.data.files || {})[slackFile.id];
+  return file ? file.url_private : "";
+}
+
+// Files shared in a message (files.completeUploadExternal): images inline, others as links.
+function renderFiles(shared) {
+  const known = page.data.files || {};
+  return el("div", { class: "files" }, ...shared.map((one) => {
+    const file = known[one.id] || one;
+    if ((file.mimetype || "").startsWith("image/")) {
+      return el("figure", { class: "bk-image file" },
+        image(file.url_private, file.alt_txt || file.title, "bk-image-frame"),
+        el("figcaption", {}, file.title || file.name));
+    }
+    return el("a", { class: "file", href: file.url_private, target: "_blank", rel: "noopener" },
+      file.title || file.name);
+  }));
 }
 
 function renderBlocks(blocks, where) {
@@ -307,7 +330,8 @@ function renderMessage(message, where) {
       }, "Dismiss")));
   }
   if (message.blocks && message.blocks.length) body.append(renderBlocks(message.blocks, where));
-  else body.append(el("div", { class: "text" }, mrkdwn(message.text)));
+  else if (message.text || !message.files) body.append(el("div", { class: "text" }, mrkdwn(message.text)));
+  if (message.files && message.files.length) body.append(renderFiles(message.files));
   if (!where.ephemeral) body.append(renderReactions(message, where));
   node.append(body);
   return node;
