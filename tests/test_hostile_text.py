@@ -71,12 +71,13 @@ def test_hostile_text_through_every_news_command_comes_back_escaped_and_valid(tm
             f"schedule remove {HOSTILE}", f"schedule pause {TYPED}", f"schedule {HOSTILE}",
             "sync",
         ]
-        for text in commands:
+        slack = newsroom.slack
+        for sent, text in enumerate(commands, start=1):
             answer = newsroom.client.slash_command("/news", text, user_id=CHIEF,
                                                    channel_id=CHANNEL)
             assert answer.status == 200
-        slack = newsroom.slack
-        slack.wait_until(lambda: len(slack.response_posts()) == len(commands), timeout=30)
+            # answers come after the ack, on other threads: one at a time keeps their order
+            slack.wait_until(lambda n=sent: len(slack.response_posts()) == n, timeout=30)
         newsroom.client.app_home_opened(user_id=CHIEF)
         slack.wait_for_calls("views.publish", 1)
         newsroom.post_digest(top=3)
