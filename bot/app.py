@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import re
+import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slack_bolt import App
@@ -26,6 +29,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.admins import AdminCheck
 from bot.config import Config, ConfigError
+from bot.intake import Intake, apply_spool
 from bot.scheduler import DigestScheduler
 from bot.schedules import apply_config_schedules
 from bot.sync import SyncBusy, sync_decisions
@@ -35,6 +39,7 @@ from handlers.digest_post import scheduled_poster
 from handlers.http_server import EVENTS_PATH, SlackHTTPServer
 from storage.db import Store
 from storage.index import refresh
+from storage.spool import Spool
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -116,22 +121,40 @@ def web_client(token: str, api_url: str | None = None) -> WebClient:
 
 
 def build_app(
-    config: Config, store: Store, client: WebClient, signing_secret: str | None
+    config: Config, store: Store, client: WebClient, signing_secret: str | None,
+    spool: Spool | None = None, redrawer: Redrawer | None = None,
 ) -> App:
-    """The Bolt app with every listener registered. Calls auth.test once."""
+    """The Bolt app with every listener registered. Calls auth.test once.
+
+    `process_before_response=True`: Slack gets its answer only when the listener returns,
+    so a decision is acknowledged once it is durable (bot.intake) and a listener that
+    fails answers 500, which Slack redelivers. With Bolt's default the 200 goes out before
+    the listener runs and a failed write loses the event for good. Read-only answers
+    (/news, the Home tab) use lazy listeners so they are still acknowledged at once.
+    """
     app = App(
         client=client,
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,
         logger=logging.getLogger("slack_bolt"),
+        process_before_response=True,
     )
     admins = AdminCheck(config.admins, lambda user: client.users_info(user=user)["user"])
     news_command.register(app, news_command.NewsCommand(store, config, client, admins))
-    redrawer = Redrawer(client, store)
-    reactions.register(app, store, config, redrawer)
-    buttons.register(app, store, config, redrawer)
+    redrawer = redrawer or Redrawer(client, store)
+    intake = Intake(store, spool or Spool.beside(store.path))
+    reactions.register(app, intake, config, redrawer)
+    buttons.register(app, intake, config, redrawer)
     home.register(app, store, config)
+    app.event(re.compile(".*"))(unhandled_event)  # last: only events no listener above took
     return app
+
+
+def unhandled_event(body: dict) -> None:
+    """Events the app is subscribed to but does not use: answered 200 (Bolt would answer
+    404, and Slack would retry them for nothing)."""
+    log.debug("event without a listener", extra={
+        "type": (body.get("event") or {}).get("type"), "event_id": body.get("event_id")})
 
 
 def slack_error_code(error: BaseException) -> str | None:
@@ -159,10 +182,11 @@ def explain_slack_failure(error: BaseException, token_variable: str, api_url: st
     return None
 
 
-def start_app(config: Config, store: Store, client: WebClient, signing_secret: str | None) -> App:
+def start_app(config: Config, store: Store, client: WebClient, signing_secret: str | None,
+              spool: Spool, redrawer: Redrawer) -> App:
     """build_app, with a refused bot token or an unreachable API as a StartupError."""
     try:
-        return build_app(config, store, client, signing_secret)
+        return build_app(config, store, client, signing_secret, spool, redrawer)
     except (BoltError, SlackApiError, OSError) as error:
         message = explain_slack_failure(error, "SLACK_BOT_TOKEN", client.base_url)
         if message is None:
@@ -241,7 +265,7 @@ def serve(
     Beside the Slack listeners it runs the digest scheduler, a periodic index refresh
     and, when configured, a periodic sync.
     """
-    store = Store(config.db)
+    store, spool = open_store(config.db)
     if not config.articles.is_dir():
         raise StartupError(f"the articles folder {config.articles} does not exist (set "
                            "--articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml)")
@@ -249,16 +273,25 @@ def serve(
     applied = apply_config_schedules(store, config.schedules, default_tz=config.timezone)
     log.info("config schedules applied", extra=applied.to_json())
     client = web_client(credentials.bot_token, credentials.api_url)
+    redrawer = Redrawer(client, store)
+
+    def apply() -> None:  # decisions spooled while the database refused them
+        apply_spool(store, spool, lambda event, article_id, outcome: redraw_applied(
+            redrawer, event.channel, event.message_ts, article_id, outcome.changed))
+
+    apply()  # a restart applies what the last run spooled, before new events arrive
     # Slack and the port are checked before the scheduler starts: a bot that cannot
     # listen must not post a missed digest on its way out.
-    app = start_app(config, store, client, credentials.signing_secret if http else None)
+    app = start_app(config, store, client, credentials.signing_secret if http else None,
+                    spool, redrawer)
     if http:
         server = listen_http(app, host, port, store)
     else:
         log.info("connecting in Socket Mode")
         socket_mode = connect_socket_mode(app, credentials.app_token or "", client.base_url)
     background = [Periodic(config.refresh_seconds, lambda: refresh_index(store, config),
-                           "index-refresh").start()]
+                           "index-refresh").start(),
+                  Periodic(SPOOL_APPLY_SECONDS, apply, "spool-apply").start()]
     if config.sync_interval_minutes > 0:
         background.append(Periodic(config.sync_interval_minutes * 60,
                                    lambda: periodic_sync(store, config), "sync").start())
@@ -280,6 +313,36 @@ def serve(
             server.server_close()
         else:
             socket_mode.close()  # disconnect; listeners already running may finish
+
+
+SPOOL_APPLY_SECONDS = 1.0  # how soon a spooled decision is retried once the database is back
+
+
+def open_store(path: Path) -> tuple[Store, Spool]:
+    """The database and its spool; every way they cannot be used (a newer schema, a
+    corrupt file, a folder we may not write) is a StartupError naming the file."""
+    spool_path = Path(str(path) + ".spool")
+    if not path.exists() and spool_path.exists() and Spool(spool_path).depth():
+        raise StartupError(f"the database {path} is missing but {spool_path} holds decisions "
+                           "waiting for it: restore the database file, then start again")
+    try:
+        store = Store(path)
+        store.db.execute("SELECT count(*) FROM articles").fetchone()
+    except (sqlite3.Error, OSError, RuntimeError) as error:
+        raise StartupError(f"cannot open the database {path}: {error}") from None
+    try:
+        spool = Spool(spool_path)
+    except OSError as error:
+        raise StartupError(f"cannot write the decision spool {spool_path} beside the "
+                           f"database ({error.strerror or error}): check the folder") from None
+    return store, spool
+
+
+def redraw_applied(redrawer: Redrawer, channel: str | None, ts: str | None, article_id: str,
+                   changed: bool) -> None:
+    """Redraw the digest message of a decision applied from the spool."""
+    if changed and channel and ts:
+        redrawer.request(channel, ts, article_id)
 
 
 def periodic_sync(store: Store, config: Config) -> None:

@@ -6,6 +6,9 @@ The buttons appear in three places, and each answers the clicking editor its own
 - the App Home tab: no response_url and no channel there, so the Home tab is published
   again, with a note at the top, for the user who clicked.
 Bolt always passes a `Respond`, usable only when the payload has a response_url.
+
+The click is acknowledged once it is durable (bot.intake), at its `action_ts`; the answer
+to the editor goes out after the acknowledgement (handlers.after_ack).
 """
 
 from __future__ import annotations
@@ -26,10 +29,13 @@ from bot.decisions import (
     Outcome,
     UnknownArticle,
     UnusableArticle,
-    decide,
+    now_us,
+    slack_ts_us,
 )
 from bot.digest import article_for_message
+from bot.intake import SPOOLED, DecisionEvent, Intake, new_key, received_now
 from bot.lookup import article_by_id
+from handlers.after_ack import after_ack
 from handlers.article_message import Redrawer
 from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, escape
 from handlers.home import publish_home
@@ -40,6 +46,7 @@ log = logging.getLogger(__name__)
 ACTION_KIND = {PUBLISH_ACTION: PUBLISH, SKIP_ACTION: SKIP}
 NOT_AN_EDITOR = "Only the newsroom's editors can publish or skip articles; nothing was recorded."
 GONE = "That article is no longer in the index; nothing was recorded."
+SPOOLED_NOTE = "Noted: your click is saved and will show as soon as the database is back."
 
 
 def in_home_tab(body: dict) -> bool:
@@ -47,10 +54,11 @@ def in_home_tab(body: dict) -> bool:
 
 
 def handle_click(
-    store: Store, config: Config, client: WebClient, redrawer: Redrawer, body: dict,
+    intake: Intake, config: Config, client: WebClient, redrawer: Redrawer, body: dict,
     respond: Respond | None,
 ) -> Outcome | None:
-    """Toggle the clicking editor's vote on the button's article."""
+    """Toggle the clicking editor's vote on the button's article; returns once durable."""
+    store = intake.store
     actions = body.get("actions") or [{}]
     action = actions[0]
     kind = ACTION_KIND.get(action.get("action_id", ""))
@@ -63,18 +71,24 @@ def handle_click(
         log.info("button ignored: incomplete payload")
         return None
 
-    def tell(text: str) -> None:
-        _tell(store, config, client, body, respond, user, text)
+    def tell(text: str | None) -> None:
+        if text:
+            after_ack(_tell, store, config, client, body, respond, user, text)
 
     if config.editors and user not in config.editors:
         log.info("decision refused: not an editor", extra={"user": user, "article": article_id})
         tell(NOT_AN_EDITOR)
         return None
     # A click has no event_id; the same click delivered twice has the same action_ts.
-    event_key = f"button:{user}:{ts}:{action.get('action_ts')}" if action.get("action_ts") else None
+    action_ts = action.get("action_ts")
+    event = DecisionEvent(
+        key=f"button:{user}:{ts}:{action_ts}" if action_ts else new_key(), action=kind,
+        user_id=user, source="button", event_us=slack_ts_us(action_ts) or now_us(),
+        received_at=received_now(), article_id=article_id, channel=channel, message_ts=ts,
+        toggle=True,
+    )
     try:
-        outcome = decide(store, article_id, kind, user, source="button", event_key=event_key,
-                         channel=channel, message_ts=ts, toggle=True)
+        _, outcome = intake.take(event)
     except UnknownArticle:
         log.info("button ignored: unknown article", extra={"user": user, "article": article_id})
         tell(GONE)
@@ -86,14 +100,23 @@ def handle_click(
         return None
     log.info("button decision", extra={"article": article_id, "user": user, "action": kind,
                                        "outcome": outcome.outcome})
-    if in_home_tab(body):
-        publish_home(client, store, config, user, _confirmation(store, article_id, kind, outcome))
+    if outcome.outcome == SPOOLED:
+        if respond is not None and body.get("response_url"):
+            tell(SPOOLED_NOTE)  # the Home tab and the message need the database
+    elif in_home_tab(body):
+        after_ack(_publish_home_confirming, client, store, config, user, article_id, kind,
+                  outcome)
     elif channel and ts and article_for_message(store, channel, ts) == article_id:
         if outcome.changed or outcome.outcome == DUPLICATE:
             redrawer.request(channel, ts, article_id)
     elif outcome.changed:  # a button in an ephemeral /news answer: confirm privately
         tell(_confirmation(store, article_id, kind, outcome))
     return outcome
+
+
+def _publish_home_confirming(client: WebClient, store: Store, config: Config, user: str,
+                             article_id: str, kind: str, outcome: Outcome) -> None:
+    publish_home(client, store, config, user, _confirmation(store, article_id, kind, outcome))
 
 
 def _confirmation(store: Store, article_id: str, kind: str, outcome: Outcome) -> str | None:
@@ -118,8 +141,8 @@ def _tell(store: Store, config: Config, client: WebClient, body: dict, respond: 
         log.info("button answer dropped: no response_url", extra={"user": user, "text": text})
 
 
-def register(app: App, store: Store, config: Config, redrawer: Redrawer) -> None:
+def register(app: App, intake: Intake, config: Config, redrawer: Redrawer) -> None:
     @app.action(re.compile(f"^({PUBLISH_ACTION}|{SKIP_ACTION})$"))
     def on_decision_button(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
+        handle_click(intake, config, client, redrawer, body, respond)  # raises: not acked
         ack()
-        handle_click(store, config, client, redrawer, body, respond)

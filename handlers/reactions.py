@@ -1,7 +1,10 @@
 """Publish/skip reactions on digest messages.
 
-Bolt acks every event before the listener runs and does not drop Slack's retries, so
-each decision carries Slack's `event_id` and bot.decisions records it at most once.
+The app answers Slack only after the listener returns (`process_before_response`), and
+the listener returns once the decision is durable (bot.intake: recorded, or spooled);
+when it cannot be kept the listener raises and Slack, answered 500, redelivers. Bolt does
+not drop Slack's retries, so each decision carries Slack's `event_id` and is recorded at
+most once, at its `event_ts`. Private notes go out after the answer (handlers.after_ack).
 Reactions on other messages, other emoji and the bot's own reactions are ignored quietly.
 """
 
@@ -22,12 +25,14 @@ from bot.decisions import (
     Outcome,
     UnknownArticle,
     UnusableArticle,
-    decide,
+    now_us,
+    slack_ts_us,
 )
 from bot.digest import article_for_message
+from bot.intake import DecisionEvent, Intake, new_key, received_now
+from handlers.after_ack import after_ack
 from handlers.article_message import Redrawer
 from handlers.blocks import escape
-from storage.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -43,63 +48,73 @@ def emoji_kind(reaction: str, config: Config) -> str | None:
 
 
 def handle_reaction(
-    store: Store, config: Config, client: WebClient, redrawer: Redrawer, body: dict,
+    intake: Intake, config: Config, client: WebClient, redrawer: Redrawer, body: dict,
     bot_user_id: str | None, added: bool, retry_num: str | None = None,
 ) -> Outcome | None:
-    """Record (or retract) the decision a reaction event carries; None when it is not one."""
+    """Record (or retract) the decision a reaction event carries; None when it is not one.
+    Returns once the decision is durable; OSError when it could not be kept."""
     event = body.get("event") or {}
     item = event.get("item") or {}
     user, reaction = event.get("user"), event.get("reaction")
     channel, ts = item.get("channel"), item.get("ts")
+    event_id = body.get("event_id")
     if item.get("type") != "message" or not (user and reaction and channel and ts):
-        log.info("reaction ignored: not a message reaction",
-                 extra={"event_id": body.get("event_id")})
+        log.info("reaction ignored: not a message reaction", extra={"event_id": event_id})
         return None
     if user == bot_user_id:
         return None
     kind = emoji_kind(reaction, config)
     if kind is None:
         return None
-    article_id = article_for_message(store, channel, ts)
-    if article_id is None:
-        return None
     if config.editors and user not in config.editors:
         if added:
-            tell_privately(client, channel, user,
-                           "Only the newsroom's editors can publish or skip articles; "
-                           "your reaction was not recorded.")
-        log.info("decision refused: not an editor", extra={"user": user, "article": article_id})
+            after_ack(refuse_non_editor, intake, client, channel, ts, user)
+        log.info("decision refused: not an editor", extra={"user": user, "channel": channel})
         return None
+    decision = DecisionEvent(
+        key=event_id or new_key(), action=kind if added else UNDO, user_id=user,
+        source="reaction", event_us=slack_ts_us(event.get("event_ts")) or now_us(),
+        received_at=received_now(), channel=channel, message_ts=ts,
+        only_if=None if added else kind,
+    )
     try:
-        outcome = decide(
-            store, article_id, kind if added else UNDO, user,
-            source="reaction", event_key=body.get("event_id"), channel=channel, message_ts=ts,
-            only_if=None if added else kind,
-        )
+        taken = intake.take(decision)
     except UnknownArticle:  # renamed or deleted since the digest was posted
         log.info("reaction ignored: the article is no longer indexed",
-                 extra={"event_id": body.get("event_id"), "article": article_id, "user": user})
+                 extra={"event_id": event_id, "channel": channel, "user": user})
         if added:
-            tell_privately(client, channel, user,
-                           "That article is no longer in the index (renamed or deleted); "
-                           "your reaction was not recorded.")
+            after_ack(tell_privately, client, channel, user,
+                      "That article is no longer in the index (renamed or deleted); "
+                      "your reaction was not recorded.")
         return None
     except UnusableArticle as error:  # its file was broken since the digest was posted
         log.info("reaction ignored: the article's file is broken",
-                 extra={"event_id": body.get("event_id"), "article": article_id, "user": user})
+                 extra={"event_id": event_id, "channel": channel, "user": user})
         if added:
-            tell_privately(client, channel, user,
-                           f"{escape(str(error))}; your reaction was not recorded "
-                           "(fix the file, then react again).")
+            after_ack(tell_privately, client, channel, user,
+                      f"{escape(str(error))}; your reaction was not recorded "
+                      "(fix the file, then react again).")
         return None
+    if taken is None:  # not a digest message
+        return None
+    article_id, outcome = taken
     log.info("reaction decision", extra={
-        "event_id": body.get("event_id"), "article": article_id, "user": user,
+        "event_id": event_id, "article": article_id, "user": user,
         "action": kind if added else "undo", "outcome": outcome.outcome,
         "retry_num": retry_num,
     })
-    if outcome.changed or outcome.outcome == DUPLICATE:  # a redelivery repairs a failed redraw
-        redrawer.request(channel, ts, article_id)
+    if article_id and (outcome.changed or outcome.outcome == DUPLICATE):
+        redrawer.request(channel, ts, article_id)  # a redelivery repairs a failed redraw
     return outcome
+
+
+def refuse_non_editor(intake: Intake, client: WebClient, channel: str, ts: str,
+                      user: str) -> None:
+    """Tell a non-editor who reacted on a digest message that nothing was recorded."""
+    if article_for_message(intake.store, channel, ts) is not None:
+        tell_privately(client, channel, user,
+                       "Only the newsroom's editors can publish or skip articles; "
+                       "your reaction was not recorded.")
 
 
 def tell_privately(client: WebClient, channel: str, user: str, text: str) -> None:
@@ -111,11 +126,11 @@ def tell_privately(client: WebClient, channel: str, user: str, text: str) -> Non
                     extra={"channel": channel, "user": user, "error": str(error)})
 
 
-def register(app: App, store: Store, config: Config, redrawer: Redrawer) -> None:
+def register(app: App, intake: Intake, config: Config, redrawer: Redrawer) -> None:
     def listener(added: bool):
         def on_reaction(body: dict, client: WebClient, context: dict, request: BoltRequest) -> None:
             retry = (request.headers.get("x-slack-retry-num") or [None])[0]
-            handle_reaction(store, config, client, redrawer, body, context.get("bot_user_id"),
+            handle_reaction(intake, config, client, redrawer, body, context.get("bot_user_id"),
                             added, retry)
 
         return on_reaction
