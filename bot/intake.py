@@ -117,7 +117,8 @@ class Intake:
 Applied = Callable[[DecisionEvent, str, Outcome], None]
 
 
-def apply_spool(store: Store, spool: Spool, on_applied: Applied | None = None) -> int:
+def apply_spool(store: Store, spool: Spool, on_applied: Applied | None = None,
+                wait_ms: int = DECISION_WAIT_MS) -> int:
     """Record the spooled events, oldest first, each exactly once; returns how many left
     the spool. Stops at the first one the database still refuses (tried again next time).
     `on_applied(event, article_id, outcome)` follows each recorded one (e.g. a redraw)."""
@@ -128,7 +129,7 @@ def apply_spool(store: Store, spool: Spool, on_applied: Applied | None = None) -
         for entry in spool.pending():
             event = DecisionEvent.from_json(entry)
             try:
-                result = record(store, event)
+                result = record(store, event, wait_ms)
             except (UnknownArticle, UnusableArticle) as error:
                 log.info("spooled decision dropped", extra={"event_key": event.key,
                                                              "reason": str(error)})

@@ -39,6 +39,7 @@ from handlers.after_ack import after_ack
 from handlers.article_message import Redrawer
 from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, escape
 from handlers.home import publish_home
+from handlers.reactions import mapping, text
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ SPOOLED_NOTE = "Noted: your click is saved and will show as soon as the database
 
 
 def in_home_tab(body: dict) -> bool:
-    return (body.get("view") or {}).get("type") == "home"
+    return mapping(body.get("view")).get("type") == "home"
 
 
 def handle_click(
@@ -59,14 +60,14 @@ def handle_click(
 ) -> Outcome | None:
     """Toggle the clicking editor's vote on the button's article; returns once durable."""
     store = intake.store
-    actions = body.get("actions") or [{}]
-    action = actions[0]
-    kind = ACTION_KIND.get(action.get("action_id", ""))
-    article_id = action.get("value")
-    user = (body.get("user") or {}).get("id")
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id")
-    ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
+    actions = body.get("actions")
+    action = mapping(actions[0] if isinstance(actions, list) and actions else None)
+    kind = ACTION_KIND.get(text(action.get("action_id")) or "")
+    article_id = text(action.get("value"))
+    user = text(mapping(body.get("user")).get("id"))
+    container = mapping(body.get("container"))
+    channel = text(mapping(body.get("channel")).get("id")) or text(container.get("channel_id"))
+    ts = text(mapping(body.get("message")).get("ts")) or text(container.get("message_ts"))
     if not (kind and article_id and user):
         log.info("button ignored: incomplete payload")
         return None
@@ -80,7 +81,7 @@ def handle_click(
         tell(NOT_AN_EDITOR)
         return None
     # A click has no event_id; the same click delivered twice has the same action_ts.
-    action_ts = action.get("action_ts")
+    action_ts = text(action.get("action_ts"))
     event = DecisionEvent(
         key=f"button:{user}:{ts}:{action_ts}" if action_ts else new_key(), action=kind,
         user_id=user, source="button", event_us=slack_ts_us(action_ts) or now_us(),

@@ -37,6 +37,16 @@ from handlers.blocks import escape
 log = logging.getLogger(__name__)
 
 
+def mapping(value: object) -> dict:
+    """A payload field that should be an object: anything else counts as missing."""
+    return value if isinstance(value, dict) else {}
+
+
+def text(value: object) -> str | None:
+    """A payload field that should be a string: anything else counts as missing."""
+    return value if isinstance(value, str) and value else None
+
+
 def emoji_kind(reaction: str, config: Config) -> str | None:
     """publish, skip or None for a reaction name (skin tones count as the base emoji)."""
     name = reaction.split("::", 1)[0]
@@ -53,11 +63,11 @@ def handle_reaction(
 ) -> Outcome | None:
     """Record (or retract) the decision a reaction event carries; None when it is not one.
     Returns once the decision is durable; OSError when it could not be kept."""
-    event = body.get("event") or {}
-    item = event.get("item") or {}
-    user, reaction = event.get("user"), event.get("reaction")
-    channel, ts = item.get("channel"), item.get("ts")
-    event_id = body.get("event_id")
+    event = mapping(body.get("event"))
+    item = mapping(event.get("item"))
+    user, reaction = text(event.get("user")), text(event.get("reaction"))
+    channel, ts = text(item.get("channel")), text(item.get("ts"))
+    event_id = text(body.get("event_id"))
     if item.get("type") != "message" or not (user and reaction and channel and ts):
         log.info("reaction ignored: not a message reaction", extra={"event_id": event_id})
         return None
@@ -73,7 +83,7 @@ def handle_reaction(
         return None
     decision = DecisionEvent(
         key=event_id or new_key(), action=kind if added else UNDO, user_id=user,
-        source="reaction", event_us=slack_ts_us(event.get("event_ts")) or now_us(),
+        source="reaction", event_us=slack_ts_us(text(event.get("event_ts"))) or now_us(),
         received_at=received_now(), channel=channel, message_ts=ts,
         only_if=None if added else kind,
     )
