@@ -138,7 +138,7 @@ def test_a_locked_database_spools_and_the_spool_applies_exactly_once(indexed: St
              intake.take(event("Ev3", "publish", n=3))]
     assert [t[1].outcome for t in taken] == [SPOOLED] * 4
     assert spool.depth() == 3
-    assert apply_spool(indexed, spool, wait_ms=50) == 0  # still locked: nothing applied, nothing lost
+    assert apply_spool(indexed, spool, wait_ms=50) == 0  # still locked: nothing lost
     assert spool.depth() == 3
     holder.execute("ROLLBACK")
     holder.close()
