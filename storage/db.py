@@ -58,15 +58,26 @@ class Store:
         return db if db is not None else self._connect(create=False)
 
     def _connect(self, create: bool) -> sqlite_utils.Database:
-        if create:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
-        else:
-            conn = sqlite3.connect(self._uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            if create:
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+            else:
+                conn = sqlite3.connect(self._uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error:
+            if not create:
+                self.check_identity()  # a vanished file says so, rather than "cannot open"
+            raise
         db = sqlite_utils.Database(conn, execute_plugins=False)
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
+        try:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error:
+            conn.close()
+            if not create:
+                self.check_identity()
+            raise
         self._local.db = db
         return db
 
@@ -104,15 +115,22 @@ class Store:
             db.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
         try:
             db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            self.close()
+            raise
         finally:
-            if wait_ms is not None:
+            if wait_ms is not None and self._local.db is not None:
                 db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         try:
             yield db
             db.execute("COMMIT")  # may fail too (a read-only or vanished file)
-        except BaseException:
+        except BaseException as error:
             with contextlib.suppress(sqlite3.Error):
                 db.rollback()
+            if isinstance(error, sqlite3.Error):
+                # A connection opened while the file was read-only stays read-only, and
+                # one that saw corruption may keep stale pages: the next write opens anew.
+                self.close()
             raise
 
     def query(self, sql: str, params: tuple | list | dict = ()) -> list[dict]:

@@ -1,0 +1,341 @@
+"""Durable decisions: `newsbot serve --http` as its own process, faults a deployment meets.
+
+Each test posts a digest, starts the real server, sends signed events as Slack does
+(redelivering what was not acknowledged, sandbox.redelivery), injects a fault (another
+process holding the database, a read-only, deleted or corrupt file, a kill -9) and checks
+that every event ends recorded exactly once, with the decisions their event times give.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sandbox import SignedSlackClient, SlackLookalike
+from sandbox.redelivery import Redelivery
+from sandbox.serve_process import ServeProcess
+from tests.conftest import EXAMPLES, clean_env, run_cli
+
+SECRET = "durability-test-secret"
+CHANNEL = "C0NEWSDESK"
+SPOOLED_MSG = "decision spooled: the database cannot take it now"
+
+
+@pytest.fixture
+def slack():
+    with SlackLookalike() as lookalike:
+        yield lookalike
+
+
+@dataclass
+class Site:
+    """A newsroom on disk with a posted digest and `newsbot serve --http` running."""
+
+    slack: SlackLookalike
+    folder: Path
+    env: dict[str, str]
+    messages: list[dict]  # the digest's article messages: id, ts
+    serve: ServeProcess
+    client: SignedSlackClient
+
+    @property
+    def db(self) -> Path:
+        return self.folder / "newsbot.db"
+
+    @property
+    def spool(self) -> Path:
+        return self.folder / "newsbot.db.spool"
+
+    def restart(self) -> None:
+        self.serve.start()
+
+    def log_rows(self) -> list[dict]:
+        """decision_log as another process reads it (never creating the file)."""
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as connection:
+            connection.row_factory = sqlite3.Row
+            return [dict(r) for r in connection.execute(
+                "SELECT * FROM decision_log ORDER BY id")]
+
+    def votes(self) -> dict[tuple[str, str], str]:
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as connection:
+            rows = connection.execute("SELECT article_id, user_id, decision FROM votes")
+            return {(a, u): d for a, u, d in rows}
+
+    def spooled(self) -> list[dict]:
+        if not self.spool.exists():
+            return []
+        return [json.loads(line) for line in self.spool.read_text().splitlines() if line]
+
+    def logged(self, message: str) -> list[dict]:
+        return [r for r in self.serve.records() if r.get("msg") == message]
+
+
+def start_site(slack: SlackLookalike, folder: Path, **env: str) -> Site:
+    articles = folder / "articles"
+    shutil.copytree(EXAMPLES, articles)
+    environment = clean_env({
+        "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.base_url,
+        "SLACK_SIGNING_SECRET": SECRET, "NEWSBOT_ARTICLES": str(articles),
+        "NEWSBOT_DB": str(folder / "newsbot.db"), "NEWSBOT_BUSY_TIMEOUT_MS": "300",
+        "HTTP_PROXY": "", "HTTPS_PROXY": "", "http_proxy": "", "https_proxy": "", **env,
+    })
+    posted = run_cli("digest", "--post", "--channel", CHANNEL, "--top", "5", "--json",
+                     cwd=folder, env=environment)
+    assert posted.code == 0, posted.stderr
+    serve = ServeProcess(environment, folder).start()
+    client = SignedSlackClient(f"{serve.url}/slack/events", SECRET,
+                               response_url_factory=slack.new_response_url)
+    return Site(slack, folder, environment, posted.json["articles"], serve, client)
+
+
+@pytest.fixture
+def site(slack: SlackLookalike, tmp_path: Path):
+    started = start_site(slack, tmp_path)
+    yield started
+    if started.serve.process is not None:
+        started.serve.kill()
+
+
+def eventually(predicate: Callable[[], object], timeout: float = 30,
+               what: Callable[[], str] = str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what()}")
+        time.sleep(0.05)
+
+
+T0 = 1_800_000_000  # event times (Slack's event_ts), seconds
+
+
+def reaction(site: Site, kind: str, user: str, message: dict, event_ts: str, event_id: str,
+             emoji: str = "white_check_mark") -> Callable:
+    """A sender for one reaction event (the same event on every delivery)."""
+    event = {"type": f"reaction_{kind}", "user": user, "reaction": emoji,
+             "item": {"type": "message", "channel": CHANNEL, "ts": message["ts"]},
+             "event_ts": event_ts}
+
+    def send(delivery):
+        return site.client.send_event(event, event_id=event_id, event_time=int(float(event_ts)),
+                                      delivery=delivery)
+
+    return send
+
+
+def editor_sequences(site: Site, editors: int, steps: tuple[str, ...]):
+    """Each editor reacts on a message with `steps` (added/removed) in event-time order;
+    returns the senders and the votes their event times give."""
+    senders, expected = [], {}
+    for n in range(editors):
+        user, message = f"U0ED{n:03d}", site.messages[n % len(site.messages)]
+        for step, kind in enumerate(steps):
+            event_ts = f"{T0 + n}.{step:06d}"
+            senders.append((f"Ev{n:03d}x{step}", reaction(site, kind, user, message, event_ts,
+                                                          f"Ev{n:03d}x{step}")))
+        if steps[-1] == "added":
+            expected[(message["id"], user)] = "publish"
+    return senders, expected
+
+
+def deliver_all(senders, redelivery: Redelivery | None = None, workers: int = 20):
+    """Deliver every event at once, on `workers` concurrent connections, as Slack does."""
+    redelivery = redelivery or Redelivery()
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda pair: redelivery.deliver(*pair), senders))
+
+
+def assert_all_recorded_once(site: Site, senders, expected) -> None:
+    keys = [key for key, _ in senders]
+    eventually(lambda: {r["event_key"] for r in site.log_rows()} >= set(keys),
+               what=lambda: "recorded; the server's log ends:\n" + "".join(site.serve.lines[-20:]))
+    recorded = [r["event_key"] for r in site.log_rows()]
+    assert sorted(recorded) == sorted(keys)  # none lost, none twice
+    assert site.votes() == expected
+    eventually(lambda: not site.spooled(), what=lambda: "spool emptied")
+
+
+def hold_database(path: Path, seconds: float) -> threading.Thread:
+    """Another process's long transaction (a backup, an admin's sqlite3): BEGIN EXCLUSIVE
+    held for `seconds`, far beyond the busy timeout (300 ms in these tests)."""
+    locked = threading.Event()
+
+    def hold() -> None:
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        time.sleep(seconds)
+        connection.execute("ROLLBACK")
+        connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    locked.wait(10)
+    return thread
+
+
+# --- another process holds the database
+
+
+def test_events_while_another_process_holds_the_database_are_all_recorded_once(site: Site):
+    senders, expected = editor_sequences(site, 10, ("added", "removed", "added"))
+    holder = hold_database(site.db, seconds=4)
+    results = deliver_all(senders)
+    assert holder.is_alive(), "the events arrived while the database was held"
+    assert all(r.acked for r in results)
+    assert len(site.logged(SPOOLED_MSG)) >= 1 and site.spooled()
+    holder.join()
+    assert_all_recorded_once(site, senders, expected)
+
+
+def test_when_even_the_spool_fails_slack_gets_500_and_its_redelivery_is_recorded(site: Site):
+    senders, expected = editor_sequences(site, 5, ("added",))
+    site.spool.unlink()
+    site.spool.mkdir()  # the spool cannot be written either
+    holder = hold_database(site.db, seconds=1.5)
+
+    def repair() -> None:
+        holder.join()
+        site.spool.rmdir()
+
+    repairing = threading.Thread(target=repair)
+    repairing.start()
+    results = deliver_all(senders, Redelivery(delays=(0.1, 2.0, 4.0)))
+    repairing.join()
+    assert all(r.statuses[0] == 500 for r in results), [r.statuses for r in results]
+    assert all(r.acked for r in results)
+    assert_all_recorded_once(site, senders, expected)
+    retried = {r.get("retry_num") for r in site.logged("reaction decision")}
+    assert retried - {None}, "recorded from Slack's redelivery"
+
+
+# --- a read-only, deleted or corrupt database while serving
+
+
+def chattr(flag: str, *paths: Path) -> None:
+    done = subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"chattr {flag} is not allowed here: {done.stderr.decode().strip()}")
+
+
+def test_a_read_only_database_spools_until_it_is_writable_again(site: Site):
+    files = [site.db, site.db.with_name("newsbot.db-wal")]
+    chattr("+i", *files)  # read-only even for root (chmod is not, and tests may run as root)
+    try:
+        senders, expected = editor_sequences(site, 6, ("added", "removed", "added"))
+        assert all(r.acked for r in deliver_all(senders))
+        assert len({r["key"] for r in site.spooled()}) == len(senders)
+        assert site.log_rows() == []
+    finally:
+        chattr("-i", *files)
+    assert_all_recorded_once(site, senders, expected)
+
+
+def backup(db: Path, to: Path) -> None:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as source, sqlite3.connect(to) as copy:
+        source.backup(copy)
+
+
+def test_a_deleted_database_is_reported_not_recreated_and_its_events_kept(site: Site):
+    saved = site.folder / "saved.db"
+    backup(site.db, saved)
+    for path in site.folder.glob("newsbot.db*"):
+        if not path.name.endswith((".spool", ".lock")):
+            path.unlink()
+    senders, expected = editor_sequences(site, 6, ("added", "removed", "added"))
+    assert all(r.acked for r in deliver_all(senders))
+    assert not site.db.exists(), "never recreated empty behind the operator's back"
+    assert [r["level"] for r in site.logged("database file replaced")] == ["error"]
+    assert len(site.spooled()) == len(senders)
+    assert site.serve.stop() == 0
+    refused = run_cli("serve", "--http", "--host", "127.0.0.1", "--port", "0",
+                      cwd=site.folder, env=site.env)
+    assert refused.code == 2 and str(site.db) in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    shutil.move(saved, site.db)  # the operator restores the file
+    site.restart()
+    assert_all_recorded_once(site, senders, expected)
+
+
+def test_a_corrupt_database_spools_and_catches_up_once_repaired(site: Site):
+    with open(site.db, "r+b") as file:
+        header = file.read(16)
+        file.seek(0)
+        file.write(b"this is garbage!")  # in place: the same file, no longer a database
+    try:
+        senders, expected = editor_sequences(site, 6, ("added", "removed"))
+        assert all(r.acked for r in deliver_all(senders))
+        assert len(site.spooled()) == len(senders)
+    finally:
+        with open(site.db, "r+b") as file:
+            file.write(header)
+    assert_all_recorded_once(site, senders, expected)
+
+
+# --- a crash with a non-empty spool
+
+
+def test_a_restart_after_kill_9_applies_the_spool_exactly_once(site: Site):
+    senders, expected = editor_sequences(site, 8, ("added", "removed", "added"))
+    holder = hold_database(site.db, seconds=3)
+    assert all(r.acked for r in deliver_all(senders))
+    site.serve.kill()  # spooled, acknowledged, not yet in the database
+    assert len(site.spooled()) == len(senders)
+    holder.join()
+    assert site.log_rows() == []
+    site.restart()
+    assert_all_recorded_once(site, senders, expected)
+    assert len(site.logged("spooled decision applied")) == len(senders)
+
+
+# --- start-up failures: one line naming the file, exit 2
+
+
+def newer_schema(db: Path) -> None:
+    with sqlite3.connect(db) as connection:
+        connection.execute("PRAGMA user_version = 999")
+
+
+def corrupt(db: Path) -> None:
+    db.write_bytes(b"not a database at all " * 500)
+
+
+@pytest.mark.parametrize("damage", [newer_schema, corrupt], ids=["newer-schema", "corrupt"])
+def test_serve_refuses_a_database_it_cannot_use_in_one_line(slack, tmp_path: Path, damage):
+    db = tmp_path / "newsbot.db"
+    if damage is newer_schema:
+        assert run_cli("index", cwd=tmp_path, env={"NEWSBOT_DB": str(db)}).code == 0
+    damage(db)
+    assert_one_line_exit_2(slack, tmp_path, db)
+
+
+def test_serve_refuses_an_unwritable_folder_in_one_line(slack, tmp_path: Path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    chattr("+i", folder)  # nothing can be created in it, not even by root
+    try:
+        assert_one_line_exit_2(slack, tmp_path, folder / "newsbot.db")
+    finally:
+        chattr("-i", folder)
+
+
+def assert_one_line_exit_2(slack: SlackLookalike, folder: Path, db: Path) -> None:
+    shutil.copytree(EXAMPLES, folder / "articles")
+    env = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.base_url,
+           "SLACK_SIGNING_SECRET": SECRET, "NEWSBOT_DB": str(db),
+           "NEWSBOT_ARTICLES": str(folder / "articles")}
+    result = run_cli("serve", "--http", "--host", "127.0.0.1", "--port", "0", cwd=folder,
+                     env=env)
+    assert result.code == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("newsbot: error: "), result.stderr
+    assert str(db) in lines[0]
