@@ -9,6 +9,7 @@ that every event ends recorded exactly once, with the decisions their event time
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sqlite3
 import subprocess
@@ -18,13 +19,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
+from handlers.blocks import PUBLISH_ACTION
 from sandbox import SignedSlackClient, SlackLookalike
 from sandbox.redelivery import Redelivery
 from sandbox.serve_process import ServeProcess
-from tests.conftest import EXAMPLES, clean_env, run_cli
+from tests.conftest import EXAMPLES, clean_env, digest_message, run_cli, start_newsroom
+from tests.conftest import SECRET as TEST_SECRET
 
 SECRET = "durability-test-secret"
 CHANNEL = "C0NEWSDESK"
@@ -339,3 +343,98 @@ def assert_one_line_exit_2(slack: SlackLookalike, folder: Path, db: Path) -> Non
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("newsbot: error: "), result.stderr
     assert str(db) in lines[0]
+
+
+# --- in process (the same app and HTTP server, faster): order, malformed and unknown events
+
+
+@pytest.fixture
+def newsroom(tmp_path: Path):
+    with start_newsroom(tmp_path) as started:
+        yield started
+
+
+def test_a_reaction_is_in_the_database_when_slack_gets_its_200(newsroom):
+    message = digest_message(newsroom)
+    answer = newsroom.client.reaction_added(user_id="U0ED001", reaction="x", channel_id=CHANNEL,
+                                            ts=message.ts, event_id="EvDurable")
+    assert answer.status == 200
+    assert [r["event_key"] for r in newsroom.log_rows()] == ["EvDurable"]  # no waiting
+
+
+def test_add_remove_add_delivered_all_at_once_follow_event_time(newsroom):
+    plan = newsroom.post_digest(top=3)
+    base = time.time()
+    senders, expected = [], {}
+    for n in range(30):  # 20 editors add then remove; 10 add, remove, add again
+        user, message = f"U0ED{n:03d}", plan.messages[n % 3]
+        steps = ("added", "removed") if n < 20 else ("added", "removed", "added")
+        for step, kind in enumerate(steps):
+            event = {"type": f"reaction_{kind}", "user": user, "reaction": "white_check_mark",
+                     "item": {"type": "message", "channel": CHANNEL, "ts": message.ts},
+                     "event_ts": f"{base + n:.0f}.{step:06d}"}
+            senders.append((event, f"Ev{n}x{step}"))
+        if steps[-1] == "added":
+            expected[(message.article.id, user)] = "publish"
+    senders.reverse()  # the last event of each editor first: the worst order for a naive app
+    # at once, as Slack does under load (a connection the server resets is redelivered)
+    results = deliver_all([(key, lambda delivery, event=event, key=key: newsroom.client.send_event(
+        event, event_id=key, delivery=delivery)) for event, key in senders], workers=40)
+    assert all(r.acked for r in results)
+    votes = {(v["article_id"], v["user_id"]): v["decision"] for v in newsroom.votes()}
+    assert votes == expected
+    assert len(newsroom.log_rows()) == len(senders)
+
+
+def test_button_clicks_delivered_all_at_once_toggle_in_action_time(newsroom):
+    message = digest_message(newsroom)
+    stored = newsroom.slack.workspace.message(CHANNEL, message.ts)
+    now = time.time()
+    clicks = []
+    for n in range(10):  # editor n clicks Publish n % 3 + 1 times: on, off, on
+        for click in range(n % 3 + 1):
+            moment = now + n + click / 100
+            client = SignedSlackClient(newsroom.client.app_url, TEST_SECRET,
+                                       clock=lambda moment=moment: moment)
+            clicks.append((client, f"U0ED{n:03d}"))
+    clicks.reverse()
+    results = deliver_all([(user, lambda delivery, client=client, user=user: client.block_action(
+        user_id=user, action_id=PUBLISH_ACTION, value=message.article.id, channel_id=CHANNEL,
+        message=stored, delivery=delivery)) for client, user in clicks])
+    assert all(r.acked for r in results)
+    assert len(newsroom.log_rows()) == len(clicks)
+    voted = {v["user_id"] for v in newsroom.votes()}
+    assert voted == {f"U0ED{n:03d}" for n in range(10) if n % 3 != 1}
+
+
+MALFORMED_EVENTS = [
+    {"type": "reaction_added", "user": {"id": "U1"}, "reaction": "x", "item": "C1"},
+    {"type": "reaction_added", "user": "U0ED001", "reaction": 5,
+     "item": {"type": "message", "channel": CHANNEL, "ts": ["1"]}},
+    {"type": "reaction_removed", "user": "U0ED001", "reaction": "x", "item": [],
+     "event_ts": "soon"},
+    {"type": "reaction_added", "user": "U0ED001", "reaction": "x", "event_ts": None,
+     "item": {"type": "message", "channel": CHANNEL, "ts": "1.000001"}},
+    {"type": "member_joined_channel", "user": "U0ED001", "channel": CHANNEL},  # no listener
+    {"type": "app_home_opened", "tab": "messages"},
+]
+
+
+def test_malformed_and_unhandled_events_are_answered_200_and_change_nothing(
+        newsroom, caplog: pytest.LogCaptureFixture):
+    with caplog.at_level(logging.DEBUG):
+        for event in MALFORMED_EVENTS:
+            assert newsroom.client.send_event(event).status == 200, event
+        for payload in ({"type": "block_actions", "user": "U1",
+                         "actions": [{"action_id": PUBLISH_ACTION, "value": "a.md"}]},
+                        {"type": "block_actions", "user": {"id": "U0ED001"},
+                         "actions": [{"action_id": PUBLISH_ACTION, "value": ["x"]}]}):
+            body = urlencode({"payload": json.dumps(payload)})
+            assert newsroom.client.post(body, "application/x-www-form-urlencoded").status == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(r.getMessage() == "event without a listener" for r in caplog.records)
+    assert newsroom.log_rows() == []
+    message = digest_message(newsroom)
+    newsroom.client.reaction_added(user_id="U0ED001", reaction="x", channel_id=CHANNEL,
+                                   ts=message.ts, event_id="EvAfter")
+    assert [r["event_key"] for r in newsroom.log_rows()] == ["EvAfter"]
