@@ -15,9 +15,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -25,13 +23,11 @@ import pytest
 
 from handlers.blocks import PUBLISH_ACTION
 from sandbox import SignedSlackClient, SlackLookalike
+from sandbox.fault_site import CHANNEL, SECRET, FaultSite, eventually, start_site
 from sandbox.redelivery import Redelivery
-from sandbox.serve_process import ServeProcess
-from tests.conftest import EXAMPLES, clean_env, digest_message, run_cli, start_newsroom
+from tests.conftest import EXAMPLES, digest_message, run_cli, start_newsroom
 from tests.conftest import SECRET as TEST_SECRET
 
-SECRET = "durability-test-secret"
-CHANNEL = "C0NEWSDESK"
 SPOOLED_MSG = "decision spooled: the database cannot take it now"
 
 
@@ -39,67 +35,6 @@ SPOOLED_MSG = "decision spooled: the database cannot take it now"
 def slack():
     with SlackLookalike() as lookalike:
         yield lookalike
-
-
-@dataclass
-class Site:
-    """A newsroom on disk with a posted digest and `newsbot serve --http` running."""
-
-    slack: SlackLookalike
-    folder: Path
-    env: dict[str, str]
-    messages: list[dict]  # the digest's article messages: id, ts
-    serve: ServeProcess
-    client: SignedSlackClient
-
-    @property
-    def db(self) -> Path:
-        return self.folder / "newsbot.db"
-
-    @property
-    def spool(self) -> Path:
-        return self.folder / "newsbot.db.spool"
-
-    def restart(self) -> None:
-        self.serve.start()
-
-    def log_rows(self) -> list[dict]:
-        """decision_log as another process reads it (never creating the file)."""
-        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as connection:
-            connection.row_factory = sqlite3.Row
-            return [dict(r) for r in connection.execute(
-                "SELECT * FROM decision_log ORDER BY id")]
-
-    def votes(self) -> dict[tuple[str, str], str]:
-        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as connection:
-            rows = connection.execute("SELECT article_id, user_id, decision FROM votes")
-            return {(a, u): d for a, u, d in rows}
-
-    def spooled(self) -> list[dict]:
-        if not self.spool.exists():
-            return []
-        return [json.loads(line) for line in self.spool.read_text().splitlines() if line]
-
-    def logged(self, message: str) -> list[dict]:
-        return [r for r in self.serve.records() if r.get("msg") == message]
-
-
-def start_site(slack: SlackLookalike, folder: Path, **env: str) -> Site:
-    articles = folder / "articles"
-    shutil.copytree(EXAMPLES, articles)
-    environment = clean_env({
-        "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.base_url,
-        "SLACK_SIGNING_SECRET": SECRET, "NEWSBOT_ARTICLES": str(articles),
-        "NEWSBOT_DB": str(folder / "newsbot.db"), "NEWSBOT_BUSY_TIMEOUT_MS": "300",
-        "HTTP_PROXY": "", "HTTPS_PROXY": "", "http_proxy": "", "https_proxy": "", **env,
-    })
-    posted = run_cli("digest", "--post", "--channel", CHANNEL, "--top", "5", "--json",
-                     cwd=folder, env=environment)
-    assert posted.code == 0, posted.stderr
-    serve = ServeProcess(environment, folder).start()
-    client = SignedSlackClient(f"{serve.url}/slack/events", SECRET,
-                               response_url_factory=slack.new_response_url)
-    return Site(slack, folder, environment, posted.json["articles"], serve, client)
 
 
 @pytest.fixture
@@ -110,33 +45,10 @@ def site(slack: SlackLookalike, tmp_path: Path):
         started.serve.kill()
 
 
-def eventually(predicate: Callable[[], object], timeout: float = 30,
-               what: Callable[[], str] = str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what()}")
-        time.sleep(0.05)
-
-
 T0 = 1_800_000_000  # event times (Slack's event_ts), seconds
 
 
-def reaction(site: Site, kind: str, user: str, message: dict, event_ts: str, event_id: str,
-             emoji: str = "white_check_mark") -> Callable:
-    """A sender for one reaction event (the same event on every delivery)."""
-    event = {"type": f"reaction_{kind}", "user": user, "reaction": emoji,
-             "item": {"type": "message", "channel": CHANNEL, "ts": message["ts"]},
-             "event_ts": event_ts}
-
-    def send(delivery):
-        return site.client.send_event(event, event_id=event_id, event_time=int(float(event_ts)),
-                                      delivery=delivery)
-
-    return send
-
-
-def editor_sequences(site: Site, editors: int, steps: tuple[str, ...]):
+def editor_sequences(site: FaultSite, editors: int, steps: tuple[str, ...]):
     """Each editor reacts on a message with `steps` (added/removed) in event-time order;
     returns the senders and the votes their event times give."""
     senders, expected = [], {}
@@ -144,7 +56,7 @@ def editor_sequences(site: Site, editors: int, steps: tuple[str, ...]):
         user, message = f"U0ED{n:03d}", site.messages[n % len(site.messages)]
         for step, kind in enumerate(steps):
             event_ts = f"{T0 + n}.{step:06d}"
-            senders.append((f"Ev{n:03d}x{step}", reaction(site, kind, user, message, event_ts,
+            senders.append((f"Ev{n:03d}x{step}", site.reaction(kind, user, message, event_ts,
                                                           f"Ev{n:03d}x{step}")))
         if steps[-1] == "added":
             expected[(message["id"], user)] = "publish"
@@ -158,7 +70,7 @@ def deliver_all(senders, redelivery: Redelivery | None = None, workers: int = 20
         return list(pool.map(lambda pair: redelivery.deliver(*pair), senders))
 
 
-def assert_all_recorded_once(site: Site, senders, expected) -> None:
+def assert_all_recorded_once(site: FaultSite, senders, expected) -> None:
     keys = [key for key, _ in senders]
     eventually(lambda: {r["event_key"] for r in site.log_rows()} >= set(keys),
                what=lambda: "recorded; the server's log ends:\n" + "".join(site.serve.lines[-20:]))
@@ -190,7 +102,7 @@ def hold_database(path: Path, seconds: float) -> threading.Thread:
 # --- another process holds the database
 
 
-def test_events_while_another_process_holds_the_database_are_all_recorded_once(site: Site):
+def test_events_while_another_process_holds_the_database_are_all_recorded_once(site: FaultSite):
     senders, expected = editor_sequences(site, 10, ("added", "removed", "added"))
     holder = hold_database(site.db, seconds=4)
     results = deliver_all(senders)
@@ -201,7 +113,7 @@ def test_events_while_another_process_holds_the_database_are_all_recorded_once(s
     assert_all_recorded_once(site, senders, expected)
 
 
-def test_when_even_the_spool_fails_slack_gets_500_and_its_redelivery_is_recorded(site: Site):
+def test_when_even_the_spool_fails_slack_gets_500_and_its_redelivery_is_recorded(site: FaultSite):
     senders, expected = editor_sequences(site, 5, ("added",))
     site.spool.unlink()
     site.spool.mkdir()  # the spool cannot be written either
@@ -231,7 +143,7 @@ def chattr(flag: str, *paths: Path) -> None:
         pytest.skip(f"chattr {flag} is not allowed here: {done.stderr.decode().strip()}")
 
 
-def test_a_read_only_database_spools_until_it_is_writable_again(site: Site):
+def test_a_read_only_database_spools_until_it_is_writable_again(site: FaultSite):
     files = [site.db, site.db.with_name("newsbot.db-wal")]
     chattr("+i", *files)  # read-only even for root (chmod is not, and tests may run as root)
     try:
@@ -249,7 +161,7 @@ def backup(db: Path, to: Path) -> None:
         source.backup(copy)
 
 
-def test_a_deleted_database_is_reported_not_recreated_and_its_events_kept(site: Site):
+def test_a_deleted_database_is_reported_not_recreated_and_its_events_kept(site: FaultSite):
     saved = site.folder / "saved.db"
     backup(site.db, saved)
     for path in site.folder.glob("newsbot.db*"):
@@ -270,7 +182,7 @@ def test_a_deleted_database_is_reported_not_recreated_and_its_events_kept(site: 
     assert_all_recorded_once(site, senders, expected)
 
 
-def test_a_corrupt_database_spools_and_catches_up_once_repaired(site: Site):
+def test_a_corrupt_database_spools_and_catches_up_once_repaired(site: FaultSite):
     with open(site.db, "r+b") as file:
         header = file.read(16)
         file.seek(0)
@@ -288,7 +200,7 @@ def test_a_corrupt_database_spools_and_catches_up_once_repaired(site: Site):
 # --- a crash with a non-empty spool
 
 
-def test_a_restart_after_kill_9_applies_the_spool_exactly_once(site: Site):
+def test_a_restart_after_kill_9_applies_the_spool_exactly_once(site: FaultSite):
     senders, expected = editor_sequences(site, 8, ("added", "removed", "added"))
     holder = hold_database(site.db, seconds=3)
     assert all(r.acked for r in deliver_all(senders))
