@@ -17,7 +17,6 @@ A scenario is a function (settings -> Row); add a fault by adding one to SCENARI
 from __future__ import annotations
 
 import argparse
-import contextlib
 import random
 import shutil
 import sqlite3
@@ -125,8 +124,11 @@ def count(site: FaultSite, fault: str, trial: Trial, timeout: float = 60) -> Row
     def recorded_keys() -> list[str]:
         return [r["event_key"] for r in site.log_rows() if r["event_key"] in keys]
 
-    with contextlib.suppress(AssertionError):  # what is missing then is counted as lost
+    try:
         eventually(lambda: set(recorded_keys()) >= keys and not site.spooled(), timeout)
+    except AssertionError:  # what is missing then is counted as lost
+        print(f"{fault}: events missing after {timeout} s; the server's log ends:\n"
+              + "".join(site.serve.lines[-15:]), file=sys.stderr)
     recorded = recorded_keys()
     votes = {k: v for k, v in site.votes().items() if k[1] in trial.users}
     pairs = set(votes) | set(trial.expected)
@@ -286,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--trials", type=int, help="trials per fault (default 5; quick 2)")
     parser.add_argument("--editors", type=int, help="editors per trial (default 40; quick 12)")
+    parser.add_argument("--only", help="run only the scenarios whose name contains this")
     args = parser.parse_args(argv)
     settings = Settings(args.trials or (2 if args.quick else 5),
                         args.editors or (12 if args.quick else 40), args.seed)
@@ -296,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     started = time.monotonic()
     for scenario in SCENARIOS:
+        if args.only and args.only not in scenario.__name__:
+            continue
         rows.append(scenario(settings))
         print(f"{rows[-1].fault}: done ({time.monotonic() - started:.0f} s)", file=sys.stderr)
     print_table(rows)

@@ -80,16 +80,22 @@ def record(store: Store, event: DecisionEvent,
     """Record the event in the database: (article id, outcome), or None when its message is
     not a digest message. sqlite3.Error when the database cannot take it;
     UnknownArticle / UnusableArticle as bot.decisions.decide."""
-    article_id = event.article_id or article_for_message(
-        store, event.channel or "", event.message_ts or "")
-    if article_id is None:
-        return None
-    outcome = decide(
-        store, article_id, event.action, event.user_id, source=event.source,
-        event_key=event.key, channel=event.channel, message_ts=event.message_ts,
-        only_if=event.only_if, toggle=event.toggle, event_us=event.event_us,
-        received_at=event.received_at, wait_ms=wait_ms,
-    )
+    try:
+        article_id = event.article_id or article_for_message(
+            store, event.channel or "", event.message_ts or "")
+        if article_id is None:
+            return None
+        outcome = decide(
+            store, article_id, event.action, event.user_id, source=event.source,
+            event_key=event.key, channel=event.channel, message_ts=event.message_ts,
+            only_if=event.only_if, toggle=event.toggle, event_us=event.event_us,
+            received_at=event.received_at, wait_ms=wait_ms,
+        )
+    except sqlite3.Error:
+        # A connection that read a corrupt page can keep failing after the file is
+        # repaired ("file is not a database"): the next attempt opens a fresh one.
+        store.close()
+        raise
     return article_id, outcome
 
 
@@ -106,12 +112,21 @@ class Intake:
         try:
             return record(self.store, event, self.wait_ms)
         except sqlite3.Error as error:
+            if not unavailable(error):
+                raise
             new = self.spool.append({**event.to_json(), "spooled_at": time.time()})
             log.warning("decision spooled: the database cannot take it now", extra={
                 "event_key": event.key, "user": event.user_id, "source": event.source,
                 "reason": str(error), "already_spooled": not new,
             })
             return None, Outcome(SPOOLED, None)
+
+
+def unavailable(error: sqlite3.Error) -> bool:
+    """The database cannot take writes now (locked, read-only, corrupt, gone), as opposed
+    to a statement of ours it refuses: that would refuse it from the spool forever too."""
+    return not isinstance(error, (sqlite3.IntegrityError, sqlite3.ProgrammingError,
+                                  sqlite3.InterfaceError, sqlite3.DataError))
 
 
 Applied = Callable[[DecisionEvent, str, Outcome], None]
@@ -133,6 +148,12 @@ def apply_spool(store: Store, spool: Spool, on_applied: Applied | None = None,
             except (UnknownArticle, UnusableArticle) as error:
                 log.info("spooled decision dropped", extra={"event_key": event.key,
                                                              "reason": str(error)})
+                result = None
+            except sqlite3.Error as error:
+                if unavailable(error):
+                    raise
+                log.error("spooled decision refused by the database: dropped",
+                          extra={"event": entry, "reason": str(error)})
                 result = None
             done.append(event.key)
             if result is not None:
