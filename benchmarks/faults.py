@@ -286,11 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer trials and editors")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--trials", type=int, help="trials per fault (default 5; quick 2)")
+    parser.add_argument("--trials", type=int, help="trials per fault (default 8; quick 2)")
     parser.add_argument("--editors", type=int, help="editors per trial (default 40; quick 12)")
     parser.add_argument("--only", help="run only the scenarios whose name contains this")
     args = parser.parse_args(argv)
-    settings = Settings(args.trials or (2 if args.quick else 5),
+    settings = Settings(args.trials or (2 if args.quick else 8),
                         args.editors or (12 if args.quick else 40), args.seed)
     if not chattr_allowed():
         print("read-only scenario skipped: chattr +i is not allowed here (needs root)",
