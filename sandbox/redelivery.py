@@ -36,8 +36,7 @@ class Redelivery:
         for attempt in range(len(self.delays) + 1):
             if attempt:
                 time.sleep(self.delays[attempt - 1])
-            reason = "http_error"
-            delivery = Delivery(retry_num=attempt, retry_reason=reason) if attempt else None
+            delivery = Delivery(retry_num=attempt, retry_reason="http_error") if attempt else None
             started = time.monotonic()
             try:
                 answer = send(delivery)
