@@ -153,8 +153,10 @@ def build_app(
 def unhandled_event(body: dict) -> None:
     """Events the app is subscribed to but does not use: answered 200 (Bolt would answer
     404, and Slack would retry them for nothing)."""
+    event = body.get("event")
     log.debug("event without a listener", extra={
-        "type": (body.get("event") or {}).get("type"), "event_id": body.get("event_id")})
+        "type": event.get("type") if isinstance(event, dict) else None,
+        "event_id": body.get("event_id")})
 
 
 def slack_error_code(error: BaseException) -> str | None:
