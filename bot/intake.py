@@ -26,6 +26,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bot.decisions import Action, Kind, Outcome, UnknownArticle, UnusableArticle, decide
@@ -100,26 +101,39 @@ def record(store: Store, event: DecisionEvent,
 
 
 class Intake:
-    """Records decision events, or spools them when the database cannot take them."""
+    """Records decision events, or spools them when the database cannot take them.
+
+    One writer thread records them all: SQLite takes one writer at a time anyway, and
+    listener threads racing for the write lock would spend their time in the busy
+    handler's sleeps; that thread also keeps its connection open. A listener waits for
+    its event at most the write wait plus half a second; past that (a queue behind a held
+    database) the event is spooled, and if the writer records it after all, applying the
+    spooled copy finds its key and changes nothing."""
 
     def __init__(self, store: Store, spool: Spool, wait_ms: int = DECISION_WAIT_MS) -> None:
         self.store, self.spool, self.wait_ms = store, spool, wait_ms
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decisions")
 
     def take(self, event: DecisionEvent) -> tuple[str | None, Outcome] | None:
         """(article id, outcome) once the event is durable; the article id is None and the
         outcome SPOOLED when it went to the spool. None: not a decision (not a digest
         message). OSError when neither the database nor the spool could keep it."""
+        job = self._writer.submit(record, self.store, event, self.wait_ms)
         try:
-            return record(self.store, event, self.wait_ms)
+            return job.result(timeout=self.wait_ms / 1000 + 0.5)
+        except TimeoutError:
+            job.cancel()  # not started yet: never started; running: its key makes it once
+            reason = "waited too long for the database"
         except sqlite3.Error as error:
             if not unavailable(error):
                 raise
-            new = self.spool.append({**event.to_json(), "spooled_at": time.time()})
-            log.warning("decision spooled: the database cannot take it now", extra={
-                "event_key": event.key, "user": event.user_id, "source": event.source,
-                "reason": str(error), "already_spooled": not new,
-            })
-            return None, Outcome(SPOOLED, None)
+            reason = str(error)
+        new = self.spool.append({**event.to_json(), "spooled_at": time.time()})
+        log.warning("decision spooled: the database cannot take it now", extra={
+            "event_key": event.key, "user": event.user_id, "source": event.source,
+            "reason": reason, "already_spooled": not new,
+        })
+        return None, Outcome(SPOOLED, None)
 
 
 def unavailable(error: sqlite3.Error) -> bool:
