@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -21,6 +22,8 @@ from handlers.blocks import article_blocks, article_fallback
 from storage.db import Store
 
 log = logging.getLogger(__name__)
+
+COALESCE_SECONDS = 0.1  # votes on one message within this become one chat.update
 
 
 def show_decision(client: WebClient, store: Store, channel: str, ts: str, article_id: str) -> None:
@@ -61,9 +64,14 @@ class Redrawer:
         while True:
             with self._changed:
                 self._changed.wait_for(lambda: self._pending)
-                (channel, ts), article_id = next(iter(self._pending.items()))
-                del self._pending[(channel, ts)]
-            try:
-                show_decision(self.client, self.store, channel, ts, article_id)
-            except Exception:  # the database or Slack misbehaving must not stop redraws
-                log.exception("redraw failed", extra={"channel": channel, "ts": ts})
+            # Listeners answer Slack only once a decision is recorded, so a burst of votes
+            # arrives one by one: a short pause lets it become one redraw per message.
+            time.sleep(COALESCE_SECONDS)
+            with self._changed:
+                batch = list(self._pending.items())
+                self._pending.clear()
+            for (channel, ts), article_id in batch:
+                try:
+                    show_decision(self.client, self.store, channel, ts, article_id)
+                except Exception:  # the database or Slack misbehaving must not stop redraws
+                    log.exception("redraw failed", extra={"channel": channel, "ts": ts})
