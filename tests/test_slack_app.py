@@ -281,15 +281,18 @@ def test_a_late_redraw_shows_the_decision_standing_now(newsroom: Newsroom):
 
 def test_removing_the_reaction_retracts_and_the_message_says_so(newsroom: Newsroom):
     message = digest_message(newsroom)
+    def shown() -> str:
+        return texts(newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
+
     newsroom.client.reaction_added(user_id=EDITOR, reaction="x", channel_id=CHANNEL,
                                    ts=message.ts, event_id="Ev1")
-    wait_for_log(newsroom, 1)
+    newsroom.slack.wait_until(lambda: "Skip, by" in shown())
     newsroom.client.reaction_removed(user_id=EDITOR, reaction="x", channel_id=CHANNEL,
                                      ts=message.ts, event_id="Ev2")
     rows = wait_for_log(newsroom, 2)
     assert [r["outcome"] for r in rows] == ["recorded", "retracted"]
-    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) == 2)
-    assert "Skip, by" not in texts(newsroom.slack.calls("chat.update")[-1].params["blocks"])
+    newsroom.slack.wait_until(lambda: "Skip, by" not in shown())
+    assert len(newsroom.slack.calls("chat.update")) == 2
     assert newsroom.votes() == []
 
 
@@ -425,15 +428,18 @@ def test_a_reaction_on_an_article_whose_file_broke_is_refused_privately(newsroom
 def test_buttons_decide_and_a_second_click_undoes(newsroom: Newsroom):
     message = digest_message(newsroom)
     stored = newsroom.slack.workspace.message(CHANNEL, message.ts)
-    for _ in range(2):
+    for shows_publish in (True, False):
         answer = newsroom.client.block_action(
             user_id=EDITOR, action_id=PUBLISH_ACTION, value=message.article.id,
             channel_id=CHANNEL, message=stored)
         assert answer.status == 200
+        newsroom.slack.wait_until(lambda shows=shows_publish: shows == (
+            "Publish, by" in texts(newsroom.slack.workspace.message(CHANNEL, message.ts)[
+                "blocks"])))
     rows = wait_for_log(newsroom, 2)
     assert [(r["action"], r["outcome"], r["source"]) for r in rows] == [
         ("publish", "recorded", "button"), ("publish", "retracted", "button")]
-    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("chat.update")) == 2)
+    assert len(newsroom.slack.calls("chat.update")) == 2
     newsroom.client.block_action(user_id=EDITOR, action_id=SKIP_ACTION,
                                  value=message.article.id, channel_id=CHANNEL, message=stored)
     wait_for_log(newsroom, 3)
