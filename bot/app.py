@@ -311,6 +311,7 @@ def serve(
         scheduler.shutdown(wait=False)
         for job in background:
             job.stop()
+        redrawer.close()
         if http:
             server.server_close()
         else:

@@ -53,17 +53,28 @@ class Redrawer:
         self.client, self.store = client, store
         self._pending: dict[tuple[str, str], str] = {}  # (channel, ts) -> article id, in order
         self._changed = threading.Condition()
-        threading.Thread(target=self._run, name="redraw", daemon=True).start()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="redraw", daemon=True)
+        self._thread.start()
 
     def request(self, channel: str, ts: str, article_id: str) -> None:
         with self._changed:
             self._pending[(channel, ts)] = article_id
             self._changed.notify_all()
 
+    def close(self) -> None:
+        """Draw what is pending, then stop the thread (before the Web API goes away)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        self._thread.join(timeout=30)
+
     def _run(self) -> None:
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._pending)
+                self._changed.wait_for(lambda: self._pending or self._closed)
+                if self._closed and not self._pending:
+                    return
             # Listeners answer Slack only once a decision is recorded, so a burst of votes
             # arrives one by one: a short pause lets it become one redraw per message.
             time.sleep(COALESCE_SECONDS)

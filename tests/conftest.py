@@ -26,6 +26,7 @@ from bot.app import build_app, health, web_client
 from bot.cli import main
 from bot.config import BUNDLED_ARTICLES, Config
 from bot.digest import DigestOptions, plan_digest
+from handlers.article_message import Redrawer
 from handlers.digest_post import post_digest
 from handlers.http_server import SlackHTTPServer
 from sandbox import SignedSlackClient, SlackLookalike
@@ -284,7 +285,9 @@ def start_newsroom(tmp_path: Path, **config_overrides) -> Iterator[Newsroom]:
     store = Store(config.db)
     refresh(store, articles)
     with SlackLookalike() as slack:
-        app = build_app(config, store, web_client(slack.bot_token, slack.base_url), SECRET)
+        bot_client = web_client(slack.bot_token, slack.base_url)
+        redrawer = Redrawer(bot_client, store)
+        app = build_app(config, store, bot_client, SECRET, redrawer=redrawer)
         server = SlackHTTPServer(app, "127.0.0.1", 0, health=lambda: health(store))
         thread = server.start_in_thread(poll_interval=0.05)
         try:
@@ -295,6 +298,7 @@ def start_newsroom(tmp_path: Path, **config_overrides) -> Iterator[Newsroom]:
             server.shutdown()
             server.server_close()
             thread.join()
+            redrawer.close()  # its last redraws go out before the look-alike stops
 
 
 @pytest.fixture
