@@ -167,3 +167,21 @@ def test_when_neither_database_nor_spool_can_keep_it_take_raises(indexed: Store,
     finally:
         holder.execute("ROLLBACK")
     assert indexed.query("SELECT * FROM decision_log") == []
+
+
+def test_spooled_button_clicks_toggle_in_action_time_when_applied(indexed: Store,
+                                                                   spool: Spool):
+    intake = Intake(indexed, spool, wait_ms=50)
+    holder = hold_exclusive(indexed.path)
+    # in action time: Publish, Skip (changes the vote), Skip again (withdraws it);
+    # spooled (and applied) in another order, which alone would leave a skip standing
+    clicks = {1: "publish", 2: "skip", 3: "skip"}
+    for n in (3, 1, 2):
+        click = DecisionEvent(key=f"button:U1:1.0:{n}", action=clicks[n], user_id="U1",
+                              source="button", event_us=T0 + n, received_at="x",
+                              article_id="a.md", toggle=True)
+        assert intake.take(click)[1].outcome == SPOOLED
+    holder.execute("ROLLBACK")
+    assert apply_spool(indexed, spool) == 3
+    assert standing_decision(indexed, "a.md") is None
+    assert len(indexed.query("SELECT * FROM decision_log WHERE source = 'button'")) == 3
