@@ -108,16 +108,25 @@ class Intake:
     handler's sleeps; that thread also keeps its connection open. A listener waits for
     its event at most the write wait plus half a second; past that (a queue behind a held
     database) the event is spooled, and if the writer records it after all, applying the
-    spooled copy finds its key and changes nothing."""
+    spooled copy finds its key and changes nothing.
+
+    Once the database failed, events go straight to the spool for `RETRY_SECONDS` (one
+    event then tries the database again): during an outage every answer stays fast, and
+    a server with a fixed pool of threads is not tied up waiting for the database."""
+
+    RETRY_SECONDS = 1.0
 
     def __init__(self, store: Store, spool: Spool, wait_ms: int = DECISION_WAIT_MS) -> None:
         self.store, self.spool, self.wait_ms = store, spool, wait_ms
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decisions")
+        self._down_until = 0.0  # time.monotonic() before which the database is not tried
 
     def take(self, event: DecisionEvent) -> tuple[str | None, Outcome] | None:
         """(article id, outcome) once the event is durable; the article id is None and the
         outcome SPOOLED when it went to the spool. None: not a decision (not a digest
         message). OSError when neither the database nor the spool could keep it."""
+        if time.monotonic() < self._down_until:
+            return self._spool(event, "the database failed less than a second ago")
         job = self._writer.submit(record, self.store, event, self.wait_ms)
         try:
             return job.result(timeout=self.wait_ms / 1000 + 0.5)
@@ -128,6 +137,10 @@ class Intake:
             if not unavailable(error):
                 raise
             reason = str(error)
+        self._down_until = time.monotonic() + self.RETRY_SECONDS
+        return self._spool(event, reason)
+
+    def _spool(self, event: DecisionEvent, reason: str) -> tuple[None, Outcome]:
         new = self.spool.append({**event.to_json(), "spooled_at": time.time()})
         log.warning("decision spooled: the database cannot take it now", extra={
             "event_key": event.key, "user": event.user_id, "source": event.source,

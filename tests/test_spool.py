@@ -185,3 +185,19 @@ def test_spooled_button_clicks_toggle_in_action_time_when_applied(indexed: Store
     assert apply_spool(indexed, spool) == 3
     assert standing_decision(indexed, "a.md") is None
     assert len(indexed.query("SELECT * FROM decision_log WHERE source = 'button'")) == 3
+
+
+def test_after_a_failure_events_go_straight_to_the_spool_for_a_while(indexed: Store,
+                                                                     spool: Spool):
+    intake = Intake(indexed, spool, wait_ms=50)
+    intake.RETRY_SECONDS = 3600  # the window, made long enough to observe
+    holder = hold_exclusive(indexed.path)
+    assert intake.take(event("Ev1", n=1))[1].outcome == SPOOLED  # tried and failed
+    holder.execute("ROLLBACK")
+    assert intake.take(event("Ev2", n=2))[1].outcome == SPOOLED  # not tried: still spooled
+    assert indexed.query("SELECT * FROM decision_log") == []
+    assert apply_spool(indexed, spool) == 2  # the periodic apply catches up
+    intake.RETRY_SECONDS = 0
+    intake._down_until = 0.0
+    article_id, outcome = intake.take(event("Ev3", "skip", n=3))
+    assert (article_id, outcome.outcome) == ("a.md", "recorded")
