@@ -197,8 +197,12 @@ def main(argv: list[str] | None = None) -> int:
                 status = client.slash_command("/news", f"topic {rng.choice(topics)}",
                                               user_id=EDITORS[0], channel_id=CHANNEL).status
                 acked = time.perf_counter()
-                slack.wait_until(lambda before=before: len(slack.response_posts()) > before,
-                                 timeout=10)
+                # polled every millisecond: an ephemeral reply changes no workspace state,
+                # so slack.wait_until would only notice it at its 50 ms poll
+                while len(slack.response_posts()) <= before:
+                    if time.perf_counter() - sent > 10:
+                        raise SystemExit("/news was not answered within 10 s")
+                    time.sleep(0.001)
                 answered = time.perf_counter()
                 if status != 200:
                     raise SystemExit(f"/news answered {status}")

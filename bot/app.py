@@ -9,11 +9,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import re
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slack_bolt import App
@@ -28,6 +31,7 @@ from bot.admins import AdminCheck
 from bot.config import Config, ConfigError
 from bot.health import Health
 from bot.index_refresh import IndexRefresher
+from bot.intake import Intake, apply_spool
 from bot.scheduler import DigestScheduler
 from bot.schedules import apply_config_schedules
 from bot.sync import SyncBusy, sync_decisions
@@ -37,6 +41,7 @@ from handlers.gap_alerts import scheduled_poster_by_kind
 from handlers.slack_retry import SafeConnectionErrorRetryHandler, SafeServerErrorRetryHandler
 from handlers.web_server import EVENTS_PATH, Routes, SlackEvents, WebServer
 from storage.db import Store
+from storage.spool import Spool
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -149,9 +154,16 @@ def web_client(token: str, api_url: str | None = None) -> WebClient:
 
 def build_app(
     config: Config, store: Store, client: WebClient, signing_secret: str | None,
-    redrawer: Redrawer | None = None,
+    redrawer: Redrawer | None = None, spool: Spool | None = None,
 ) -> App:
     """The Bolt app with every listener registered. Calls auth.test once.
+
+    `process_before_response=True`: Slack gets its answer only when the listener returns,
+    so a decision is acknowledged once it is durable (bot.intake: recorded, or in the
+    fsynced spool beside the database) and a listener that fails answers 500, which Slack
+    redelivers. With Bolt's default the 200 goes out before the listener runs and a failed
+    write loses the event for good. Read-only answers (/news, the Home tab) use lazy
+    listeners so they are still acknowledged at once.
 
     Unless given one (tests drive their own), a started `Redrawer` polls the redraw queue:
     decisions made anywhere, in any process, redraw their article messages."""
@@ -160,15 +172,27 @@ def build_app(
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,
         logger=logging.getLogger("slack_bolt"),
+        process_before_response=True,
     )
     event_metrics.register(app)
     admins = AdminCheck(config.admins, lambda user: client.users_info(user=user)["user"])
     news_command.register(app, news_command.NewsCommand(store, config, client, admins))
     redrawer = redrawer or Redrawer(client, store).start()
-    reactions.register(app, store, config, redrawer)
-    buttons.register(app, store, config, redrawer)
+    intake = Intake(store, spool or Spool.beside(store.path))
+    reactions.register(app, intake, config, redrawer)
+    buttons.register(app, intake, config, redrawer)
     home.register(app, store, config)
+    app.event(re.compile(".*"))(unhandled_event)  # last: only events no listener above took
     return app
+
+
+def unhandled_event(body: dict) -> None:
+    """Events the app is subscribed to but does not use: answered 200 (Bolt would answer
+    404, and Slack would retry them for nothing)."""
+    event = body.get("event")
+    log.debug("event without a listener", extra={
+        "type": event.get("type") if isinstance(event, dict) else None,
+        "event_id": body.get("event_id")})
 
 
 def slack_error_code(error: BaseException) -> str | None:
@@ -197,10 +221,10 @@ def explain_slack_failure(error: BaseException, token_variable: str, api_url: st
 
 
 def start_app(config: Config, store: Store, client: WebClient, signing_secret: str | None,
-              redrawer: Redrawer | None = None) -> App:
+              redrawer: Redrawer | None = None, spool: Spool | None = None) -> App:
     """build_app, with a refused bot token or an unreachable API as a StartupError."""
     try:
-        return build_app(config, store, client, signing_secret, redrawer)
+        return build_app(config, store, client, signing_secret, redrawer, spool)
     except (BoltError, SlackApiError, OSError) as error:
         message = explain_slack_failure(error, "SLACK_BOT_TOKEN", client.base_url)
         if message is None:
@@ -250,25 +274,31 @@ def serve(
     answer the requests already received, let Bolt's listeners finish, draw the pending
     redraws, then stop the scheduler (waiting for running jobs, up to a bound).
     """
-    store = Store(config.db)
+    store, spool = open_store(config.db)
     if not config.articles.is_dir():
         raise StartupError(f"the articles folder {config.articles} does not exist (set "
                            "--articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml)")
     refresher = IndexRefresher(store, config)
     refresher()
     metrics.watch_index_age(refresher.seconds_since_success)
-    # The durable spool (another branch) plugs in here: Health(..., spool_age_seconds=...)
-    # and metrics.watch_spool_depth(...).
+    metrics.watch_spool_depth(spool.depth)
     health = Health(store, refresh_seconds=config.refresh_seconds,
-                    index_age_seconds=refresher.seconds_since_success)
+                    index_age_seconds=refresher.seconds_since_success,
+                    spool_age_seconds=spool.oldest_age_seconds)
     applied = apply_config_schedules(store, config.schedules, default_tz=config.timezone)
     log.info("config schedules applied", extra=applied.to_json())
     client = web_client(credentials.bot_token, credentials.api_url)
-    redrawer = Redrawer(client, store)
+    redrawer = Redrawer(client, store).start()
+
+    def apply() -> None:  # decisions spooled while the database refused them
+        # applied votes queue their redraws themselves (bot.redraw_queue): draw them now
+        apply_spool(store, spool, lambda event, article_id, outcome: redrawer.wake())
+
+    apply()  # a restart applies what the last run spooled, before new events arrive
     # Slack and the port are checked before the scheduler starts: a bot that cannot
     # listen must not post a missed digest on its way out.
     secret = credentials.signing_secret if http else None
-    app = start_app(config, store, client, secret, redrawer)
+    app = start_app(config, store, client, secret, redrawer, spool)
     server, socket_mode = None, None
     if http:
         server = listen(Routes(health, SlackEvents(app, secret or "")), host, port)
@@ -285,6 +315,7 @@ def serve(
     scheduler = DigestScheduler(store, scheduled_poster_by_kind(client, store, config),
                                 grace=dt.timedelta(minutes=config.grace_minutes))
     scheduler.add_interval_job(refresher, config.refresh_seconds, "index-refresh")
+    scheduler.add_interval_job(apply, SPOOL_APPLY_SECONDS, "spool-apply")
     if config.sync_interval_minutes > 0:
         scheduler.add_interval_job(lambda: periodic_sync(store, config),
                                    config.sync_interval_minutes * 60, "sync")
@@ -350,6 +381,29 @@ def drain_listeners(app: App, timeout: float = SHUTDOWN_SECONDS) -> None:
     waiter.join(timeout)
     if waiter.is_alive():
         log.warning("listeners still running after %ss", timeout)
+
+
+SPOOL_APPLY_SECONDS = 1.0  # how soon a spooled decision is retried once the database is back
+
+
+def open_store(path: Path) -> tuple[Store, Spool]:
+    """The database and its spool; every way they cannot be used (a newer schema, a
+    corrupt file, a folder we may not write) is a StartupError naming the file."""
+    spool_path = Path(str(path) + ".spool")
+    if not path.exists() and spool_path.exists() and Spool(spool_path).depth():
+        raise StartupError(f"the database {path} is missing but {spool_path} holds decisions "
+                           "waiting for it: restore the database file, then start again")
+    try:
+        store = Store(path)
+        store.db.execute("SELECT count(*) FROM articles").fetchone()
+    except (sqlite3.Error, OSError, RuntimeError) as error:
+        raise StartupError(f"cannot open the database {path}: {error}") from None
+    try:
+        spool = Spool(spool_path)
+    except OSError as error:
+        raise StartupError(f"cannot write the decision spool {spool_path} beside the "
+                           f"database ({error.strerror or error}): check the folder") from None
+    return store, spool
 
 
 def periodic_sync(store: Store, config: Config) -> None:

@@ -1,14 +1,24 @@
 """Editors' publish/skip decisions: recorded exactly once, undoable, fully audited.
 
 Each editor holds at most one vote per article. The article's standing decision is the
-latest vote still standing, so when an editor withdraws, an earlier colleague's vote
-stands again. Every event goes into `decision_log`; an event that carries a key (Slack's
-`event_id`) is recorded at most once, so Slack's retries and duplicates change nothing.
+vote cast latest (in event time) still standing, so when an editor withdraws, an earlier
+colleague's vote stands again. Every event goes into `decision_log`; an event that carries
+a key (Slack's `event_id`) is recorded at most once, so Slack's retries and duplicates
+change nothing.
+
+Decisions follow event time, not processing order: Slack delivers a reaction_added and
+its reaction_removed in either order, Bolt runs listeners concurrently, and a spooled
+event is applied after later ones. So an editor's vote on an article is not updated in
+place: it is the replay, in event-time order (Slack's event_ts or action_ts), of every
+event that editor sent about that article. A removal recorded before its addition still
+ends with no vote, and the undo rules (a removed reaction withdraws only a vote of its
+kind, a second click on a button toggles) hold in event time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,6 +78,26 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def now_us() -> int:
+    """Now as an event time: microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+def slack_ts_us(ts: str | None) -> int | None:
+    """Slack's "1700000000.000100" as microseconds since the epoch (exactly: no float);
+    None when it is missing or not a Slack timestamp."""
+    seconds, _, fraction = (ts or "").partition(".")
+    if not seconds.isdigit() or not (fraction == "" or fraction.isdigit()) or len(fraction) > 6:
+        return None
+    return int(seconds) * 1_000_000 + int(fraction.ljust(6, "0") or 0)
+
+
+def us_iso(event_us: int) -> str:
+    """An event time as ISO 8601 UTC with milliseconds and Z."""
+    moment = dt.datetime.fromtimestamp(event_us / 1_000_000, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def decide(
     store: Store,
     article_id: str,
@@ -80,58 +110,89 @@ def decide(
     message_ts: str | None = None,
     only_if: Kind | None = None,
     toggle: bool = False,
+    event_us: int | None = None,
+    received_at: str | None = None,
+    wait_ms: int | None = None,
 ) -> Outcome:
-    """Apply one editor's action to an article.
+    """Apply one editor's action to an article, at its event time.
 
     - publish/skip casts (or changes) the user's vote; with `toggle`, repeating the
-      user's current vote withdraws it instead (a second click on a button undoes);
+      user's vote standing just before (in event time) withdraws it instead (a second
+      click on a button undoes);
     - undo withdraws the user's vote; with `only_if`, only a vote of that kind (removing
       the ✅ reaction must not withdraw a later ❌).
 
+    `event_us` is the event time (default: now), `received_at` when it arrived (default:
+    now), `wait_ms` how long to wait for another writer (default: the store's timeout).
     UnknownArticle if no article has this id, UnusableArticle if its file is broken.
     """
     if action not in (PUBLISH, SKIP, UNDO):
         raise ValueError(f"unknown action {action!r}: use publish, skip or undo")
-    with store.write() as db:
+    now = _now()
+    event_us = now_us() if event_us is None else event_us
+    with store.write(wait_ms) as db:
         row = db.execute("SELECT error FROM articles WHERE id = ?", [article_id]).fetchone()
         if row is None:
             raise UnknownArticle(f"no article with id {article_id!r}")
         if row[0] is not None:
             raise UnusableArticle(f"article {article_id!r} cannot be used: {row[0]}")
-        now = _now()
         cursor = db.execute(
             "INSERT INTO decision_log (event_key, article_id, user_id, action, source, channel,"
-            " message_ts, outcome, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?)"
-            " ON CONFLICT (event_key) DO NOTHING",
-            [event_key, article_id, user_id, action, source, channel, message_ts, now],
+            " message_ts, outcome, created_at, event_us, received_at, only_if, toggle)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?) ON CONFLICT (event_key) DO NOTHING",
+            [event_key, article_id, user_id, action, source, channel, message_ts, now,
+             event_us, received_at or now, only_if, int(toggle)],
         )
         if cursor.rowcount == 0:
             return Outcome(DUPLICATE, standing_decision(store, article_id))
         seq = cursor.lastrowid
-        current = db.execute(
-            "SELECT decision FROM votes WHERE article_id = ? AND user_id = ?",
+        before = db.execute(
+            "SELECT decision, seq FROM votes WHERE article_id = ? AND user_id = ?",
             [article_id, user_id],
         ).fetchone()
-        current_kind = current[0] if current else None
-        if action == UNDO or (toggle and action == current_kind):
-            withdraw = current_kind is not None and (only_if is None or only_if == current_kind)
-            if withdraw:
-                db.execute(
-                    "DELETE FROM votes WHERE article_id = ? AND user_id = ?", [article_id, user_id]
-                )
-            outcome = RETRACTED if withdraw else NO_OP
+        vote = _replay(db, article_id, user_id)
+        if vote is None:
+            db.execute("DELETE FROM votes WHERE article_id = ? AND user_id = ?",
+                       [article_id, user_id])
         else:
             db.execute(
                 "INSERT INTO votes (article_id, user_id, decision, decided_at, seq, source,"
-                " channel, message_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " channel, message_ts, event_us) SELECT article_id, user_id, ?, ?, id, source,"
+                " channel, message_ts, event_us FROM decision_log WHERE id = ?"
                 " ON CONFLICT (article_id, user_id) DO UPDATE SET decision = excluded.decision,"
                 " decided_at = excluded.decided_at, seq = excluded.seq, source = excluded.source,"
-                " channel = excluded.channel, message_ts = excluded.message_ts",
-                [article_id, user_id, action, now, seq, source, channel, message_ts],
+                " channel = excluded.channel, message_ts = excluded.message_ts,"
+                " event_us = excluded.event_us",
+                [vote[0], us_iso(vote[2]), vote[1]],
             )
-            outcome = RECORDED
+        after = (vote[0], vote[1]) if vote else None
+        if after == (tuple(before) if before else None):
+            outcome = NO_OP
+        else:
+            outcome = RECORDED if vote else RETRACTED
         db.execute("UPDATE decision_log SET outcome = ? WHERE id = ?", [outcome, seq])
         return Outcome(outcome, standing_decision(store, article_id))
+
+
+def _replay(db, article_id: str, user_id: str) -> tuple[str, int, int] | None:
+    """The user's vote on the article after all their events in event-time order:
+    (decision, id of the log row that cast it, its event time), or None."""
+    vote: tuple[str, int, int] | None = None
+    rows = db.execute(
+        "SELECT id, action, only_if, toggle, event_us FROM decision_log"
+        " WHERE article_id = ? AND user_id = ? ORDER BY event_us, id",
+        [article_id, user_id],
+    )
+    for log_id, action, only_if, toggle, event_us in rows:
+        current = vote[0] if vote else None
+        if action == UNDO:
+            if only_if is None or only_if == current:
+                vote = None
+        elif toggle and action == current:
+            vote = None
+        else:
+            vote = (action, log_id, event_us)
+    return vote
 
 
 _DECISION_COLUMNS = "article_id, decision, user_id, decided_at, source, channel, message_ts"

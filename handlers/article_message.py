@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -28,6 +29,9 @@ from storage.db import Store
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # a decision made in another process shows within about this long
+# Listeners answer Slack only once a decision is recorded (process_before_response), so a
+# burst of votes arrives one by one: a short pause after a wake lets it become one pass.
+COALESCE_SECONDS = 0.1
 
 
 def show_decision(client: WebClient, store: Store, channel: str, ts: str, article_id: str) -> None:
@@ -104,7 +108,9 @@ class Redrawer:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(self.interval)
+            woken = self._wake.wait(self.interval)
+            if woken and not self._stop.is_set():
+                time.sleep(COALESCE_SECONDS)
             self._wake.clear()
             stopping = self._stop.is_set()
             try:

@@ -9,12 +9,16 @@ The buttons appear in three places, and each answers the clicking editor its own
 - the App Home tab: no response_url and no channel there, so the Home tab is published
   again, with a note at the top, for the user who clicked.
 Bolt always passes a `Respond`, usable only when the payload has a response_url.
+
+The click is acknowledged once it is durable (bot.intake), at its `action_ts`; the answer
+to the editor goes out after the acknowledgement (handlers.after_ack).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -31,16 +35,19 @@ from bot.decisions import (
     Outcome,
     UnknownArticle,
     UnusableArticle,
-    decide,
+    now_us,
+    slack_ts_us,
     standing_decision,
     user_vote,
 )
 from bot.digest import article_for_message
+from bot.intake import SPOOLED, DecisionEvent, Intake, new_key, received_now
 from bot.lookup import article_by_id
-from bot.redraw_queue import queue_redraw
+from handlers.after_ack import after_ack
 from handlers.article_message import Redrawer
 from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION, escape, mention
 from handlers.home import publish_home
+from handlers.reactions import mapping, repair_redraw, text
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -48,31 +55,34 @@ log = logging.getLogger(__name__)
 ACTION_KIND = {PUBLISH_ACTION: PUBLISH, SKIP_ACTION: SKIP, UNDO_ACTION: UNDO}
 NOT_AN_EDITOR = "Only the newsroom's editors can publish or skip articles; nothing was recorded."
 GONE = "That article is no longer in the index; nothing was recorded."
+SPOOLED_NOTE = "Noted: your click is saved and will show as soon as the database is back."
 
 
 def in_home_tab(body: dict) -> bool:
-    return (body.get("view") or {}).get("type") == "home"
+    return mapping(body.get("view")).get("type") == "home"
 
 
 def handle_click(
-    store: Store, config: Config, client: WebClient, redrawer: Redrawer, body: dict,
+    intake: Intake, config: Config, client: WebClient, redrawer: Redrawer, body: dict,
     respond: Respond | None,
 ) -> Outcome | None:
-    """Toggle the clicking editor's vote on the button's article."""
-    actions = body.get("actions") or [{}]
-    action = actions[0]
-    kind = ACTION_KIND.get(action.get("action_id", ""))
-    article_id = action.get("value")
-    user = (body.get("user") or {}).get("id")
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id")
-    ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
+    """Apply the clicking editor's choice to the button's article; returns once durable."""
+    store = intake.store
+    actions = body.get("actions")
+    action = mapping(actions[0] if isinstance(actions, list) and actions else None)
+    kind = ACTION_KIND.get(text(action.get("action_id")) or "")
+    article_id = text(action.get("value"))
+    user = text(mapping(body.get("user")).get("id"))
+    container = mapping(body.get("container"))
+    channel = text(mapping(body.get("channel")).get("id")) or text(container.get("channel_id"))
+    ts = text(mapping(body.get("message")).get("ts")) or text(container.get("message_ts"))
     if not (kind and article_id and user):
         log.info("button ignored: incomplete payload")
         return None
 
-    def tell(text: str) -> None:
-        _tell(store, config, client, body, respond, user, text)
+    def tell(text: str | None) -> None:
+        if text:
+            after_ack(_tell, store, config, client, body, respond, user, text)
 
     if config.editors and user not in config.editors:
         log.info("decision refused: not an editor", extra={"user": user, "article": article_id})
@@ -83,10 +93,14 @@ def handle_click(
         tell(unchanged)
         return None
     # A click has no event_id; the same click delivered twice has the same action_ts.
-    event_key = f"button:{user}:{ts}:{action.get('action_ts')}" if action.get("action_ts") else None
+    action_ts = text(action.get("action_ts"))
+    event = DecisionEvent(
+        key=f"button:{user}:{ts}:{action_ts}" if action_ts else new_key(), action=kind,
+        user_id=user, source="button", event_us=slack_ts_us(action_ts) or now_us(),
+        received_at=received_now(), article_id=article_id, channel=channel, message_ts=ts,
+    )
     try:
-        outcome = decide(store, article_id, kind, user, source="button", event_key=event_key,
-                         channel=channel, message_ts=ts)
+        _, outcome = intake.take(event)
     except UnknownArticle:
         log.info("button ignored: unknown article", extra={"user": user, "article": article_id})
         tell(GONE)
@@ -98,11 +112,16 @@ def handle_click(
         return None
     log.info("button decision", extra={"article": article_id, "user": user, "action": kind,
                                        "outcome": outcome.outcome})
-    if outcome.outcome == DUPLICATE:  # a redelivery repairs a redraw that failed
-        queue_redraw(store, article_id)
-    redrawer.wake()  # the change queued the redraw of the article's messages itself
+    if outcome.outcome == SPOOLED:
+        if respond is not None and body.get("response_url"):
+            tell(SPOOLED_NOTE)  # the Home tab and the message need the database
+        return outcome
+    if outcome.outcome == DUPLICATE:
+        repair_redraw(intake, article_id)
+    redrawer.wake()  # a recorded change queued the redraw of the article's messages itself
     if in_home_tab(body):
-        publish_home(client, store, config, user, _confirmation(store, article_id, kind, outcome))
+        after_ack(_publish_home_confirming, client, store, config, user, article_id, kind,
+                  outcome)
     elif outcome.changed and not (channel and ts and article_for_message(store, channel, ts)
                                   == article_id):
         # a button in an ephemeral /news answer: confirm privately (a digest message
@@ -113,20 +132,29 @@ def handle_click(
 
 def _nothing_to_do(store: Store, article_id: str, kind: str, user: str) -> str | None:
     """Why this click would change nothing (a stale button, or someone else's decision to
-    undo), said to the clicking editor; None when it is a change."""
-    mine = user_vote(store, article_id, user)
-    if kind != UNDO:
-        if mine == kind:
-            return f"You already chose {kind} for this article; click Undo to withdraw it."
+    undo), said to the clicking editor; None when it is a change. With the database
+    unreadable the click is taken as a change: the intake keeps it in the spool."""
+    try:
+        mine = user_vote(store, article_id, user)
+        if kind != UNDO:
+            if mine == kind:
+                return f"You already chose {kind} for this article; click Undo to withdraw it."
+            return None
+        if mine is not None:
+            return None
+        standing = standing_decision(store, article_id)
+    except sqlite3.Error:
         return None
-    if mine is not None:
-        return None
-    standing = standing_decision(store, article_id)
     if standing is None:
         return "There is no decision on this article to undo."
     return (f"The {standing.decision} decision is {mention(standing.user_id)}'s: only they "
             f"can undo it. Click {'Skip' if standing.decision == PUBLISH else 'Publish'} "
             "to decide otherwise.")
+
+
+def _publish_home_confirming(client: WebClient, store: Store, config: Config, user: str,
+                             article_id: str, kind: str, outcome: Outcome) -> None:
+    publish_home(client, store, config, user, _confirmation(store, article_id, kind, outcome))
 
 
 def _confirmation(store: Store, article_id: str, kind: str, outcome: Outcome) -> str | None:
@@ -151,9 +179,9 @@ def _tell(store: Store, config: Config, client: WebClient, body: dict, respond: 
         log.info("button answer dropped: no response_url", extra={"user": user, "text": text})
 
 
-def register(app: App, store: Store, config: Config, redrawer: Redrawer) -> None:
+def register(app: App, intake: Intake, config: Config, redrawer: Redrawer) -> None:
     @app.action(re.compile(f"^({PUBLISH_ACTION}|{SKIP_ACTION}|{UNDO_ACTION})$"))
     def on_decision_button(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
+        outcome = handle_click(intake, config, client, redrawer, body, respond)  # raises: no ack
         ack()
-        outcome = handle_click(store, config, client, redrawer, body, respond)
         metrics.decision_outcome("block_actions", outcome)

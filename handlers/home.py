@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -91,8 +91,13 @@ def publish_home(
 
 
 def register(app: App, store: Store, config: Config) -> None:
-    @app.event("app_home_opened")
+    def acknowledge(ack: Ack) -> None:
+        ack()
+
     def on_home_opened(event: dict, client: WebClient) -> None:
+        """Lazy: Slack is answered first (the app answers after listeners return)."""
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
         publish_home(client, store, config, event["user"])
+
+    app.event("app_home_opened")(ack=acknowledge, lazy=[on_home_opened])

@@ -1,9 +1,9 @@
 """The `/news` slash command: topic look-ups, search, topics, a digest preview, help.
 
-The listener acks at once (Slack wants an answer within 3 s) and answers afterwards
-through the response_url, privately (ephemeral), with the digest's article rendering.
-Whatever the user typed comes back escaped and cut short (`shown`), in blocks and in the
-notification text alike.
+The command is acknowledged at once (Slack wants an answer within 3 s) and answered
+afterwards by a lazy listener through the response_url, privately (ephemeral), with the
+digest's article rendering. Whatever the user typed comes back escaped and cut short
+(`shown`), in blocks and in the notification text alike.
 """
 
 from __future__ import annotations
@@ -199,10 +199,15 @@ def _digest(store: Store, config: Config) -> Answer:
 
 
 def register(app: App, news: NewsCommand) -> None:
-    @app.command("/news")
-    def on_news(ack: Ack, command: dict, respond: Respond) -> None:
+    def acknowledge(ack: Ack) -> None:
         ack()
+
+    def on_news(command: dict, respond: Respond) -> None:
+        """Lazy: the app answers Slack after listeners return (for durable decisions), so
+        the acknowledgement comes first and the answer follows through the response_url."""
         reply = news.answer(command.get("text", ""), command.get("user_id", ""))
         respond(**reply.payload(), response_type="ephemeral")
         log.info("/news answered", extra={"user": command.get("user_id"),
                                           "subcommand": (command.get("text") or "").split(" ")[0]})
+
+    app.command("/news")(ack=acknowledge, lazy=[on_news])

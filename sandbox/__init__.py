@@ -5,6 +5,9 @@
   announces changes, forwards users' actions to the app as events.
 - `SignedSlackClient` (slack_client.py): sends an app signed slash commands, events and
   button clicks over HTTP, as Slack does.
+- `Redelivery` (redelivery.py): delivers again what was not acknowledged, as Slack does;
+  `ServeProcess` (serve_process.py) and `FaultSite` (fault_site.py): `newsbot serve --http`
+  as a process on a posted digest, for the fault tests and benchmarks/faults.py.
 
 Each module's docstring says what is faithful to Slack and what is simplified.
 """

@@ -4,13 +4,21 @@ Bolt runs listeners on a thread pool and APScheduler on threads of its own, whil
 sqlite3 connections refuse to cross threads. `Store` therefore hands each thread its
 own `sqlite_utils.Database` on the same file; WAL lets readers run beside the single
 writer and the busy timeout makes writers queue instead of failing.
+
+Only the first open may create the file (and migrate it). Every later connection opens
+with `mode=rw`, and every write first checks that the path still names the file opened
+at start (device and inode): a database deleted or replaced behind newsbot's back is an
+error the caller sees and the log reports, never an empty un-migrated file created anew.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,7 +26,15 @@ import sqlite_utils
 
 from storage import schema
 
-BUSY_TIMEOUT_MS = 10_000
+log = logging.getLogger(__name__)
+
+# How long a writer waits for another one (NEWSBOT_BUSY_TIMEOUT_MS overrides it, for tests
+# and for sites whose backups hold the file longer)
+BUSY_TIMEOUT_MS = int(os.environ.get("NEWSBOT_BUSY_TIMEOUT_MS") or 10_000)
+
+
+class DatabaseReplaced(sqlite3.DatabaseError):
+    """The database file was deleted or replaced since this process opened it."""
 
 
 class Store:
@@ -27,43 +43,95 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
+        self._reported = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=rw"
+        self._connect(create=True)
+        st = self.path.stat()
+        self.identity = (st.st_dev, st.st_ino)
         migrate(self.db, schema.MIGRATIONS)
 
     @property
     def db(self) -> sqlite_utils.Database:
-        """This thread's connection, opened on first use."""
+        """This thread's connection, opened on first use (never creating the file)."""
         db = getattr(self._local, "db", None)
-        if db is None:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
-            db = sqlite_utils.Database(conn, execute_plugins=False)
+        return db if db is not None else self._connect(create=False)
+
+    def _connect(self, create: bool) -> sqlite_utils.Database:
+        try:
+            if create:
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+            else:
+                conn = sqlite3.connect(self._uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error:
+            if not create:
+                self.check_identity()  # a vanished file says so, rather than "cannot open"
+            raise
+        db = sqlite_utils.Database(conn, execute_plugins=False)
+        try:
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
-            self._local.db = db
+        except sqlite3.Error:
+            conn.close()
+            if not create:
+                self.check_identity()
+            raise
+        self._local.db = db
         return db
 
+    def check_identity(self) -> None:
+        """DatabaseReplaced if the path no longer names the file opened at start."""
+        try:
+            st = os.stat(self.path)
+            same = (st.st_dev, st.st_ino) == self.identity
+        except FileNotFoundError:
+            same = False
+        if same:
+            return
+        message = (f"the database file {self.path} was deleted or replaced while newsbot "
+                   "ran; nothing is written to it until newsbot is restarted on the right file")
+        if not self._reported:  # once: every later write fails the same way
+            self._reported = True
+            log.error("database file replaced", extra={"db": str(self.path)})
+        raise DatabaseReplaced(message)
+
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite_utils.Database]:
+    def write(self, wait_ms: int | None = None) -> Iterator[sqlite_utils.Database]:
         """A write transaction that takes the write lock up front.
 
-        `BEGIN IMMEDIATE` queues behind other writers (busy timeout) instead of
-        failing half way when a deferred transaction tries to upgrade.
-        Nested use becomes a savepoint.
+        `BEGIN IMMEDIATE` queues behind other writers (busy timeout, or `wait_ms` for
+        this transaction) instead of failing half way when a deferred transaction tries
+        to upgrade. Nested use becomes a savepoint.
         """
         db = self.db
         if db.conn.in_transaction:
             with db.atomic():
                 yield db
             return
-        db.execute("BEGIN IMMEDIATE")
+        self.check_identity()
+        if wait_ms is not None:
+            db.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            self.close()
+            raise
+        finally:
+            if wait_ms is not None and self._local.db is not None:
+                db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         try:
             yield db
-        except BaseException:
-            db.rollback()
+            db.execute("COMMIT")  # may fail too (a read-only or vanished file)
+        except BaseException as error:
+            with contextlib.suppress(sqlite3.Error):
+                db.rollback()
+            if isinstance(error, sqlite3.Error):
+                # A connection opened while the file was read-only stays read-only, and
+                # one that saw corruption may keep stale pages: the next write opens anew.
+                self.close()
             raise
-        db.execute("COMMIT")
 
     def query(self, sql: str, params: tuple | list | dict = ()) -> list[dict]:
         return list(self.db.query(sql, params))

@@ -408,5 +408,53 @@ def report_schedules(db: sqlite_utils.Database) -> None:
     )
 
 
+def decision_event_time(db: sqlite_utils.Database) -> None:
+    """Decisions follow Slack's event time, not the order deliveries are processed in.
+
+    Each log row keeps its event time (`event_us`: Slack's event_ts or action_ts, in
+    microseconds since the epoch), its arrival time, and what the replay needs (`only_if`
+    for a reaction's removal, `toggle` for a button). An editor's vote on an article is the
+    replay of their events in event-time order (bot.decisions), so a removal processed
+    before its addition still wins; the standing decision is the vote cast latest in
+    event time. Existing rows get their recording time as event time, and each undo that
+    did nothing gets the `only_if` that keeps it doing nothing when replayed.
+    """
+    for statement in (
+        "ALTER TABLE decision_log ADD COLUMN event_us INTEGER",
+        "ALTER TABLE decision_log ADD COLUMN received_at TEXT",
+        "ALTER TABLE decision_log ADD COLUMN only_if TEXT"
+        " CHECK (only_if IN ('publish', 'skip'))",
+        "ALTER TABLE decision_log ADD COLUMN toggle INTEGER NOT NULL DEFAULT 0",
+        "UPDATE decision_log SET received_at = created_at, toggle = (source = 'button'),"
+        " event_us = CAST(round((julianday(created_at) - 2440587.5) * 86400000000) AS INTEGER)",
+        "CREATE INDEX decision_log_replay ON decision_log (article_id, user_id, event_us, id)",
+        "ALTER TABLE votes ADD COLUMN event_us INTEGER",
+        "UPDATE votes SET event_us = (SELECT event_us FROM decision_log l WHERE l.id = votes.seq)",
+        "DROP VIEW decisions",
+        """CREATE VIEW decisions AS
+            SELECT article_id, user_id, decision, decided_at, source, channel, message_ts
+            FROM (
+                SELECT *, row_number() OVER (
+                    PARTITION BY article_id ORDER BY event_us DESC, seq DESC
+                ) AS rank
+                FROM votes
+            )
+            WHERE rank = 1""",
+    ):
+        db.execute(statement)
+    votes: dict[tuple[str, str], str | None] = {}
+    rows = db.execute("SELECT id, article_id, user_id, action, outcome FROM decision_log"
+                      " ORDER BY id").fetchall()
+    for log_id, article_id, user_id, action, outcome in rows:
+        key = (article_id, user_id)
+        if outcome == "retracted":
+            votes[key] = None
+        elif outcome == "recorded":
+            votes[key] = action
+        elif action == "undo" and votes.get(key) is not None:  # a no-op withdrawal
+            other = "skip" if votes[key] == "publish" else "publish"
+            db.execute("UPDATE decision_log SET only_if = ? WHERE id = ?", [other, log_id])
+
+
 MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters,
-              report_schedules]
+              report_schedules, decision_event_time]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+import sqlite_utils
 from conftest import Raw, write_article
 
 from bot.decisions import (
@@ -14,9 +17,11 @@ from bot.decisions import (
     UnusableArticle,
     decide,
     decision_history,
+    slack_ts_us,
     standing_decision,
     standing_decisions,
 )
+from storage.db import Store
 from storage.index import refresh
 
 
@@ -106,3 +111,110 @@ def test_an_article_whose_file_is_broken_cannot_be_decided(indexed, articles):
         decide(indexed, "c.md", "publish", "U1", source="cli", event_key="Ev1")
     assert indexed.query("SELECT * FROM decision_log") == []
     assert standing(indexed, "c.md") is None
+
+
+# --- event time: the latest event_ts / action_ts wins, whatever the processing order
+
+T0 = 1_700_000_000_000_000  # an event time in microseconds
+
+
+def apply_in_order(store, events, order) -> None:
+    """Record `events` (kwargs for decide, with event times) in the processing `order`."""
+    for n in order:
+        user, action, extra = events[n]
+        decide(store, "a.md", action, user, source="reaction", event_key=f"Ev{user}{n}",
+               event_us=T0 + n, **extra)
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(2))))
+def test_a_removal_processed_before_its_addition_still_wins(indexed, order):
+    events = [("U1", "skip", {}), ("U1", "undo", {"only_if": "skip"})]
+    apply_in_order(indexed, events, order)
+    assert standing(indexed) is None
+    assert indexed.query("SELECT * FROM votes") == []
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_add_remove_add_ends_with_the_decision_in_any_order(indexed, order):
+    events = [("U1", "publish", {}), ("U1", "undo", {"only_if": "publish"}),
+              ("U1", "publish", {})]
+    apply_in_order(indexed, events, order)
+    assert standing(indexed) == ("publish", "U1")
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_removing_an_earlier_emoji_keeps_a_later_one_in_any_order(indexed, order):
+    # ❌ at t0, ✅ at t1, then the ❌ removed at t2: the ✅ stands
+    events = [("U1", "skip", {}), ("U1", "publish", {}), ("U1", "undo", {"only_if": "skip"})]
+    apply_in_order(indexed, events, order)
+    assert standing(indexed) == ("publish", "U1")
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_button_toggles_follow_action_time(indexed, order):
+    # three clicks on Publish: on, off, on
+    events = [("U1", "publish", {"toggle": True})] * 3
+    apply_in_order(indexed, events, order)
+    assert standing(indexed) == ("publish", "U1")
+    decide(indexed, "a.md", "publish", "U1", source="button", toggle=True, event_us=T0 + 10)
+    assert standing(indexed) is None
+
+
+def test_the_standing_decision_is_the_vote_cast_latest_in_event_time(indexed):
+    decide(indexed, "a.md", "publish", "U1", source="reaction", event_us=T0 + 2)
+    decide(indexed, "a.md", "skip", "U2", source="reaction", event_us=T0 + 1)  # older, late
+    assert standing(indexed) == ("publish", "U1")
+    assert standing_decision(indexed, "a.md").decided_at == "2023-11-14T22:13:20.000Z"
+
+
+def test_a_superseded_late_event_is_audited_as_a_no_op(indexed):
+    decide(indexed, "a.md", "undo", "U1", source="reaction", only_if="skip", event_key="Ev2",
+           event_us=T0 + 2, received_at="2026-01-01T00:00:00.000Z")
+    late = decide(indexed, "a.md", "skip", "U1", source="reaction", event_key="Ev1",
+                  event_us=T0 + 1)
+    assert late.outcome == NO_OP
+    rows = indexed.query("SELECT event_key, event_us, received_at, outcome FROM decision_log"
+                         " ORDER BY id")
+    assert [(r["event_key"], r["event_us"], r["outcome"]) for r in rows] == [
+        ("Ev2", T0 + 2, "no-op"), ("Ev1", T0 + 1, "no-op")]
+    assert rows[0]["received_at"] == "2026-01-01T00:00:00.000Z"
+    assert rows[1]["received_at"].endswith("Z")
+
+
+def test_slack_timestamps_become_exact_microseconds():
+    assert slack_ts_us("1700000000.000100") == 1_700_000_000_000_100
+    assert slack_ts_us("1700000000.1") == 1_700_000_000_100_000
+    assert slack_ts_us("1700000000") == 1_700_000_000_000_000
+    assert [slack_ts_us(v) for v in (None, "", "x.1", "1.1234567", "-1.0", "1e9")] == [None] * 6
+
+
+def test_the_migration_keeps_old_decisions_and_their_undo_rules(tmp_path):
+    """A database from before event time: replaying its log reproduces its votes."""
+    from storage import schema
+    from storage.db import migrate
+
+    before = schema.MIGRATIONS[:schema.MIGRATIONS.index(schema.decision_event_time)]
+    db = sqlite_utils.Database(tmp_path / "old.db")
+    migrate(db, before)
+    db.execute("INSERT INTO articles (id, size, mtime_ns, content_hash, indexed_at)"
+               " VALUES ('a.md', 1, 1, 'h', 'now')")
+    log = [  # U1: ✅, ❌, then removed ✅ (a no-op); U2: a button clicked twice
+        ("U1", "publish", "reaction", "recorded"), ("U1", "skip", "reaction", "recorded"),
+        ("U1", "undo", "reaction", "no-op"), ("U2", "publish", "button", "recorded"),
+        ("U2", "publish", "button", "retracted"),
+    ]
+    for n, (user, action, source, outcome) in enumerate(log, start=1):
+        db.execute("INSERT INTO decision_log (article_id, user_id, action, source, outcome,"
+                   " created_at) VALUES ('a.md', ?, ?, ?, ?, ?)",
+                   [user, action, source, outcome, f"2026-01-01T00:00:0{n}.000Z"])
+    db.execute("INSERT INTO votes (article_id, user_id, decision, decided_at, seq, source)"
+               " VALUES ('a.md', 'U1', 'skip', '2026-01-01T00:00:02.000Z', 2, 'reaction')")
+    db.conn.commit()
+    db.close()
+    store = Store(tmp_path / "old.db")
+    assert standing(store) == ("skip", "U1")
+    # a new event for U1 replays U1's whole history: the old no-op removal stays a no-op
+    outcome = decide(store, "a.md", "undo", "U1", source="reaction", only_if="publish")
+    assert outcome.outcome == NO_OP and standing(store) == ("skip", "U1")
+    decide(store, "a.md", "publish", "U2", source="button", toggle=True)
+    assert standing(store) == ("publish", "U2")  # U2's two old clicks cancelled out

@@ -329,9 +329,12 @@ def test_a_late_redraw_shows_the_decision_standing_now(newsroom: Newsroom):
 
 def test_removing_the_reaction_retracts_and_the_message_says_so(newsroom: Newsroom):
     message = digest_message(newsroom)
+    def shown() -> str:
+        return texts(newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"])
+
     newsroom.client.reaction_added(user_id=EDITOR, reaction="x", channel_id=CHANNEL,
                                    ts=message.ts, event_id="Ev1")
-    wait_for_log(newsroom, 1)
+    newsroom.slack.wait_until(lambda: "Skip, by" in shown())
     newsroom.client.reaction_removed(user_id=EDITOR, reaction="x", channel_id=CHANNEL,
                                      ts=message.ts, event_id="Ev2")
     rows = wait_for_log(newsroom, 2)

@@ -1,0 +1,119 @@
+"""A newsroom on disk with a posted digest and `newsbot serve --http` running, for the
+fault tests (tests/test_durability.py) and the fault benchmark (benchmarks/faults.py).
+
+The database is read as another process would (`mode=ro`, never creating the file); the
+spool is read as the file it is. Events are signed reactions with chosen `event_ts`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.serve_process import ROOT, ServeProcess
+from sandbox.slack_api import SlackLookalike
+from sandbox.slack_client import AppResponse, Delivery, SignedSlackClient
+
+SECRET = "fault-site-signing-secret"
+CHANNEL = "C0NEWSDESK"
+EXAMPLES = ROOT / "examples" / "articles"
+
+Sender = Callable[[Delivery | None], AppResponse]
+
+
+@dataclass
+class FaultSite:
+    slack: SlackLookalike
+    folder: Path
+    env: dict[str, str]
+    messages: list[dict]  # the digest's article messages: id, ts
+    serve: ServeProcess
+    client: SignedSlackClient
+
+    @property
+    def db(self) -> Path:
+        return self.folder / "newsbot.db"
+
+    @property
+    def spool(self) -> Path:
+        return self.folder / "newsbot.db.spool"
+
+    def restart(self) -> None:
+        self.serve.start()
+
+    def log_rows(self) -> list[dict]:
+        """decision_log as another process reads it (never creating the file)."""
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as connection:
+            connection.row_factory = sqlite3.Row
+            return [dict(r) for r in connection.execute(
+                "SELECT * FROM decision_log ORDER BY id")]
+
+    def votes(self) -> dict[tuple[str, str], str]:
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as connection:
+            rows = connection.execute("SELECT article_id, user_id, decision FROM votes")
+            return {(a, u): d for a, u, d in rows}
+
+    def spooled(self) -> list[dict]:
+        if not self.spool.exists():
+            return []
+        return [json.loads(line) for line in self.spool.read_text().splitlines() if line]
+
+    def logged(self, message: str) -> list[dict]:
+        return [r for r in self.serve.records() if r.get("msg") == message]
+
+    def reaction(self, kind: str, user: str, message: dict, event_ts: str, event_id: str,
+                 emoji: str = "white_check_mark") -> Sender:
+        """A sender of one reaction event: the same event on every delivery."""
+        event = {"type": f"reaction_{kind}", "user": user, "reaction": emoji,
+                 "item": {"type": "message", "channel": CHANNEL, "ts": message["ts"]},
+                 "event_ts": event_ts}
+
+        def send(delivery: Delivery | None) -> AppResponse:
+            return self.client.send_event(event, event_id=event_id,
+                                          event_time=int(float(event_ts)), delivery=delivery)
+
+        return send
+
+
+def start_site(slack: SlackLookalike, folder: Path, top: int = 5, **env: str) -> FaultSite:
+    """Copy the example articles into `folder`, post a digest of `top` articles with
+    `newsbot digest --post`, and start `newsbot serve --http` (busy timeout 300 ms)."""
+    articles = folder / "articles"
+    shutil.copytree(EXAMPLES, articles)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    environment.update({
+        "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.base_url,
+        "SLACK_SIGNING_SECRET": SECRET, "NEWSBOT_ARTICLES": str(articles),
+        "NEWSBOT_DB": str(folder / "newsbot.db"), "NEWSBOT_BUSY_TIMEOUT_MS": "300",
+        "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8",
+        "HTTP_PROXY": "", "HTTPS_PROXY": "", "http_proxy": "", "https_proxy": "", **env,
+    })
+    posted = subprocess.run(
+        [sys.executable, "-m", "bot", "digest", "--post", "--channel", CHANNEL, "--top",
+         str(top), "--json"], cwd=folder, env=environment, capture_output=True, text=True,
+        timeout=120)
+    if posted.returncode != 0:
+        raise RuntimeError(f"digest --post failed: {posted.stderr}")
+    serve = ServeProcess(environment, folder).start()
+    client = SignedSlackClient(f"{serve.url}/slack/events", SECRET,
+                               response_url_factory=slack.new_response_url)
+    return FaultSite(slack, folder, environment, json.loads(posted.stdout)["articles"], serve,
+                     client)
+
+
+def eventually(predicate: Callable[[], object], timeout: float = 30,
+               what: Callable[[], str] = str) -> None:
+    """Wait until `predicate()` holds; AssertionError with `what()` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what()}")
+        time.sleep(0.05)

@@ -1,0 +1,139 @@
+"""A durable local spool: records kept in an fsynced file beside the database.
+
+When the database cannot take a write (locked by another process beyond the wait, read-only,
+corrupt, deleted), a decision Slack is about to see acknowledged goes here instead; it is
+applied later, in order and exactly once (each record has a key, and recording a key twice
+changes nothing). A record is durable once `append` returns: it is written and fsynced
+(the folder too, when the file is new). A record torn by a crash mid-write was never
+acknowledged: it is skipped when read.
+
+Every operation holds a lock (a thread lock and `flock` on `<spool>.lock`), so several
+threads and processes may share one spool. Applied records are removed by key, rewriting
+the file atomically (write, fsync, rename), so a record appended meanwhile is never lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class Spool:
+    def __init__(self, path: str | Path) -> None:
+        """Open (creating) the spool; OSError if the folder does not let us write it."""
+        self.path = Path(path)
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._thread_lock = threading.Lock()
+        with self._locked():
+            if not self.path.exists():
+                self._write_atomically([])
+
+    @staticmethod
+    def beside(db_path: str | Path) -> Spool:
+        """The spool of a database file: `<db>.spool`."""
+        return Spool(Path(str(db_path) + ".spool"))
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._thread_lock:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the flock
+
+    def append(self, record: dict) -> bool:
+        """Make `record` (with a "key") durable; False if its key is already spooled."""
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        with self._locked():
+            if any(r.get("key") == record["key"] for r in self._read()):
+                return False
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = b"\n" + line  # after a torn record: start on a line of our own
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return True
+
+    def pending(self) -> list[dict]:
+        """The records not yet applied, oldest first."""
+        with self._locked():
+            return self._read()
+
+    def remove(self, keys: Iterable[str]) -> None:
+        """Drop the records with these keys (they were applied)."""
+        done = set(keys)
+        if not done:
+            return
+        with self._locked():
+            self._write_atomically([r for r in self._read() if r.get("key") not in done])
+
+    def depth(self) -> int:
+        """How many records wait to be applied."""
+        if self._size() == 0:
+            return 0
+        return len(self.pending())
+
+    def oldest_age_seconds(self) -> float | None:
+        """Seconds since the oldest waiting record was spooled; None when none waits."""
+        if self._size() == 0:
+            return None
+        records = self.pending()
+        if not records:
+            return None
+        return max(0.0, time.time() - float(records[0].get("spooled_at", time.time())))
+
+    def _size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _read(self) -> list[dict]:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in data.splitlines():
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:  # torn by a crash before it was acknowledged
+                log.warning("spool: unreadable record skipped", extra={"spool": str(self.path)})
+                continue
+            if isinstance(record, dict) and "key" in record:
+                records.append(record)
+        return records
+
+    def _write_atomically(self, records: list[dict]) -> None:
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        data = b"".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode()
+                        + b"\n" for r in records)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, self.path)
+        folder = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
