@@ -88,10 +88,9 @@ def handle_click(
         log.info("decision refused: not an editor", extra={"user": user, "article": article_id})
         tell(NOT_AN_EDITOR)
         return None
+    # Said to the editor, but the click is recorded all the same: clicks are replayed in
+    # action time, and an Undo that arrives before its Publish must still win.
     unchanged = _nothing_to_do(store, article_id, kind, user)
-    if unchanged:
-        tell(unchanged)
-        return None
     # A click has no event_id; the same click delivered twice has the same action_ts.
     action_ts = text(action.get("action_ts"))
     event = DecisionEvent(
@@ -112,6 +111,9 @@ def handle_click(
         return None
     log.info("button decision", extra={"article": article_id, "user": user, "action": kind,
                                        "outcome": outcome.outcome})
+    if unchanged and not outcome.changed:
+        tell(unchanged)
+        return outcome
     if outcome.outcome == SPOOLED:
         if respond is not None and body.get("response_url"):
             tell(SPOOLED_NOTE)  # the Home tab and the message need the database

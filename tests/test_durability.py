@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from handlers.blocks import PUBLISH_ACTION
+from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
 from sandbox import SignedSlackClient, SlackLookalike
 from sandbox.fault_site import CHANNEL, SECRET, FaultSite, eventually, start_site
 from sandbox.redelivery import Redelivery
@@ -298,25 +298,30 @@ def test_add_remove_add_delivered_all_at_once_follow_event_time(newsroom):
     assert len(newsroom.log_rows()) == len(senders)
 
 
-def test_button_clicks_delivered_all_at_once_toggle_in_action_time(newsroom):
+def test_button_clicks_delivered_all_at_once_count_in_action_time(newsroom):
     message = digest_message(newsroom)
     stored = newsroom.slack.workspace.message(CHANNEL, message.ts)
     now = time.time()
+    sequences = [[PUBLISH_ACTION], [PUBLISH_ACTION, UNDO_ACTION],
+                 [PUBLISH_ACTION, UNDO_ACTION, SKIP_ACTION]]
     clicks = []
-    for n in range(10):  # editor n clicks Publish n % 3 + 1 times: on, off, on
-        for click in range(n % 3 + 1):
+    for n in range(10):  # editor n clicks the buttons of sequence n % 3, in that order
+        for click, action_id in enumerate(sequences[n % 3]):
             moment = now + n + click / 100
             client = SignedSlackClient(newsroom.client.app_url, TEST_SECRET,
                                        clock=lambda moment=moment: moment)
-            clicks.append((client, f"U0ED{n:03d}"))
-    clicks.reverse()
-    results = deliver_all([(user, lambda delivery, client=client, user=user: client.block_action(
-        user_id=user, action_id=PUBLISH_ACTION, value=message.article.id, channel_id=CHANNEL,
-        message=stored, delivery=delivery)) for client, user in clicks])
+            clicks.append((client, f"U0ED{n:03d}", action_id))
+    clicks.reverse()  # the last click first: an Undo arrives before its Publish
+    results = deliver_all([(user, lambda delivery, client=client, user=user, action_id=action_id:
+                            client.block_action(user_id=user, action_id=action_id,
+                                                value=message.article.id, channel_id=CHANNEL,
+                                                message=stored, delivery=delivery))
+                           for client, user, action_id in clicks])
     assert all(r.acked for r in results)
     assert len(newsroom.log_rows()) == len(clicks)
-    voted = {v["user_id"] for v in newsroom.votes()}
-    assert voted == {f"U0ED{n:03d}" for n in range(10) if n % 3 != 1}
+    votes = {v["user_id"]: v["decision"] for v in newsroom.votes()}
+    expected = {0: "publish", 2: "skip"}
+    assert votes == {f"U0ED{n:03d}": expected[n % 3] for n in range(10) if n % 3 != 1}
 
 
 MALFORMED_EVENTS = [
