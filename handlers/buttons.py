@@ -111,7 +111,7 @@ def handle_click(
         return None
     log.info("button decision", extra={"article": article_id, "user": user, "action": kind,
                                        "outcome": outcome.outcome})
-    if unchanged and not outcome.changed:
+    if unchanged:  # kept in the log for the replay, but nothing for the editor to see
         tell(unchanged)
         return outcome
     if outcome.outcome == SPOOLED:

@@ -334,7 +334,7 @@ def test_removing_the_reaction_retracts_and_the_message_says_so(newsroom: Newsro
 
     newsroom.client.reaction_added(user_id=EDITOR, reaction="x", channel_id=CHANNEL,
                                    ts=message.ts, event_id="Ev1")
-    newsroom.slack.wait_until(lambda: "Skip, by" in shown())
+    newsroom.slack.wait_until(lambda: "*Skipped* by" in shown())
     newsroom.client.reaction_removed(user_id=EDITOR, reaction="x", channel_id=CHANNEL,
                                      ts=message.ts, event_id="Ev2")
     rows = wait_for_log(newsroom, 2)
@@ -502,17 +502,19 @@ def test_buttons_show_the_decision_a_second_click_changes_nothing_and_undo_withd
     newsroom.client.block_action(action_id=PUBLISH_ACTION, message=stored, **click)  # stale
     newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
     assert "already chose publish" in newsroom.slack.response_posts()[0].payload["text"]
-    assert newsroom.votes()[0]["decision"] == "publish" and len(newsroom.log_rows()) == 1
+    # the stale click is in the log (clicks are replayed in action time), the vote unchanged
+    assert newsroom.votes()[0]["decision"] == "publish" and len(newsroom.log_rows()) == 2
 
     newsroom.client.block_action(action_id=UNDO_ACTION, message=redrawn, **click)
-    rows = wait_for_log(newsroom, 2)
-    assert [(r["action"], r["outcome"], r["source"]) for r in rows] == [
-        ("publish", "recorded", "button"), ("undo", "retracted", "button")]
+    rows = wait_for_log(newsroom, 3)
+    assert [(r["action"], r["source"]) for r in rows] == [
+        ("publish", "button"), ("publish", "button"), ("undo", "button")]
+    assert rows[-1]["outcome"] == "retracted"
     assert newsroom.votes() == []
     newsroom.slack.wait_until(lambda: "Published" not in texts(
         newsroom.slack.workspace.message(CHANNEL, message.ts)["blocks"]))
     newsroom.client.block_action(action_id=SKIP_ACTION, message=stored, **click)
-    wait_for_log(newsroom, 3)
+    wait_for_log(newsroom, 4)
     assert newsroom.votes()[0]["decision"] == "skip"
 
 
@@ -525,7 +527,10 @@ def test_undo_of_a_colleagues_decision_is_explained_and_changes_nothing(newsroom
     newsroom.slack.wait_until(lambda: newsroom.slack.response_posts())
     reply = newsroom.slack.response_posts()[0].payload["text"]
     assert "<@U0CHIEF>'s: only they can undo it" in reply
-    assert len(newsroom.log_rows()) == 1
+    rows = newsroom.log_rows()  # the click is logged, and changed nothing
+    assert [(r["user_id"], r["action"], r["outcome"]) for r in rows[1:]] == [
+        (EDITOR, "undo", "no-op")]
+    assert [(v["user_id"], v["decision"]) for v in newsroom.votes()] == [(CHIEF, "publish")]
 
 
 def first_button(view: dict, action_id: str) -> str:
