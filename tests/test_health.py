@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sqlite3
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,9 +15,12 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
+from bot.decisions import now_us
 from bot.health import Health
 from bot.index_refresh import IndexRefresher
+from bot.intake import DecisionEvent, apply_spool, received_now
 from storage.db import Store
+from storage.spool import Spool
 from tests.conftest import EXAMPLES, Newsroom
 
 
@@ -120,6 +124,23 @@ def test_a_spool_holding_events_older_than_a_minute_is_unhealthy(served):
     assert health()[0] is True
     age[0] = 61.0
     assert health() == (False, {"ok": False, "reason": "spool holds events older than a minute"})
+
+
+def test_a_real_spool_with_an_old_event_is_unhealthy_until_applied(served):
+    """The spool beside the database, wired as `serve` wires it: an event spooled two
+    minutes ago makes /healthz unhealthy, and applying it makes it healthy again."""
+    store, refresher, _ = served
+    spool = Spool.beside(store.path)
+    health = health_of(store, refresher, spool_age_seconds=spool.oldest_age_seconds)
+    article = store.db.execute("SELECT id FROM articles WHERE error IS NULL").fetchone()[0]
+    event = DecisionEvent(key="Ev-old", action="publish", user_id="U0ED", source="reaction",
+                          event_us=now_us(), received_at=received_now(), article_id=article)
+    assert spool.append({**event.to_json(), "spooled_at": time.time() - 120})
+    assert health() == (False, {"ok": False, "reason": "spool holds events older than a minute"})
+    assert apply_spool(store, spool) == 1 and spool.depth() == 0
+    assert health()[0] is True
+    assert store.db.execute("SELECT decision FROM votes WHERE article_id = ?",
+                            [article]).fetchone()[0] == "publish"
 
 
 def test_healthz_over_http_answers_503_with_only_the_reason(newsroom: Newsroom):
