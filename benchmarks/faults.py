@@ -33,7 +33,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from sandbox.fault_site import FaultSite, Sender, eventually, start_site  # noqa: E402
+from sandbox.fault_site import (  # noqa: E402
+    FaultSite,
+    Sender,
+    eventually,
+    hold_database,
+    start_site,
+)
 from sandbox.redelivery import Redelivery  # noqa: E402
 from sandbox.slack_api import SlackLookalike  # noqa: E402
 
@@ -137,23 +143,6 @@ def count(site: FaultSite, fault: str, trial: Trial, timeout: float = 60) -> Row
                len(recorded) - len(set(recorded)),
                sum(votes.get(p) != trial.expected.get(p) for p in pairs))
 
-
-def hold_database(path: Path, seconds: float) -> threading.Thread:
-    """Another process's long transaction: BEGIN EXCLUSIVE held for `seconds`."""
-    locked = threading.Event()
-
-    def hold() -> None:
-        connection = sqlite3.connect(path, isolation_level=None, timeout=30)
-        connection.execute("BEGIN EXCLUSIVE")
-        locked.set()
-        time.sleep(seconds)
-        connection.execute("ROLLBACK")
-        connection.close()
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    locked.wait(30)
-    return thread
 
 
 def run_scenario(fault: str, settings: Settings,

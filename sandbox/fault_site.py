@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,3 +118,22 @@ def eventually(predicate: Callable[[], object], timeout: float = 30,
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout} s: {what()}")
         time.sleep(0.05)
+
+
+def hold_database(path: Path, seconds: float) -> threading.Thread:
+    """Another process's long transaction (a backup, an admin's sqlite3 session): BEGIN
+    EXCLUSIVE held for `seconds` on its own connection; returns once it holds the lock."""
+    locked = threading.Event()
+
+    def hold() -> None:
+        connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+        connection.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        time.sleep(seconds)
+        connection.execute("ROLLBACK")
+        connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    locked.wait(30)
+    return thread

@@ -282,6 +282,25 @@ def topic_order(db: sqlite_utils.Database) -> None:
     )
 
 
+# Queue one article's redraw, coalescing with what is queued (bot.redraw_queue).
+_QUEUE_REDRAW = """
+    INSERT INTO redraw_queue (article_id, seq, queued_at)
+    VALUES ({article}, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
+            strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq, queued_at = excluded.queued_at;
+"""
+_REDRAW_TRIGGERS = [  # (name, when it fires, the article it queues)
+    ("redraw_vote_cast", "AFTER INSERT ON votes", "new.article_id"),
+    ("redraw_vote_changed", "AFTER UPDATE ON votes", "new.article_id"),
+    ("redraw_vote_withdrawn", "AFTER DELETE ON votes", "old.article_id"),
+    ("redraw_sync_settled", "AFTER UPDATE OF pending ON sync_state"
+     " WHEN old.pending = 1 AND new.pending = 0", "new.article_id"),
+    ("redraw_sync_forgotten", "AFTER DELETE ON sync_state", "old.article_id"),
+    ("redraw_file_changed", "AFTER UPDATE OF published, skipped ON articles"
+     " WHEN old.published IS NOT new.published OR old.skipped IS NOT new.skipped", "new.id"),
+]
+
+
 def redraw_queue(db: sqlite_utils.Database) -> None:
     """Articles whose Slack messages must be redrawn: a durable signal across processes.
 
@@ -298,51 +317,10 @@ def redraw_queue(db: sqlite_utils.Database) -> None:
             seq INTEGER NOT NULL,         -- bumped by each change: drawn rows are deleted by seq
             queued_at TEXT NOT NULL
         );
-        CREATE TRIGGER redraw_vote_cast AFTER INSERT ON votes BEGIN
-            INSERT INTO redraw_queue (article_id, seq, queued_at)
-            VALUES (new.article_id, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
-                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-            ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq,
-                queued_at = excluded.queued_at;
-        END;
-        CREATE TRIGGER redraw_vote_changed AFTER UPDATE ON votes BEGIN
-            INSERT INTO redraw_queue (article_id, seq, queued_at)
-            VALUES (new.article_id, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
-                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-            ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq,
-                queued_at = excluded.queued_at;
-        END;
-        CREATE TRIGGER redraw_vote_withdrawn AFTER DELETE ON votes BEGIN
-            INSERT INTO redraw_queue (article_id, seq, queued_at)
-            VALUES (old.article_id, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
-                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-            ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq,
-                queued_at = excluded.queued_at;
-        END;
-        CREATE TRIGGER redraw_sync_settled AFTER UPDATE OF pending ON sync_state
-        WHEN old.pending = 1 AND new.pending = 0 BEGIN
-            INSERT INTO redraw_queue (article_id, seq, queued_at)
-            VALUES (new.article_id, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
-                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-            ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq,
-                queued_at = excluded.queued_at;
-        END;
-        CREATE TRIGGER redraw_sync_forgotten AFTER DELETE ON sync_state BEGIN
-            INSERT INTO redraw_queue (article_id, seq, queued_at)
-            VALUES (old.article_id, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
-                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-            ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq,
-                queued_at = excluded.queued_at;
-        END;
-        CREATE TRIGGER redraw_file_changed AFTER UPDATE OF published, skipped ON articles
-        WHEN old.published IS NOT new.published OR old.skipped IS NOT new.skipped BEGIN
-            INSERT INTO redraw_queue (article_id, seq, queued_at)
-            VALUES (new.id, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
-                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-            ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq,
-                queued_at = excluded.queued_at;
-        END;
         """
+        + "".join(f"CREATE TRIGGER {name} {when} BEGIN"
+                  f"{_QUEUE_REDRAW.format(article=article)}END;\n"
+                  for name, when, article in _REDRAW_TRIGGERS)
     )
 
 

@@ -192,6 +192,15 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, **kwargs) 
 
 
 @pytest.fixture
+def indexed(store: Store, articles: Path) -> Store:
+    """Two usable articles, a.md (quality 2) and b.md (quality 1), indexed."""
+    write_article(articles, "a.md", quality=2)
+    write_article(articles, "b.md", quality=1)
+    refresh(store, articles)
+    return store
+
+
+@pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A clean working folder with no NEWSBOT_* variables, for in-process CLI runs."""
     for key in list(os.environ):

@@ -25,14 +25,6 @@ from storage.db import Store
 from storage.index import refresh
 
 
-@pytest.fixture
-def indexed(store, articles):
-    write_article(articles, "a.md", quality=2)
-    write_article(articles, "b.md", quality=1)
-    refresh(store, articles)
-    return store
-
-
 def standing(store, article_id="a.md") -> tuple[str, str] | None:
     decision = standing_decision(store, article_id)
     return (decision.decision, decision.user_id) if decision else None

@@ -23,7 +23,14 @@ import pytest
 
 from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
 from sandbox import SignedSlackClient, SlackLookalike
-from sandbox.fault_site import CHANNEL, SECRET, FaultSite, eventually, start_site
+from sandbox.fault_site import (
+    CHANNEL,
+    SECRET,
+    FaultSite,
+    eventually,
+    hold_database,
+    start_site,
+)
 from sandbox.redelivery import Redelivery
 from tests.conftest import EXAMPLES, digest_message, run_cli, start_newsroom
 from tests.conftest import SECRET as TEST_SECRET
@@ -79,24 +86,6 @@ def assert_all_recorded_once(site: FaultSite, senders, expected) -> None:
     assert site.votes() == expected
     eventually(lambda: not site.spooled(), what=lambda: "spool emptied")
 
-
-def hold_database(path: Path, seconds: float) -> threading.Thread:
-    """Another process's long transaction (a backup, an admin's sqlite3): BEGIN EXCLUSIVE
-    held for `seconds`, far beyond the busy timeout (300 ms in these tests)."""
-    locked = threading.Event()
-
-    def hold() -> None:
-        connection = sqlite3.connect(path, isolation_level=None)
-        connection.execute("BEGIN EXCLUSIVE")
-        locked.set()
-        time.sleep(seconds)
-        connection.execute("ROLLBACK")
-        connection.close()
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    locked.wait(10)
-    return thread
 
 
 # --- another process holds the database

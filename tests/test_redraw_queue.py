@@ -3,8 +3,7 @@ from any process, and survives a restart; drawn rows go, rows changed meanwhile 
 
 from __future__ import annotations
 
-import pytest
-from conftest import bump_mtime, write_article
+from conftest import bump_mtime
 
 from bot.config import Config
 from bot.decisions import (
@@ -19,14 +18,6 @@ from bot.redraw_queue import queue_redraw, queued_redraws, redraw_done
 from bot.sync import sync_decisions
 from storage.db import Store
 from storage.index import refresh
-
-
-@pytest.fixture
-def indexed(store, articles):
-    write_article(articles, "a.md", quality=2)
-    write_article(articles, "b.md", quality=1)
-    refresh(store, articles)
-    return store
 
 
 def queued(store) -> list[str]:
