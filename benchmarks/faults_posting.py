@@ -7,8 +7,8 @@ real SQLite file, then compares what Slack holds with what was meant to be poste
 - events recorded: the digest messages in Slack (found by the metadata each one carries);
 - lost: intended messages not in Slack;
 - duplicated: extra copies (a digest's header beyond one, an article beyond one per channel);
-- out of order: article messages that came after a later article of the same digest (an
-  article whose post Slack refused is posted again after the rest).
+- out of order: article messages that came after a later article of the same digest (each
+  ambiguous post is settled before the next, so a refused one is posted again in its place).
 
 Faults: a seeded fraction of chat.postMessage calls is stored and then answered 500
 (`stored`), stored and then the connection dropped (`dropped`), or refused with a plain

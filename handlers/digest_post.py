@@ -6,9 +6,11 @@ crash) is resumed by posting only what is missing; before that, the channel is r
 back so a message that reached Slack but not our database is adopted, not posted twice.
 
 A post whose answer leaves it unknown whether Slack stored it (5xx, Slack's internal
-errors, a timeout, a connection broken after sending) is never simply sent again: the
-digest goes on, then its thread (or the channel) is read back once for all such posts,
-what is there is adopted and only what is not is posted again (it then comes last).
+errors, a timeout, a connection broken after sending) is never simply sent again: before
+the next message, the digest's thread (or the channel, for the header) is read back; what
+is there is adopted and only what is not is posted again, so the thread keeps the digest's
+order. A read back costs one Tier 3 call per such failure (rare on a healthy Slack) and
+waits out its own rate limits.
 """
 
 from __future__ import annotations
@@ -109,9 +111,10 @@ def post_digest(
             if not _post_header(client, store, plan):
                 _settle(client, store, plan, {HEADER})
             plan = load_digest(store, plan.id)
-        unsure = {m.position for m in plan.pending
-                  if _post_article(client, store, plan, m) == UNSURE}
-        _settle(client, store, plan, unsure)
+        for message in plan.pending:
+            if _post_article(client, store, plan, message) == UNSURE:
+                # settled before the next article, so the thread keeps the digest's order
+                _settle(client, store, plan, {message.position})
     except (SlackClientError, OSError, Unsettled) as error:  # refusals; unreachable API
         reason = _slack_reason(error)
         finish_digest(store, plan.id, error=f"Slack said {reason}")
@@ -195,7 +198,7 @@ def _post_article(client: WebClient, store: Store, plan: PlannedDigest,
 
 def _settle(client: WebClient, store: Store, plan: PlannedDigest, unsure: set[int]) -> None:
     """Find out about posts whose fate is unknown: one read back of the digest's thread
-    (or channel) per round for all of them; adopt what Slack has, post the rest again."""
+    (or channel) per round; adopt what Slack has, post the rest again."""
     for _ in range(READ_BACKS):
         if not unsure:
             return

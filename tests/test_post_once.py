@@ -113,20 +113,24 @@ def test_a_plain_500_is_posted_again_after_the_read_back(store, slack, caplog):
     assert sorted(articles.values()) == [1, 1, 1] and plan.status == "done"
     thread = slack.workspace.replies(CHANNEL, plan.header_ts)[1:]
     positions = [m["metadata"]["event_payload"]["position"] for m in thread]
-    assert positions == [1, 2, 0], "the refused article comes last"
+    assert positions == [0, 1, 2], "the refused article is posted again in its place"
     reposted = [r for r in caplog.records if getattr(r, "resolution", None) == "re-posted"]
     assert [r.post for r in reposted] == ["article 1"]
 
 
-def test_ambiguous_failures_are_settled_with_one_read_back_per_thread(store, slack):
-    after_posts(slack, 1, status=500, stored=True, times=2)  # articles 1 and 2: stored
-    after_posts(slack, 3, status=500)  # article 3: refused
-    post_digest(client_for(slack), store, plan_digest(store, CHANNEL, DigestOptions(top=4)))
+def test_each_ambiguous_failure_is_settled_before_the_next_article(store, slack):
+    after_posts(slack, 1, status=500, stored=True)  # article 1: stored, then 500
+    after_posts(slack, 2, status=500)  # article 2: refused
+    plan = post_digest(client_for(slack), store,
+                       plan_digest(store, CHANNEL, DigestOptions(top=4)))
     headers, articles = in_slack(slack)
     assert list(headers.values()) == [1]
     assert sorted(articles.values()) == [1, 1, 1, 1]
-    assert [c.status for c in slack.calls("chat.postMessage")] == [200, 500, 500, 500, 200, 200]
-    assert len(slack.calls("conversations.replies")) == 1
+    # header, 1 (stored, 500), 2 (500), 2 again, 3, 4: one read back after each failure
+    assert [c.status for c in slack.calls("chat.postMessage")] == [200, 500, 500, 200, 200, 200]
+    assert len(slack.calls("conversations.replies")) == 2
+    thread = slack.workspace.replies(CHANNEL, plan.header_ts)[1:]
+    assert [m["metadata"]["event_payload"]["position"] for m in thread] == [0, 1, 2, 3]
 
 
 def test_a_header_stored_then_dropped_is_found_in_the_channel(store, slack, caplog):
@@ -159,11 +163,13 @@ def test_a_failed_read_back_posts_nothing_more_and_a_rerun_settles(store, slack)
     options = DigestOptions(top=3)
     with pytest.raises(DigestPostError):
         post_digest(client_for(slack), store, plan_digest(store, CHANNEL, options))
-    assert len(slack.calls("chat.postMessage")) == 4  # header, three articles: none again
+    assert len(slack.calls("chat.postMessage")) == 2  # header, article 1: nothing after it
     resumed = post_digest(client_for(slack), store, plan_digest(store, CHANNEL, options))
     assert resumed.status == "done" and all(m.ts for m in resumed.messages)
-    assert len(slack.calls("chat.postMessage")) == 4
+    assert len(slack.calls("chat.postMessage")) == 4  # articles 2 and 3; 1 was found
     assert sorted(in_slack(slack)[1].values()) == [1, 1, 1]
+    thread = slack.workspace.replies(CHANNEL, resumed.header_ts)[1:]
+    assert [m["metadata"]["event_payload"]["position"] for m in thread] == [0, 1, 2]
 
 
 def test_the_client_never_resends_a_post_but_retries_reads(slack):
