@@ -15,7 +15,7 @@ from storage.db import Store
 @dataclass(frozen=True)
 class TopicCount:
     topic: str
-    unpublished: int  # still to review: neither published nor marked `skipped: true`
+    unpublished: int  # still to review: not published, not `skipped: true`, not decided
     total: int
 
     def to_json(self) -> dict:
@@ -32,18 +32,31 @@ class TopicResult:
 
 
 def list_topics(store: Store) -> list[TopicCount]:
-    """Every topic of a usable article, busiest first (by articles still to review).
+    """Every topic of a usable article, busiest first (by articles still to review: not
+    published or skipped in the file, and no decision waiting for the next sync).
 
     Reads the per-spelling counts the database keeps (schema.topic_order): joining
-    every topic row to its article took a second at 100,000 articles.
+    every topic row to its article took a second at 100,000 articles. Only the few
+    decided articles are joined, to take them out.
     """
     rows = store.db.execute(
         """
-        SELECT min(topic), sum(to_review), sum(total)
-        FROM topic_counts
-        WHERE total > 0
-        GROUP BY topic_key
-        ORDER BY 2 DESC, 3 DESC, topic_key
+        WITH waiting AS (
+            SELECT t.topic_key, count(DISTINCT t.article_id) AS n
+            FROM votes v JOIN article_topics t ON t.article_id = v.article_id
+            JOIN articles a ON a.id = v.article_id
+            WHERE a.error IS NULL AND a.published = 0 AND a.skipped = 0
+            GROUP BY t.topic_key
+        ), counted AS (
+            SELECT topic_key, min(topic) AS topic, sum(to_review) AS to_review,
+                   sum(total) AS total
+            FROM topic_counts
+            WHERE total > 0
+            GROUP BY topic_key
+        )
+        SELECT c.topic, c.to_review - coalesce(w.n, 0), c.total
+        FROM counted c LEFT JOIN waiting w ON w.topic_key = c.topic_key
+        ORDER BY 2 DESC, 3 DESC, c.topic_key
         """
     )
     return [TopicCount(name, unpublished, total) for name, unpublished, total in rows]

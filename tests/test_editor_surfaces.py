@@ -34,6 +34,24 @@ def test_lookup_leaves_a_decided_article_out_and_says_so(newsbot, folder):
     assert decided["decision"]["decision"] == "publish" and decided["decision"]["user"] == "U0ANA"
 
 
+def test_topics_leave_articles_waiting_for_sync_out_of_to_review(newsbot, folder):
+    def energy() -> dict:
+        return next(t for t in newsbot("topics", "--json").json["topics"]
+                    if t["topic"] == "Energy")
+
+    assert energy() == {"topic": "Energy", "unpublished": 2, "total": 2}
+    newsbot("decide", "a.md", "publish", "--user", "U0ANA")
+    newsbot("decide", "a.md", "skip", "--user", "U0BEN")  # two votes, one article
+    assert energy() == {"topic": "Energy", "unpublished": 1, "total": 2}
+    newsbot("decide", "a.md", "undo", "--user", "U0ANA")
+    newsbot("decide", "a.md", "undo", "--user", "U0BEN")
+    assert energy() == {"topic": "Energy", "unpublished": 2, "total": 2}
+    assert newsbot("sync").code == 0  # nothing to write: no decision stands
+    newsbot("decide", "b.md", "skip", "--user", "U0ANA")
+    assert newsbot("sync").code == 0  # b.md gets skipped: true; counted once, as skipped
+    assert energy() == {"topic": "Energy", "unpublished": 1, "total": 2}
+
+
 def test_search_marks_decided_articles_and_counts_in_words(newsbot, folder):
     newsbot("decide", "a.md", "skip", "--user", "U0ANA")
     one = newsbot("search", "battery").stdout
