@@ -33,10 +33,11 @@ from bot.health import Health
 from bot.index_refresh import IndexRefresher
 from bot.intake import Intake, apply_spool
 from bot.scheduler import DigestScheduler
-from bot.schedules import apply_config_schedules
+from bot.schedules import apply_config_schedules, list_schedules
 from bot.sync import SyncBusy, sync_decisions
 from handlers import buttons, event_metrics, home, news_command, reactions
 from handlers.article_message import Redrawer
+from handlers.channels import posting_problem
 from handlers.gap_alerts import scheduled_poster_by_kind
 from handlers.slack_retry import SafeConnectionErrorRetryHandler, SafeServerErrorRetryHandler
 from handlers.web_server import EVENTS_PATH, Routes, SlackEvents, WebServer
@@ -288,6 +289,7 @@ def serve(
     applied = apply_config_schedules(store, config.schedules, default_tz=config.timezone)
     log.info("config schedules applied", extra=applied.to_json())
     client = web_client(credentials.bot_token, credentials.api_url)
+    warn_unpostable_schedules(store, client)
     redrawer = Redrawer(client, store).start()
 
     def apply() -> None:  # decisions spooled while the database refused them
@@ -381,6 +383,19 @@ def drain_listeners(app: App, timeout: float = SHUTDOWN_SECONDS) -> None:
     waiter.join(timeout)
     if waiter.is_alive():
         log.warning("listeners still running after %ss", timeout)
+
+
+def warn_unpostable_schedules(store: Store, client: WebClient) -> None:
+    """Say at start, not first at its fire time, when a schedule (from the config file,
+    which is never checked as `/news schedule add` is) cannot post in its channel."""
+    for schedule in list_schedules(store, enabled_only=True):
+        try:
+            problem = posting_problem(client, schedule.channel)
+        except (SlackApiError, OSError) as error:  # Slack unreachable: start anyway
+            problem = f"could not check the channel ({error})"
+        if problem:
+            log.warning("a schedule cannot post in its channel", extra={
+                "schedule": schedule.id, "channel": schedule.channel, "problem": problem})
 
 
 SPOOL_APPLY_SECONDS = 1.0  # how soon a spooled decision is retried once the database is back

@@ -45,7 +45,9 @@ def slack_env(slack: SlackLookalike, tmp_path: Path, **extra: str) -> dict[str, 
 def test_serve_http_answers_signed_requests_and_stops_cleanly(slack, tmp_path: Path):
     config = tmp_path / "newsbot.yaml"
     config.write_text('schedules:\n  - channel: C0NEWSDESK\n    cron: "0 9 * * 1-5"\n'
-                      "    tz: Europe/London\n", encoding="utf-8")
+                      "    tz: Europe/London\n"
+                      '  - channel: C0ELSEWHERE\n    cron: "0 10 * * *"\n', encoding="utf-8")
+    slack.workspace.add_channel("elsewhere", "C0ELSEWHERE", bot_is_member=False)
     env = clean_env(slack_env(slack, tmp_path, SLACK_SIGNING_SECRET=SECRET))
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--http", "--host", "127.0.0.1", "--port", "0",
@@ -82,8 +84,10 @@ def test_serve_http_answers_signed_requests_and_stops_cleanly(slack, tmp_path: P
     log = "".join(lines)
     assert process.returncode == 0, log
     assert slack.bot_token not in log and SECRET not in log
-    for line in filter(None, log.splitlines()):
-        json.loads(line)  # every log line is one JSON object
+    records = [json.loads(line) for line in filter(None, log.splitlines())]  # all JSON
+    warned = [r for r in records if r["msg"] == "a schedule cannot post in its channel"]
+    assert [r["channel"] for r in warned] == ["C0ELSEWHERE"]  # C0NEWSDESK has newsbot in it
+    assert "/invite @newsbot" in warned[0]["problem"]
 
 
 def test_serve_without_a_signing_secret_in_http_mode_names_it(tmp_path: Path, slack):
