@@ -289,7 +289,6 @@ def serve(
     applied = apply_config_schedules(store, config.schedules, default_tz=config.timezone)
     log.info("config schedules applied", extra=applied.to_json())
     client = web_client(credentials.bot_token, credentials.api_url)
-    warn_unpostable_schedules(store, client)
     redrawer = Redrawer(client, store).start()
 
     def apply() -> None:  # decisions spooled while the database refused them
@@ -301,6 +300,7 @@ def serve(
     # listen must not post a missed digest on its way out.
     secret = credentials.signing_secret if http else None
     app = start_app(config, store, client, secret, redrawer, spool)
+    warn_unpostable_schedules(store, client)  # after start_app: the token and API work
     server, socket_mode = None, None
     if http:
         server = listen(Routes(health, SlackEvents(app, secret or "")), host, port)
@@ -375,8 +375,8 @@ class StopSignal:
 
 
 def drain_listeners(app: App, timeout: float = SHUTDOWN_SECONDS) -> None:
-    """Wait for Bolt's listeners still running (Bolt acks events before running them, so
-    an acknowledged event may still be on its way into the database)."""
+    """Wait for Bolt's listeners still running: the lazy ones answer /news and the Home tab
+    after the acknowledgement, and requests already received finish theirs."""
     executor = app.listener_runner.listener_executor
     waiter = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, daemon=True)
     waiter.start()
@@ -404,7 +404,7 @@ SPOOL_APPLY_SECONDS = 1.0  # how soon a spooled decision is retried once the dat
 def open_store(path: Path) -> tuple[Store, Spool]:
     """The database and its spool; every way they cannot be used (a newer schema, a
     corrupt file, a folder we may not write) is a StartupError naming the file."""
-    spool_path = Path(str(path) + ".spool")
+    spool_path = Spool.path_beside(path)
     if not path.exists() and spool_path.exists() and Spool(spool_path).depth():
         raise StartupError(f"the database {path} is missing but {spool_path} holds decisions "
                            "waiting for it: restore the database file, then start again")

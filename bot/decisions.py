@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.redraw_queue import queue_redraw
 from storage.db import Store
 
 PUBLISH = "publish"
@@ -143,7 +144,8 @@ def decide(
             [event_key, article_id, user_id, action, source, channel, message_ts, now,
              event_us, received_at or now, only_if, int(toggle)],
         )
-        if cursor.rowcount == 0:
+        if cursor.rowcount == 0:  # a redelivery: redraw again, which repairs a failed redraw
+            queue_redraw(store, article_id)
             return Outcome(DUPLICATE, standing_decision(store, article_id))
         seq = cursor.lastrowid
         before = db.execute(

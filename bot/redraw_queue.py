@@ -13,13 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.db import Store
+from storage.schema import QUEUE_REDRAW
 
-_QUEUE = (
-    "INSERT INTO redraw_queue (article_id, seq, queued_at)"
-    " VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),"
-    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
-    " ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq, queued_at = excluded.queued_at"
-)
+_QUEUE = QUEUE_REDRAW.format(article="?")  # the triggers' statement, for one article
 
 
 @dataclass(frozen=True)
@@ -30,7 +26,8 @@ class QueuedRedraw:
 
 def queue_redraw(store: Store, article_id: str) -> None:
     """Ask for a redraw when nothing in the database changed (a redelivered event repairs a
-    redraw that failed); changes queue themselves through the triggers."""
+    redraw that failed: bot.decisions); changes queue themselves through the triggers.
+    Inside a write transaction it joins it."""
     with store.write() as db:
         db.execute(_QUEUE, [article_id])
 

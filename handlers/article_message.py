@@ -34,23 +34,33 @@ POLL_SECONDS = 1.0  # a decision made in another process shows within about this
 COALESCE_SECONDS = 0.1
 
 
-def show_decision(client: WebClient, store: Store, channel: str, ts: str, article_id: str) -> None:
-    """Redraw the message with the article's standing decision (or none after an undo).
-
-    The decision is already recorded: a failed update is logged, never raised. A
-    redelivered event queues the redraw again (see handlers/reactions.py), which repairs it.
-    """
+def message_content(store: Store, article_id: str) -> tuple[str, list[dict]] | None:
+    """An article message's text and blocks with the standing decision (who, when, in the
+    file yet) and the other members of its story; None if the article is gone."""
     article = article_by_id(store, article_id)
     if article is None:
-        return
+        return None
     standing = standing_decision(store, article_id)
     written = written_at(store, standing) if standing else None
+    return article_fallback(article, standing), with_also_covered(
+        article_blocks(article, standing, written_at=written),
+        also_covered(store, [article]).get(article_id, []))
+
+
+def show_decision(client: WebClient, store: Store, channel: str, ts: str, article_id: str,
+                  content: tuple[str, list[dict]] | None = None) -> None:
+    """Redraw the message with the article's standing decision (or none after an undo);
+    `content` when the caller has it already (message_content).
+
+    The decision is already recorded: a failed update is logged, never raised. A
+    redelivered event queues the redraw again (bot.decisions), which repairs it.
+    """
+    content = content or message_content(store, article_id)
+    if content is None:
+        return
+    text, blocks = content
     try:
-        client.chat_update(
-            channel=channel, ts=ts, text=article_fallback(article, standing),
-            blocks=with_also_covered(article_blocks(article, standing, written_at=written),
-                                     also_covered(store, [article]).get(article_id, [])),
-        )
+        client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
     except SlackApiError as error:
         log.warning("could not update the article message",
                     extra={"channel": channel, "ts": ts, "error": str(error)})
@@ -58,12 +68,15 @@ def show_decision(client: WebClient, store: Store, channel: str, ts: str, articl
 
 def redraw_queued(client: WebClient, store: Store) -> int:
     """One pass over the queue: redraw each queued article's messages once, then forget
-    what was drawn. Returns how many messages were redrawn."""
+    what was drawn. Returns how many messages were redrawn. The content is read once per
+    article, however many messages show it."""
     drawn = 0
     for queued in queued_redraws(store):
-        for channel, ts in article_messages(store, queued.article_id):
-            show_decision(client, store, channel, ts, queued.article_id)
-            drawn += 1
+        content = message_content(store, queued.article_id)
+        if content is not None:
+            for channel, ts in article_messages(store, queued.article_id):
+                show_decision(client, store, channel, ts, queued.article_id, content)
+                drawn += 1
         redraw_done(store, queued)
     return drawn
 

@@ -26,7 +26,6 @@ from slack_sdk import WebClient
 from bot import metrics
 from bot.config import Config
 from bot.decisions import (
-    DUPLICATE,
     PUBLISH,
     RECORDED,
     RETRACTED,
@@ -47,7 +46,7 @@ from handlers.after_ack import after_ack
 from handlers.article_message import Redrawer
 from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION, escape, mention
 from handlers.home import publish_home
-from handlers.reactions import mapping, repair_redraw, text
+from handlers.reactions import mapping, text
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -118,18 +117,28 @@ def handle_click(
         if respond is not None and body.get("response_url"):
             tell(SPOOLED_NOTE)  # the Home tab and the message need the database
         return outcome
-    if outcome.outcome == DUPLICATE:
-        repair_redraw(intake, article_id)
-    redrawer.wake()  # a recorded change queued the redraw of the article's messages itself
+    redrawer.wake()  # a change, or a redelivery, queued its redraw itself (bot.decisions)
     if in_home_tab(body):
         after_ack(_publish_home_confirming, client, store, config, user, article_id, kind,
                   outcome)
-    elif outcome.changed and not (channel and ts and article_for_message(store, channel, ts)
-                                  == article_id):
-        # a button in an ephemeral /news answer: confirm privately (a digest message
-        # needs no answer: it shows the decision once redrawn)
-        tell(_confirmation(store, article_id, kind, outcome))
+    elif outcome.changed:
+        after_ack(_confirm_unless_digest_message, store, config, client, body, respond, user,
+                  channel, ts, article_id, kind, outcome)
     return outcome
+
+
+def _confirm_unless_digest_message(store: Store, config: Config, client: WebClient,
+                                   body: dict, respond: Respond | None, user: str,
+                                   channel: str | None, ts: str | None, article_id: str,
+                                   kind: str, outcome: Outcome) -> None:
+    """A button in an ephemeral /news answer is confirmed privately; one on a digest message
+    needs no answer (the message shows the decision once redrawn). After the ack: only the
+    reply depends on it."""
+    if channel and ts and article_for_message(store, channel, ts) == article_id:
+        return
+    text = _confirmation(store, article_id, kind, outcome)
+    if text:
+        _tell(store, config, client, body, respond, user, text)
 
 
 def _nothing_to_do(store: Store, article_id: str, kind: str, user: str) -> str | None:

@@ -29,7 +29,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot import metrics
 from bot.clusters import also_covered
 from bot.config import Config
-from bot.decisions import standing_decision
+from bot.decisions import slack_ts_us, standing_decision
 from bot.digest import (
     DigestBusy,
     DigestMessage,
@@ -47,7 +47,7 @@ from bot.digest import (
 from bot.schedule_runs import fire_key
 from bot.schedules import Schedule
 from handlers.blocks import article_blocks, article_fallback, header_blocks, with_also_covered
-from handlers.slack_retry import effect_unknown
+from handlers.slack_retry import effect_unknown, slack_reason
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def post_digest(
                 # settled before the next article, so the thread keeps the digest's order
                 _settle(client, store, plan, {message.position})
     except (SlackClientError, OSError, Unsettled) as error:  # refusals; unreachable API
-        reason = _slack_reason(error)
+        reason = slack_reason(error)
         finish_digest(store, plan.id, error=f"Slack said {reason}")
         log.warning("digest posting failed", extra={"digest": plan.id, "error": reason})
         advice = CHANNEL_ADVICE.get(reason, "run it again to post what is missing")
@@ -142,7 +142,7 @@ def _post(client: WebClient, plan: PlannedDigest, place: int, **message: Any) ->
         log.warning("ambiguous failure posting a digest message: it may be in Slack; the "
                     "channel is read back before it is posted again",
                     extra={"digest": plan.id, "post": _name(place),
-                           "error": _slack_reason(error)})
+                           "error": slack_reason(error)})
         return None
 
 
@@ -183,7 +183,7 @@ def _post_article(client: WebClient, store: Store, plan: PlannedDigest,
             unfurl_links=False, unfurl_media=False,
         )
     except SlackApiError as error:
-        reason = _slack_reason(error)
+        reason = slack_reason(error)
         if reason not in MESSAGE_REFUSALS:
             raise
         skip_message(store, plan.id, message.position, f"Slack refused the message: {reason}")
@@ -265,25 +265,14 @@ def read_back(client: WebClient, plan: PlannedDigest) -> dict[int, str]:
             place = payload["position"]
         else:
             continue
-        if place not in found or _ts_key(message["ts"]) < _ts_key(found[place]):
+        if place not in found or (slack_ts_us(message["ts"]) or 0) < (
+                slack_ts_us(found[place]) or 0):
             found[place] = message["ts"]  # the first, should there be two
     return found
 
 
-def _ts_key(ts: str) -> tuple[int, int]:
-    seconds, _, fraction = ts.partition(".")
-    return int(seconds or 0), int((fraction + "000000")[:6])
-
-
 def _name(place: int) -> str:
     return "header" if place == HEADER else f"article {place + 1}"
-
-
-def _slack_reason(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if response is not None:
-        return str(response.get("error", "unknown"))
-    return f"{type(error).__name__}: {error}"
 
 
 def _all_pages(method: Any, **params: Any) -> list[dict]:

@@ -11,7 +11,6 @@ Reactions on other messages, other emoji and the bot's own reactions are ignored
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
@@ -20,7 +19,6 @@ from slack_sdk.errors import SlackApiError
 from bot import metrics
 from bot.config import Config
 from bot.decisions import (
-    DUPLICATE,
     PUBLISH,
     SKIP,
     UNDO,
@@ -32,7 +30,6 @@ from bot.decisions import (
 )
 from bot.digest import article_for_message
 from bot.intake import DecisionEvent, Intake, new_key, received_now
-from bot.redraw_queue import queue_redraw
 from handlers.after_ack import after_ack
 from handlers.article_message import Redrawer
 from handlers.blocks import escape
@@ -114,24 +111,13 @@ def handle_reaction(
         log.debug("reaction ignored: not an article message", extra={"event_id": event_id})
         return None
     article_id, outcome = taken
-    if article_id and outcome.outcome == DUPLICATE:
-        repair_redraw(intake, article_id)
-    redrawer.wake()  # a recorded change queued its redraw itself (bot.redraw_queue)
+    redrawer.wake()  # a change, or a redelivery, queued its redraw itself (bot.decisions)
     log.info("reaction decision", extra={
         "event_id": event_id, "article": article_id, "user": user,
         "action": kind if added else "undo", "outcome": outcome.outcome,
         "retry_num": retry_num,
     })
     return outcome
-
-
-def repair_redraw(intake: Intake, article_id: str) -> None:
-    """A redelivered event queues its article's redraw again, which repairs one that
-    failed. The decision is durable already: a database refusing this is only logged."""
-    try:
-        queue_redraw(intake.store, article_id)
-    except sqlite3.Error as error:
-        log.warning("redraw not queued", extra={"article": article_id, "error": str(error)})
 
 
 def refuse_non_editor(intake: Intake, client: WebClient, channel: str, ts: str,

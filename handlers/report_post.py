@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackClientError
 from bot.config import Config
 from bot.report import DEFAULT_DAYS, MAX_DAYS, Report, build_report
 from handlers.blocks import escape, text_blocks
+from handlers.slack_retry import slack_reason
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def upload_chart(client: WebClient, report: Report, *, channel: str | None = Non
             alt_txt=chart_alt_text(report)[:1000],
         )
     except (SlackClientError, OSError) as error:
-        raise ReportPostError(f"uploading the chart failed: {_reason(error)}") from error
+        raise ReportPostError(f"uploading the chart failed: {slack_reason(error)}") from error
     return response["file"]
 
 
@@ -88,7 +89,7 @@ def post_report(client: WebClient, report: Report, channel: str) -> dict[str, An
         message = client.chat_postMessage(channel=channel, text=report.headline(),
                                           blocks=report_blocks(report), unfurl_links=False)
     except (SlackClientError, OSError) as error:
-        raise ReportPostError(f"posting the summary failed: {_reason(error)}") from error
+        raise ReportPostError(f"posting the summary failed: {slack_reason(error)}") from error
     chart = upload_chart(client, report, channel=channel)
     log.info("report posted", extra={"channel": channel, "file": chart.get("id")})
     return {"channel": channel, "ts": message["ts"], "file": chart.get("id")}
@@ -122,10 +123,3 @@ def report_answer(store: Store, config: Config, client: WebClient,
             {"type": "mrkdwn", "text": f"The chart could not be uploaded: {escape(str(error))}"}]})
         return report.headline(), blocks
     return report.headline(), report_blocks(report, chart.get("id"))
-
-
-def _reason(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if response is not None:
-        return str(response.get("error", "unknown"))
-    return f"{type(error).__name__}: {error}"

@@ -60,3 +60,11 @@ class SafeConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # noqa: ANN001
         return super()._can_retry(state=state, request=request, response=response,
                                   error=error) and (resendable(request) or never_sent(error))
+
+
+def slack_reason(error: Exception) -> str:
+    """Slack's error code of a failed call (`not_in_channel`), else the exception named."""
+    response = getattr(error, "response", None)
+    if response is not None:
+        return str(response.get("error", "unknown"))
+    return f"{type(error).__name__}: {error}"

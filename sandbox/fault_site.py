@@ -22,6 +22,7 @@ from pathlib import Path
 from sandbox.serve_process import ROOT, ServeProcess
 from sandbox.slack_api import SlackLookalike
 from sandbox.slack_client import AppResponse, Delivery, SignedSlackClient
+from storage.spool import Spool
 
 SECRET = "fault-site-signing-secret"
 CHANNEL = "C0NEWSDESK"
@@ -45,7 +46,7 @@ class FaultSite:
 
     @property
     def spool(self) -> Path:
-        return self.folder / "newsbot.db.spool"
+        return Spool.path_beside(self.db)
 
     def restart(self) -> None:
         self.serve.start()

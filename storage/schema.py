@@ -283,7 +283,7 @@ def topic_order(db: sqlite_utils.Database) -> None:
 
 
 # Queue one article's redraw, coalescing with what is queued (bot.redraw_queue).
-_QUEUE_REDRAW = """
+QUEUE_REDRAW = """
     INSERT INTO redraw_queue (article_id, seq, queued_at)
     VALUES ({article}, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
             strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
@@ -319,7 +319,7 @@ def redraw_queue(db: sqlite_utils.Database) -> None:
         );
         """
         + "".join(f"CREATE TRIGGER {name} {when} BEGIN"
-                  f"{_QUEUE_REDRAW.format(article=article)}END;\n"
+                  f"{QUEUE_REDRAW.format(article=article)}END;\n"
                   for name, when, article in _REDRAW_TRIGGERS)
     )
 

@@ -38,9 +38,14 @@ class Spool:
                 self._write_atomically([])
 
     @staticmethod
+    def path_beside(db_path: str | Path) -> Path:
+        """Where the spool of a database file lives: `<db>.spool`."""
+        return Path(str(db_path) + ".spool")
+
+    @staticmethod
     def beside(db_path: str | Path) -> Spool:
-        """The spool of a database file: `<db>.spool`."""
-        return Spool(Path(str(db_path) + ".spool"))
+        """The spool of a database file."""
+        return Spool(Spool.path_beside(db_path))
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
