@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.article import Article
-from bot.clusters import also_covered, cluster_of, cluster_settings, list_clusters
+from bot.clusters import also_covered, cluster_of, list_clusters
 from bot.config import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
 from bot.decisions import (
     Decision,
@@ -32,10 +32,11 @@ from bot.decisions import (
     written_at,
 )
 from bot.digest import DigestBusy, DigestOptions, count_embargoed, plan_digest, select_digest
+from bot.index_refresh import refresh_index
 from bot.lookup import list_topics, lookup_topic, search
 from bot.wording import plural
 from storage.db import Store
-from storage.index import IndexReport, failures, refresh
+from storage.index import IndexReport, failures
 
 
 class UsageError(Exception):
@@ -72,9 +73,7 @@ class Context:
                 "(set --articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml)"
             )
         progress = None if self.json or not sys.stderr.isatty() else _progress_bar
-        report = refresh(self.store, folder, self.config.patterns, progress=progress,
-                         max_file_bytes=self.config.max_file_bytes,
-                         clusters=cluster_settings(self.config))
+        report = refresh_index(self.store, self.config, progress)
         if progress:
             sys.stderr.write("\r\033[K")
         return report
@@ -160,14 +159,13 @@ def _post_digest(ctx: Context, options: DigestOptions) -> int:
     if not ctx.args.channel:
         raise UsageError("--post needs --channel C (a channel id such as C0123456789, or #name)")
     credentials = credentials_from_env(os.environ, "post")
-    channel = _channel_argument(ctx.args.channel, "--channel",
-                                web_client(credentials.bot_token, credentials.api_url))
+    client = web_client(credentials.bot_token, credentials.api_url)
+    channel = _channel_argument(ctx.args.channel, "--channel", client)
     config = ctx.config
     today = dt.datetime.now(ZoneInfo(config.timezone)).date()
     plan = plan_digest(ctx.store, channel, options, in_thread=not ctx.args.no_thread
                        and config.digest_in_thread,
                        repost_after_days=config.digest_repost_after_days, day=today)
-    client = web_client(credentials.bot_token, credentials.api_url)
     try:
         plan = post_digest(client, ctx.store, plan, post_when_empty=config.digest_nothing_new)
     except DigestBusy as error:

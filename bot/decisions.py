@@ -75,7 +75,8 @@ class Outcome:
         return self.outcome in (RECORDED, RETRACTED)
 
 
-def _now() -> str:
+def now_text() -> str:
+    """Now as decision times are stored: ISO 8601 UTC, milliseconds, Z."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -129,7 +130,7 @@ def decide(
     """
     if action not in (PUBLISH, SKIP, UNDO):
         raise ValueError(f"unknown action {action!r}: use publish, skip or undo")
-    now = _now()
+    now = now_text()
     event_us = now_us() if event_us is None else event_us
     with store.write(wait_ms) as db:
         row = db.execute("SELECT error FROM articles WHERE id = ?", [article_id]).fetchone()

@@ -149,10 +149,6 @@ class PlannedDigest:
         return [m for m in self.messages if m.ts is not None]
 
 
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def digest_title(count: int, day: dt.date) -> str:
     when = f"{day:%A} {day.day} {day:%B %Y}"
     if count == 0:
@@ -187,7 +183,7 @@ def plan_digest(
     abandoned one that had begun posting (a post of theirs may have reached Slack).
     """
     now = now or dt.datetime.now(dt.UTC)
-    recent = _iso(now - RESUME_WINDOW)
+    recent = stamp(now - RESUME_WINDOW)
     wanted = _options_json(options, in_thread)
     with store.write() as db:
         if key is not None:
@@ -205,9 +201,9 @@ def plan_digest(
                 return load_digest(store, unfinished[0])
             if unfinished:
                 db.execute("UPDATE digests SET status = 'abandoned', finished_at = ?"
-                           " WHERE id = ?", [_iso(now), unfinished[0]])
+                           " WHERE id = ?", [stamp(now), unfinished[0]])
         # with no repost window every earlier post counts ('' sorts before any time)
-        cutoff = "" if repost_after_days is None else _iso(
+        cutoff = "" if repost_after_days is None else stamp(
             now - dt.timedelta(days=repost_after_days)
         )
         posted_here = (
@@ -222,8 +218,8 @@ def plan_digest(
         cursor = db.execute(
             "INSERT INTO digests (key, channel, title, options, in_thread, status, created_at)"
             " VALUES (?, ?, ?, ?, ?, 'planned', ?)",
-            [key or f"manual:{channel}:{_iso(now)}:{uuid.uuid4().hex[:8]}", channel, title,
-             wanted, in_thread, _iso(now)],
+            [key or f"manual:{channel}:{stamp(now)}:{uuid.uuid4().hex[:8]}", channel, title,
+             wanted, in_thread, stamp(now)],
         )
         digest_id = cursor.lastrowid
         db.conn.executemany(
@@ -264,7 +260,7 @@ def claim_digest(store: Store, digest_id: int, owner: str,
             "UPDATE digests SET claimed_by = ?, claimed_until = ? WHERE id = ?"
             " AND status IN ('planned', 'posting', 'failed')"
             " AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?)",
-            [owner, _iso(now + CLAIM_LEASE), digest_id, _iso(now), owner],
+            [owner, stamp(now + CLAIM_LEASE), digest_id, stamp(now), owner],
         ).rowcount == 1
 
 
@@ -280,7 +276,7 @@ def record_header(store: Store, digest_id: int, ts: str) -> None:
         db.execute(
             "UPDATE digests SET header_ts = ?, status = 'posting', claimed_until = ?"
             " WHERE id = ? AND header_ts IS NULL",
-            [ts, _iso(dt.datetime.now(dt.UTC) + CLAIM_LEASE), digest_id],
+            [ts, stamp(dt.datetime.now(dt.UTC) + CLAIM_LEASE), digest_id],
         )
 
 
@@ -290,10 +286,10 @@ def record_message(store: Store, digest_id: int, position: int, ts: str) -> None
         db.execute(
             "UPDATE digest_messages SET ts = ?, posted_at = ?"
             " WHERE digest_id = ? AND position = ? AND ts IS NULL",
-            [ts, _iso(now), digest_id, position],
+            [ts, stamp(now), digest_id, position],
         )
         db.execute("UPDATE digests SET claimed_until = ? WHERE id = ?",
-                   [_iso(now + CLAIM_LEASE), digest_id])
+                   [stamp(now + CLAIM_LEASE), digest_id])
 
 
 def skip_message(store: Store, digest_id: int, position: int, reason: str) -> None:
@@ -337,7 +333,7 @@ def finish_digest(store: Store, digest_id: int, error: str | None = None) -> Non
         db.execute(
             "UPDATE digests SET status = ?, error = ?, finished_at = ?, claimed_by = NULL,"
             " claimed_until = NULL WHERE id = ?",
-            ["failed" if error else "done", error, _iso(dt.datetime.now(dt.UTC)), digest_id],
+            ["failed" if error else "done", error, stamp(dt.datetime.now(dt.UTC)), digest_id],
         )
 
 

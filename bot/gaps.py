@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.article import TOPIC_DIGEST_ORDER
+from bot.article import TOPIC_DIGEST_ORDER, stamp
 from storage.db import Store
 
 DEFAULT_HOURS = 24.0
@@ -54,11 +54,6 @@ class Gap:
         return {"topic": self.topic, "lastArticle": self.last_article, "best": best}
 
 
-def _seconds(moment: dt.datetime) -> str:
-    """As publishedDateTime is stored: ISO 8601 UTC, whole seconds, Z."""
-    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def watched_topics(store: Store, configured: Sequence[str] = (),
                    now: dt.datetime | None = None) -> list[str]:
     """The configured topics, or else every topic of a usable article published in the
@@ -70,7 +65,7 @@ def watched_topics(store: Store, configured: Sequence[str] = (),
         "SELECT min(c.topic) FROM (SELECT DISTINCT topic_key FROM article_topics"
         " WHERE published_at >= ?) s JOIN topic_counts c ON c.topic_key = s.topic_key"
         " GROUP BY s.topic_key ORDER BY lower(min(c.topic))",
-        [_seconds(now - dt.timedelta(days=SEEN_DAYS))])
+        [stamp(now - dt.timedelta(days=SEEN_DAYS))])
     return [row[0] for row in rows]
 
 
@@ -80,7 +75,7 @@ def find_gaps(store: Store, topics: Iterable[str], *, hours: float = DEFAULT_HOU
     """The watched topics that have a gap, in the order given."""
     now = now or dt.datetime.now(dt.UTC)
     try:
-        cutoff = _seconds(now - dt.timedelta(hours=hours))
+        cutoff = stamp(now - dt.timedelta(hours=hours))
     except OverflowError:
         cutoff = ""
     quality = "" if min_quality is None else " AND t.quality >= :q"
@@ -122,7 +117,7 @@ def claim_alerts(store: Store, channel: str, gaps: Sequence[Gap], day: dt.date, 
                 "INSERT INTO gap_alerts (channel, topic_key, day, topic, opened_at, schedule_id,"
                 " claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [channel, gap.topic.casefold(), day.isoformat(), gap.topic,
-                 opened and _seconds(opened), schedule_id, _seconds(now)],
+                 opened and stamp(opened), schedule_id, stamp(now)],
             ).rowcount
             if inserted:
                 claimed.append(gap)

@@ -13,7 +13,6 @@ import logging
 import os
 import sqlite3
 import stat
-import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,7 +42,6 @@ class Health:
         self.refresh_seconds = refresh_seconds
         self.index_age_seconds = index_age_seconds
         self.spool_age_seconds = spool_age_seconds
-        self._identity = _identity(store.path)  # the file opened at start
 
     def __call__(self) -> Report:
         reason = self._database_problem()
@@ -63,13 +61,12 @@ class Health:
         identity = _identity(path)
         if identity is None:
             return "database file missing"
-        if identity != self._identity:
+        if identity != self.store.identity:  # not the file the store opened
             return "database file replaced"
         if not (_writable(path) and _writable(path.parent)):
             return "database is read-only"
-        try:  # mode=rw: a probe never creates a file that is not there
-            uri = f"file:{urllib.parse.quote(str(path))}?mode=rw"
-            probe = sqlite3.connect(uri, uri=True, timeout=PROBE_TIMEOUT_SECONDS,
+        try:  # the store's mode=rw URI: a probe never creates a file that is not there
+            probe = sqlite3.connect(self.store.uri, uri=True, timeout=PROBE_TIMEOUT_SECONDS,
                                     isolation_level=None)
             try:
                 probe.execute("BEGIN IMMEDIATE")  # takes the write lock, writes nothing

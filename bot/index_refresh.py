@@ -11,13 +11,20 @@ import threading
 import time
 from collections.abc import Callable
 
-from bot import metrics
 from bot.clusters import cluster_settings
 from bot.config import Config
 from storage.db import Store
-from storage.index import IndexReport, refresh
+from storage.index import IndexReport, Progress, refresh
 
 log = logging.getLogger(__name__)
+
+
+def refresh_index(store: Store, config: Config,
+                  progress: Progress | None = None) -> IndexReport:
+    """The index of the configured folder under every configured rule (patterns, the file
+    size limit, story clusters): the one way commands, sync and `serve` refresh it."""
+    return refresh(store, config.articles, config.patterns, progress=progress,
+                   max_file_bytes=config.max_file_bytes, clusters=cluster_settings(config))
 
 
 class IndexRefresher:
@@ -33,14 +40,14 @@ class IndexRefresher:
         """One refresh. A folder that went away is logged and the index kept as it was,
         rather than emptied; the next success clears the alarm."""
         try:
-            report = refresh(self.store, self.config.articles, self.config.patterns,
-                             max_file_bytes=self.config.max_file_bytes,
-                             clusters=cluster_settings(self.config))
+            report = refresh_index(self.store, self.config)
         except NotADirectoryError as error:
             log.error("index not refreshed", extra={"error": str(error)})
             return None
         with self._lock:
             self._succeeded_at = self.clock()
+        from bot import metrics  # here: `newsbot index` imports this module, not the metrics
+
         metrics.index_refreshed(report.failed)
         if report.indexed or report.removed:
             log.info("index refreshed", extra=report.as_dict())

@@ -20,7 +20,6 @@ decisions follow event time (bot.decisions), so applying late gives the same res
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 import sqlite3
 import time
@@ -29,7 +28,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bot.decisions import Action, Kind, Outcome, UnknownArticle, UnusableArticle, decide
+from bot.decisions import (
+    Action,
+    Kind,
+    Outcome,
+    UnknownArticle,
+    UnusableArticle,
+    decide,
+)
 from bot.digest import article_for_message
 from storage.db import BUSY_TIMEOUT_MS, Store
 from storage.spool import Spool
@@ -65,10 +71,6 @@ class DecisionEvent:
     def from_json(cls, record: dict) -> DecisionEvent:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in record.items() if k in names})
-
-
-def received_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_key() -> str:
@@ -164,11 +166,12 @@ def apply_spool(store: Store, spool: Spool, on_applied: Applied | None = None,
     """Record the spooled events, oldest first, each exactly once; returns how many left
     the spool. Stops at the first one the database still refuses (tried again next time).
     `on_applied(event, article_id, outcome)` follows each recorded one (e.g. a redraw)."""
-    if spool.depth() == 0:
+    entries = spool.pending()  # one read of the file per pass (this runs every second)
+    if not entries:
         return 0
     done = []
     try:
-        for entry in spool.pending():
+        for entry in entries:
             event = DecisionEvent.from_json(entry)
             try:
                 result = record(store, event, wait_ms)
@@ -190,7 +193,7 @@ def apply_spool(store: Store, spool: Spool, on_applied: Applied | None = None,
                     on_applied(event, *result)
     except sqlite3.Error as error:
         log.warning("spool not applied yet: the database cannot take it",
-                    extra={"waiting": spool.depth() - len(done), "reason": str(error)})
+                    extra={"waiting": len(entries) - len(done), "reason": str(error)})
     finally:
         spool.remove(done)
     return len(done)

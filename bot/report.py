@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.article import stamp
 from bot.decisions import PUBLISH, RECORDED, RETRACTED, SKIP
 from storage.db import Store
 
@@ -83,7 +84,7 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "from": _iso(self.start), "to": _iso(self.end),
+            "from": stamp(self.start), "to": stamp(self.end),
             "topics": [{"topic": t.topic, "new": t.new, "published": t.published,
                         "skipped": t.skipped, "pending": t.pending} for t in self.topics],
             "editors": [{"user": e.user, "publish": e.publish, "skip": e.skip,
@@ -122,18 +123,9 @@ class Report:
         return "\n".join(lines)
 
 
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _ms(moment: dt.datetime) -> str:
     """As decision times are stored: milliseconds and Z (text order is time order)."""
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _seconds(moment: dt.datetime) -> str:
-    """As publishedDateTime is stored: whole seconds and Z."""
-    return _iso(moment.replace(microsecond=0))
 
 
 def day_ends(start: dt.datetime, end: dt.datetime, tz: str) -> list[tuple[dt.date, dt.datetime]]:
@@ -171,7 +163,7 @@ def build_report(store: Store, days: float = DEFAULT_DAYS, *, now: dt.datetime |
     names = dict(db.execute("SELECT topic_key, min(topic) FROM topic_counts GROUP BY topic_key"))
     new = dict(db.execute(
         "SELECT topic_key, count(*) FROM article_topics WHERE published_at >= ?"
-        " AND published_at <= ? GROUP BY topic_key", [_seconds(start), _seconds(end)]))
+        " AND published_at <= ? GROUP BY topic_key", [stamp(start), stamp(end)]))
     pending = _pending_by_topic(store, end)
     # One pass over the period's standing decisions: their topics, their day, and the
     # hours from the article's first digest post (or its publishedDateTime) to the
@@ -248,7 +240,7 @@ def _pending_by_topic(store: Store, end: dt.datetime) -> dict[str, int]:
         " (SELECT a.id FROM articles a WHERE a.published_at > ? AND a.error IS NULL"
         " AND a.published = 0 AND a.skipped = 0"
         " AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.article_id = a.id))"
-        " GROUP BY t.topic_key", [_seconds(end)])))
+        " GROUP BY t.topic_key", [stamp(end)])))
     return {key: count for key, count in pending.items() if count}
 
 
@@ -263,7 +255,7 @@ def _queue(store: Store, start: dt.datetime, moments: list[dt.datetime]) -> list
     db = store.db
     recent = ("SELECT article_id FROM decision_log WHERE created_at > :start"
               f" AND outcome IN ('{RECORDED}', '{RETRACTED}')")
-    bounds = {"start": _ms(start), "start_s": _seconds(start), "end_s": _seconds(max(moments))}
+    bounds = {"start": _ms(start), "start_s": stamp(start), "end_s": stamp(max(moments))}
     # Quiet articles: waiting now, and all along unless they arrived during the period.
     # One scan of the table (its queue index would cost a look-up per row).
     waiting_before, arrived = 0, []
@@ -321,7 +313,7 @@ def _queue(store: Store, start: dt.datetime, moments: list[dt.datetime]) -> list
     stops.sort()
     counts = []
     for moment in moments:
-        at, at_s = _ms(moment), _seconds(moment)
+        at, at_s = _ms(moment), stamp(moment)
         decided = bisect.bisect_right(starts, at) - bisect.bisect_right(stops, at)
         counts.append(waiting_before + bisect.bisect_right(arrived, at_s)
                       + bisect.bisect_right(active, at_s) - decided)

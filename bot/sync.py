@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from bot import metrics
-from bot.clusters import cluster_settings
+from bot.article import stamp
 from bot.config import Config
 from bot.decisions import PUBLISH, Decision, standing_decisions
+from bot.index_refresh import refresh_index
 from storage.article_file import BrokenArticle, load_front_matter
 from storage.atomic_file import fsync_folder, read_bytes, remove_leftover, replace_if_unchanged
 from storage.db import Store
@@ -48,7 +49,6 @@ from storage.front_matter_edit import (
     syntax_of,
 )
 from storage.git_repo import GitError, GitRepo
-from storage.index import refresh
 
 try:
     import fcntl
@@ -220,13 +220,13 @@ def sync_decisions(
         plans = _plan_all(store, real_root)
         repo = GitRepo.containing(real_root) if git_commit else None
         committable = _committable(repo, plans) if repo else set()
-        _write_all(store, plans, _stamp(now))
-        _record_conflicts(store, plans, _stamp(now))
+        written_at = stamp(now or dt.datetime.now(dt.UTC))
+        _write_all(store, plans, written_at)
+        _record_conflicts(store, plans, written_at)
         report = _report(plans, dry_run=False)
         metrics.sync_done(len(report.written), len(report.conflicts))
         if report.written:
-            refresh(store, root, config.patterns, max_file_bytes=config.max_file_bytes,
-                    clusters=cluster_settings(config))
+            refresh_index(store, config)
         if git_commit:
             _commit(report, repo, plans, committable, config)
     return report
@@ -240,11 +240,6 @@ def open_conflicts(store: Store) -> list[Conflict]:
     """The conflicts the last sync left, by id (for `/news sync` and the App Home)."""
     rows = store.query("SELECT article_id, reason FROM sync_conflicts ORDER BY article_id")
     return [Conflict(row["article_id"], row["reason"]) for row in rows]
-
-
-def _stamp(now: dt.datetime | None) -> str:
-    now = now or dt.datetime.now(dt.UTC)
-    return now.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @contextlib.contextmanager

@@ -34,13 +34,14 @@ from bot.decisions import (
     Outcome,
     UnknownArticle,
     UnusableArticle,
+    now_text,
     now_us,
     slack_ts_us,
     standing_decision,
     user_vote,
 )
 from bot.digest import article_for_message
-from bot.intake import SPOOLED, DecisionEvent, Intake, new_key, received_now
+from bot.intake import SPOOLED, DecisionEvent, Intake, new_key
 from bot.lookup import article_by_id
 from handlers.after_ack import after_ack
 from handlers.article_message import Redrawer
@@ -95,7 +96,7 @@ def handle_click(
     event = DecisionEvent(
         key=f"button:{user}:{ts}:{action_ts}" if action_ts else new_key(), action=kind,
         user_id=user, source="button", event_us=slack_ts_us(action_ts) or now_us(),
-        received_at=received_now(), article_id=article_id, channel=channel, message_ts=ts,
+        received_at=now_text(), article_id=article_id, channel=channel, message_ts=ts,
     )
     try:
         _, outcome = intake.take(event)

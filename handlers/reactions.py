@@ -25,11 +25,12 @@ from bot.decisions import (
     Outcome,
     UnknownArticle,
     UnusableArticle,
+    now_text,
     now_us,
     slack_ts_us,
 )
 from bot.digest import article_for_message
-from bot.intake import DecisionEvent, Intake, new_key, received_now
+from bot.intake import DecisionEvent, Intake, new_key
 from handlers.after_ack import after_ack
 from handlers.article_message import Redrawer
 from handlers.blocks import escape
@@ -86,7 +87,7 @@ def handle_reaction(
     decision = DecisionEvent(
         key=event_id or new_key(), action=kind if added else UNDO, user_id=user,
         source="reaction", event_us=slack_ts_us(text(event.get("event_ts"))) or now_us(),
-        received_at=received_now(), channel=channel, message_ts=ts,
+        received_at=now_text(), channel=channel, message_ts=ts,
         only_if=None if added else kind,
     )
     try:

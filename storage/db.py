@@ -45,7 +45,8 @@ class Store:
         self._local = threading.local()
         self._reported = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=rw"
+        # every connection after the first, and any probe, opens this: never creating the file
+        self.uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=rw"
         self._connect(create=True)
         st = self.path.stat()
         self.identity = (st.st_dev, st.st_ino)
@@ -62,7 +63,7 @@ class Store:
             if create:
                 conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
             else:
-                conn = sqlite3.connect(self._uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+                conn = sqlite3.connect(self.uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         except sqlite3.Error:
             if not create:
                 self.check_identity()  # a vanished file says so, rather than "cannot open"

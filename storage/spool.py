@@ -75,7 +75,9 @@ class Spool:
         return True
 
     def pending(self) -> list[dict]:
-        """The records not yet applied, oldest first."""
+        """The records not yet applied, oldest first (an empty file: no lock, no read)."""
+        if self._size() == 0:
+            return []
         with self._locked():
             return self._read()
 
@@ -89,14 +91,10 @@ class Spool:
 
     def depth(self) -> int:
         """How many records wait to be applied."""
-        if self._size() == 0:
-            return 0
         return len(self.pending())
 
     def oldest_age_seconds(self) -> float | None:
         """Seconds since the oldest waiting record was spooled; None when none waits."""
-        if self._size() == 0:
-            return None
         records = self.pending()
         if not records:
             return None

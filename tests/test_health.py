@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
-from bot.decisions import now_us
+from bot.decisions import now_text, now_us
 from bot.health import Health
 from bot.index_refresh import IndexRefresher
-from bot.intake import DecisionEvent, apply_spool, received_now
+from bot.intake import DecisionEvent, apply_spool
 from storage.db import Store
 from storage.spool import Spool
 from tests.conftest import EXAMPLES, Newsroom
@@ -134,7 +134,7 @@ def test_a_real_spool_with_an_old_event_is_unhealthy_until_applied(served):
     health = health_of(store, refresher, spool_age_seconds=spool.oldest_age_seconds)
     article = store.db.execute("SELECT id FROM articles WHERE error IS NULL").fetchone()[0]
     event = DecisionEvent(key="Ev-old", action="publish", user_id="U0ED", source="reaction",
-                          event_us=now_us(), received_at=received_now(), article_id=article)
+                          event_us=now_us(), received_at=now_text(), article_id=article)
     assert spool.append({**event.to_json(), "spooled_at": time.time() - 120})
     assert health() == (False, {"ok": False, "reason": "spool holds events older than a minute"})
     assert apply_spool(store, spool) == 1 and spool.depth() == 0
