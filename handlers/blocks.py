@@ -118,6 +118,32 @@ def mention(user_id: str) -> str:
     return f"<@{user_id}>" if USER_ID.fullmatch(user_id) else escape(user_id)
 
 
+# Around the ids of channels and users that newsbot itself names in a text that repeats
+# what people typed: the text is escaped as a whole, then these become mentions (linked).
+CHANNEL_MARK, USER_MARK = "\x1f", "\x1e"
+
+
+def marked_channel(channel: str) -> str:
+    return f"{CHANNEL_MARK}{channel}{CHANNEL_MARK}"
+
+
+def marked_user(user: str) -> str:
+    return f"{USER_MARK}{user}{USER_MARK}"
+
+
+def unmarked(text: str) -> str:
+    """Typed text with any marks taken out, so nobody can fake a mention with them."""
+    return text.replace(CHANNEL_MARK, "").replace(USER_MARK, "")
+
+
+def linked(text: str) -> str:
+    """Escape `text`, then turn the marked channels and users into Slack mentions (a user
+    that is not a Slack id, a name from the command line, stays text)."""
+    text = re.sub(f"{CHANNEL_MARK}([^{CHANNEL_MARK}]*){CHANNEL_MARK}", r"<#\1>", escape(text))
+    return re.sub(f"{USER_MARK}([^{USER_MARK}]*){USER_MARK}",
+                  lambda m: f"<@{m[1]}>" if USER_ID.fullmatch(m[1]) else m[1], text)
+
+
 def slack_date(iso: str) -> str:
     """A moment Slack shows in each reader's own time zone (the fallback in UTC)."""
     try:

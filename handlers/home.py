@@ -17,7 +17,11 @@ from bot.wording import plural
 from handlers.blocks import (
     MAX_VIEW_BLOCKS,
     article_list_blocks,
+    fit,
     header_blocks,
+    linked,
+    marked_channel,
+    marked_user,
     mention,
     shown,
     slack_date,
@@ -72,12 +76,7 @@ def _history_line(event: dict) -> str:
 
 def schedule_line(schedule: Schedule) -> str:
     """A schedule with its channel and creator as Slack mentions, the rest escaped."""
-    line = shown(schedule.describe(lambda channel: _CHANNEL, lambda user: _USER), 300)
-    line = line.replace(_CHANNEL, f"<#{schedule.channel}>")
-    return line.replace(_USER, mention(schedule.created_by or ""))
-
-
-_CHANNEL, _USER = "\ue000", "\ue001"  # placeholders no schedule text contains
+    return fit(linked(schedule.describe(marked_channel, marked_user)), 300)
 
 
 def publish_home(

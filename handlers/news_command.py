@@ -9,7 +9,6 @@ digest's article rendering. Whatever the user typed comes back escaped and cut s
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 from slack_bolt import Ack, App, Respond
@@ -30,8 +29,12 @@ from handlers.blocks import (
     MAX_MESSAGE_BLOCKS,
     article_list_blocks,
     escape,
+    linked,
+    marked_channel,
+    marked_user,
     shown,
     text_blocks,
+    unmarked,
 )
 from handlers.channels import channel_id_by_name, posting_problem
 from handlers.report_post import report_answer
@@ -51,21 +54,6 @@ HELP = """*newsbot* answers privately. Try:
 • `/news sync`: write the decisions into the article files (admins)
 • `/news report [days]`: the editorial report with its chart (default: the last 7 days)
 • `/news help`: this message"""
-
-
-CHANNEL_MARK = "\x1f"  # around a channel id in a schedule reply, until it is escaped
-USER_MARK = "\x1e"  # around a user id likewise
-
-
-def _marked_channel(channel: str) -> str:
-    return f"{CHANNEL_MARK}{channel}{CHANNEL_MARK}"
-
-
-def _linked(text: str) -> str:
-    """Escape what the reply repeats of what was typed (a cron, a zone, an id), then turn
-    the channels and users newsbot itself named into Slack mentions."""
-    text = re.sub(f"{CHANNEL_MARK}([^{CHANNEL_MARK}]*){CHANNEL_MARK}", r"<#\1>", escape(text))
-    return re.sub(f"{USER_MARK}([^{USER_MARK}]*){USER_MARK}", r"<@\1>", text)
 
 
 @dataclass(frozen=True)
@@ -111,18 +99,17 @@ class NewsCommand:
 
     def _schedule(self, text: str, user_id: str) -> Answer:
         reply = run_schedule_command(
-            self.store, text.replace(CHANNEL_MARK, "").replace(USER_MARK, ""),
+            self.store, unmarked(text),
             user_id=user_id, is_admin=self.admins.is_admin, user_zone=self.admins.time_zone,
-            fallback_zone=self.config.timezone, channel_format=_marked_channel,
-            user_format=lambda u: f"{USER_MARK}{u}{USER_MARK}", origin="slack",
+            fallback_zone=self.config.timezone, channel_format=marked_channel,
+            user_format=marked_user, origin="slack",
             resolve_channel=self._channel_by_name,
-            channel_problem=lambda c: posting_problem(self.client, c, _marked_channel),
+            channel_problem=lambda c: posting_problem(self.client, c, marked_channel),
         )
         log.info("/news schedule", extra={"user": user_id, "ok": reply.ok,
                                           "changed": reply.changed})
         first = reply.text.splitlines()[0] if reply.text else "schedules"
-        plain = first.replace(CHANNEL_MARK, "").replace(USER_MARK, "")
-        return Answer(plain, text_blocks(_linked(reply.text)))
+        return Answer(unmarked(first), text_blocks(linked(reply.text)))
 
     def _sync(self, user_id: str) -> Answer:
         if not self.admins.is_admin(user_id):
