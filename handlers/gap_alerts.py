@@ -21,7 +21,7 @@ from bot.config import Config
 from bot.gaps import DEFAULT_HOURS, Gap, claim_alerts, find_gaps, release_alerts, watched_topics
 from bot.report import DEFAULT_DAYS, build_report
 from bot.schedules import Schedule
-from handlers.blocks import escape
+from handlers.blocks import escape, text_blocks
 from handlers.digest_post import scheduled_poster
 from handlers.report_post import post_report
 from storage.db import Store
@@ -56,7 +56,7 @@ def gap_alert_blocks(gaps: Sequence[Gap], *, hours: float, min_quality: float | 
                 else "nothing left to review")
         lines.append(f"• *{escape(gap.topic)}*: {since}; {best}")
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": heading}},
-              {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:3000]}}]
+              *text_blocks("\n".join(lines))]  # cut without splitting an entity or a date
     return heading.removeprefix(":warning: "), blocks
 
 
