@@ -44,7 +44,7 @@ _DELIMITERS = {
            "'+++'"),
     JSON: (re.compile(r"\{[ \t]*\r?\n"), re.compile(r"\}[ \t]*(?:\r?\n|\Z)"), "\n}", "'}'"),
 }
-_HANDLERS = {TOML: TOMLHandler(), JSON: JSONHandler()}
+HANDLERS = {TOML: TOMLHandler(), JSON: JSONHandler()}  # python-frontmatter's readers
 
 
 def front_matter_format(text: str) -> str:
@@ -114,7 +114,7 @@ def load_front_matter(data: bytes) -> dict[str, Any]:
 
 def _load_other(kind: str, front_matter: str) -> dict[str, Any]:
     """TOML or JSON front matter, read by python-frontmatter's handler for it."""
-    handler = _HANDLERS[kind]
+    handler = HANDLERS[kind]
     try:
         if kind == JSON:
             meta = handler.load("{" + front_matter + "}")

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from frontmatter.default_handlers import JSONHandler, TOMLHandler
 
 from storage.article_file import (
     BOM,
+    HANDLERS,
     JSON,
     TOML,
     YAML,
@@ -158,7 +158,7 @@ class Syntax:
     def insert_at(self, text: FrontMatterText, key: str) -> int:
         """Where a missing line goes: the index it is inserted at."""
         anchor = text.key_index(PUBLISHED) if key == SKIPPED else _heat_anchor(text)
-        return len(text.lines) if anchor is None else anchor + 1
+        return len(self.top_level(text.lines)) if anchor is None else anchor + 1
 
 
 class TomlSyntax(Syntax):
@@ -184,10 +184,6 @@ class TomlSyntax(Syntax):
 
     def line_value(self, line: str | None) -> Any:
         return _toml_value(line)
-
-    def insert_at(self, text: FrontMatterText, key: str) -> int:
-        anchor = text.key_index(PUBLISHED) if key == SKIPPED else _heat_anchor(text)
-        return len(self.top_level(text.lines)) if anchor is None else anchor + 1
 
 
 class JsonSyntax(Syntax):
@@ -273,15 +269,12 @@ def _single_value(line: str, parsed: Any) -> Any:
     return next(iter(parsed.values()))
 
 
-_TOML, _JSON = TOMLHandler(), JSONHandler()  # python-frontmatter's readers
-
-
 @functools.lru_cache(maxsize=256)
 def _toml_value(line: str | None) -> Any:
     if line is None:
         return ABSENT
     try:
-        return _single_value(line, _TOML.load(line))
+        return _single_value(line, HANDLERS[TOML].load(line))
     except ValueError:
         raise EditRefused(f"the line {line!r} is not valid TOML on its own") from None
 
@@ -291,7 +284,7 @@ def _json_value(line: str | None) -> Any:
     if line is None:
         return ABSENT
     try:
-        return _single_value(line, _JSON.load("{" + line.strip().rstrip(",") + "}"))
+        return _single_value(line, HANDLERS[JSON].load("{" + line.strip().rstrip(",") + "}"))
     except ValueError:
         raise EditRefused(f"the line {line!r} is not a JSON key and value") from None
 
