@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.article import COLUMNS, Article, stamp
+from bot.article import COLUMNS, DIGEST_ORDER, Article, stamp
 from bot.config import Config
 from storage.clusters import ClusterSettings
 from storage.db import Store
@@ -79,7 +79,7 @@ def list_clusters(store: Store) -> list[Cluster]:
     rows = store.db.execute(
         "SELECT m.cluster_id, m.article_id, m.reason FROM cluster_members m"
         " JOIN articles a ON a.id = m.cluster_id"
-        " ORDER BY a.quality DESC, a.heat DESC, a.published_at DESC, a.id ASC, m.rank"
+        f" ORDER BY {DIGEST_ORDER}, m.rank"
     )
     clusters: dict[str, tuple[list[str], str]] = {}
     for cluster_id, article_id, reason in rows:

@@ -234,11 +234,10 @@ def files_complete_upload_external(call: MethodCall) -> dict[str, Any]:
     channel = call.text("channel_id") or call.text("channels")
     if channel and "," in channel:
         channel = channel.split(",")[0]
-    if channel:
-        call.workspace.channel(channel)  # channel_not_found before anything changes
+    # channel_not_found before anything changes
+    channel_id = call.workspace.channel(channel)["id"] if channel else None
     stored = call.uploads.complete(call.params.get("files"), call.actor.user_id)
-    if channel:
-        channel_id = call.workspace.channel(channel)["id"]
+    if channel_id:
         call.uploads.shared(stored, channel_id)
         call.workspace.share_files(
             call.actor, channel_id, [f.to_json(call.uploads.base_url) for f in stored],

@@ -21,6 +21,7 @@ which is never granted), refuses a foreign Origin, and answers only to the Host 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -217,6 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+@functools.cache  # the bundled folder never changes while the sandbox runs
 def _emoji_files() -> set[str]:
     """The bundled emoji file names: only these are served (no path from the request)."""
     folder = resources.files("sandbox") / "static" / "emoji"

@@ -298,31 +298,17 @@ class Workspace:
         """Post a message; returns (channel id, the message as stored)."""
         _check_content(text, blocks, attachments, MAX_MESSAGE_BLOCKS)
         _check_metadata(metadata)
+        fields: dict[str, Any] = {}
+        if attachments:
+            fields["attachments"] = attachments
+        if metadata:
+            fields["metadata"] = metadata
         with self._lock:
             channel_id = self._channel_id(channel)
             if actor.bot_id and not self._channels[channel_id].get("is_member", True):
                 raise SlackError("not_in_channel")
-            messages = self._messages[channel_id]
-            parent = self._thread_parent(messages, thread_ts) if thread_ts else None
-            ts = self.next_ts()
-            message: dict[str, Any] = {"type": "message", "ts": ts, "user": actor.user_id,
-                                       "text": text, "team": self.team_id}
-            if actor.bot_id:
-                message.update(bot_id=actor.bot_id, app_id=self.app_id)
-            if blocks is not None:
-                message["blocks"] = assign_block_ids(blocks, seed=ts)
-            if attachments:
-                message["attachments"] = attachments
-            if metadata:
-                message["metadata"] = metadata
-            if parent is not None:
-                message.update(thread_ts=parent["ts"], parent_user_id=parent["user"])
-                if reply_broadcast:
-                    message["subtype"] = "thread_broadcast"
-                _count_reply(parent, message)
-            messages[ts] = message
-            stored = copy.deepcopy(message)
-            change = self._bump("message_posted", channel_id, ts, actor.user_id)
+            stored, change = self._add_message(actor, channel_id, text, thread_ts, fields,
+                                               blocks=blocks, reply_broadcast=reply_broadcast)
         self._announce(change)
         return channel_id, stored
 
@@ -334,22 +320,34 @@ class Workspace:
             raise SlackError("msg_too_long")
         with self._lock:
             channel_id = self._channel_id(channel)
-            messages = self._messages[channel_id]
-            parent = self._thread_parent(messages, thread_ts) if thread_ts else None
-            ts = self.next_ts()
-            message: dict[str, Any] = {"type": "message", "ts": ts, "user": actor.user_id,
-                                       "text": text, "team": self.team_id, "upload": True,
-                                       "files": copy.deepcopy(files)}
-            if actor.bot_id:
-                message.update(bot_id=actor.bot_id, app_id=self.app_id)
-            if parent is not None:
-                message.update(thread_ts=parent["ts"], parent_user_id=parent["user"])
-                _count_reply(parent, message)
-            messages[ts] = message
-            stored = copy.deepcopy(message)
-            change = self._bump("message_posted", channel_id, ts, actor.user_id)
+            stored, change = self._add_message(
+                actor, channel_id, text, thread_ts, {"upload": True, "files": copy.deepcopy(files)})
         self._announce(change)
         return channel_id, stored
+
+    def _add_message(self, actor: Actor, channel_id: str, text: str, thread_ts: str | None,
+                     fields: dict[str, Any], *, blocks: list[dict[str, Any]] | None = None,
+                     reply_broadcast: bool = False) -> tuple[dict[str, Any], Change]:
+        """Store a new message in the channel or the thread of `thread_ts` (the caller
+        holds the lock); returns it as stored and the change to announce."""
+        messages = self._messages[channel_id]
+        parent = self._thread_parent(messages, thread_ts) if thread_ts else None
+        ts = self.next_ts()
+        message: dict[str, Any] = {"type": "message", "ts": ts, "user": actor.user_id,
+                                   "text": text, "team": self.team_id}
+        if actor.bot_id:
+            message.update(bot_id=actor.bot_id, app_id=self.app_id)
+        if blocks is not None:
+            message["blocks"] = assign_block_ids(blocks, seed=ts)
+        message.update(fields)
+        if parent is not None:
+            message.update(thread_ts=parent["ts"], parent_user_id=parent["user"])
+            if reply_broadcast:
+                message["subtype"] = "thread_broadcast"
+            _count_reply(parent, message)
+        messages[ts] = message
+        return copy.deepcopy(message), self._bump("message_posted", channel_id, ts,
+                                                  actor.user_id)
 
     def update_message(
         self,
