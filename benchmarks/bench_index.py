@@ -42,10 +42,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import corpus
 
-from benchmarks import corpus  # noqa: E402 - needs ROOT on sys.path
+ROOT = Path(__file__).resolve().parent.parent
 
 COLD_RATIO_GOAL = 0.6
 NO_CHANGE_GOAL_S = 2.0
@@ -135,7 +134,7 @@ def run_measured(command: list[str], extra_env: dict[str, str] | None = None
                  ) -> tuple[dict, TreeSample]:
     """Run `command` under the wrapper while sampling the memory of its whole tree."""
     tree = TreeSample()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), **(extra_env or {}))
+    env = dict(os.environ, **(extra_env or {}))
     wrapper = subprocess.Popen([sys.executable, "-c", _WRAPPER, *command], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE)
     stop = threading.Event()
@@ -157,7 +156,7 @@ def run_measured(command: list[str], extra_env: dict[str, str] | None = None
 
 
 def index_command(articles: Path, db: Path) -> list[str]:
-    return [sys.executable, "-m", "bot", "index", "--json", "--articles", str(articles),
+    return [sys.executable, "-m", "newsbot.bot", "index", "--json", "--articles", str(articles),
             "--db", str(db)]
 
 
@@ -178,7 +177,7 @@ def baseline_scan(folder: Path) -> tuple[float, int, int]:
 
 
 def corpus_patterns() -> tuple[str, ...]:
-    from storage.index import DEFAULT_PATTERNS
+    from newsbot.storage.index import DEFAULT_PATTERNS
 
     return DEFAULT_PATTERNS
 
@@ -217,9 +216,9 @@ def time_query(call: Callable[[], object]) -> list[float]:
 
 
 def measure_queries(db: Path) -> list[tuple[str, list[float]]]:
-    from bot.digest import DigestOptions, select_digest
-    from bot.lookup import list_topics, lookup_topic, search
-    from storage.db import Store
+    from newsbot.bot.newsroom.digest import DigestOptions, select_digest
+    from newsbot.bot.newsroom.lookup import list_topics, lookup_topic, search
+    from newsbot.storage.db import Store
 
     store = Store(db)
     busiest = list_topics(store)[0].topic
@@ -265,8 +264,8 @@ def measure_big_files(folder: Path, db: Path) -> tuple[dict, TreeSample, dict, b
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         run, tree = run_measured(index_command(folder, db))
         report = json.loads(run["stdout"])
-        from storage.db import Store
-        from storage.index import DEFAULT_MAX_FILE_BYTES, failures, too_large
+        from newsbot.storage.db import Store
+        from newsbot.storage.index import DEFAULT_MAX_FILE_BYTES, failures, too_large
 
         store = Store(db)
         reasons = {row["id"]: row["reason"] for row in failures(store)}
@@ -282,7 +281,7 @@ def cluster_quality(db: Path, manifest: dict) -> tuple[float, float, dict[str, i
     and a few wrong and missed pairs to look at."""
     import itertools
 
-    from storage.db import Store
+    from newsbot.storage.db import Store
 
     planted: dict[str, set[str]] = {}
     for copy_id, (original, _) in manifest["copies"].items():

@@ -37,13 +37,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from newsbot.bot.cli.main import main as newsbot
+from newsbot.bot.newsroom.report import build_report
+from newsbot.storage.db import Store
+from newsbot.storage.index import _write
 
-from bot.cli import main as newsbot  # noqa: E402
-from bot.report import build_report  # noqa: E402
-from storage.db import Store  # noqa: E402
-from storage.index import _write  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 TOPICS = [f"Topic {n:02d}" for n in range(50)]
 EDITORS = [f"U0EDITOR{n:02d}" for n in range(12)]
@@ -183,9 +182,9 @@ def main(argv: list[str] | None = None) -> int:
                                            "--db", str(db)))
         import_time = min(float(subprocess.run(
             [sys.executable, "-c", "import time; t = time.perf_counter(); "
-             "import bot.report_chart; print(time.perf_counter() - t)"],
+             "import newsbot.bot.services.report_chart; print(time.perf_counter() - t)"],
             cwd=ROOT, capture_output=True, text=True, check=True).stdout) for _ in range(3))
-        from bot.report_chart import chart_png
+        from newsbot.bot.services.report_chart import chart_png
 
         report = build_report(store, 7)
         chart, png = best_of(lambda: chart_png(report))

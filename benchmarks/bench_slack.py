@@ -31,18 +31,16 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench_index import ensure_corpus
+from newsbot.bot.app.serve import web_client
+from newsbot.bot.newsroom.digest import DigestOptions, plan_digest
+from newsbot.bot.newsroom.lookup import list_topics
+from newsbot.handlers.posting.digest_post import post_digest
+from newsbot.sandbox import SignedSlackClient, SlackLookalike
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
-
-from bench_index import ensure_corpus  # noqa: E402
-
-from bot.app import web_client  # noqa: E402
-from bot.digest import DigestOptions, plan_digest  # noqa: E402
-from bot.lookup import list_topics  # noqa: E402
-from handlers.digest_post import post_digest  # noqa: E402
-from sandbox import SignedSlackClient, SlackLookalike  # noqa: E402
-from storage.db import Store  # noqa: E402
-from storage.index import refresh  # noqa: E402
 
 SECRET = "bench-signing-secret"
 CHANNEL = "C0NEWSDESK"
@@ -118,9 +116,8 @@ def percentile(values: list[float], share: float) -> float:
 def baseline_server(port: int) -> None:
     """The baseline process: Bolt behind the same production server (waitress, the same
     checks before Bolt), a listener that only counts."""
+    from newsbot.bot.app.web_server import Routes, SlackEvents, WebServer
     from slack_bolt import App
-
-    from handlers.web_server import Routes, SlackEvents, WebServer
 
     counted: list[int] = []
     client = web_client(os.environ["SLACK_BOT_TOKEN"], os.environ["SLACK_API_URL"])
@@ -173,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         env = {**slack_env, "SLACK_SIGNING_SECRET": SECRET,
                "NEWSBOT_ARTICLES": str(articles), "NEWSBOT_DB": str(db)}
-        process, url = start([sys.executable, "-m", "bot", "serve", "--http", "--host",
+        process, url = start([sys.executable, "-m", "newsbot.bot", "serve", "--http", "--host",
                               "127.0.0.1", "--port", str(port), "--log-level", "WARNING"],
                              env, port)
         try:

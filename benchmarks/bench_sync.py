@@ -31,16 +31,14 @@ import time
 from pathlib import Path
 
 import frontmatter
+from newsbot.bot.config.settings import Config
+from newsbot.bot.newsroom.decisions import decide
+from newsbot.bot.services.sync import sync_decisions
+from newsbot.storage.atomic_file import replace_if_unchanged
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bot.config import Config  # noqa: E402
-from bot.decisions import decide  # noqa: E402
-from bot.sync import sync_decisions  # noqa: E402
-from storage.atomic_file import replace_if_unchanged  # noqa: E402
-from storage.db import Store  # noqa: E402
-from storage.index import refresh  # noqa: E402
 
 EXAMPLES = ROOT / "examples" / "articles"
 EDITED_KEYS = ("published", "skipped")

@@ -30,18 +30,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
-
-from sandbox.fault_site import (  # noqa: E402
+from newsbot.sandbox.fault_site import (
     FaultSite,
     Sender,
     eventually,
     hold_database,
     start_site,
 )
-from sandbox.redelivery import Redelivery  # noqa: E402
-from sandbox.slack_api import SlackLookalike  # noqa: E402
+from newsbot.sandbox.lookalike import SlackLookalike
+from newsbot.sandbox.redelivery import Redelivery
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SEQUENCES = [  # what an editor does, in event-time order: (added|removed, emoji)
     (("added", "white_check_mark"),),

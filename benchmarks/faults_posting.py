@@ -24,31 +24,29 @@ import datetime as dt
 import logging
 import multiprocessing
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
-
-from bot.app import web_client  # noqa: E402
-from bot.config import BUNDLED_ARTICLES, Config  # noqa: E402
-from bot.digest import DigestOptions, plan_digest  # noqa: E402
-from bot.schedule_runs import recent_runs  # noqa: E402
-from bot.scheduler import DigestScheduler  # noqa: E402
-from bot.schedules import ScheduleSpec, add_schedule, get_schedule  # noqa: E402
-from handlers.digest_post import (  # noqa: E402
+from newsbot.bot.app.serve import web_client
+from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
+from newsbot.bot.newsroom.digest import DigestOptions, plan_digest
+from newsbot.bot.newsroom.fires import recent_runs
+from newsbot.bot.newsroom.schedules import ScheduleSpec, add_schedule, get_schedule
+from newsbot.bot.services.scheduler import DigestScheduler
+from newsbot.handlers.posting.digest_post import (
     ARTICLE_EVENT,
     DIGEST_EVENT,
     DigestPostError,
     post_digest,
     scheduled_poster,
 )
-from sandbox import SlackLookalike  # noqa: E402
-from storage.db import Store  # noqa: E402
-from storage.index import refresh  # noqa: E402
+from newsbot.sandbox import SlackLookalike
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
+
+ROOT = Path(__file__).resolve().parent.parent
 
 FIELDS = ("fault", "trials", "events sent", "events recorded", "lost", "duplicated",
           "out of order")

@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-from bot.article import Article
-from bot.decisions import Decision
+from newsbot.bot.newsroom.article import Article
+from newsbot.bot.newsroom.decisions import Decision
 
 PUBLISH_ACTION = "newsbot_publish"
 SKIP_ACTION = "newsbot_skip"

@@ -12,9 +12,9 @@
 Each module's docstring says what is faithful to Slack and what is simplified.
 """
 
-from sandbox.slack_api import ApiCall, EventDelivery, SlackLookalike
-from sandbox.slack_client import AppResponse, Delivery, SignedSlackClient
-from sandbox.workspace import Change, SlackError, SlackUser
+from newsbot.sandbox.lookalike import ApiCall, EventDelivery, SlackLookalike
+from newsbot.sandbox.signed_requests import AppResponse, Delivery, SignedSlackClient
+from newsbot.sandbox.workspace import Change, SlackError, SlackUser
 
 __all__ = [
     "ApiCall",

@@ -13,7 +13,7 @@ import json
 import logging
 from pathlib import Path
 
-from bot.config import BUNDLED_ARTICLES
+from newsbot.bot.config.settings import BUNDLED_ARTICLES
 
 log = logging.getLogger(__name__)
 

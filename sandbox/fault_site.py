@@ -19,14 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.serve_process import ROOT, ServeProcess
-from sandbox.slack_api import SlackLookalike
-from sandbox.slack_client import AppResponse, Delivery, SignedSlackClient
-from storage.spool import Spool
+from newsbot.bot.config.settings import BUNDLED_ARTICLES
+from newsbot.sandbox.lookalike import SlackLookalike
+from newsbot.sandbox.serve_process import ServeProcess
+from newsbot.sandbox.signed_requests import AppResponse, Delivery, SignedSlackClient
+from newsbot.storage.spool import Spool
 
 SECRET = "fault-site-signing-secret"
 CHANNEL = "C0NEWSDESK"
-EXAMPLES = ROOT / "examples" / "articles"
+EXAMPLES = BUNDLED_ARTICLES
 
 Sender = Callable[[Delivery | None], AppResponse]
 
@@ -95,11 +96,11 @@ def start_site(slack: SlackLookalike, folder: Path, top: int = 5, **env: str) ->
         "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.base_url,
         "SLACK_SIGNING_SECRET": SECRET, "NEWSBOT_ARTICLES": str(articles),
         "NEWSBOT_DB": str(folder / "newsbot.db"), "NEWSBOT_BUSY_TIMEOUT_MS": "300",
-        "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8",
+        "PYTHONIOENCODING": "utf-8",
         "HTTP_PROXY": "", "HTTPS_PROXY": "", "http_proxy": "", "https_proxy": "", **env,
     })
     posted = subprocess.run(
-        [sys.executable, "-m", "bot", "digest", "--post", "--channel", CHANNEL, "--top",
+        [sys.executable, "-m", "newsbot.bot", "digest", "--post", "--channel", CHANNEL, "--top",
          str(top), "--json"], cwd=folder, env=environment, capture_output=True, text=True,
         timeout=120)
     if posted.returncode != 0:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sandbox.slack_client import AppResponse, Delivery
+from newsbot.sandbox.signed_requests import AppResponse, Delivery
 
 ACK_DEADLINE = 3.0  # seconds Slack waits for the answer
 

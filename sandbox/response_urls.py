@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.workspace import Actor, SlackError, Workspace
+from newsbot.sandbox.workspace import Actor, SlackError, Workspace
 
 MAX_USES = 5
 LIFETIME_SECONDS = 30 * 60

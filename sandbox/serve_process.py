@@ -17,8 +17,6 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -37,9 +35,9 @@ class ServeProcess:
     def start(self, timeout: float = 60) -> ServeProcess:
         """Start and wait until it serves; RuntimeError with its log if it exits first."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--http", "--host", "127.0.0.1", "--port",
-             str(self.port), "--log-level", "INFO"],
-            cwd=self.cwd, env={**self.env, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE,
+            [sys.executable, "-m", "newsbot.bot", "serve", "--http", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "INFO"],
+            cwd=self.cwd, env=self.env, stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL, text=True, encoding="utf-8",
         )
         serving = threading.Event()

@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.workspace import SlackError
+from newsbot.sandbox.workspace import SlackError
 
 MAX_FILE_BYTES = 1_000_000_000
 

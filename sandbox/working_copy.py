@@ -14,7 +14,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from bot.config import BUNDLED_ARTICLES, Config
+from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
 
 FOLDER = "newsbot-sandbox"
 

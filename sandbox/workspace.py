@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.block_kit import (
+from newsbot.sandbox.block_kit import (
     MAX_MESSAGE_BLOCKS,
     MAX_VIEW_BLOCKS,
     InvalidBlocks,

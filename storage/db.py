@@ -23,8 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import sqlite_utils
-
-from storage import schema
+from newsbot.storage import schema
 
 log = logging.getLogger(__name__)
 

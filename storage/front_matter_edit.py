@@ -31,8 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-
-from storage.article_file import (
+from newsbot.storage.article_file import (
     BOM,
     HANDLERS,
     JSON,

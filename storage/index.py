@@ -34,11 +34,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from storage.article_file import BrokenArticle, parse_article
-from storage.clusters import ClusterSettings, update_clusters
+from newsbot.storage.article_file import BrokenArticle, parse_article
+from newsbot.storage.story_clusters import ClusterSettings, update_clusters
 
 if TYPE_CHECKING:  # workers import this module: keep sqlite_utils out of them
-    from storage.db import Store
+    from newsbot.storage.db import Store
 
 DEFAULT_PATTERNS = ("*.md", "*.txt")
 PARALLEL_THRESHOLD = 2_000  # below this many files, worker start-up costs more than it saves

@@ -21,18 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from bot.app import build_app, drain_listeners, web_client
-from bot.cli import main
-from bot.config import BUNDLED_ARTICLES, Config
-from bot.digest import DigestOptions, plan_digest
-from bot.health import Health
-from handlers.article_message import Redrawer
-from handlers.digest_post import post_digest
-from handlers.web_server import Routes, SlackEvents, WebServer
-from sandbox import SignedSlackClient, SlackLookalike
-from storage.db import Store
-from storage.index import refresh
+from newsbot.bot.app.serve import build_app, drain_listeners, web_client
+from newsbot.bot.app.web_server import Routes, SlackEvents, WebServer
+from newsbot.bot.cli.main import main
+from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
+from newsbot.bot.newsroom.digest import DigestOptions, plan_digest
+from newsbot.bot.services.health import Health
+from newsbot.handlers.posting.digest_post import post_digest
+from newsbot.handlers.posting.redrawer import Redrawer
+from newsbot.sandbox import SignedSlackClient, SlackLookalike
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples" / "articles"
@@ -175,7 +174,6 @@ class CliResult:
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment without any NEWSBOT_* setting of the machine, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
-    env["PYTHONPATH"] = str(REPO_ROOT)
     env["PYTHONIOENCODING"] = "utf-8"
     env.update(extra or {})
     return env
@@ -184,7 +182,7 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, **kwargs) -> CliResult:
     """Run `python -m bot ARGS` as its own process (the way people and scripts run it)."""
     done = subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "newsbot.bot", *args],
         cwd=cwd, env=clean_env(env), capture_output=True, text=True, encoding="utf-8",
         timeout=60, **kwargs,
     )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import EXAMPLES, OMIT, Raw, article_text
-
-from storage.article_file import BrokenArticle, parse_article
+from newsbot.storage.article_file import BrokenArticle, parse_article
 
 
 def parse(text: str, *, crlf: bool = False, bom: bool = False) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage.atomic_file import read_bytes, replace_if_unchanged, temp_path_for
+from newsbot.storage.atomic_file import read_bytes, replace_if_unchanged, temp_path_for
 
 
 def test_replaces_and_keeps_the_mode(tmp_path: Path) -> None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from sandbox.block_kit import InvalidBlocks, assign_block_ids, validate_blocks
+from newsbot.sandbox.block_kit import InvalidBlocks, assign_block_ids, validate_blocks
 
 
 def section(text: str) -> dict:

@@ -1,8 +1,8 @@
 """Block Kit rendering: escaping, links, fallback text, limits."""
 
-from bot.article import Article
-from bot.decisions import Decision
-from handlers.blocks import (
+from newsbot.bot.newsroom.article import Article
+from newsbot.bot.newsroom.decisions import Decision
+from newsbot.handlers.blocks import (
     PUBLISH_ACTION,
     SKIP_ACTION,
     UNDO_ACTION,

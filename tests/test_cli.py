@@ -369,8 +369,9 @@ def run_with_terminal_stderr(args: list[str], cwd) -> tuple[int, str, str]:
     except OSError as error:  # a container without /dev/ptmx
         pytest.skip(f"no pseudo-terminal here: {error}")
     try:
-        done = subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=clean_env(),
-                              stdout=subprocess.PIPE, stderr=follower, timeout=60)
+        done = subprocess.run([sys.executable, "-m", "newsbot.bot", *args], cwd=cwd,
+                              env=clean_env(), stdout=subprocess.PIPE, stderr=follower,
+                              timeout=60)
     finally:
         os.close(follower)
     chunks = []

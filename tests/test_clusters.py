@@ -8,12 +8,11 @@ import re
 
 import pytest
 from conftest import CHANNEL, EDITOR, Raw, start_newsroom, texts, write_article
-
-from bot.decisions import decide
-from bot.digest import DigestOptions, plan_digest, select_digest
-from bot.lookup import lookup_topic, search
-from storage.clusters import ClusterSettings, canonical_url
-from storage.index import refresh
+from newsbot.bot.newsroom.decisions import decide
+from newsbot.bot.newsroom.digest import DigestOptions, plan_digest, select_digest
+from newsbot.bot.newsroom.lookup import lookup_topic, search
+from newsbot.storage.index import refresh
+from newsbot.storage.story_clusters import ClusterSettings, canonical_url
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 ON = ClusterSettings()

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli, write_article
-
-from bot.config import BUNDLED_ARTICLES, Config, ConfigError, load_config
+from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config, ConfigError, load_config
 
 
 def write_yaml(folder: Path, text: str, name: str = "newsbot.yaml") -> Path:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import corpus
 import pytest
-
-from benchmarks import corpus
-from bot.lookup import lookup_topic
-from storage.db import Store
-from storage.index import failures, refresh
+from newsbot.bot.newsroom.lookup import lookup_topic
+from newsbot.storage.db import Store
+from newsbot.storage.index import failures, refresh
 
 COUNT = 1_200  # one in 200 files is broken and kinds take turns: 1,200 holds every kind
 
@@ -138,7 +137,7 @@ def test_topics_come_from_the_fifty_names(indexed):
 
 def test_about_one_file_in_ten_is_a_planted_copy_and_clusters_with_its_original(
         generated, tmp_path):
-    from storage.clusters import ClusterSettings
+    from newsbot.storage.story_clusters import ClusterSettings
 
     folder, summary = generated
     plain = COUNT - len(summary.broken) - len(summary.awkward)

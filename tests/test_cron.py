@@ -7,8 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
-
-from bot.cron import (
+from newsbot.bot.newsroom.cron import (
     CronError,
     UnknownTimeZone,
     build_trigger,

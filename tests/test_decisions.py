@@ -7,8 +7,7 @@ import itertools
 import pytest
 import sqlite_utils
 from conftest import Raw, write_article
-
-from bot.decisions import (
+from newsbot.bot.newsroom.decisions import (
     DUPLICATE,
     NO_OP,
     RECORDED,
@@ -21,8 +20,8 @@ from bot.decisions import (
     standing_decision,
     standing_decisions,
 )
-from storage.db import Store
-from storage.index import refresh
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
 
 
 def standing(store, article_id="a.md") -> tuple[str, str] | None:
@@ -182,8 +181,8 @@ def test_slack_timestamps_become_exact_microseconds():
 
 def test_the_migration_keeps_old_decisions_and_their_undo_rules(tmp_path):
     """A database from before event time: replaying its log reproduces its votes."""
-    from storage import schema
-    from storage.db import migrate
+    from newsbot.storage import schema
+    from newsbot.storage.db import migrate
 
     before = schema.MIGRATIONS[:schema.MIGRATIONS.index(schema.decision_event_time)]
     db = sqlite_utils.Database(tmp_path / "old.db")

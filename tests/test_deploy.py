@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from bot.config import load_config
+from newsbot.bot.config.settings import load_config
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 

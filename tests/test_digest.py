@@ -6,11 +6,10 @@ import datetime as dt
 
 import pytest
 from conftest import EXAMPLES, OMIT, Raw, write_article, write_raw
-
-from bot.decisions import decide
-from bot.digest import DigestOptions, select_digest
-from storage.db import Store
-from storage.index import refresh
+from newsbot.bot.newsroom.decisions import decide
+from newsbot.bot.newsroom.digest import DigestOptions, select_digest
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 

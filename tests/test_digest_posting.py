@@ -12,11 +12,10 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from bot.app import web_client
-from bot.config import BUNDLED_ARTICLES
-from bot.decisions import decide
-from bot.digest import (
+from newsbot.bot.app.serve import web_client
+from newsbot.bot.config.settings import BUNDLED_ARTICLES
+from newsbot.bot.newsroom.decisions import decide
+from newsbot.bot.newsroom.digest import (
     DigestBusy,
     DigestOptions,
     claim_digest,
@@ -24,10 +23,10 @@ from bot.digest import (
     plan_digest,
     select_digest,
 )
-from handlers.digest_post import DIGEST_EVENT, post_digest
-from sandbox import SlackLookalike
-from storage.db import Store
-from storage.index import refresh
+from newsbot.handlers.posting.digest_post import DIGEST_EVENT, post_digest
+from newsbot.sandbox import SlackLookalike
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
 
 CHANNEL = "C0NEWSDESK"
 

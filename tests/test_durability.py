@@ -20,10 +20,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-
-from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
-from sandbox import SignedSlackClient, SlackLookalike
-from sandbox.fault_site import (
+from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
+from newsbot.sandbox import SignedSlackClient, SlackLookalike
+from newsbot.sandbox.fault_site import (
     CHANNEL,
     SECRET,
     FaultSite,
@@ -31,7 +30,8 @@ from sandbox.fault_site import (
     hold_database,
     start_site,
 )
-from sandbox.redelivery import Redelivery
+from newsbot.sandbox.redelivery import Redelivery
+
 from tests.conftest import EXAMPLES, digest_message, run_cli, start_newsroom
 from tests.conftest import SECRET as TEST_SECRET
 

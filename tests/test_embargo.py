@@ -6,10 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from conftest import CHANNEL, EDITOR, Raw, start_newsroom, texts, write_article
-
-from bot.digest import DigestOptions, plan_digest, select_digest
-from bot.lookup import lookup_topic, search
-from storage.index import refresh
+from newsbot.bot.newsroom.digest import DigestOptions, plan_digest, select_digest
+from newsbot.bot.newsroom.lookup import lookup_topic, search
+from newsbot.storage.index import refresh
 
 
 def at(moment: dt.datetime) -> Raw:

@@ -6,9 +6,8 @@ import difflib
 from pathlib import Path
 
 import pytest
-
-from storage.article_file import BOM
-from storage.front_matter_edit import (
+from newsbot.storage.article_file import BOM
+from newsbot.storage.front_matter_edit import (
     EditRefused,
     key_lines,
     set_key_lines,

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import CHANNEL, EDITOR, start_newsroom, texts
-
-from storage.article_file import BrokenArticle, parse_article
-from storage.index import refresh
+from newsbot.storage.article_file import BrokenArticle, parse_article
+from newsbot.storage.index import refresh
 
 TOML_ARTICLE = (
     '+++\n'

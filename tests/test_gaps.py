@@ -7,14 +7,13 @@ import datetime as dt
 
 import pytest
 from conftest import Raw, write_article
-
-from bot.app import web_client
-from bot.config import load_config
-from bot.scheduler import FAILED_RUN, POSTED, DigestScheduler
-from bot.schedules import apply_config_schedules, get_schedule, list_schedules
-from handlers.gap_alerts import scheduled_poster_by_kind
-from sandbox import SlackLookalike
-from storage.db import Store
+from newsbot.bot.app.serve import web_client
+from newsbot.bot.config.settings import load_config
+from newsbot.bot.newsroom.schedules import apply_config_schedules, get_schedule, list_schedules
+from newsbot.bot.services.scheduler import FAILED_RUN, POSTED, DigestScheduler
+from newsbot.handlers.posting.gap_alerts import scheduled_poster_by_kind
+from newsbot.sandbox import SlackLookalike
+from newsbot.storage.db import Store
 
 CHANNEL = "C0NEWSDESK"
 
@@ -210,8 +209,8 @@ def test_schedule_kind_is_checked(newsbot, workdir, desk):
 
 
 def test_the_alert_says_when_each_gap_opened(desk):
-    from bot.gaps import Gap
-    from handlers.gap_alerts import gap_alert_blocks
+    from newsbot.bot.newsroom.gaps import Gap
+    from newsbot.handlers.posting.gap_alerts import gap_alert_blocks
 
     now = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
     gaps = [Gap("Space", "2026-11-27T09:30:00Z", "space-old.md", 80),
@@ -231,7 +230,7 @@ def test_the_alert_says_when_each_gap_opened(desk):
 
 
 def test_slack_schedule_add_takes_a_kind(store):
-    from bot.schedule_command import run_schedule_command
+    from newsbot.bot.newsroom.schedule_command import run_schedule_command
 
     def run(text):
         return run_schedule_command(store, text, user_id="U0CHIEF", is_admin=lambda u: True)

@@ -13,14 +13,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from newsbot.bot.config.settings import Config
+from newsbot.bot.newsroom.decisions import now_text, now_us
+from newsbot.bot.services.health import Health
+from newsbot.bot.services.intake import DecisionEvent, apply_spool
+from newsbot.bot.services.refresh import IndexRefresher
+from newsbot.storage.db import Store
+from newsbot.storage.spool import Spool
 
-from bot.config import Config
-from bot.decisions import now_text, now_us
-from bot.health import Health
-from bot.index_refresh import IndexRefresher
-from bot.intake import DecisionEvent, apply_spool
-from storage.db import Store
-from storage.spool import Spool
 from tests.conftest import EXAMPLES, Newsroom
 
 

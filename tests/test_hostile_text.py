@@ -10,9 +10,8 @@ import re
 from pathlib import Path
 
 from conftest import CHANNEL, CHIEF, parsed, start_newsroom, write_article
+from newsbot.storage.index import refresh
 from slack_sdk.models.blocks import Block
-
-from storage.index import refresh
 
 TYPED = "<!channel> <@U123> <script>alert(1)</script> &amp; R&D > "
 HOSTILE = TYPED + "x&<>" * 2_500  # over 10,000 characters

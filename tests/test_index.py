@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from conftest import Raw, article_text, bump_mtime, write_article, write_raw
-
-from bot.lookup import list_topics, search
-from storage import index as index_module
-from storage.db import Store
-from storage.index import failures, refresh
+from newsbot.bot.newsroom.lookup import list_topics, search
+from newsbot.storage import index as index_module
+from newsbot.storage.db import Store
+from newsbot.storage.index import failures, refresh
 
 
 def counts(report) -> dict[str, int]:

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 from conftest import article_text, write_article, write_raw
-
-from bot.config import load_config
-from bot.digest import select_digest
-from bot.lookup import search
-from storage.index import failures, read_and_parse, refresh
+from newsbot.bot.config.settings import load_config
+from newsbot.bot.newsroom.digest import select_digest
+from newsbot.bot.newsroom.lookup import search
+from newsbot.storage.index import failures, read_and_parse, refresh
 
 LIMIT = 1 << 20
 

@@ -5,10 +5,9 @@ import json
 import logging
 
 import pytest
-
-from bot.app import credentials_from_env
-from bot.config import ConfigError
-from bot.logs import JsonLines
+from newsbot.bot.app.logs import JsonLines
+from newsbot.bot.app.serve import credentials_from_env
+from newsbot.bot.config.settings import ConfigError
 
 
 def test_log_lines_are_json_with_extra_fields_and_redacted_secrets():

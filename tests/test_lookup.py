@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from conftest import Raw, write_article
-
-from bot.lookup import fts_query, list_topics, lookup_topic, search
-from storage.db import Store
-from storage.index import refresh
+from newsbot.bot.newsroom.lookup import fts_query, list_topics, lookup_topic, search
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from newsbot.bot.app.serve import web_client
+from newsbot.sandbox import SlackLookalike
 from prometheus_client import REGISTRY
 from slack_sdk.errors import SlackApiError
-
-from bot.app import web_client
-from sandbox import SlackLookalike
 
 
 def value(name: str, **labels: str) -> float:
@@ -51,11 +50,12 @@ def test_a_rate_limit_that_outlasts_the_retries_is_counted_as_rate_limited(slack
 
 
 def test_digests_syncs_and_index_failures_are_counted(newsroom, tmp_path):
-    from bot.config import Config
-    from bot.decisions import decide
-    from bot.index_refresh import IndexRefresher
-    from bot.sync import sync_decisions
-    from storage.db import Store
+    from newsbot.bot.config.settings import Config
+    from newsbot.bot.newsroom.decisions import decide
+    from newsbot.bot.services.refresh import IndexRefresher
+    from newsbot.bot.services.sync import sync_decisions
+    from newsbot.storage.db import Store
+
     from tests.conftest import EDITOR, write_article, write_raw
 
     posted = value("newsbot_digests_posted_total")
@@ -78,9 +78,8 @@ def test_events_received_and_listener_failures_are_counted_by_kind(slack):
     import json
     import time
 
+    from newsbot.handlers.listeners import event_metrics
     from slack_bolt import App, BoltRequest
-
-    from handlers import event_metrics
 
     app = App(client=web_client(slack.bot_token, slack.base_url),
               request_verification_enabled=False, signing_secret="unused")

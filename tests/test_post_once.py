@@ -15,23 +15,22 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from slack_sdk.errors import SlackApiError
-
-from bot.app import web_client
-from bot.config import BUNDLED_ARTICLES, Config
-from bot.digest import DigestOptions, load_digest, plan_digest
-from bot.scheduler import DigestScheduler
-from bot.schedules import ScheduleSpec, add_schedule
-from handlers.digest_post import (
+from newsbot.bot.app.serve import web_client
+from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
+from newsbot.bot.newsroom.digest import DigestOptions, load_digest, plan_digest
+from newsbot.bot.newsroom.schedules import ScheduleSpec, add_schedule
+from newsbot.bot.services.scheduler import DigestScheduler
+from newsbot.handlers.posting.digest_post import (
     ARTICLE_EVENT,
     DIGEST_EVENT,
     DigestPostError,
     post_digest,
     scheduled_poster,
 )
-from sandbox import SlackLookalike
-from storage.db import Store
-from storage.index import refresh
+from newsbot.sandbox import SlackLookalike
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
+from slack_sdk.errors import SlackApiError
 
 CHANNEL = "C0NEWSDESK"
 CHANNELS = {"C0NEWSDESK": "newsdesk", "C0SCIENCE": "science"}
@@ -88,7 +87,7 @@ def after_posts(slack: SlackLookalike, count: int, **fault) -> None:
 
 
 def test_an_article_stored_then_answered_500_is_found_not_posted_again(store, slack, caplog):
-    caplog.set_level(logging.INFO, logger="handlers.digest_post")
+    caplog.set_level(logging.INFO, logger="newsbot.handlers.posting.digest_post")
     after_posts(slack, 2, status=500, stored=True)  # header and article 1 went fine
     plan = post_digest(client_for(slack), store, plan_digest(store, CHANNEL,
                                                              DigestOptions(top=3)))
@@ -105,7 +104,7 @@ def test_an_article_stored_then_answered_500_is_found_not_posted_again(store, sl
 
 
 def test_a_plain_500_is_posted_again_after_the_read_back(store, slack, caplog):
-    caplog.set_level(logging.INFO, logger="handlers.digest_post")
+    caplog.set_level(logging.INFO, logger="newsbot.handlers.posting.digest_post")
     after_posts(slack, 1, status=500)  # article 1 refused, nothing stored
     plan = post_digest(client_for(slack), store, plan_digest(store, CHANNEL,
                                                              DigestOptions(top=3)))
@@ -134,7 +133,7 @@ def test_each_ambiguous_failure_is_settled_before_the_next_article(store, slack)
 
 
 def test_a_header_stored_then_dropped_is_found_in_the_channel(store, slack, caplog):
-    caplog.set_level(logging.INFO, logger="handlers.digest_post")
+    caplog.set_level(logging.INFO, logger="newsbot.handlers.posting.digest_post")
     slack.fail_next("chat.postMessage", drop=True, stored=True)
     plan = post_digest(client_for(slack), store, plan_digest(store, CHANNEL,
                                                              DigestOptions(top=2)))

@@ -4,9 +4,8 @@ from any process, and survives a restart; drawn rows go, rows changed meanwhile 
 from __future__ import annotations
 
 from conftest import bump_mtime
-
-from bot.config import Config
-from bot.decisions import (
+from newsbot.bot.config.settings import Config
+from newsbot.bot.newsroom.decisions import (
     STANDS,
     SUPERSEDED,
     WITHDRAWN,
@@ -14,10 +13,10 @@ from bot.decisions import (
     decide,
     decision_history,
 )
-from bot.redraw_queue import queue_redraw, queued_redraws, redraw_done
-from bot.sync import sync_decisions
-from storage.db import Store
-from storage.index import refresh
+from newsbot.bot.newsroom.redraw_queue import queue_redraw, queued_redraws, redraw_done
+from newsbot.bot.services.sync import sync_decisions
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
 
 
 def queued(store) -> list[str]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bot.app import web_client
-from bot.decisions import decide
-from handlers.article_message import Redrawer
+from newsbot.bot.app.serve import web_client
+from newsbot.bot.newsroom.decisions import decide
+from newsbot.handlers.posting.redrawer import Redrawer
+
 from tests.conftest import CHANNEL, EDITOR, start_newsroom
 
 

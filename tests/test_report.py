@@ -204,11 +204,11 @@ def test_other_commands_do_not_import_matplotlib(workdir):
 
     (workdir / "newsbot.yaml").write_text("articles: articles\ndb: newsbot.db\n")
     write_article(workdir / "articles", "a.md")
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "bot", "index"],
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "newsbot.bot", "index"],
                           cwd=workdir, env=clean_env(), capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "bot.cli" in done.stderr  # importtime did report the imports
+    assert "newsbot.bot.cli" in done.stderr  # importtime did report the imports
     assert "matplotlib" not in done.stderr
 
 
@@ -292,7 +292,7 @@ def test_news_report_with_bad_days_says_how(history):
 def test_a_later_period_sees_the_same_queue_without_replaying(history):
     """Three days on, every decision lies before the period: the queue is counted from
     the votes as they stand instead of replayed, and must agree with the replay."""
-    from bot.report import build_report
+    from newsbot.bot.newsroom.report import build_report
 
     later = build_report(history.store, 2, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
     assert [day.pending for day in later.days] == [3, 3, 3]
@@ -304,7 +304,7 @@ def test_the_lookalike_refuses_an_upload_that_is_incomplete_or_of_another_length
     import json as json_module
     import urllib.request
 
-    from sandbox import SlackLookalike
+    from newsbot.sandbox import SlackLookalike
 
     with SlackLookalike() as slack:
         token = slack.bot_token

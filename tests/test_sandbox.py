@@ -24,17 +24,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from bot.config import BUNDLED_ARTICLES, Config
-from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
-from sandbox.server import (
+from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
+from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
+from newsbot.sandbox.runner import (
     CHANNEL_ID,
     SANDBOX_USER,
     SUBSCRIBED_EVENTS,
     Sandbox,
     _keep_loopback_off_proxies,
 )
-from sandbox.working_copy import FOLDER, working_copy
+from newsbot.sandbox.working_copy import FOLDER, working_copy
+
 from tests.conftest import REPO_ROOT, clean_env
 
 ME = SANDBOX_USER.id
@@ -329,14 +329,14 @@ def env_without_slack(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def test_serve_without_any_credentials_and_no_terminal_stops_naming_them(tmp_path: Path):
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "serve", "--port", "0"], cwd=tmp_path,
+        [sys.executable, "-m", "newsbot.bot", "serve", "--port", "0"], cwd=tmp_path,
         env=env_without_slack(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=60)
     assert done.returncode == 2, done.stderr
     assert "SLACK_BOT_TOKEN and SLACK_APP_TOKEN are not set" in done.stderr
     assert "newsbot sandbox" in done.stderr and "Traceback" not in done.stderr
     http = subprocess.run(
-        [sys.executable, "-m", "bot", "serve", "--http"], cwd=tmp_path,
+        [sys.executable, "-m", "newsbot.bot", "serve", "--http"], cwd=tmp_path,
         env=env_without_slack(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=60)
     assert http.returncode == 2 and "SLACK_SIGNING_SECRET" in http.stderr
@@ -349,7 +349,7 @@ def test_serve_without_any_credentials_on_a_terminal_says_so_then_offers_the_san
 
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", "0"], cwd=tmp_path,
+        [sys.executable, "-m", "newsbot.bot", "serve", "--port", "0"], cwd=tmp_path,
         env=env_without_slack(), stdin=terminal, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, encoding="utf-8")
     os.close(terminal)
@@ -380,8 +380,8 @@ def test_serve_without_any_credentials_on_a_terminal_says_so_then_offers_the_san
 
 def test_serve_with_some_but_not_all_credentials_names_what_is_missing(tmp_path: Path):
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"], cwd=tmp_path, capture_output=True, text=True,
-        env=env_without_slack({"SLACK_SIGNING_SECRET": "abc"}), timeout=60)
+        [sys.executable, "-m", "newsbot.bot", "serve"], cwd=tmp_path, capture_output=True,
+        text=True, env=env_without_slack({"SLACK_SIGNING_SECRET": "abc"}), timeout=60)
     assert done.returncode == 2
     assert "SLACK_BOT_TOKEN is not set" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / FOLDER).exists()
@@ -393,11 +393,11 @@ def test_sandbox_on_a_busy_port_says_so(tmp_path: Path):
         busy.listen()
         port = busy.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "bot", "sandbox", "--port", str(port)], cwd=tmp_path,
+            [sys.executable, "-m", "newsbot.bot", "sandbox", "--port", str(port)], cwd=tmp_path,
             capture_output=True, text=True, env=env_without_slack(), timeout=60)
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port 0" in done.stderr
-    bad = subprocess.run([sys.executable, "-m", "bot", "sandbox", "--port", "70000"],
+    bad = subprocess.run([sys.executable, "-m", "newsbot.bot", "sandbox", "--port", "70000"],
                          cwd=tmp_path, capture_output=True, text=True, env=env_without_slack(),
                          timeout=60)
     assert bad.returncode == 2 and "must be 0 to 65535" in bad.stderr
@@ -405,7 +405,7 @@ def test_sandbox_on_a_busy_port_says_so(tmp_path: Path):
 
 def test_the_page_files_ship_with_the_package():
     pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'sandbox = ["static/*", "static/emoji/*"]' in pyproject
+    assert '"newsbot.sandbox" = ["static/*", "static/emoji/*"]' in pyproject
     static = REPO_ROOT / "sandbox" / "static"
     assert {p.name for p in static.iterdir()} >= {"index.html", "app.js", "style.css", "emoji"}
     emoji = {p.name for p in (static / "emoji").iterdir()}

@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from bot.cli import main
-from bot.scheduler import DigestScheduler
-from storage.db import Store
+from newsbot.bot.cli.main import main
+from newsbot.bot.services.scheduler import DigestScheduler
+from newsbot.storage.db import Store
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,8 +30,7 @@ def workdir(tmp_path, monkeypatch):
 def newsbot(*args: str) -> tuple[int, str, str]:
     """The real command line, in a subprocess."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
-    env["PYTHONPATH"] = str(REPO)
-    done = subprocess.run([sys.executable, "-m", "bot", *args], cwd=Path.cwd(), env=env,
+    done = subprocess.run([sys.executable, "-m", "newsbot.bot", *args], cwd=Path.cwd(), env=env,
                           capture_output=True, text=True, timeout=60)
     return done.returncode, done.stdout, done.stderr
 

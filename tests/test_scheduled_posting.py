@@ -13,19 +13,18 @@ import datetime as dt
 import shutil
 
 import pytest
+from newsbot.bot.app.serve import web_client
+from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
+from newsbot.bot.newsroom.admins import AdminCheck
+from newsbot.bot.newsroom.fires import recent_runs
+from newsbot.bot.newsroom.schedule_command import run_schedule_command
+from newsbot.bot.newsroom.schedules import ScheduleSpec, add_schedule, get_schedule
+from newsbot.bot.services.scheduler import FAILED_RUN, POSTED, DigestScheduler
+from newsbot.handlers.posting.digest_post import scheduled_poster
+from newsbot.sandbox import SlackLookalike
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
 from slack_sdk.errors import SlackApiError
-
-from bot.admins import AdminCheck
-from bot.app import web_client
-from bot.config import BUNDLED_ARTICLES, Config
-from bot.schedule_command import run_schedule_command
-from bot.schedule_runs import recent_runs
-from bot.scheduler import FAILED_RUN, POSTED, DigestScheduler
-from bot.schedules import ScheduleSpec, add_schedule, get_schedule
-from handlers.digest_post import scheduled_poster
-from sandbox import SlackLookalike
-from storage.db import Store
-from storage.index import refresh
 
 CHANNEL = "C0NEWSDESK"  # the look-alike's default channel
 MONDAY_0700 = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)

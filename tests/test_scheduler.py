@@ -19,10 +19,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from bot.schedule_runs import recent_runs
-from bot.scheduler import FAILED_RUN, POSTED, TAKEN, DigestScheduler
-from bot.schedules import (
+from newsbot.bot.newsroom.fires import recent_runs
+from newsbot.bot.newsroom.schedules import (
     ScheduleSpec,
     add_schedule,
     get_schedule,
@@ -30,6 +28,7 @@ from bot.schedules import (
     remove_schedule,
     resume_schedule,
 )
+from newsbot.bot.services.scheduler import FAILED_RUN, POSTED, TAKEN, DigestScheduler
 
 REPO = Path(__file__).resolve().parent.parent
 UTC = dt.UTC
@@ -276,8 +275,8 @@ def assert_posts_while_stepping(store, tz, cron, change_day, expected):
 
 WORKER = """
 import datetime as dt, os, sys, time
-from storage.db import Store
-from bot.scheduler import DigestScheduler
+from newsbot.storage.db import Store
+from newsbot.bot.services.scheduler import DigestScheduler
 
 db, posted_file, go_file, ready_file, now = sys.argv[1:6]
 store = Store(db)
@@ -299,7 +298,7 @@ def test_several_scheduler_processes_on_one_database_post_each_digest_once(store
     weekday_digest(store)
     weekday_digest(store, cron="0 9 * * *", top=3)
     posted, go = tmp_path / "posted.txt", tmp_path / "go"
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ)
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, str(store.path), str(posted), str(go),

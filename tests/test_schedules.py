@@ -9,16 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from bot.config import ConfigError, load_config
-from bot.schedule_runs import (
+from newsbot.bot.config.settings import ConfigError, load_config
+from newsbot.bot.newsroom.fires import (
     claim_run,
     fail_run,
     finish_run,
     recent_runs,
     record_missed,
 )
-from bot.schedules import (
+from newsbot.bot.newsroom.schedules import (
     ScheduleError,
     ScheduleSpec,
     UnknownSchedule,
@@ -31,7 +30,7 @@ from bot.schedules import (
     remove_schedule,
     resume_schedule,
 )
-from storage.db import Store
+from newsbot.storage.db import Store
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "examples" / "newsbot.yaml"
@@ -157,8 +156,8 @@ def test_two_processes_applying_the_config_at_once_add_each_entry_once(tmp_path)
     Store(db)
     script = (
         "import sys, json\n"
-        "from storage.db import Store\n"
-        "from bot.schedules import apply_config_schedules\n"
+        "from newsbot.storage.db import Store\n"
+        "from newsbot.bot.newsroom.schedules import apply_config_schedules\n"
         f"entries = json.loads({json.dumps(json.dumps(CONFIG_ENTRIES))})\n"
         "print(apply_config_schedules(Store(sys.argv[1]), entries).added)\n"
     )
@@ -280,7 +279,7 @@ def test_the_bundled_example_config_loads_and_its_schedule_applies(tmp_path):
 
 
 def test_the_example_config_documents_every_key():
-    from bot.config import SETTINGS
+    from newsbot.bot.config.settings import SETTINGS
 
     text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
     for key in SETTINGS:

@@ -16,9 +16,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from newsbot.sandbox import SignedSlackClient, SlackLookalike
 from slack_sdk.signature import SignatureVerifier
 
-from sandbox import SignedSlackClient, SlackLookalike
 from tests.conftest import EXAMPLES, clean_env, run_cli
 
 SECRET = "serve-test-secret"
@@ -50,8 +50,8 @@ def test_serve_http_answers_signed_requests_and_stops_cleanly(slack, tmp_path: P
     slack.workspace.add_channel("elsewhere", "C0ELSEWHERE", bot_is_member=False)
     env = clean_env(slack_env(slack, tmp_path, SLACK_SIGNING_SECRET=SECRET))
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--http", "--host", "127.0.0.1", "--port", "0",
-         "--config", str(config)],
+        [sys.executable, "-m", "newsbot.bot", "serve", "--http", "--host", "127.0.0.1", "--port",
+         "0", "--config", str(config)],
         cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
     )
     lines = []
@@ -205,8 +205,9 @@ def test_an_unreachable_web_api_is_named_by_serve_and_digest_post(slack, tmp_pat
     commands = [["serve", "--http", "--host", "127.0.0.1", "--port", "0"],
                 ["digest", "--post", "--channel", "C0NEWSDESK", "--top", "2"]]
     # slack_sdk retries a refused connection for about 5 s: both wait at the same time
-    processes = [subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=tmp_path, env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    processes = [subprocess.Popen([sys.executable, "-m", "newsbot.bot", *args], cwd=tmp_path,
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
                  for args in commands]
     for process in processes:
         _, stderr = process.communicate(timeout=60)
@@ -219,9 +220,9 @@ def test_an_unreachable_web_api_is_named_by_serve_and_digest_post(slack, tmp_pat
 
 
 def test_the_periodic_refresh_keeps_the_index_when_the_folder_goes_away(tmp_path: Path):
-    from bot.config import Config
-    from bot.index_refresh import IndexRefresher
-    from storage.db import Store
+    from newsbot.bot.config.settings import Config
+    from newsbot.bot.services.refresh import IndexRefresher
+    from newsbot.storage.db import Store
 
     articles = tmp_path / "articles"
     shutil.copytree(EXAMPLES, articles)
@@ -248,11 +249,11 @@ class Served:
     """A running `newsbot serve --http` on loopback, with a digest posted to react on."""
 
     def __init__(self, slack: SlackLookalike, tmp_path: Path) -> None:
-        from bot.app import web_client
-        from bot.digest import DigestOptions, plan_digest
-        from handlers.digest_post import post_digest
-        from storage.db import Store
-        from storage.index import refresh
+        from newsbot.bot.app.serve import web_client
+        from newsbot.bot.newsroom.digest import DigestOptions, plan_digest
+        from newsbot.handlers.posting.digest_post import post_digest
+        from newsbot.storage.db import Store
+        from newsbot.storage.index import refresh
 
         env = clean_env(slack_env(slack, tmp_path, SLACK_SIGNING_SECRET=SECRET))
         self.store = Store(env["NEWSBOT_DB"])
@@ -261,8 +262,8 @@ class Served:
                            plan_digest(self.store, "C0NEWSDESK", DigestOptions(top=5)))
         self.targets = [m.ts for m in plan.messages if m.ts]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--http", "--host", "127.0.0.1", "--port",
-             "0"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "newsbot.bot", "serve", "--http", "--host", "127.0.0.1",
+             "--port", "0"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self.url = None
         while self.url is None:
@@ -521,7 +522,8 @@ def test_socket_mode_serves_health_and_metrics_on_the_metrics_port_and_stops_in_
                      "NEWSBOT_DB": str(tmp_path / "newsbot.db"), "HTTP_PROXY": "",
                      "HTTPS_PROXY": "", "http_proxy": "", "https_proxy": ""})
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--metrics-port", "0"],
+        [sys.executable, "-m", "newsbot.bot", "serve", "--host", "127.0.0.1", "--metrics-port",
+         "0"],
         cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
     lines, url, connected = [], None, False
     try:

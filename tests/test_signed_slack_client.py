@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from newsbot.bot.app.web_server import Routes, SlackEvents, WebServer
+from newsbot.sandbox import Delivery, SignedSlackClient, SlackLookalike
 from slack_bolt import App
 from slack_sdk import WebClient
-
-from handlers.web_server import Routes, SlackEvents, WebServer
-from sandbox import Delivery, SignedSlackClient, SlackLookalike
 
 SECRET = "signing-secret-for-tests"
 CHANNEL = "C0NEWSDESK"

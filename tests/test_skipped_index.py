@@ -6,11 +6,10 @@ import hashlib
 from pathlib import Path
 
 import sqlite_utils
-
-from bot.digest import select_digest
-from storage import schema
-from storage.db import Store, migrate
-from storage.index import refresh
+from newsbot.bot.newsroom.digest import select_digest
+from newsbot.storage import schema
+from newsbot.storage.db import Store, migrate
+from newsbot.storage.index import refresh
 
 ARTICLE = "---\ntitle: A\nquality: 5\npublished: false\nskipped: true\n---\n"
 

@@ -11,15 +11,15 @@ import logging
 from pathlib import Path
 
 import pytest
+from newsbot.bot.app.serve import web_client
+from newsbot.bot.newsroom.decisions import PUBLISH, SKIP, UNDO, decide
+from newsbot.bot.newsroom.digest import DigestOptions, load_digest, plan_digest
+from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
+from newsbot.handlers.posting.digest_post import DigestPostError, post_digest
+from newsbot.handlers.posting.redrawer import show_decision
+from newsbot.sandbox import Delivery
+from newsbot.storage.index import refresh
 
-from bot.app import web_client
-from bot.decisions import PUBLISH, SKIP, UNDO, decide
-from bot.digest import DigestOptions, load_digest, plan_digest
-from handlers.article_message import show_decision
-from handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
-from handlers.digest_post import DigestPostError, post_digest
-from sandbox import Delivery
-from storage.index import refresh
 from tests.conftest import (
     CHANNEL,
     CHIEF,
@@ -278,7 +278,7 @@ DUPLICATES = _Duplicates()
 
 @pytest.fixture(autouse=True)
 def _count_duplicates():
-    logger = logging.getLogger("handlers.reactions")
+    logger = logging.getLogger("newsbot.handlers.listeners.reactions")
     DUPLICATES.seen.clear()
     logger.addHandler(DUPLICATES)
     level = logger.level
@@ -384,7 +384,7 @@ def test_ignored_reactions_leave_no_trace(newsroom: Newsroom, caplog: pytest.Log
         "EvHeader": dict(user_id=EDITOR, reaction="white_check_mark", ts=header_ts),
         "EvNowhere": dict(user_id=EDITOR, reaction="white_check_mark", ts="1.000001"),
     }
-    with caplog.at_level(logging.DEBUG, logger="handlers.reactions"):
+    with caplog.at_level(logging.DEBUG, logger="newsbot.handlers.listeners.reactions"):
         # the one that counts first: an ignored event handled after it must change nothing
         send(user_id=EDITOR, reaction="white_check_mark::skin-tone-3", channel_id=CHANNEL,
              ts=article_ts, event_id="EvReal")

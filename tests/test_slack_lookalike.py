@@ -8,12 +8,11 @@ import threading
 import urllib.request
 
 import pytest
+from newsbot.sandbox import SlackLookalike, SlackUser
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
-
-from sandbox import SlackLookalike, SlackUser
 
 CHANNEL = "C0NEWSDESK"
 EDITOR = "U0EDITOR"

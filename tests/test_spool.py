@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 from conftest import write_article
-
-from bot.decisions import standing_decision
-from bot.intake import SPOOLED, DecisionEvent, Intake, apply_spool
-from storage.db import DatabaseReplaced, Store
-from storage.index import refresh
-from storage.spool import Spool
+from newsbot.bot.newsroom.decisions import standing_decision
+from newsbot.bot.services.intake import SPOOLED, DecisionEvent, Intake, apply_spool
+from newsbot.storage.db import DatabaseReplaced, Store
+from newsbot.storage.index import refresh
+from newsbot.storage.spool import Spool
 
 T0 = 1_700_000_000_000_000
 

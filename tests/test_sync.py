@@ -11,15 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from bot.config import Config
-from bot.decisions import decide
-from bot.digest import select_digest
-from bot.sync import SyncBusy, lock_path, open_conflicts, sync_decisions
-from storage.article_file import BOM
-from storage.atomic_file import temp_path_for
-from storage.db import Store
-from storage.index import refresh
+from newsbot.bot.config.settings import Config
+from newsbot.bot.newsroom.decisions import decide
+from newsbot.bot.newsroom.digest import select_digest
+from newsbot.bot.services.sync import SyncBusy, lock_path, open_conflicts, sync_decisions
+from newsbot.storage.article_file import BOM
+from newsbot.storage.atomic_file import temp_path_for
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -76,9 +75,9 @@ class Newsroom:
         return sync_decisions(self.store, self.config, **options)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        env = dict(os.environ, PYTHONPATH=str(REPO))
+        env = dict(os.environ)
         return subprocess.run(
-            [sys.executable, "-m", "bot", "--articles", str(self.folder), "--db",
+            [sys.executable, "-m", "newsbot.bot", "--articles", str(self.folder), "--db",
              str(self.db_path), *args],
             capture_output=True, text=True, env=env, cwd=self.folder.parent, check=False,
         )
@@ -191,7 +190,7 @@ def test_an_external_edit_since_the_decision_stays_and_only_our_line_is_added(
 def test_a_file_edited_between_reading_and_replacing_is_decided_again(
     newsroom: Newsroom,
 ) -> None:
-    from bot.sync import _plan_all, _write_all
+    from newsbot.bot.services.sync import _plan_all, _write_all
 
     path = newsroom.add("a.md", article("Frist"))
     newsroom.decide("a.md", "publish")
@@ -417,9 +416,9 @@ def replace(src, dst):
     os.kill(os.getpid(), signal.SIGKILL)
 os.replace = replace  # the moment to die: just before (or just after) the rename
 from pathlib import Path
-from bot.config import Config
-from bot.sync import sync_decisions
-from storage.db import Store
+from newsbot.bot.config.settings import Config
+from newsbot.bot.services.sync import sync_decisions
+from newsbot.storage.db import Store
 folder, db = Path(sys.argv[2]), Path(sys.argv[3])
 sync_decisions(Store(db), Config(articles=folder, db=db))
 """
@@ -428,7 +427,7 @@ sync_decisions(Store(db), Config(articles=folder, db=db))
 def _killed_sync(newsroom: Newsroom, moment: str) -> None:
     result = subprocess.run(
         [sys.executable, "-c", KILL_SCRIPT, moment, str(newsroom.folder), str(newsroom.db_path)],
-        env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, check=False,
+        env=dict(os.environ), capture_output=True, check=False,
     )
     assert result.returncode == -9, result.stderr
 
@@ -491,8 +490,8 @@ def test_two_syncs_at_once_write_each_file_once(newsroom: Newsroom) -> None:
     newsroom.index()
     for n, name in enumerate(names):
         decide(newsroom.store, name, "publish" if n % 2 else "skip", "U1", source="cli")
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    command = [sys.executable, "-m", "bot", "--articles", str(newsroom.folder), "--db",
+    env = dict(os.environ)
+    command = [sys.executable, "-m", "newsbot.bot", "--articles", str(newsroom.folder), "--db",
                str(newsroom.db_path), "sync", "--json"]
     runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
             for _ in range(2)]

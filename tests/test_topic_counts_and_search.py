@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import Raw, article_text, bump_mtime, write_article, write_raw
-
-from bot.article import COLUMNS, DIGEST_ORDER, Article
-from bot.lookup import fts_query, list_topics, lookup_topic, search
-from storage.db import Store
-from storage.index import refresh
+from newsbot.bot.newsroom.article import COLUMNS, DIGEST_ORDER, Article
+from newsbot.bot.newsroom.lookup import fts_query, list_topics, lookup_topic, search
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
 
 
 def topics_by_join(store: Store) -> list[tuple[str, int, int]]:

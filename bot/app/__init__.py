@@ -1,0 +1,3 @@
+"""The running bot: the one runtime, `newsbot serve`, the Slack client factory and
+the web server.
+"""

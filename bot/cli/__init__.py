@@ -1,0 +1,2 @@
+"""The `newsbot` command line: the parser, and one module per command group.
+"""

@@ -1,0 +1,3 @@
+"""One place for configuration: the settings file, the environment and flags,
+all checked before anything runs.
+"""

@@ -1,0 +1,291 @@
+"""Editors' publish/skip decisions: recorded exactly once, undoable, fully audited.
+
+Each editor holds at most one vote per article. The article's standing decision is the
+vote cast latest (in event time) still standing, so when an editor withdraws, an earlier
+colleague's vote stands again. Every event goes into `decision_log`; an event that carries
+a key (Slack's `event_id`) is recorded at most once, so Slack's retries and duplicates
+change nothing.
+
+Decisions follow event time, not processing order: Slack delivers a reaction_added and
+its reaction_removed in either order, Bolt runs listeners concurrently, and a spooled
+event is applied after later ones. So an editor's vote on an article is not updated in
+place: it is the replay, in event-time order (Slack's event_ts or action_ts), of every
+event that editor sent about that article. A removal recorded before its addition still
+ends with no vote, and the undo rules (a removed reaction withdraws only a vote of its
+kind, a second click on a button toggles) hold in event time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from newsbot.bot.newsroom.redraw_queue import queue_redraw
+from newsbot.storage.db import Store
+
+PUBLISH = "publish"
+SKIP = "skip"
+UNDO = "undo"
+Kind = Literal["publish", "skip"]
+Action = Literal["publish", "skip", "undo"]
+
+# What an event did, as stored in decision_log.outcome
+RECORDED = "recorded"  # a vote was cast or changed
+RETRACTED = "retracted"  # a vote was withdrawn
+NO_OP = "no-op"  # nothing to change (e.g. undo with no vote)
+DUPLICATE = "duplicate"  # this event was seen before: nothing stored at all
+
+
+class UnknownArticle(LookupError):
+    """No indexed article has this id."""
+
+
+class UnusableArticle(LookupError):
+    """The article is indexed but its file is broken (articles.error): a decision on it
+    could never be written back, so none is recorded."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    article_id: str
+    decision: Kind
+    user_id: str
+    decided_at: str
+    source: str
+    channel: str | None
+    message_ts: str | None
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.article_id, "decision": self.decision, "user": self.user_id,
+            "decidedAt": self.decided_at, "source": self.source,
+            "channel": self.channel, "messageTs": self.message_ts,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # RECORDED, RETRACTED, NO_OP or DUPLICATE
+    standing: Decision | None  # the article's standing decision afterwards
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome in (RECORDED, RETRACTED)
+
+
+def now_text() -> str:
+    """Now as decision times are stored: ISO 8601 UTC, milliseconds, Z."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_us() -> int:
+    """Now as an event time: microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+def slack_ts_us(ts: str | None) -> int | None:
+    """Slack's "1700000000.000100" as microseconds since the epoch (exactly: no float);
+    None when it is missing or not a Slack timestamp."""
+    seconds, _, fraction = (ts or "").partition(".")
+    if not seconds.isdigit() or not (fraction == "" or fraction.isdigit()) or len(fraction) > 6:
+        return None
+    return int(seconds) * 1_000_000 + int(fraction.ljust(6, "0") or 0)
+
+
+def us_iso(event_us: int) -> str:
+    """An event time as ISO 8601 UTC with milliseconds and Z."""
+    moment = dt.datetime.fromtimestamp(event_us / 1_000_000, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def decide(
+    store: Store,
+    article_id: str,
+    action: Action,
+    user_id: str,
+    *,
+    source: str,
+    event_key: str | None = None,
+    channel: str | None = None,
+    message_ts: str | None = None,
+    only_if: Kind | None = None,
+    toggle: bool = False,
+    event_us: int | None = None,
+    received_at: str | None = None,
+    wait_ms: int | None = None,
+) -> Outcome:
+    """Apply one editor's action to an article, at its event time.
+
+    - publish/skip casts (or changes) the user's vote; with `toggle`, repeating the
+      user's vote standing just before (in event time) withdraws it instead (a second
+      click on a button undoes);
+    - undo withdraws the user's vote; with `only_if`, only a vote of that kind (removing
+      the ✅ reaction must not withdraw a later ❌).
+
+    `event_us` is the event time (default: now), `received_at` when it arrived (default:
+    now), `wait_ms` how long to wait for another writer (default: the store's timeout).
+    UnknownArticle if no article has this id, UnusableArticle if its file is broken.
+    """
+    if action not in (PUBLISH, SKIP, UNDO):
+        raise ValueError(f"unknown action {action!r}: use publish, skip or undo")
+    now = now_text()
+    event_us = now_us() if event_us is None else event_us
+    with store.write(wait_ms) as db:
+        row = db.execute("SELECT error FROM articles WHERE id = ?", [article_id]).fetchone()
+        if row is None:
+            raise UnknownArticle(f"no article with id {article_id!r}")
+        if row[0] is not None:
+            raise UnusableArticle(f"article {article_id!r} cannot be used: {row[0]}")
+        cursor = db.execute(
+            "INSERT INTO decision_log (event_key, article_id, user_id, action, source, channel,"
+            " message_ts, outcome, created_at, event_us, received_at, only_if, toggle)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?) ON CONFLICT (event_key) DO NOTHING",
+            [event_key, article_id, user_id, action, source, channel, message_ts, now,
+             event_us, received_at or now, only_if, int(toggle)],
+        )
+        if cursor.rowcount == 0:  # a redelivery: redraw again, which repairs a failed redraw
+            queue_redraw(store, article_id)
+            return Outcome(DUPLICATE, standing_decision(store, article_id))
+        seq = cursor.lastrowid
+        before = db.execute(
+            "SELECT decision, seq FROM votes WHERE article_id = ? AND user_id = ?",
+            [article_id, user_id],
+        ).fetchone()
+        vote = _replay(db, article_id, user_id)
+        if vote is None:
+            db.execute("DELETE FROM votes WHERE article_id = ? AND user_id = ?",
+                       [article_id, user_id])
+        else:
+            db.execute(
+                "INSERT INTO votes (article_id, user_id, decision, decided_at, seq, source,"
+                " channel, message_ts, event_us) SELECT article_id, user_id, ?, ?, id, source,"
+                " channel, message_ts, event_us FROM decision_log WHERE id = ?"
+                " ON CONFLICT (article_id, user_id) DO UPDATE SET decision = excluded.decision,"
+                " decided_at = excluded.decided_at, seq = excluded.seq, source = excluded.source,"
+                " channel = excluded.channel, message_ts = excluded.message_ts,"
+                " event_us = excluded.event_us",
+                [vote[0], us_iso(vote[2]), vote[1]],
+            )
+        after = (vote[0], vote[1]) if vote else None
+        if after == (tuple(before) if before else None):
+            outcome = NO_OP
+        else:
+            outcome = RECORDED if vote else RETRACTED
+        db.execute("UPDATE decision_log SET outcome = ? WHERE id = ?", [outcome, seq])
+        return Outcome(outcome, standing_decision(store, article_id))
+
+
+def _replay(db, article_id: str, user_id: str) -> tuple[str, int, int] | None:
+    """The user's vote on the article after all their events in event-time order:
+    (decision, id of the log row that cast it, its event time), or None."""
+    vote: tuple[str, int, int] | None = None
+    rows = db.execute(
+        "SELECT id, action, only_if, toggle, event_us FROM decision_log"
+        " WHERE article_id = ? AND user_id = ? ORDER BY event_us, id",
+        [article_id, user_id],
+    )
+    for log_id, action, only_if, toggle, event_us in rows:
+        current = vote[0] if vote else None
+        if action == UNDO:
+            if only_if is None or only_if == current:
+                vote = None
+        elif toggle and action == current:
+            vote = None
+        else:
+            vote = (action, log_id, event_us)
+    return vote
+
+
+_DECISION_COLUMNS = "article_id, decision, user_id, decided_at, source, channel, message_ts"
+
+
+def standing_decision(store: Store, article_id: str) -> Decision | None:
+    row = store.db.execute(
+        f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE article_id = ?", [article_id]
+    ).fetchone()
+    return Decision(*row) if row else None
+
+
+def standing_decisions(store: Store) -> list[Decision]:
+    """Every article's standing decision, most recent first."""
+    rows = store.db.execute(
+        f"SELECT {_DECISION_COLUMNS} FROM decisions ORDER BY decided_at DESC, article_id"
+    )
+    return [Decision(*row) for row in rows]
+
+
+def user_vote(store: Store, article_id: str, user_id: str) -> Kind | None:
+    """The vote this editor holds on the article, if any."""
+    row = store.db.execute(
+        "SELECT decision FROM votes WHERE article_id = ? AND user_id = ?", [article_id, user_id]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def written_at(store: Store, decision: Decision) -> str | None:
+    """When `newsbot sync` wrote this standing decision into the article's file, or None
+    while the file does not show it yet."""
+    row = store.db.execute(
+        "SELECT written_at FROM sync_state WHERE article_id = ? AND decision = ?"
+        " AND pending = 0", [decision.article_id, decision.decision],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def standing_decisions_of(store: Store, article_ids: list[str]) -> dict[str, Decision]:
+    """The standing decision of each of these articles that has one."""
+    if not article_ids:
+        return {}
+    marks = ", ".join("?" * len(article_ids))
+    rows = store.db.execute(
+        f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE article_id IN ({marks})", article_ids
+    )
+    return {row[0]: Decision(*row) for row in rows}
+
+
+# What became of an event, for people (App Home, `newsbot decisions --log`)
+STANDS = "recorded"  # the vote stands and is the article's decision (not in the file yet)
+WRITTEN = "written to file"  # the standing decision, and `newsbot sync` wrote it
+WITHDRAWN = "withdrawn"  # an undo, or a vote its editor withdrew later
+SUPERSEDED = "superseded"  # replaced by a later vote (the editor's own or a colleague's)
+
+
+def decision_history(store: Store, limit: int = 20) -> list[dict]:
+    """The audit log, newest first, each event with `status`: what it amounts to now
+    (recorded, written to file, withdrawn, superseded) rather than the raw action."""
+    rows = store.query(
+        "SELECT l.id, l.article_id, a.title, l.user_id, l.action, l.source, l.outcome,"
+        " l.created_at, v.seq AS vote_seq, d.user_id AS standing_user,"
+        " s.decision AS file_decision, s.pending AS file_pending"
+        " FROM decision_log l LEFT JOIN articles a ON a.id = l.article_id"
+        " LEFT JOIN votes v ON v.article_id = l.article_id AND v.user_id = l.user_id"
+        " LEFT JOIN decisions d ON d.article_id = l.article_id"
+        " LEFT JOIN sync_state s ON s.article_id = l.article_id"
+        " WHERE l.outcome IN (?, ?) ORDER BY l.id DESC LIMIT ?",
+        [RECORDED, RETRACTED, limit],
+    )
+    later = {  # per (article, user): is a later event of theirs an undo?
+        (r["article_id"], r["user_id"]): r for r in store.query(
+            "SELECT article_id, user_id, action FROM decision_log WHERE id IN ("
+            " SELECT max(id) FROM decision_log WHERE outcome IN (?, ?)"
+            " GROUP BY article_id, user_id)", [RECORDED, RETRACTED])
+    }
+    for row in rows:
+        row["status"] = _status(row, later.get((row["article_id"], row["user_id"])))
+        for key in ("vote_seq", "standing_user", "file_decision", "file_pending"):
+            del row[key]
+    return rows
+
+
+def _status(row: dict, last_of_user: dict | None) -> str:
+    if row["outcome"] == RETRACTED:
+        return WITHDRAWN
+    if row["vote_seq"] != row["id"]:  # the editor acted on this article again since
+        return WITHDRAWN if last_of_user and last_of_user["action"] == UNDO else SUPERSEDED
+    if row["standing_user"] != row["user_id"]:
+        return SUPERSEDED
+    if row["file_decision"] == row["action"] and row["file_pending"] == 0:
+        return WRITTEN
+    return STANDS

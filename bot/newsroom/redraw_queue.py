@@ -1,0 +1,56 @@
+"""Which article messages need redrawing: the `redraw_queue` table (schema.redraw_queue).
+
+A decision can be made in any process (`newsbot decide`, `newsbot sync`, a second bot), so
+the serving process cannot rely on being told in memory. Database triggers queue an article
+whenever what its message shows can have changed; the serving process polls the queue,
+redraws every message of each queued article once, and deletes the rows it has drawn. A
+burst of changes to one article is one row, so one redraw; the queue survives restarts, so
+a decision made while the bot was down is drawn when it starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from newsbot.storage.db import Store
+from newsbot.storage.schema import QUEUE_REDRAW
+
+_QUEUE = QUEUE_REDRAW.format(article="?")  # the triggers' statement, for one article
+
+
+@dataclass(frozen=True)
+class QueuedRedraw:
+    article_id: str
+    seq: int  # the change drawn; a later change to the article has a higher seq
+
+
+def queue_redraw(store: Store, article_id: str) -> None:
+    """Ask for a redraw when nothing in the database changed (a redelivered event repairs a
+    redraw that failed: bot.decisions); changes queue themselves through the triggers.
+    Inside a write transaction it joins it."""
+    with store.write() as db:
+        db.execute(_QUEUE, [article_id])
+
+
+def queued_redraws(store: Store, limit: int = 100) -> list[QueuedRedraw]:
+    """The oldest queued articles first."""
+    rows = store.db.execute(
+        "SELECT article_id, seq FROM redraw_queue ORDER BY seq LIMIT ?", [limit]
+    ).fetchall()
+    return [QueuedRedraw(article_id, seq) for article_id, seq in rows]
+
+
+def redraw_done(store: Store, queued: QueuedRedraw) -> None:
+    """Forget the row unless the article changed again since it was read."""
+    with store.write() as db:
+        db.execute("DELETE FROM redraw_queue WHERE article_id = ? AND seq <= ?",
+                   [queued.article_id, queued.seq])
+
+
+def article_messages(store: Store, article_id: str) -> list[tuple[str, str]]:
+    """(channel, ts) of every posted digest message that shows the article."""
+    rows = store.db.execute(
+        "SELECT channel, ts FROM digest_messages WHERE article_id = ? AND ts IS NOT NULL"
+        " ORDER BY digest_id, position", [article_id]
+    ).fetchall()
+    return [(channel, ts) for channel, ts in rows]

@@ -1,0 +1,556 @@
+"""Digest schedules: what to post, where and when, kept in one SQLite table.
+
+Slack commands, the command line and the config file all write the same table, and a
+running `newsbot serve` re-reads it every few seconds. Every value is validated before
+it is stored, with a message that says exactly what is wrong.
+
+Config-file schedules are applied at start-up, idempotently. An entry with an `id:` is
+that schedule (edit it and the schedule changes in place); an entry without one is
+identified by its content (edit it and it becomes a new schedule). An entry removed from
+the file removes its schedule. Pausing a config schedule from Slack or the command line
+lasts across restarts until the file's own `enabled:` value changes; removing one is
+refused (remove it from the file).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from newsbot.bot.newsroom.cron import build_trigger, parse_cron, zone
+from newsbot.bot.newsroom.digest import DigestOptions
+from newsbot.storage.db import Store
+
+ORIGINS = ("config", "slack", "cli")
+SQLITE_MAX_INTEGER = 2**63 - 1
+CONFIG_KEYS = ("id", "channel", "cron", "tz", "top", "topics", "min_quality", "enabled", "kind")
+# What a schedule posts: the digest, the editorial report (bot/report.py) or coverage-gap
+# alerts (bot/gaps.py; `topics` are then the watched topics, `min_quality` their minimum).
+KINDS = ("digest", "report", "gaps")
+_GENERATED_ID = re.compile(r"^s\d+$", re.IGNORECASE)
+_NAMED_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,39}$")
+_CHANNEL_LINK = re.compile(r"^<#([A-Za-z0-9]+)(?:\|[^>]*)?>$")  # <#C123|name>, <#C123|>, <#C123>
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+
+
+class ScheduleError(ValueError):
+    """Bad input for a schedule; the message is meant for the person who typed it."""
+
+
+class UnknownSchedule(ScheduleError):
+    """No schedule has this id."""
+
+
+def utc_text(moment: dt.datetime | None = None) -> str:
+    """A timestamp as stored: UTC, ISO 8601, milliseconds, `Z`."""
+    moment = moment or dt.datetime.now(dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc_text(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# --- values
+
+
+def normalize_channel(text: str, resolve_name: Callable[[str], str | None] | None = None) -> str:
+    """A channel as Slack sends it (`<#C123|name>`, `<#C123|>`), or an id (`C123`,
+    `#C123`) -> the id.
+
+    `#news` is a channel name (names are lower case): `resolve_name` (given where a
+    Slack token is at hand) looks it up; without one it is refused with a hint, while
+    `#C0123ABCD` is taken as the id it is.
+    """
+    text = (text or "").strip()
+    link = _CHANNEL_LINK.match(text)
+    if link:
+        channel = link.group(1).upper()
+    elif text.startswith("#") and _CHANNEL_ID.match(text[1:]):
+        channel = text[1:]
+    else:
+        channel = text.upper()
+    if not _CHANNEL_ID.match(channel):
+        if text.startswith("#") and resolve_name is not None:
+            found = resolve_name(text[1:])
+            if found:
+                return found
+            raise ScheduleError(
+                f"no channel named '{text}' that newsbot can see: check the spelling, or "
+                "invite newsbot to it first (/invite @newsbot) if it is private"
+            )
+        if text.startswith("#"):
+            raise ScheduleError(
+                f"channel '{text}' is a name, not an id: give its id (e.g. C0123ABCD, shown "
+                "in the channel's details)"
+            )
+        raise ScheduleError(
+            f"channel '{text}' is not a channel id: expected e.g. C0123ABCD or <#C0123ABCD|news>"
+        )
+    return channel
+
+
+def check_top(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ScheduleError(f"top '{value}': must be a whole number of 1 or more")
+    if value > SQLITE_MAX_INTEGER:  # SQLite could not store it, nor use it as a LIMIT
+        raise ScheduleError(f"top '{value}': must be at most {SQLITE_MAX_INTEGER}")
+    return value
+
+
+def check_min_quality(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise ScheduleError(f"min_quality '{value}': must be a number")
+    if not math.isfinite(number):  # nan matches nothing, inf everything or nothing
+        raise ScheduleError(f"min_quality '{value}': must be a finite number")
+    return float(number)
+
+
+def check_topics(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(t, str) for t in value):
+        raise ScheduleError(f"topics {value!r}: must be a list of topic names")
+    topics = tuple(t.strip() for t in value)
+    if not all(topics):
+        raise ScheduleError(f"topics '{','.join(topics)}': empty topic name")
+    return tuple(dict.fromkeys(topics))
+
+
+def check_kind(value: Any) -> str:
+    if value is None:
+        return "digest"
+    if not isinstance(value, str) or value.strip().lower() not in KINDS:
+        raise ScheduleError(f"kind {value!r}: must be one of {', '.join(KINDS)}")
+    return value.strip().lower()
+
+
+def check_zone_name(value: Any) -> str:
+    try:
+        return zone(value).key
+    except ValueError as error:
+        raise ScheduleError(str(error)) from None
+
+
+def check_cron(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ScheduleError(f"cron {value!r}: must be text, e.g. \"0 9 * * 1-5\"")
+    try:
+        return parse_cron(value).expression
+    except ValueError as error:
+        raise ScheduleError(f"invalid cron expression: {error}") from None
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """What a new schedule posts, where and when, before it is stored."""
+
+    channel: str
+    cron: str
+    tz: str | None = None  # None: the caller's default zone
+    top: int | None = None  # None: the configured digest.top
+    topics: tuple[str, ...] = ()
+    min_quality: float | None = None
+    kind: str | None = None  # None: digest
+
+    def validated(self, default_tz: str = "UTC") -> ScheduleSpec:
+        """The same spec with every value checked and normalised (ScheduleError if wrong)."""
+        return ScheduleSpec(
+            channel=normalize_channel(self.channel),
+            cron=check_cron(self.cron),
+            tz=check_zone_name(self.tz or default_tz),
+            top=check_top(self.top),
+            topics=check_topics(self.topics),
+            min_quality=check_min_quality(self.min_quality),
+            kind=check_kind(self.kind),
+        )
+
+    def same_digest(self, schedule: Schedule) -> bool:
+        return (self.channel, self.cron, self.tz, self.top, self.topics, self.min_quality,
+                self.kind or "digest") == (
+            schedule.channel, schedule.cron, schedule.tz, schedule.top, schedule.topics,
+            schedule.min_quality, schedule.kind,
+        )
+
+
+@dataclass(frozen=True)
+class Schedule:
+    id: str
+    channel: str
+    cron: str
+    tz: str
+    top: int | None
+    topics: tuple[str, ...]
+    min_quality: float | None
+    enabled: bool
+    created_by: str | None
+    created_at: str
+    origin: str
+    active_since: str  # fire times before this are never due (added, resumed or retimed)
+    config_key: str | None = field(default=None, compare=False)
+    kind: str = "digest"
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Schedule:
+        return cls(
+            id=row["id"], channel=row["channel"], cron=row["cron"], tz=row["tz"],
+            top=row["top"], topics=tuple(json.loads(row["topics"] or "[]")),
+            min_quality=row["min_quality"], enabled=bool(row["enabled"]),
+            created_by=row["created_by"], created_at=row["created_at"], origin=row["origin"],
+            active_since=row["active_since"], config_key=row["config_key"],
+            kind=row.get("kind") or "digest",
+        )
+
+    def trigger(self):
+        return build_trigger(self.cron, self.tz)
+
+    def next_fire(self, now: dt.datetime | None = None) -> dt.datetime | None:
+        if not self.enabled:
+            return None
+        now = now or dt.datetime.now(dt.UTC)
+        return self.trigger().get_next_fire_time(None, now)
+
+    def digest_options(self, default_top: int) -> DigestOptions:
+        """The digest selection this schedule posts."""
+        return DigestOptions(top=self.top or default_top, topics=self.topics,
+                             min_quality=self.min_quality)
+
+    def to_json(self, now: dt.datetime | None = None) -> dict[str, Any]:
+        next_fire = self.next_fire(now)
+        return {
+            "id": self.id, "channel": self.channel, "cron": self.cron, "tz": self.tz,
+            "top": self.top, "topics": list(self.topics), "minQuality": self.min_quality,
+            "enabled": self.enabled, "origin": self.origin, "createdBy": self.created_by,
+            "createdAt": self.created_at,
+            "nextFire": next_fire.isoformat() if next_fire else None, "kind": self.kind,
+        }
+
+    def describe(self, channel_format=lambda channel: channel,
+                 user_format=lambda user: user) -> str:
+        """One line for people: `s3  C123  "0 9 * * 1-5" Europe/London  top 5 ...`."""
+        parts = [f'{self.id}: {channel_format(self.channel)} "{self.cron}" {self.tz}']
+        if self.kind != "digest":
+            parts.append(self.kind)
+        else:
+            parts.append(f"top {self.top}" if self.top else "top default")
+        if self.topics:
+            parts.append("topics " + ",".join(self.topics))
+        if self.min_quality is not None:
+            parts.append(f"min_quality {self.min_quality:g}")
+        parts.append("enabled" if self.enabled else "paused")
+        parts.append(f"from {self.origin}"
+                     + (f" by {user_format(self.created_by)}" if self.created_by else ""))
+        return ", ".join(parts)
+
+
+# --- the table
+
+
+def list_schedules(store: Store, enabled_only: bool = False) -> list[Schedule]:
+    where = "WHERE enabled = 1" if enabled_only else ""
+    rows = store.query(f"SELECT * FROM schedules {where} ORDER BY seq")
+    return [Schedule.from_row(row) for row in rows]
+
+
+def get_schedule(store: Store, schedule_id: str) -> Schedule:
+    rows = store.query("SELECT * FROM schedules WHERE id = ?", [(schedule_id or "").strip()])
+    if not rows:
+        known = [row["id"] for row in store.query("SELECT id FROM schedules ORDER BY seq")]
+        hint = f" (schedules: {', '.join(known)})" if known else " (there are no schedules)"
+        raise UnknownSchedule(f"no schedule with id '{schedule_id}'{hint}")
+    return Schedule.from_row(rows[0])
+
+
+def _insert(db, spec: ScheduleSpec, *, schedule_id: str | None, origin: str,
+            created_by: str | None, now: str, enabled: bool = True,
+            config_key: str | None = None) -> str:
+    seq = db.execute(
+        "SELECT coalesce(max(seq), 0) FROM (SELECT seq FROM sqlite_sequence"
+        " WHERE name = 'schedules' UNION ALL SELECT max(seq) FROM schedules)"
+    ).fetchone()[0] + 1
+    schedule_id = schedule_id or f"s{seq}"
+    db.execute(
+        "INSERT INTO schedules (seq, id, channel, cron, tz, top, topics, min_quality, enabled,"
+        " created_by, created_at, origin, config_key, config_enabled, active_since, updated_at,"
+        " kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [seq, schedule_id, spec.channel, spec.cron, spec.tz, spec.top, json.dumps(spec.topics),
+         spec.min_quality, int(enabled), created_by, now, origin, config_key,
+         int(enabled) if config_key else None, now, now, spec.kind or "digest"],
+    )
+    return schedule_id
+
+
+def add_schedule(
+    store: Store,
+    spec: ScheduleSpec,
+    *,
+    origin: str,
+    created_by: str | None = None,
+    default_tz: str = "UTC",
+    now: dt.datetime | None = None,
+) -> Schedule:
+    """Validate and store a new schedule (from Slack or the command line); returns it.
+
+    The same digest (channel, cron, zone and filters) scheduled twice would post twice,
+    so that is refused.
+    """
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {ORIGINS}")
+    spec = spec.validated(default_tz)
+    with store.write() as db:
+        for existing in list_schedules(store):
+            if spec.same_digest(existing):
+                raise ScheduleError(
+                    f"the same {'digest' if existing.kind == 'digest' else existing.kind} is "
+                f"already scheduled as {existing.id}"
+                    + ("" if existing.enabled else f" (paused: resume {existing.id})")
+                )
+        schedule_id = _insert(db, spec, schedule_id=None, origin=origin,
+                              created_by=created_by, now=utc_text(now))
+    return get_schedule(store, schedule_id)
+
+
+def remove_schedule(store: Store, schedule_id: str) -> Schedule:
+    """Delete a schedule made from Slack or the command line; its run history stays."""
+    with store.write() as db:
+        schedule = get_schedule(store, schedule_id)
+        if schedule.origin == "config":
+            raise ScheduleError(
+                f"{schedule.id} comes from the config file: remove it there "
+                f"(or pause it: schedule pause {schedule.id})"
+            )
+        db.execute("DELETE FROM schedules WHERE id = ?", [schedule.id])
+    return schedule
+
+
+def set_enabled(
+    store: Store, schedule_id: str, enabled: bool, now: dt.datetime | None = None
+) -> tuple[Schedule, bool]:
+    """Pause or resume; returns the schedule and whether anything changed.
+
+    Resuming starts afresh: fire times that passed while paused are not caught up.
+    """
+    stamp = utc_text(now)
+    with store.write() as db:
+        schedule = get_schedule(store, schedule_id)
+        if schedule.enabled == enabled:
+            return schedule, False
+        db.execute(
+            "UPDATE schedules SET enabled = ?, updated_at = ?"
+            + (", active_since = ?" if enabled else "") + " WHERE id = ?",
+            [int(enabled), stamp, *([stamp] if enabled else []), schedule.id],
+        )
+    return get_schedule(store, schedule.id), True
+
+
+def pause_schedule(store: Store, schedule_id: str,
+                   now: dt.datetime | None = None) -> tuple[Schedule, bool]:
+    return set_enabled(store, schedule_id, False, now)
+
+
+def resume_schedule(store: Store, schedule_id: str,
+                    now: dt.datetime | None = None) -> tuple[Schedule, bool]:
+    return set_enabled(store, schedule_id, True, now)
+
+
+# --- the config file's `schedules:` list
+
+
+class ConfigEntryError(ValueError):
+    """A `schedules:` entry is wrong; `where` is e.g. "[0].cron", `got` the offending value."""
+
+    def __init__(self, message: str, where: str, got: Any) -> None:
+        super().__init__(message)
+        self.where = where
+        self.got = got
+
+
+def config_entry(raw: Any, index: int) -> dict[str, Any]:
+    """One `schedules:` entry, checked and normalised (ConfigEntryError names the key)."""
+    where = f"[{index}]"
+    if not isinstance(raw, Mapping):
+        raise ConfigEntryError("must be a mapping with channel, cron, tz, ...", where, raw)
+    for key in raw:
+        if key not in CONFIG_KEYS:
+            close = difflib.get_close_matches(str(key), CONFIG_KEYS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigEntryError(
+                f"unknown key{hint}; a schedule has {', '.join(CONFIG_KEYS)}",
+                f"{where}.{key}", raw[key],
+            )
+    for key in ("channel", "cron"):
+        if key not in raw:
+            raise ConfigEntryError(f"missing '{key}'", where, dict(raw))
+    entry: dict[str, Any] = {}
+    checks = {
+        "channel": normalize_channel, "cron": check_cron,
+        "tz": lambda v: None if v is None else check_zone_name(v),
+        "top": check_top, "topics": lambda v: list(check_topics(v)),
+        "min_quality": check_min_quality, "id": _check_config_id, "enabled": _check_enabled,
+        "kind": check_kind,
+    }
+    for key, check in checks.items():
+        value = raw.get(key)
+        try:
+            entry[key] = check(value)
+        except ValueError as error:
+            raise ConfigEntryError(str(error), f"{where}.{key}", value) from None
+    return entry
+
+
+def _check_config_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip() if isinstance(value, (str, int)) else ""
+    if _GENERATED_ID.match(text):
+        raise ScheduleError(
+            f"id '{text}' looks like a generated id (s + number): use a name such as "
+            "'morning-digest'"
+        )
+    if not _NAMED_ID.match(text):
+        raise ScheduleError(
+            "id must start with a letter and use letters, digits, '-', '_' or '.' (max 40)"
+        )
+    return text
+
+
+def _check_enabled(value: Any) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, bool):
+        raise ScheduleError("enabled must be true or false")
+    return value
+
+
+def check_config_schedules(value: Any) -> tuple[dict[str, Any], ...]:
+    """The whole `schedules:` list, each entry checked, no entry given twice."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigEntryError("must be a list of schedules (mappings)", "", value)
+    entries = tuple(config_entry(raw, index) for index, raw in enumerate(value))
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        key = _config_key(entry, default_tz="").casefold()
+        if key in seen:
+            what = f"id '{entry['id']}'" if entry["id"] else "the same schedule"
+            raise ConfigEntryError(
+                f"{what} is already given as schedules[{seen[key]}]"
+                + ("" if entry["id"] else " (give one an id, or remove it)"),
+                f"[{index}]", value[index],
+            )
+        seen[key] = index
+    return entries
+
+
+def _config_key(entry: Mapping[str, Any], default_tz: str) -> str:
+    """What identifies a config entry across restarts: its id, or else its content."""
+    if entry.get("id"):
+        return f"id:{entry['id']}"
+    content = [entry["channel"], entry["cron"], entry.get("tz") or default_tz, entry.get("top"),
+               list(entry.get("topics") or ()), entry.get("min_quality")]
+    if entry.get("kind") not in (None, "digest"):  # digests keep the keys they always had
+        content.append(entry["kind"])
+    digest = hashlib.sha256(json.dumps(content).encode()).hexdigest()[:16]
+    return f"content:{digest}"
+
+
+@dataclass
+class ConfigApplied:
+    """What applying the config file's schedules changed (schedule ids)."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"added": self.added, "updated": self.updated, "removed": self.removed,
+                "unchanged": self.unchanged}
+
+
+def apply_config_schedules(
+    store: Store,
+    entries: Iterable[Mapping[str, Any]],
+    *,
+    default_tz: str = "UTC",
+    now: dt.datetime | None = None,
+) -> ConfigApplied:
+    """Make the table's config schedules match the file; running it again changes nothing.
+
+    One transaction, so two processes starting together cannot both add an entry.
+    """
+    entries = check_config_schedules(list(entries))
+    stamp = utc_text(now)
+    report = ConfigApplied()
+    with store.write() as db:
+        existing = {
+            row["config_key"]: row
+            for row in store.query("SELECT * FROM schedules WHERE origin = 'config'")
+        }
+        keyed = [(_config_key(entry, default_tz), entry) for entry in entries]
+        wanted = {key for key, _ in keyed}
+        for key, row in existing.items():  # first, so a renamed id can be taken again
+            if key not in wanted:
+                db.execute("DELETE FROM schedules WHERE seq = ?", [row["seq"]])
+                report.removed.append(row["id"])
+        for key, entry in keyed:
+            spec = ScheduleSpec(entry["channel"], entry["cron"], entry["tz"] or default_tz,
+                                entry["top"], tuple(entry["topics"]), entry["min_quality"],
+                                entry.get("kind"))
+            spec = spec.validated(default_tz)
+            row = existing.get(key)
+            if row is None:
+                report.added.append(_insert(
+                    db, spec, schedule_id=entry["id"], origin="config", created_by="config",
+                    now=stamp, enabled=entry["enabled"], config_key=key,
+                ))
+                continue
+            changed = _update_from_config(db, row, spec, entry["enabled"], stamp)
+            (report.updated if changed else report.unchanged).append(row["id"])
+    return report
+
+
+def _update_from_config(db, row: Mapping[str, Any], spec: ScheduleSpec, enabled: bool,
+                        stamp: str) -> bool:
+    current = Schedule.from_row(row)
+    changes: dict[str, Any] = {}
+    if not spec.same_digest(current):
+        changes.update(channel=spec.channel, cron=spec.cron, tz=spec.tz, top=spec.top,
+                       topics=json.dumps(spec.topics), min_quality=spec.min_quality,
+                       kind=spec.kind or "digest")
+        if (spec.cron, spec.tz) != (current.cron, current.tz):
+            changes["active_since"] = stamp  # a new timing starts now, nothing to catch up
+    if bool(row["config_enabled"]) != enabled:
+        # The file's own value changed: the file wins. Otherwise a pause or resume made
+        # in Slack or on the command line stands.
+        changes.update(enabled=int(enabled), config_enabled=int(enabled))
+        if enabled and not current.enabled:
+            changes["active_since"] = stamp
+    if not changes:
+        return False
+    changes["updated_at"] = stamp
+    assignments = ", ".join(f"{column} = ?" for column in changes)
+    db.execute(f"UPDATE schedules SET {assignments} WHERE seq = ?", [*changes.values(), row["seq"]])
+    return True

@@ -1,0 +1,115 @@
+"""What `GET /healthz` answers: is this bot able to do its job right now?
+
+Unhealthy (503) when the database cannot be written (read-only file or folder, the file
+deleted or replaced since start, locked or corrupt), when the index has not refreshed
+for three refresh periods, or when the durable spool (wired by the composition root)
+holds events older than a minute. The reason is a short fixed phrase: internal error
+text (paths, SQL) never leaves the process, it goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from newsbot.storage.db import Store
+
+log = logging.getLogger(__name__)
+
+STALE_PERIODS = 3  # refresh periods without a successful refresh before it is unhealthy
+SPOOL_MAX_AGE_SECONDS = 60.0
+PROBE_TIMEOUT_SECONDS = 1.0  # a write lock held longer than this reads as "cannot write"
+
+Report = tuple[bool, dict]
+
+
+class Health:
+    """A callable returning (healthy, JSON-able body) for /healthz."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        refresh_seconds: float | None = None,
+        index_age_seconds: Callable[[], float | None] | None = None,
+        spool_age_seconds: Callable[[], float | None] | None = None,
+    ) -> None:
+        self.store = store
+        self.refresh_seconds = refresh_seconds
+        self.index_age_seconds = index_age_seconds
+        self.spool_age_seconds = spool_age_seconds
+
+    def __call__(self) -> Report:
+        reason = self._database_problem()
+        if reason is None:
+            reason = self._index_problem() or self._spool_problem()
+        if reason is not None:
+            return False, {"ok": False, "reason": reason}
+        try:
+            articles = self.store.db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        except sqlite3.Error:
+            log.warning("health: the database cannot be read", exc_info=True)
+            return False, {"ok": False, "reason": "database cannot be read"}
+        return True, {"ok": True, "articles": articles}
+
+    def _database_problem(self) -> str | None:
+        path = self.store.path
+        identity = _identity(path)
+        if identity is None:
+            return "database file missing"
+        if identity != self.store.identity:  # not the file the store opened
+            return "database file replaced"
+        if not (_writable(path) and _writable(path.parent)):
+            return "database is read-only"
+        try:  # the store's mode=rw URI: a probe never creates a file that is not there
+            probe = sqlite3.connect(self.store.uri, uri=True, timeout=PROBE_TIMEOUT_SECONDS,
+                                    isolation_level=None)
+            try:
+                probe.execute("BEGIN IMMEDIATE")  # takes the write lock, writes nothing
+                probe.execute("ROLLBACK")
+            finally:
+                probe.close()
+        except sqlite3.Error:
+            log.warning("health: the database cannot be written", exc_info=True)
+            return "database cannot be written"
+        return None
+
+    def _index_problem(self) -> str | None:
+        if self.index_age_seconds is None or not self.refresh_seconds:
+            return None
+        age = self.index_age_seconds()
+        if age is None:
+            return "index not refreshed yet"
+        if age > STALE_PERIODS * self.refresh_seconds:
+            return "index not refreshed for three refresh periods"
+        return None
+
+    def _spool_problem(self) -> str | None:
+        if self.spool_age_seconds is None:
+            return None
+        age = self.spool_age_seconds()
+        if age is not None and age > SPOOL_MAX_AGE_SECONDS:
+            return "spool holds events older than a minute"
+        return None
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _writable(path: Path) -> bool:
+    """Writable for this process, and not marked read-only: root passes every access
+    check, so a file or folder with no write bit at all counts as read-only too."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return os.access(path, os.W_OK) and bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))

@@ -1,0 +1,199 @@
+"""Taking in decision events: recorded in the database, or spooled, before Slack sees an ack.
+
+The guarantee: an event Slack saw acknowledged is never lost. The Bolt app runs with
+`process_before_response=True`, so Slack's answer waits for the listener, and the listener
+calls `Intake.take`: it records the event in the database, waiting for another writer at
+most `DECISION_WAIT_MS` (Slack wants its answer within 3 s); if the database cannot take it
+(locked beyond that, read-only, corrupt, deleted or replaced), the event goes to the durable
+spool beside it. Only if the spool cannot take it either does `take` raise: the listener
+fails, Slack gets a 5xx (or no ack in Socket Mode) and redelivers later.
+
+Why both: acknowledging first (Bolt's default) loses every event whose write fails after
+the 200; waiting for the database alone would turn every long lock into Slack's retries,
+which stop after three and may disable the app's events. The spool answers fast and the
+database catches up. `apply_spool` (periodically, and at start-up) records spooled events
+in order and exactly once: each has a key, and a key already in decision_log changes
+nothing, so a crash between recording and removing from the spool repeats nothing; and
+decisions follow event time (bot.decisions), so applying late gives the same result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from newsbot.bot.newsroom.decisions import (
+    Action,
+    Kind,
+    Outcome,
+    UnknownArticle,
+    UnusableArticle,
+    decide,
+)
+from newsbot.bot.newsroom.digest import article_for_message
+from newsbot.storage.db import BUSY_TIMEOUT_MS, Store
+from newsbot.storage.spool import Spool
+
+log = logging.getLogger(__name__)
+
+# How long a decision waits for another writer before it is spooled: well inside the 3 s
+# Slack allows for the answer, leaving time for the spool's fsync and the network.
+DECISION_WAIT_MS = min(1_500, BUSY_TIMEOUT_MS)
+SPOOLED = "spooled"  # Outcome.outcome of an event kept in the spool for later
+
+
+@dataclass(frozen=True)
+class DecisionEvent:
+    """One editor's decision event as Slack delivered it, ready to record or to spool."""
+
+    key: str  # Slack's event_id, or the click's key: recording it twice changes nothing
+    action: Action
+    user_id: str
+    source: str  # reaction, button
+    event_us: int  # Slack's event_ts / action_ts, microseconds since the epoch
+    received_at: str  # ISO 8601 UTC, when it arrived
+    article_id: str | None = None  # None: the article of the digest message (channel, ts)
+    channel: str | None = None
+    message_ts: str | None = None
+    only_if: Kind | None = None
+    toggle: bool = False
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, record: dict) -> DecisionEvent:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in names})
+
+
+def new_key() -> str:
+    """A key for an event Slack gave none (it still must be applied only once)."""
+    return f"local:{uuid.uuid4().hex}"
+
+
+def record(store: Store, event: DecisionEvent,
+           wait_ms: int | None = None) -> tuple[str, Outcome] | None:
+    """Record the event in the database: (article id, outcome), or None when its message is
+    not a digest message. sqlite3.Error when the database cannot take it;
+    UnknownArticle / UnusableArticle as bot.decisions.decide."""
+    try:
+        article_id = event.article_id or article_for_message(
+            store, event.channel or "", event.message_ts or "")
+        if article_id is None:
+            return None
+        outcome = decide(
+            store, article_id, event.action, event.user_id, source=event.source,
+            event_key=event.key, channel=event.channel, message_ts=event.message_ts,
+            only_if=event.only_if, toggle=event.toggle, event_us=event.event_us,
+            received_at=event.received_at, wait_ms=wait_ms,
+        )
+    except sqlite3.Error:
+        # A connection that read a corrupt page can keep failing after the file is
+        # repaired ("file is not a database"): the next attempt opens a fresh one.
+        store.close()
+        raise
+    return article_id, outcome
+
+
+class Intake:
+    """Records decision events, or spools them when the database cannot take them.
+
+    One writer thread records them all: SQLite takes one writer at a time anyway, and
+    listener threads racing for the write lock would spend their time in the busy
+    handler's sleeps; that thread also keeps its connection open. A listener waits for
+    its event at most the write wait plus half a second; past that (a queue behind a held
+    database) the event is spooled, and if the writer records it after all, applying the
+    spooled copy finds its key and changes nothing.
+
+    Once the database failed, events go straight to the spool for `RETRY_SECONDS` (one
+    event then tries the database again): during an outage every answer stays fast, and
+    a server with a fixed pool of threads is not tied up waiting for the database."""
+
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, store: Store, spool: Spool, wait_ms: int = DECISION_WAIT_MS) -> None:
+        self.store, self.spool, self.wait_ms = store, spool, wait_ms
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decisions")
+        self._down_until = 0.0  # time.monotonic() before which the database is not tried
+
+    def take(self, event: DecisionEvent) -> tuple[str | None, Outcome] | None:
+        """(article id, outcome) once the event is durable; the article id is None and the
+        outcome SPOOLED when it went to the spool. None: not a decision (not a digest
+        message). OSError when neither the database nor the spool could keep it."""
+        if time.monotonic() < self._down_until:
+            return self._spool(event, "the database failed less than a second ago")
+        job = self._writer.submit(record, self.store, event, self.wait_ms)
+        try:
+            return job.result(timeout=self.wait_ms / 1000 + 0.5)
+        except TimeoutError:
+            job.cancel()  # not started yet: never started; running: its key makes it once
+            reason = "waited too long for the database"
+        except sqlite3.Error as error:
+            if not unavailable(error):
+                raise
+            reason = str(error)
+        self._down_until = time.monotonic() + self.RETRY_SECONDS
+        return self._spool(event, reason)
+
+    def _spool(self, event: DecisionEvent, reason: str) -> tuple[None, Outcome]:
+        new = self.spool.append({**event.to_json(), "spooled_at": time.time()})
+        log.warning("decision spooled: the database cannot take it now", extra={
+            "event_key": event.key, "user": event.user_id, "source": event.source,
+            "reason": reason, "already_spooled": not new,
+        })
+        return None, Outcome(SPOOLED, None)
+
+
+def unavailable(error: sqlite3.Error) -> bool:
+    """The database cannot take writes now (locked, read-only, corrupt, gone), as opposed
+    to a statement of ours it refuses: that would refuse it from the spool forever too."""
+    return not isinstance(error, (sqlite3.IntegrityError, sqlite3.ProgrammingError,
+                                  sqlite3.InterfaceError, sqlite3.DataError))
+
+
+Applied = Callable[[DecisionEvent, str, Outcome], None]
+
+
+def apply_spool(store: Store, spool: Spool, on_applied: Applied | None = None,
+                wait_ms: int = DECISION_WAIT_MS) -> int:
+    """Record the spooled events, oldest first, each exactly once; returns how many left
+    the spool. Stops at the first one the database still refuses (tried again next time).
+    `on_applied(event, article_id, outcome)` follows each recorded one (e.g. a redraw)."""
+    entries = spool.pending()  # one read of the file per pass (this runs every second)
+    if not entries:
+        return 0
+    done = []
+    try:
+        for entry in entries:
+            event = DecisionEvent.from_json(entry)
+            try:
+                result = record(store, event, wait_ms)
+            except (UnknownArticle, UnusableArticle) as error:
+                log.info("spooled decision dropped", extra={"event_key": event.key,
+                                                             "reason": str(error)})
+                result = None
+            except sqlite3.Error as error:
+                if unavailable(error):
+                    raise
+                log.error("spooled decision refused by the database: dropped",
+                          extra={"event": entry, "reason": str(error)})
+                result = None
+            done.append(event.key)
+            if result is not None:
+                log.info("spooled decision applied", extra={
+                    "event_key": event.key, "article": result[0], "outcome": result[1].outcome})
+                if on_applied is not None:
+                    on_applied(event, *result)
+    except sqlite3.Error as error:
+        log.warning("spool not applied yet: the database cannot take it",
+                    extra={"waiting": len(entries) - len(done), "reason": str(error)})
+    finally:
+        spool.remove(done)
+    return len(done)

@@ -1,0 +1,416 @@
+"""The local sandbox: the real bot, a Slack look-alike and a web page, on 127.0.0.1 only.
+
+`newsbot sandbox` (and `newsbot serve` without any Slack credentials) lets an editor try
+the whole loop on a laptop before IT installs the Slack app. Nothing is simulated on
+the bot's side: the app is `build_app` as in production, served in HTTP mode by the
+production server (handlers.web_server) with a signing secret made up for this run,
+talking to the Web API look-alike (sandbox.slack_api) instead of slack.com. The first
+digest is posted through `post_digest`, as the scheduler and `newsbot digest --post` do.
+
+What the page's user does reaches the app as Slack would send it, as signed HTTP:
+- a reaction is a `reactions.add`/`reactions.remove` call with the sandbox user's token;
+  the look-alike turns it into the `reaction_added`/`reaction_removed` event, which goes
+  to the app as a signed `event_callback` (only the events the app subscribes to in
+  deploy/manifest.yml are forwarded, as Slack does);
+- a button click is a signed `block_actions` payload carrying the message as stored;
+- `/news ...` is a signed slash command whose response_url is the look-alike's, so the
+  answer appears as an ephemeral message only the sandbox user sees;
+- opening the App Home sends `app_home_opened`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import secrets
+import threading
+import uuid
+from collections.abc import Callable, Mapping, MutableMapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from newsbot.bot.app.serve import build_app, drain_listeners, web_client
+from newsbot.bot.app.web_server import Routes, SlackEvents, WebServer
+from newsbot.bot.config.settings import Config
+from newsbot.bot.newsroom.digest import DigestOptions, PlannedDigest, plan_digest
+from newsbot.bot.services.health import Health
+from newsbot.bot.services.refresh import IndexRefresher
+from newsbot.bot.services.scheduler import DigestScheduler
+from newsbot.handlers.posting.digest_post import post_digest
+from newsbot.handlers.posting.redrawer import Redrawer
+from newsbot.sandbox.bundled_images import BundledImages
+from newsbot.sandbox.lookalike import SlackLookalike
+from newsbot.sandbox.signed_requests import SignedSlackClient
+from newsbot.sandbox.workspace import SlackError, SlackUser, Workspace
+from newsbot.storage.db import Store
+from slack_sdk import WebClient
+
+if TYPE_CHECKING:
+    from newsbot.sandbox.page_server import PageServer
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"  # always: the sandbox has no authentication of its own
+DEFAULT_PORT = 8765
+CHANNEL_ID = "C0NEWSROOM"
+CHANNEL_NAME = "newsroom"
+SANDBOX_USER = SlackUser("U0YOU", "you", "You (sandbox editor)", is_admin=True, is_owner=True)
+# The bot events deploy/manifest.yml subscribes to: Slack sends an app no others.
+SUBSCRIBED_EVENTS = frozenset({"app_home_opened", "reaction_added", "reaction_removed"})
+COMMAND = "/news"
+
+
+class SandboxError(Exception):
+    """The sandbox cannot start (e.g. no articles folder); the message says why."""
+
+
+class ActionRefused(Exception):
+    """A page action Slack would refuse too (e.g. already_reacted); `error` says why."""
+
+    def __init__(self, error: str, status: int = 400) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+
+
+class Sandbox:
+    """The look-alike, the app and the page, started together and stopped together."""
+
+    def __init__(self, config: Config, *, port: int = DEFAULT_PORT,
+                 user: SlackUser = SANDBOX_USER) -> None:
+        self.config = _with_sandbox_user(config, user.id)
+        self.port = port
+        self.user = user
+        self.digest: PlannedDigest | None = None  # the digest posted at start
+        self.store: Store | None = None
+        self.slack: SlackLookalike | None = None
+        self.client: SignedSlackClient | None = None
+        self._app_server: WebServer | None = None
+        self._app = None
+        self._redrawer: Redrawer | None = None
+        self._page: PageServer | None = None
+        self._scheduler: DigestScheduler | None = None
+        self.images = BundledImages()
+        self.stopping = threading.Event()
+
+    # ---- life cycle
+
+    def start(self) -> Sandbox:
+        """Index, start everything, post the first digest; then the page is ready."""
+        if not self.config.articles.is_dir():
+            raise SandboxError(f"the articles folder {self.config.articles} does not exist "
+                               "(set --articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml)")
+        _keep_loopback_off_proxies(os.environ)
+        try:
+            self._start_parts()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_parts(self) -> None:
+        from newsbot.sandbox.page_server import PageServer
+
+        self._page = PageServer(self, HOST, self.port)  # first: a busy port fails at once
+        self.store = Store(self.config.db)
+        refresher = IndexRefresher(self.store, self.config)
+        refresher()
+        self.slack = SlackLookalike(channels={CHANNEL_ID: CHANNEL_NAME}, users=(self.user,),
+                                    host=HOST).start()
+        signing_secret = secrets.token_urlsafe(24)  # made up per run, known to both sides
+        self._redrawer = Redrawer(self._bot_client(), self.store).start()
+        app = self._app = build_app(self.config, self.store, self._bot_client(), signing_secret,
+                                    self._redrawer)
+        health = Health(self.store, refresh_seconds=self.config.refresh_seconds,
+                        index_age_seconds=refresher.seconds_since_success)
+        self._app_server = WebServer(Routes(health, SlackEvents(app, signing_secret)), HOST, 0)
+        self._app_server.start_in_thread()
+        self.client = SignedSlackClient(
+            f"{self._app_server.url}/slack/events", signing_secret,
+            team_id=self.slack.workspace.team_id, team_domain=self.slack.workspace.team_domain,
+            api_app_id=self.slack.workspace.app_id, bot_user_id=self.slack.bot_user_id,
+            response_url_factory=self.slack.new_response_url,
+        )
+        self.slack.event_sink = self._forward_event
+        self._scheduler = DigestScheduler(self.store, lambda *_: None, digests=False)
+        self._scheduler.add_interval_job(refresher, self.config.refresh_seconds, "index-refresh")
+        self._scheduler.start()
+        self.digest = self._post_first_digest()
+        self._page.start_in_thread()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._page is not None:
+            self._page.stop()
+            self._page = None
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        if self._app_server is not None:
+            self._app_server.stop()
+            self._app_server = None
+        if self._app is not None:
+            drain_listeners(self._app)
+            self._app = None
+        if self._redrawer is not None:
+            self._redrawer.stop()
+            self._redrawer = None
+        if self.slack is not None:
+            self.slack.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The page: http://127.0.0.1:PORT/ (only while started)."""
+        if self._page is None:
+            raise RuntimeError("the sandbox is not running: call start() first")
+        return self._page.url
+
+    def _bot_client(self) -> WebClient:
+        assert self.slack is not None
+        return web_client(self.slack.bot_token, self.slack.base_url)
+
+    def _post_first_digest(self) -> PlannedDigest:
+        """The digest production would post, so the page shows the real thing at once.
+
+        The look-alike starts empty on every run, so articles an earlier run posted may
+        be posted again (repost_after_days=0), and each run's digest has its own key.
+        """
+        assert self.store is not None
+        plan = plan_digest(self.store, CHANNEL_ID, DigestOptions(top=self.config.digest_top),
+                           key=f"sandbox:{uuid.uuid4().hex}",
+                           in_thread=self.config.digest_in_thread, repost_after_days=0)
+        return post_digest(self._bot_client(), self.store, plan,
+                           post_when_empty=self.config.digest_nothing_new)
+
+    def _forward_event(self, event: dict[str, Any]) -> object:
+        """The look-alike's event sink: what Slack would deliver, signed, to the app."""
+        if event.get("type") not in SUBSCRIBED_EVENTS or self.stopping.is_set():
+            return None
+        assert self.client is not None
+        return self.client.send_event(event)
+
+    # ---- what the page's user can do
+
+    def react(self, channel: str, ts: str, name: str, add: bool = True) -> None:
+        """Add or remove the user's reaction, through the Web API as their Slack client."""
+        method = "reactions.add" if add else "reactions.remove"
+        self._call_as_user(method, channel=channel, timestamp=ts, name=name)
+
+    def post_message(self, channel: str, text: str, thread_ts: str | None = None) -> None:
+        params = {"channel": channel, "text": text}
+        if thread_ts:
+            params["thread_ts"] = thread_ts
+        self._call_as_user("chat.postMessage", **params)
+
+    def command(self, channel: str, text: str) -> None:
+        """What typing `text` in the channel's message box does: `/news ...` goes to the
+        app as a slash command, anything else is posted as the user's message."""
+        text = text.strip()
+        if not text:
+            raise ActionRefused("no_text")
+        if not text.startswith("/"):
+            self.post_message(channel, _escape(text))  # as Slack's own clients send it
+            return
+        command, _, rest = text.partition(" ")
+        if command != COMMAND:
+            raise ActionRefused(f"{command} is not a valid command here: try {COMMAND} help")
+        channel_info = self._workspace_call(lambda ws: ws.channel(channel))
+        assert self.client is not None
+        answer = self.client.slash_command(
+            COMMAND, rest.strip(), user_id=self.user.id, user_name=self.user.name,
+            channel_id=channel_info["id"], channel_name=channel_info.get("name", ""))
+        _check_answer(answer.status)
+
+    def click(self, *, action_id: str, block_id: str, channel: str | None = None,
+              ts: str | None = None, ephemeral: bool = False, home: bool = False) -> None:
+        """Click the button `action_id` in block `block_id` of a message (or the Home tab)."""
+        assert self.slack is not None and self.client is not None
+        ws = self.slack.workspace
+        if home:
+            view = ws.home_view(self.user.id)
+            if view is None:
+                raise ActionRefused("view_not_found", status=404)
+            button = _button(view.get("blocks", []), block_id, action_id)
+            answer = self.client.block_action(
+                user_id=self.user.id, user_name=self.user.name, action_id=action_id,
+                block_id=block_id, value=button.get("value"), view=view,
+                button_text=_label(button))
+            _check_answer(answer.status)
+            return
+        if not channel or not ts:
+            raise ActionRefused("channel_and_ts_required")
+        if ephemeral:
+            message = next((m for m in ws.ephemeral_messages(self.user.id) if m["ts"] == ts),
+                           None)
+            if message is None:
+                raise ActionRefused("message_not_found", status=404)
+            channel = message["channel"]
+        else:
+            message = self._workspace_call(lambda w: w.message(channel, ts))
+            channel = self._workspace_call(lambda w: w.channel(channel))["id"]
+        button = _button(message.get("blocks", []), block_id, action_id)
+        answer = self.client.block_action(
+            user_id=self.user.id, user_name=self.user.name, action_id=action_id,
+            block_id=block_id, value=button.get("value"), channel_id=channel, message=message,
+            ephemeral=ephemeral, button_text=_label(button))
+        _check_answer(answer.status)
+
+    def open_home(self) -> None:
+        """The user opened the app's Home tab: Slack sends app_home_opened every time."""
+        assert self.slack is not None and self.client is not None
+        answer = self.client.app_home_opened(user_id=self.user.id,
+                                             view=self.slack.workspace.home_view(self.user.id))
+        _check_answer(answer.status)
+
+    def sync(self, dry_run: bool) -> dict[str, Any]:
+        """What `newsbot sync [--dry-run]` would do or did, for the page's sync panel."""
+        from newsbot.bot.services.sync import SyncBusy, SyncError, sync_decisions
+
+        assert self.store is not None
+        try:
+            report = sync_decisions(self.store, self.config, dry_run=dry_run)
+        except SyncBusy as error:
+            raise ActionRefused(str(error), status=409) from None
+        except SyncError as error:
+            raise ActionRefused(str(error)) from None
+        return {
+            "dryRun": dry_run,
+            "diff": report.diff,
+            "written": [w.to_json() for w in report.written],
+            "unchanged": len(report.unchanged),
+            "conflicts": [c.to_json() for c in report.conflicts],
+            "notes": report.notes,
+            "errors": report.errors,
+        }
+
+    # ---- what the page shows
+
+    @property
+    def version(self) -> int:
+        assert self.slack is not None
+        return self.slack.version
+
+    def wait_for_change(self, since: int, timeout: float) -> int:
+        """Wait until the workspace changed after `since` (or timeout, or stop)."""
+        assert self.slack is not None
+        version = self.slack.version
+        remaining = timeout
+        while version <= since and remaining > 0 and not self.stopping.is_set():
+            step = min(0.5, remaining)
+            version = self.slack.wait_for_change(since, timeout=step)
+            remaining -= step
+        return version
+
+    def state(self) -> dict[str, Any]:
+        """Everything the page draws: channels with their messages (thread replies
+        included), the user's ephemeral messages and Home tab, users by id."""
+        assert self.slack is not None
+        ws = self.slack.workspace
+        version = ws.version  # read first: a change while collecting is shown next time
+        channels = [c for c in ws.channels() if not c.get("is_im")]
+        return {
+            "version": version,
+            "team": {"id": ws.team_id, "name": ws.team_name},
+            "me": {"id": self.user.id, "name": self.user.name},
+            "bot": {"id": ws.bot_user.id, "name": ws.bot_user.name},
+            "users": {u.id: {"name": u.name, "realName": u.real_name or u.name,
+                             "isBot": u.is_bot} for u in ws.users()},
+            "channels": [{"id": c["id"], "name": c["name"]} for c in channels],
+            "messages": {c["id"]: [_shown(m) for m in ws.messages(c["id"])] for c in channels},
+            "ephemeral": [_shown(m) for m in ws.ephemeral_messages(self.user.id)],
+            "home": ws.home_view(self.user.id),
+            "emoji": {"publish": list(self.config.publish_emoji),
+                      "skip": list(self.config.skip_emoji)},
+            "articles": _shown_path(self.config.articles),
+            "images": self.images.page_urls(),
+            # uploaded files by id, served by the page's own server: image blocks name
+            # them (slack_file) and the page shows them
+            "files": {f.id: {**f.to_json(self.slack.uploads.base_url),
+                             "url_private": f"{self.url.rstrip('/')}/files/{f.id}/{f.name}"}
+                      for f in self.slack.uploads.all()},
+        }
+
+    # ---- helpers
+
+    def _call_as_user(self, method: str, **params: Any) -> dict[str, Any]:
+        assert self.slack is not None
+        answer = self.slack.call(method, token=self.slack.user_token(self.user.id), **params)
+        if not answer.get("ok"):
+            raise ActionRefused(str(answer.get("error", "unknown_error")))
+        return answer
+
+    def _workspace_call(self, read: Callable[[Workspace], Any]) -> Any:
+        assert self.slack is not None
+        try:
+            return read(self.slack.workspace)
+        except SlackError as error:
+            raise ActionRefused(error.error, status=404) from None
+
+
+def _with_sandbox_user(config: Config, user_id: str) -> Config:
+    """The sandbox user may decide and administer even when the config lists who may."""
+    editors = config.editors + (user_id,) if config.editors else ()
+    admins = config.admins + (user_id,) if config.admins else ()
+    return dataclasses.replace(config, editors=editors, admins=admins)
+
+
+def _keep_loopback_off_proxies(env: MutableMapping[str, str]) -> None:
+    """slack_sdk sends every call through HTTP(S)_PROXY when one is set, and a company
+    proxy cannot reach this machine's 127.0.0.1; urllib skips hosts listed in no_proxy."""
+    if not any(env.get(name) for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
+                                          "https_proxy")):
+        return
+    for name in ("no_proxy", "NO_PROXY"):
+        entries = [e.strip() for e in env.get(name, "").split(",") if e.strip()]
+        for host in (HOST, "localhost"):
+            if host not in entries:
+                entries.append(host)
+        env[name] = ",".join(entries)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _check_answer(status: int) -> None:
+    if status != 200:
+        raise ActionRefused(f"the app answered HTTP {status}", status=502)
+
+
+def _button(blocks: list[dict[str, Any]], block_id: str, action_id: str) -> Mapping[str, Any]:
+    for block in blocks:
+        if block.get("block_id") != block_id:
+            continue
+        elements = list(block.get("elements") or [])
+        if isinstance(block.get("accessory"), dict):
+            elements.append(block["accessory"])
+        for element in elements:
+            if isinstance(element, dict) and element.get("action_id") == action_id:
+                return element
+    raise ActionRefused("action_not_found", status=404)
+
+
+def _label(button: Mapping[str, Any]) -> str:
+    text = button.get("text")
+    return text.get("text", "") if isinstance(text, dict) else ""
+
+
+def _shown_path(path: Path) -> str:
+    """The path as the person typed or sees it: relative to the working folder if inside."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def _shown(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as the page needs it (metadata is for apps, not people)."""
+    message.pop("metadata", None)
+    return message

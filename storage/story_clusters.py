@@ -1,0 +1,448 @@
+"""Story clusters: the copies of one story (a syndicated wire piece, a re-fetched URL) grouped.
+
+Two usable articles belong to the same story when they were published within
+`window_hours` of each other and either their `webUrl`s are equal once canonicalised
+(`canonical_url`), or their titles plus excerpt ledes are near-duplicates: the mean of
+the titles' and the ledes' similarity (`similarity`) at least `similarity`.
+Clustering is transitive: a story is a connected group of such pairs. The front matter's
+`related` list names other coverage, not copies, and plays no part.
+
+All pairs are never compared. Each article gets blocking keys (its canonical URL, its
+normalised title, the title with each one word left out, the first words of its excerpt);
+only articles sharing a key and published within the window are compared. A title that
+differs by one word, a suffix (`| Reuters`), case or punctuation still shares a key.
+
+The index calls `update_clusters` at the end of each refresh. It works incrementally from
+`cluster_items` (each article's content hash when last clustered, and its time): a
+changed, added or removed article has its links recomputed against the articles of its
+time window, and only the clusters those links touch are rebuilt. A refresh with nothing
+changed costs two joins. `cluster_members` holds each member of a cluster of two or more
+with its rank in digest order (0: the lead, whose id is the cluster's id).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, NamedTuple
+
+from rapidfuzz.fuzz import ratio
+
+if TYPE_CHECKING:
+    from newsbot.storage.db import Store
+
+URL = "url"
+TEXT = "text"
+LEDE_CHARS = 300  # of the normalised excerpt compared: copies share the lede, not the tail
+LEDE_MIN = 60  # a lede shorter than this is compared whole against the other's start
+LEDE_KEY_WORDS = 8  # the excerpt's first words as a blocking key
+CROWDED_KEY = 64  # a key shared by more articles than this within one window blocks nothing
+BULK = 2_000  # with this many changes, read every item instead of each one's window
+SQL_CHUNK = 500
+
+# Tracking parameters: utm_*, click ids of ad networks, mail campaign ids and the like.
+_TRACKING = re.compile(
+    r"(utm_[a-z0-9_]*|fbclid|gclid|gclsrc|dclid|gbraid|wbraid|msclkid|yclid|twclid|ttclid|"
+    r"li_fat_id|mc_cid|mc_eid|igshid|_ga|_gl|_hsenc|_hsmi|mkt_tok|oly_anon_id|oly_enc_id|"
+    r"vero_id|rb_clickid|s_cid|ocid|cmpid|smid|ref_src)\Z",
+    re.IGNORECASE,
+)
+# An outlet's name after the title: "… | Reuters", "… - AP News", "… — The Circuit".
+_SEPARATORS = (" | ", " - ", " – ", " — ")
+SUFFIX_CHARS = 40
+_NOT_WORD = re.compile(r"[\W_]+")
+# ASCII punctuation to spaces in one C call (the regex above serves other text)
+_ASCII_PUNCTUATION = str.maketrans({c: " " for c in map(chr, range(128))
+                                    if not (c.isalnum() or c.isspace())})
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    enabled: bool = True
+    similarity: float = 0.8
+    window_hours: float = 72.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://(?:[^/?#@]*@)?([^/?#]+)([^?#]*)(?:\?([^#]*))?")
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The URL as two copies of one page agree on it: scheme and host lower-cased, a
+    leading `www.` or `m.` dropped, no fragment, no tracking parameters, no trailing
+    slash. None for anything that is not an absolute URL."""
+    match = _URL.match(url.strip()) if url else None
+    if match is None:
+        return None
+    scheme, host, path, query = match.groups()
+    host = host.lower()
+    for prefix in ("www.", "m."):
+        if host.startswith(prefix):
+            host = host[len(prefix):]
+    if query:
+        query = "&".join(pair for pair in query.split("&")
+                         if pair and not _TRACKING.match(pair.split("=", 1)[0]))
+    return f"{scheme.lower()}://{host}{path.rstrip('/')}" + (f"?{query}" if query else "")
+
+
+def normalise(text: str | None) -> str:
+    """Case, accents' composed forms and punctuation out of the way: words and spaces."""
+    if not text:
+        return ""
+    if text.isascii():
+        return " ".join(text.lower().translate(_ASCII_PUNCTUATION).split())
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(_NOT_WORD.sub(" ", folded).split())
+
+
+def normalise_title(title: str | None) -> str:
+    """The title without an outlet suffix (the part after the last ' | ', ' - ', ' – ' or
+    ' — ', when short), normalised."""
+    if not title:
+        return ""
+    title = title.strip()
+    if "|" in title or "-" in title or "–" in title or "—" in title:
+        cut = max(title.rfind(separator) for separator in _SEPARATORS)
+        if cut > 0 and len(title) - cut - 3 <= SUFFIX_CHARS:
+            title = title[:cut]
+    return normalise(title)
+
+
+def similarity(a: Item, b: Item, cutoff: float = 0) -> float:
+    """How alike two articles' title and excerpt are, 0 to 100: the mean of rapidfuzz's
+    normalised Indel similarity of their normalised titles and of their ledes. A lede is
+    compared over the shorter one's length (at least LEDE_MIN characters), since a copy
+    often carries the lede cut short; without an excerpt on either side, the title alone.
+    Below `cutoff` the answer may be any lower figure (it stops early)."""
+    if not (a.lede and b.lede):
+        return ratio(a.title, b.title, score_cutoff=cutoff)
+    title = ratio(a.title, b.title, score_cutoff=max(0, 2 * cutoff - 100))
+    if (title + 100) / 2 < cutoff:
+        return title / 2
+    length = max(min(len(a.lede), len(b.lede)), LEDE_MIN)
+    return (title + ratio(a.lede[:length], b.lede[:length])) / 2
+
+
+class Item(NamedTuple):
+    """An article as clustering sees it, made from its `articles` row."""
+
+    id: str
+    moment: float | None  # publishedDateTime in seconds since the epoch
+    url: str | None  # canonical
+    title: str  # normalised, outlet suffix dropped
+    lede: str  # normalised excerpt, first LEDE_CHARS characters
+
+    @classmethod
+    def of(cls, article_id: str, title: str | None, excerpt: str | None, web_url: str | None,
+           published_at: str | None) -> Item:
+        lede = normalise(excerpt[: LEDE_CHARS * 2] if excerpt else excerpt)[:LEDE_CHARS]
+        return cls(article_id, _seconds(published_at), canonical_url(web_url),
+                   normalise_title(title), lede)
+
+    def blocking_keys(self) -> list[int]:
+        """Blocking keys, as hashes (only compared within one run): the canonical URL, the
+        title, the title less each one of its words (so one word changed, added or
+        dropped still shares a key; word order aside) and the excerpt's first words."""
+        keys = [hash(("u", self.url))] if self.url else []
+        words = self.title.split()
+        if words:
+            hashes = [hash(word) for word in words]
+            total = sum(hashes)
+            keys.append(total)
+            if len(words) >= 3:
+                keys += [total - h for h in hashes]
+        lede = self.lede.split(" ", LEDE_KEY_WORDS)
+        if len(lede) > LEDE_KEY_WORDS:
+            keys.append(hash(("l", *lede[:LEDE_KEY_WORDS])))
+        return keys
+
+
+def _seconds(published_at: str | None) -> float | None:
+    if not published_at:
+        return None
+    try:
+        return dt.datetime.fromisoformat(published_at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def find_links(items: Iterable[Item], focus: set[str] | None,
+               settings: ClusterSettings) -> dict[tuple[str, str], str]:
+    """Pairs (a < b) of the same story among `items`, given oldest first, with why: URL or
+    TEXT. With a `focus`, only pairs with at least one article in it.
+
+    One pass in time order: only the articles of the last `window_hours` are kept, each
+    under its blocking keys, so memory holds one window, not the folder. A key shared by
+    more than CROWDED_KEY articles within a window pairs nothing (it tells nothing apart).
+    """
+    window = settings.window_hours * 3600
+    cutoff = settings.similarity * 100
+    live: dict[int, collections.deque[Item]] = {}  # key -> its articles in the window
+    expiry: collections.deque[tuple[Item, list[int]]] = collections.deque()
+    links: dict[tuple[str, str], str] = {}
+    for item in items:
+        moment = item.moment
+        if moment is None:
+            continue
+        while expiry and expiry[0][0].moment < moment - window:
+            _, old_keys = expiry.popleft()
+            for key in old_keys:  # the oldest article is first under each of its keys
+                queue = live[key]
+                queue.popleft()
+                if not queue:
+                    del live[key]
+        keys = list(set(item.blocking_keys()))
+        seen: set[str] = set()
+        mine = focus is None or item.id in focus
+        for key in keys:
+            queue = live.get(key)
+            if queue is None:
+                live[key] = collections.deque((item,))
+                continue
+            if len(queue) < CROWDED_KEY:
+                for other in queue:
+                    if other.id in seen or other.id == item.id:
+                        continue
+                    seen.add(other.id)
+                    if mine or other.id in focus:  # type: ignore[operator]
+                        reason = _link(item, other, cutoff)
+                        if reason:
+                            pair = (item.id, other.id) if item.id < other.id else (
+                                other.id, item.id)
+                            links[pair] = reason
+            queue.append(item)
+        expiry.append((item, keys))
+    return links
+
+
+def _link(a: Item, b: Item, cutoff: float) -> str | None:
+    if a.url is not None and a.url == b.url:
+        return URL
+    return TEXT if similarity(a, b, cutoff) >= cutoff else None
+
+
+# --- keeping the clusters in step with the index
+
+
+_CHANGED = """
+SELECT a.id, a.content_hash, a.published_at
+FROM articles a LEFT JOIN cluster_items c ON c.article_id = a.id
+WHERE a.error IS NULL AND c.content_hash IS NOT a.content_hash
+"""
+_REMOVED = """
+SELECT c.article_id FROM cluster_items c LEFT JOIN articles a ON a.id = c.article_id
+WHERE a.id IS NULL OR a.error IS NOT NULL
+"""
+# What Item.of takes, of usable articles; only an excerpt's start is ever compared
+_ITEM_SOURCE = (f"SELECT a.id, a.title, substr(a.excerpt, 1, 2 * {LEDE_CHARS}), a.web_url,"
+                " a.published_at FROM articles a")
+# The state of the index a clustering saw: its articles, broken ones, latest write.
+_FINGERPRINT = "SELECT count(*), count(error), max(indexed_at) FROM articles"
+
+
+def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False) -> None:
+    """Bring the clusters in line with the index; see the module docstring.
+
+    `quiet`: the refresh indexed and removed nothing. Then, if the index is also as the
+    last clustering left it (its fingerprint: a file that broke, or a refresh killed
+    before it clustered, changes it), nothing is compared at all.
+    """
+    db = store.db
+    stored = db.execute("SELECT settings, fingerprint FROM cluster_settings"
+                        " WHERE id = 1").fetchone()
+    fingerprint = json.dumps(db.execute(_FINGERPRINT).fetchone())
+    if stored is None or stored[0] != settings.to_json():
+        with store.write() as tx:  # other settings: every link may differ, start over
+            for table in ("cluster_items", "cluster_links", "cluster_members"):
+                tx.execute(f"DELETE FROM {table}")
+            tx.execute("INSERT INTO cluster_settings (id, settings) VALUES (1, ?) ON CONFLICT"
+                       " (id) DO UPDATE SET settings = excluded.settings, fingerprint = NULL",
+                       [settings.to_json()])
+    elif quiet and stored[1] == fingerprint:
+        return
+    if settings.enabled:
+        _recluster(store, settings)
+    with store.write() as tx:
+        tx.execute("UPDATE cluster_settings SET fingerprint = ? WHERE id = 1", [fingerprint])
+
+
+def _recluster(store: Store, settings: ClusterSettings) -> None:
+    db = store.db
+    changed_rows = db.execute(_CHANGED).fetchall()
+    removed = [row[0] for row in db.execute(_REMOVED)]
+    if not changed_rows and not removed:
+        return
+    changed = {row[0]: _seconds(row[2]) for row in changed_rows}
+    touched = set(changed) | set(removed)
+    # what may need another cluster: what was linked to or clustered with a changed or
+    # removed article (themselves included), and what is linked now; an article with
+    # neither stood alone and still does
+    seeds = _neighbours(store, touched) | _cluster_mates(store, touched)
+    seeds -= set(removed)
+    links = find_links(_region(store, changed, set(removed), settings), set(changed), settings)
+    with store.write() as tx:
+        conn = tx.conn
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS newsbot_cluster_ids (id TEXT PRIMARY KEY)")
+        conn.executemany("INSERT OR IGNORE INTO temp.newsbot_cluster_ids VALUES (?)",
+                         [(i,) for i in touched])
+        conn.execute("DELETE FROM cluster_links WHERE a IN (SELECT id FROM"
+                     " temp.newsbot_cluster_ids) OR b IN (SELECT id FROM temp.newsbot_cluster_ids)")
+        conn.execute("DELETE FROM cluster_items WHERE article_id IN (SELECT id FROM"
+                     " temp.newsbot_cluster_ids)")
+        conn.execute("DELETE FROM temp.newsbot_cluster_ids")
+        conn.executemany(
+            "INSERT INTO cluster_items (article_id, content_hash, moment) VALUES (?, ?, ?)",
+            [(row[0], row[1], changed[row[0]]) for row in changed_rows])
+        conn.executemany("INSERT OR REPLACE INTO cluster_links (a, b, reason) VALUES (?, ?, ?)",
+                         [(a, b, reason) for (a, b), reason in links.items()])
+        seeds.update(node for pair in links for node in pair)
+        _rebuild(store, seeds)
+
+
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    values = list(values)
+    for start in range(0, len(values), SQL_CHUNK):
+        yield values[start : start + SQL_CHUNK]
+
+
+def _neighbours(store: Store, ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        marks = ", ".join("?" * len(chunk))
+        for a, b in store.db.execute(
+            f"SELECT a, b FROM cluster_links WHERE a IN ({marks}) UNION ALL"
+            f" SELECT a, b FROM cluster_links WHERE b IN ({marks})", chunk + chunk
+        ):
+            found.update((a, b))
+    return found
+
+
+def _cluster_mates(store: Store, ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        marks = ", ".join("?" * len(chunk))
+        found.update(row[0] for row in store.db.execute(
+            "SELECT m.article_id FROM cluster_members m WHERE m.cluster_id IN (SELECT"
+            f" cluster_id FROM cluster_members WHERE article_id IN ({marks}))", chunk))
+    return found
+
+
+def _region(store: Store, changed: dict[str, float | None], removed: set[str],
+            settings: ClusterSettings) -> Iterator[Item]:
+    """The changed articles and those they may link to (the articles of their time
+    windows), oldest first. With many changes, every dated usable article, streamed."""
+    moments = sorted(moment for moment in changed.values() if moment is not None)
+    if not moments:
+        return iter(())
+    if len(moments) >= BULK:  # publishedDateTime as stored sorts as time does
+        rows = store.db.execute(f"{_ITEM_SOURCE} WHERE a.error IS NULL"
+                                " AND a.published_at IS NOT NULL ORDER BY a.published_at")
+        return (Item.of(*row) for row in rows)
+    window = settings.window_hours * 3600
+    spans: list[list[float]] = []  # overlapping windows merged
+    for moment in moments:
+        if spans and moment - window <= spans[-1][1]:
+            spans[-1][1] = moment + window
+        else:
+            spans.append([moment - window, moment + window])
+    found: dict[str, Item] = {}
+    for low, high in spans:
+        for row in store.db.execute(
+            f"{_ITEM_SOURCE} JOIN cluster_items c ON c.article_id = a.id"
+            " WHERE c.moment BETWEEN ? AND ? AND a.error IS NULL", [low, high]
+        ):
+            if row[0] not in removed:
+                found[row[0]] = Item.of(*row)
+    for chunk in _chunks(changed):
+        marks = ", ".join("?" * len(chunk))
+        for row in store.db.execute(f"{_ITEM_SOURCE} WHERE a.id IN ({marks})", chunk):
+            found[row[0]] = Item.of(*row)
+    return iter(sorted((item for item in found.values() if item.moment is not None),
+                       key=lambda item: (item.moment, item.id)))
+
+
+def _rebuild(store: Store, seeds: set[str]) -> None:
+    """Recompute the clusters of these articles from the stored links (inside a write)."""
+    db = store.db
+    adjacency: dict[str, dict[str, str]] = {}  # article -> linked article -> reason
+    known, frontier = set(seeds), set(seeds)
+    while frontier:  # load the links around the seeds, layer by layer
+        reached: set[str] = set()
+        for chunk in _chunks(frontier):
+            marks = ", ".join("?" * len(chunk))
+            for a, b, reason in db.execute(
+                f"SELECT a, b, reason FROM cluster_links WHERE a IN ({marks}) UNION"
+                f" SELECT a, b, reason FROM cluster_links WHERE b IN ({marks})", chunk + chunk
+            ):
+                adjacency.setdefault(a, {})[b] = reason
+                adjacency.setdefault(b, {})[a] = reason
+                reached.update((a, b))
+        frontier = reached - known
+        known |= frontier
+    components: list[tuple[set[str], str]] = []
+    placed: set[str] = set()
+    for start in sorted(known):
+        if start in placed or start not in adjacency:
+            continue
+        component, stack, kinds = {start}, [start], set()
+        while stack:
+            for other, reason in adjacency[stack.pop()].items():
+                kinds.add(reason)
+                if other not in component:
+                    component.add(other)
+                    stack.append(other)
+        placed |= component
+        components.append((component, URL if kinds == {URL} else TEXT))
+    known_list = sorted(known)
+    old: set[str] = set()
+    for chunk in _chunks(known_list):
+        marks = ", ".join("?" * len(chunk))
+        old.update(row[0] for row in db.execute(
+            f"SELECT DISTINCT cluster_id FROM cluster_members WHERE article_id IN ({marks})",
+            chunk))
+    for chunk in _chunks(sorted(old)):
+        marks = ", ".join("?" * len(chunk))
+        db.execute(f"DELETE FROM cluster_members WHERE cluster_id IN ({marks})", chunk)
+    for chunk in _chunks(known_list):
+        marks = ", ".join("?" * len(chunk))
+        db.execute(f"DELETE FROM cluster_members WHERE article_id IN ({marks})", chunk)
+    order = _order_keys(store, placed)
+    rows = []
+    for component, reason in components:
+        ranked = digest_order(component, order)
+        rows += [(article_id, ranked[0], rank, reason) for rank, article_id in enumerate(ranked)]
+    db.conn.executemany("INSERT INTO cluster_members (article_id, cluster_id, rank, reason)"
+                        " VALUES (?, ?, ?, ?)", rows)
+
+
+OrderKey = tuple  # (quality, heat, published_at) as stored
+
+
+def _order_keys(store: Store, ids: set[str]) -> dict[str, OrderKey]:
+    keys: dict[str, OrderKey] = {}
+    for chunk in _chunks(sorted(ids)):
+        marks = ", ".join("?" * len(chunk))
+        for article_id, *key in store.db.execute(
+            f"SELECT id, quality, heat, published_at FROM articles WHERE id IN ({marks})", chunk
+        ):
+            keys[article_id] = tuple(key)
+    return keys
+
+
+def digest_order(ids: Iterable[str], keys: dict[str, OrderKey]) -> list[str]:
+    """Digest order (quality, heat, newest: highest first, missing last; then id), as
+    `ORDER BY quality DESC, heat DESC, published_at DESC, id` sorts them in SQLite.
+    Stable sorts, least significant key first."""
+    ranked = sorted(ids)
+    for position in (2, 1, 0):
+        ranked.sort(key=lambda i, p=position: (keys[i][p] is not None, keys[i][p] or 0)
+                    if p < 2 else keys[i][p] or "", reverse=True)
+    return ranked
