@@ -15,10 +15,10 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import REPO_ROOT
 from newsbot.bot.newsroom.fires import recent_runs
 from newsbot.bot.newsroom.schedules import (
     ScheduleSpec,
@@ -30,7 +30,7 @@ from newsbot.bot.newsroom.schedules import (
 )
 from newsbot.bot.services.scheduler import FAILED_RUN, POSTED, TAKEN, DigestScheduler
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_ROOT
 UTC = dt.UTC
 LONDON = ZoneInfo("Europe/London")
 # Monday 2 March 2026; London is on GMT (UTC+0) that week

@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 from newsbot.bot.cli.main import main
 from newsbot.bot.services.scheduler import DigestScheduler
 from newsbot.storage.db import Store
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_ROOT
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from conftest import EXAMPLES, digest_message, run_cli, start_newsroom
+from conftest import SECRET as TEST_SECRET
 from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
 from newsbot.sandbox import SignedSlackClient, SlackLookalike
 from newsbot.sandbox.fault_site import (
@@ -31,9 +33,6 @@ from newsbot.sandbox.fault_site import (
     start_site,
 )
 from newsbot.sandbox.redelivery import Redelivery
-
-from tests.conftest import EXAMPLES, digest_message, run_cli, start_newsroom
-from tests.conftest import SECRET as TEST_SECRET
 
 SPOOLED_MSG = "decision spooled: the database cannot take it now"
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 from newsbot.storage.article_file import BOM
 from newsbot.storage.front_matter_edit import (
     EditRefused,
@@ -14,7 +14,7 @@ from newsbot.storage.front_matter_edit import (
     with_value,
 )
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "articles" / "2026" / "10"
+EXAMPLE = REPO_ROOT / "examples" / "articles" / "2026" / "10"
 
 PUBLISH = {"published": "published: true", "skipped": None}
 SKIP = {"published": "published: false", "skipped": "skipped: true"}

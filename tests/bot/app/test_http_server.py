@@ -12,10 +12,9 @@ import socket
 import time
 
 import pytest
+from conftest import SECRET, Newsroom, start_newsroom
 from newsbot.bot.app.web_server import MAX_BODY, Routes, WebServer
 from newsbot.bot.services.health import Health
-
-from tests.conftest import SECRET, Newsroom, start_newsroom
 
 SMUGGLED = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 

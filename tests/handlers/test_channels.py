@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import CHANNEL, CHIEF, REPO_ROOT, Newsroom, run_cli, texts
 from newsbot.sandbox import SlackLookalike
-
-from tests.conftest import CHANNEL, CHIEF, REPO_ROOT, Newsroom, run_cli, texts
 
 pytestmark = pytest.mark.usefixtures("no_proxy")
 

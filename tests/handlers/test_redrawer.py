@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from conftest import CHANNEL, EDITOR, start_newsroom
 from newsbot.bot.app.serve import web_client
 from newsbot.bot.newsroom.decisions import decide
 from newsbot.handlers.posting.redrawer import Redrawer
-
-from tests.conftest import CHANNEL, EDITOR, start_newsroom
 
 
 def test_stop_draws_every_queued_redraw_first(tmp_path):

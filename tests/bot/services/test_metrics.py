@@ -50,13 +50,12 @@ def test_a_rate_limit_that_outlasts_the_retries_is_counted_as_rate_limited(slack
 
 
 def test_digests_syncs_and_index_failures_are_counted(newsroom, tmp_path):
+    from conftest import EDITOR, write_article, write_raw
     from newsbot.bot.config.settings import Config
     from newsbot.bot.newsroom.decisions import decide
     from newsbot.bot.services.refresh import IndexRefresher
     from newsbot.bot.services.sync import sync_decisions
     from newsbot.storage.db import Store
-
-    from tests.conftest import EDITOR, write_article, write_raw
 
     posted = value("newsbot_digests_posted_total")
     plan = newsroom.post_digest(top=2)

@@ -18,11 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import Raw, run_cli, write_article
 from newsbot.bot.config.settings import Config
 from newsbot.sandbox.runner import Sandbox
 from newsbot.sandbox.working_copy import working_copy
-
-from tests.conftest import Raw, run_cli, write_article
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 from newsbot.bot.config.settings import ConfigError, load_config
 from newsbot.bot.newsroom.fires import (
     claim_run,
@@ -32,7 +33,7 @@ from newsbot.bot.newsroom.schedules import (
 )
 from newsbot.storage.db import Store
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_ROOT
 EXAMPLE_CONFIG = REPO / "examples" / "newsbot.yaml"
 T0 = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO_ROOT
 from newsbot.bot.config.settings import load_config
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+DEPLOY = REPO_ROOT / "deploy"
 
 
 def test_the_config_for_etc_uses_absolute_paths_under_var_lib_newsbot():

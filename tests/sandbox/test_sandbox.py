@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO_ROOT, clean_env
 from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
 from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
 from newsbot.sandbox.runner import (
@@ -34,8 +35,6 @@ from newsbot.sandbox.runner import (
     _keep_loopback_off_proxies,
 )
 from newsbot.sandbox.working_copy import FOLDER, working_copy
-
-from tests.conftest import REPO_ROOT, clean_env
 
 ME = SANDBOX_USER.id
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

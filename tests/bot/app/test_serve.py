@@ -16,10 +16,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, clean_env, run_cli
 from newsbot.sandbox import SignedSlackClient, SlackLookalike
 from slack_sdk.signature import SignatureVerifier
-
-from tests.conftest import EXAMPLES, clean_env, run_cli
 
 SECRET = "serve-test-secret"
 

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, Newsroom
 from newsbot.bot.config.settings import Config
 from newsbot.bot.newsroom.decisions import now_text, now_us
 from newsbot.bot.services.health import Health
@@ -20,8 +21,6 @@ from newsbot.bot.services.intake import DecisionEvent, apply_spool
 from newsbot.bot.services.refresh import IndexRefresher
 from newsbot.storage.db import Store
 from newsbot.storage.spool import Spool
-
-from tests.conftest import EXAMPLES, Newsroom
 
 
 class Clock:

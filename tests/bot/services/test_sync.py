@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 from newsbot.bot.config.settings import Config
 from newsbot.bot.newsroom.decisions import decide
 from newsbot.bot.newsroom.digest import select_digest
@@ -20,7 +21,7 @@ from newsbot.storage.atomic_file import temp_path_for
 from newsbot.storage.db import Store
 from newsbot.storage.index import refresh
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_ROOT
 
 ARTICLE = (
     "---\n"

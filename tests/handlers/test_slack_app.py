@@ -11,16 +11,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from newsbot.bot.app.serve import web_client
-from newsbot.bot.newsroom.decisions import PUBLISH, SKIP, UNDO, decide
-from newsbot.bot.newsroom.digest import DigestOptions, load_digest, plan_digest
-from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
-from newsbot.handlers.posting.digest_post import DigestPostError, post_digest
-from newsbot.handlers.posting.redrawer import show_decision
-from newsbot.sandbox import Delivery
-from newsbot.storage.index import refresh
-
-from tests.conftest import (
+from conftest import (
     CHANNEL,
     CHIEF,
     EDITOR,
@@ -32,6 +23,14 @@ from tests.conftest import (
     texts,
     wait_for_log,
 )
+from newsbot.bot.app.serve import web_client
+from newsbot.bot.newsroom.decisions import PUBLISH, SKIP, UNDO, decide
+from newsbot.bot.newsroom.digest import DigestOptions, load_digest, plan_digest
+from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
+from newsbot.handlers.posting.digest_post import DigestPostError, post_digest
+from newsbot.handlers.posting.redrawer import show_decision
+from newsbot.sandbox import Delivery
+from newsbot.storage.index import refresh
 
 pytestmark = pytest.mark.usefixtures("no_proxy")
 
@@ -813,7 +812,7 @@ def test_app_home_shows_outcomes_and_mentions(newsroom: Newsroom):
 
 
 def test_news_topic_reads_text_as_slack_escapes_it(newsroom: Newsroom):
-    from tests.conftest import write_article
+    from conftest import write_article
 
     write_article(newsroom.config.articles, "arts/one.md", title="Gallery reopens",
                   topics=["Arts & Culture"])
