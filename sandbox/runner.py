@@ -113,7 +113,7 @@ class Sandbox:
         from newsbot.sandbox.page_server import PageServer
 
         self._page = PageServer(self, HOST, self.port)  # first: a busy port fails at once
-        self.store = Store(self.config.db)
+        self.store = Store(self.config.db, self.config.busy_timeout_ms)
         refresher = IndexRefresher(self.store, self.config)
         refresher()
         self.slack = SlackLookalike(channels={CHANNEL_ID: CHANNEL_NAME}, users=(self.user,),

@@ -27,9 +27,10 @@ from newsbot.storage import schema
 
 log = logging.getLogger(__name__)
 
-# How long a writer waits for another one (NEWSBOT_BUSY_TIMEOUT_MS overrides it, for tests
-# and for sites whose backups hold the file longer)
-BUSY_TIMEOUT_MS = int(os.environ.get("NEWSBOT_BUSY_TIMEOUT_MS") or 10_000)
+# How long a writer waits for another one, unless the Store is told otherwise (the config's
+# `database.busy_timeout_ms`, NEWSBOT_BUSY_TIMEOUT_MS: for tests, and for sites whose
+# backups hold the file longer)
+DEFAULT_BUSY_TIMEOUT_MS = 10_000
 
 
 class DatabaseReplaced(sqlite3.DatabaseError):
@@ -39,8 +40,9 @@ class DatabaseReplaced(sqlite3.DatabaseError):
 class Store:
     """The bot's database file. Safe to share between threads; cheap to create."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
         self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._reported = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,16 +62,16 @@ class Store:
     def _connect(self, create: bool) -> sqlite_utils.Database:
         try:
             if create:
-                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+                conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000)
             else:
-                conn = sqlite3.connect(self.uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+                conn = sqlite3.connect(self.uri, uri=True, timeout=self.busy_timeout_ms / 1000)
         except sqlite3.Error:
             if not create:
                 self.check_identity()  # a vanished file says so, rather than "cannot open"
             raise
         db = sqlite_utils.Database(conn, execute_plugins=False)
         try:
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
@@ -120,7 +122,7 @@ class Store:
             raise
         finally:
             if wait_ms is not None and self._local.db is not None:
-                db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                db.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         try:
             yield db
             db.execute("COMMIT")  # may fail too (a read-only or vanished file)

@@ -264,7 +264,7 @@ def connect_socket_mode(app: App, app_token: str, api_url: str) -> SocketModeHan
 
 
 def serve(
-    config: Config, credentials: SlackCredentials, http: bool, host: str = "0.0.0.0",
+    config: Config, credentials: SlackCredentials, http: bool, host: str = "127.0.0.1",
     port: int = 3000, metrics_port: int | None = None,
 ) -> None:
     """Run the bot until SIGTERM or Ctrl-C: Socket Mode, or HTTP on host:port.
@@ -277,7 +277,7 @@ def serve(
     answer the requests already received, let Bolt's listeners finish, draw the pending
     redraws, then stop the scheduler (waiting for running jobs, up to a bound).
     """
-    store, spool = open_store(config.db)
+    store, spool = open_store(config.db, config.busy_timeout_ms)
     if not config.articles.is_dir():
         raise StartupError(f"the articles folder {config.articles} does not exist (set "
                            "--articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml)")
@@ -403,7 +403,7 @@ def warn_unpostable_schedules(store: Store, client: WebClient) -> None:
 SPOOL_APPLY_SECONDS = 1.0  # how soon a spooled decision is retried once the database is back
 
 
-def open_store(path: Path) -> tuple[Store, Spool]:
+def open_store(path: Path, busy_timeout_ms: int) -> tuple[Store, Spool]:
     """The database and its spool; every way they cannot be used (a newer schema, a
     corrupt file, a folder we may not write) is a StartupError naming the file."""
     spool_path = Spool.path_beside(path)
@@ -411,7 +411,7 @@ def open_store(path: Path) -> tuple[Store, Spool]:
         raise StartupError(f"the database {path} is missing but {spool_path} holds decisions "
                            "waiting for it: restore the database file, then start again")
     try:
-        store = Store(path)
+        store = Store(path, busy_timeout_ms)
         store.db.execute("SELECT count(*) FROM articles").fetchone()
     except (sqlite3.Error, OSError, RuntimeError) as error:
         raise StartupError(f"cannot open the database {path}: {error}") from None

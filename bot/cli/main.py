@@ -63,7 +63,7 @@ class Context:
     def store(self) -> Store:
         if self._store is None:
             try:
-                self._store = Store(self.config.db)
+                self._store = Store(self.config.db, self.config.busy_timeout_ms)
             except Exception as error:  # sqlite3 errors: not a database, read-only, ...
                 raise UsageError(f"cannot open the database {self.config.db}: {error}") from None
         return self._store
@@ -205,10 +205,10 @@ def cmd_serve(ctx: Context) -> int:
     credentials = credentials_from_env(os.environ, mode)
     setup_logging(args.log_level, credentials.secrets)
     # SIGTERM (systemd, docker) and Ctrl-C stop it in order: see bot.app.serve
-    metrics_port = args.metrics_port
-    if metrics_port is None:
-        metrics_port = _env_port("NEWSBOT_METRICS_PORT")
-    serve(ctx.config, credentials, http=args.http, host=args.host, port=args.port,
+    config = ctx.config
+    metrics_port = config.metrics_port if args.metrics_port is None else args.metrics_port
+    host = args.host or config.host or ("0.0.0.0" if args.http else "127.0.0.1")
+    serve(config, credentials, http=args.http, host=host, port=args.port,
           metrics_port=metrics_port)
     return 0
 
@@ -695,17 +695,6 @@ def _port(text: str) -> int:
     return value
 
 
-def _env_port(name: str) -> int | None:
-    """A port from the environment, checked like the flag (exit 2 naming the variable)."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        return _port(text)
-    except argparse.ArgumentTypeError as error:
-        raise UsageError(f"{name}: {error}") from None
-
-
 def _common_options() -> argparse.ArgumentParser:
     """Options accepted before or after the command (`newsbot --json index` or `index --json`)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -792,8 +781,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--http", action="store_true",
                      help="serve HTTP (POST /slack/events, GET /healthz, GET /metrics) instead "
                           "of Socket Mode")
-    sub.add_argument("--host", default="0.0.0.0",
-                     help="with --http or --metrics-port: address to listen on")
+    sub.add_argument("--host", help="with --http or --metrics-port: the address to listen on "
+                     "(env NEWSBOT_HOST; default 0.0.0.0 with --http, 127.0.0.1 for Socket "
+                     "Mode's --metrics-port)")
     sub.add_argument("--port", type=int, default=3000, help="with --http: port (3000)")
     sub.add_argument("--metrics-port", type=_port, metavar="P",
                      help="in Socket Mode: serve GET /healthz and GET /metrics on this port "

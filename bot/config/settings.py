@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from newsbot.storage.db import DEFAULT_BUSY_TIMEOUT_MS
 from newsbot.storage.story_clusters import ClusterSettings
 
 DEFAULT_CONFIG_FILE = "newsbot.yaml"
@@ -61,6 +62,10 @@ class Config:
     gap_topics: tuple[str, ...] = ()
     # Serving
     refresh_seconds: float = 60.0  # how often `newsbot serve` re-reads the articles folder
+    host: str | None = None  # None: 0.0.0.0 for HTTP mode, 127.0.0.1 for Socket Mode's metrics
+    metrics_port: int | None = None  # Socket Mode: /healthz and /metrics on this port
+    # Database
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS  # how long a writer waits for another
     # Index
     max_file_bytes: int = 1 << 20  # a larger article file is recorded as failed, not read
     source: str = field(default="defaults", compare=False)  # where the file came from
@@ -166,6 +171,18 @@ def _optional_non_negative(value: Any) -> float | None:
     return None if value is None else _non_negative(value)
 
 
+def _port(value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ValueError("must be a port number, 0 to 65535")
+    return value
+
+
+def _optional_port(value: Any) -> int | None:
+    return None if value is None else _port(value)
+
+
 def _boolean(value: Any) -> bool:
     if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on"}:
         return True
@@ -216,6 +233,10 @@ SETTINGS: dict[str, Setting] = dict(
         ("scheduler.grace_minutes", Setting("grace_minutes", _non_negative)),
         ("scheduler.timezone", Setting("timezone", _time_zone, "NEWSBOT_TIMEZONE")),
         ("serve.refresh_seconds", Setting("refresh_seconds", _positive_number)),
+        ("serve.host", Setting("host", _optional_text, "NEWSBOT_HOST")),
+        ("serve.metrics_port", Setting("metrics_port", _optional_port, "NEWSBOT_METRICS_PORT")),
+        ("database.busy_timeout_ms",
+         Setting("busy_timeout_ms", _positive_int, "NEWSBOT_BUSY_TIMEOUT_MS")),
         ("sync.interval_minutes", Setting("sync_interval_minutes", _non_negative)),
         ("sync.git_author", Setting("git_author", _text, "NEWSBOT_GIT_AUTHOR")),
         ("sync.git_committer", Setting("git_committer", _optional_text)),

@@ -3,7 +3,7 @@
 The guarantee: an event Slack saw acknowledged is never lost. The Bolt app runs with
 `process_before_response=True`, so Slack's answer waits for the listener, and the listener
 calls `Intake.take`: it records the event in the database, waiting for another writer at
-most `DECISION_WAIT_MS` (Slack wants its answer within 3 s); if the database cannot take it
+most `decision_wait_ms` (Slack wants its answer within 3 s); if the database cannot take it
 (locked beyond that, read-only, corrupt, deleted or replaced), the event goes to the durable
 spool beside it. Only if the spool cannot take it either does `take` raise: the listener
 fails, Slack gets a 5xx (or no ack in Socket Mode) and redelivers later.
@@ -37,14 +37,20 @@ from newsbot.bot.newsroom.decisions import (
     decide,
 )
 from newsbot.bot.newsroom.digest import article_for_message
-from newsbot.storage.db import BUSY_TIMEOUT_MS, Store
+from newsbot.storage.db import Store
 from newsbot.storage.spool import Spool
 
 log = logging.getLogger(__name__)
 
 # How long a decision waits for another writer before it is spooled: well inside the 3 s
 # Slack allows for the answer, leaving time for the spool's fsync and the network.
-DECISION_WAIT_MS = min(1_500, BUSY_TIMEOUT_MS)
+MAX_DECISION_WAIT_MS = 1_500  # Slack wants its answer within 3 s
+
+
+def decision_wait_ms(store: Store) -> int:
+    """How long a decision waits for another writer before it goes to the spool."""
+    return min(MAX_DECISION_WAIT_MS, store.busy_timeout_ms)
+
 SPOOLED = "spooled"  # Outcome.outcome of an event kept in the spool for later
 
 
@@ -118,8 +124,9 @@ class Intake:
 
     RETRY_SECONDS = 1.0
 
-    def __init__(self, store: Store, spool: Spool, wait_ms: int = DECISION_WAIT_MS) -> None:
-        self.store, self.spool, self.wait_ms = store, spool, wait_ms
+    def __init__(self, store: Store, spool: Spool, wait_ms: int | None = None) -> None:
+        self.store, self.spool = store, spool
+        self.wait_ms = decision_wait_ms(store) if wait_ms is None else wait_ms
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decisions")
         self._down_until = 0.0  # time.monotonic() before which the database is not tried
 
@@ -162,10 +169,11 @@ Applied = Callable[[DecisionEvent, str, Outcome], None]
 
 
 def apply_spool(store: Store, spool: Spool, on_applied: Applied | None = None,
-                wait_ms: int = DECISION_WAIT_MS) -> int:
+                wait_ms: int | None = None) -> int:
     """Record the spooled events, oldest first, each exactly once; returns how many left
     the spool. Stops at the first one the database still refuses (tried again next time).
     `on_applied(event, article_id, outcome)` follows each recorded one (e.g. a redraw)."""
+    wait_ms = decision_wait_ms(store) if wait_ms is None else wait_ms
     entries = spool.pending()  # one read of the file per pass (this runs every second)
     if not entries:
         return 0
