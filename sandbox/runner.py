@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsbot.bot.app.serve import build_app, drain_listeners, web_client
 from newsbot.bot.app.web_server import Routes, SlackEvents, WebServer
-from newsbot.bot.config.settings import Config
+from newsbot.bot.config.settings import Config, articles_folder_problem
 from newsbot.bot.newsroom.digest import DigestOptions, PlannedDigest, plan_digest
 from newsbot.bot.services.health import Health
 from newsbot.bot.services.refresh import IndexRefresher
@@ -98,9 +98,9 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         """Index, start everything, post the first digest; then the page is ready."""
-        if not self.config.articles.is_dir():
-            raise SandboxError(f"the articles folder {self.config.articles} does not exist "
-                               "(set --articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml)")
+        problem = articles_folder_problem(self.config.articles)
+        if problem:
+            raise SandboxError(problem)
         _keep_loopback_off_proxies(os.environ)
         try:
             self._start_parts()

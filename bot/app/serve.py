@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsbot.bot.app.web_server import EVENTS_PATH, Routes, SlackEvents, WebServer
-from newsbot.bot.config.settings import Config, ConfigError
+from newsbot.bot.config.settings import Config, ConfigError, articles_folder_problem
 from newsbot.bot.newsroom.admins import AdminCheck
 from newsbot.bot.newsroom.schedules import apply_config_schedules, list_schedules
 from newsbot.bot.services import metrics
@@ -278,9 +278,9 @@ def serve(
     redraws, then stop the scheduler (waiting for running jobs, up to a bound).
     """
     store, spool = open_store(config.db, config.busy_timeout_ms)
-    if not config.articles.is_dir():
-        raise StartupError(f"the articles folder {config.articles} does not exist (set "
-                           "--articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml)")
+    problem = articles_folder_problem(config.articles)
+    if problem:
+        raise StartupError(problem)
     refresher = IndexRefresher(store, config)
     refresher()
     metrics.watch_index_age(refresher.seconds_since_success)

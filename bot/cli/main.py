@@ -18,7 +18,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from newsbot.bot.config.settings import MAX_WHOLE_NUMBER, Config, ConfigError, load_config
+from newsbot.bot.config.settings import (
+    MAX_WHOLE_NUMBER,
+    Config,
+    ConfigError,
+    articles_folder_problem,
+    load_config,
+)
 from newsbot.bot.newsroom.article import Article
 from newsbot.bot.newsroom.decisions import (
     Decision,
@@ -72,12 +78,9 @@ class Context:
         """Refresh the index unless --no-refresh was given."""
         if getattr(self.args, "no_refresh", False) and not force:
             return None
-        folder = self.config.articles
-        if not folder.is_dir():
-            raise UsageError(
-                f"the articles folder {folder} does not exist "
-                "(set --articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml)"
-            )
+        problem = articles_folder_problem(self.config.articles)
+        if problem:
+            raise UsageError(problem)
         progress = None if self.json or not sys.stderr.isatty() else _progress_bar
         report = refresh_index(self.store, self.config, progress)
         if progress:

@@ -30,6 +30,18 @@ class ConfigError(Exception):
     """A setting is wrong; the message names where it came from, the key and why."""
 
 
+WHERE_ARTICLES = "set --articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml"
+
+
+def articles_folder_problem(folder: Path) -> str | None:
+    """Why `folder` cannot be the articles folder, in one line; None when it can."""
+    if folder.is_dir():
+        return None
+    if folder.exists():
+        return f"the articles folder {folder} is not a folder ({WHERE_ARTICLES})"
+    return f"the articles folder {folder} does not exist ({WHERE_ARTICLES})"
+
+
 @dataclass(frozen=True)
 class Config:
     articles: Path = BUNDLED_ARTICLES

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from newsbot.bot.config.settings import Config
+from newsbot.bot.config.settings import Config, articles_folder_problem
 from newsbot.bot.newsroom.article import stamp
 from newsbot.bot.newsroom.decisions import PUBLISH, Decision, standing_decisions
 from newsbot.bot.services import metrics
@@ -212,8 +212,9 @@ def sync_decisions(
     holds the lock past `lock_timeout` seconds.
     """
     root = Path(config.articles)
-    if not root.is_dir():
-        raise SyncError(f"the articles folder {root} does not exist")
+    problem = articles_folder_problem(root)
+    if problem:
+        raise SyncError(problem)
     real_root = root.resolve()
     if dry_run:
         report = _report(_plan_all(store, real_root), dry_run=True)
