@@ -19,13 +19,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from newsbot.bot.config.settings import (
-    MAX_WHOLE_NUMBER,
     Config,
     ConfigError,
     articles_folder_problem,
     load_config,
 )
 from newsbot.bot.newsroom.article import Article
+from newsbot.bot.newsroom.checks import MAX_WHOLE_NUMBER
 from newsbot.bot.newsroom.decisions import (
     Decision,
     UnknownArticle,

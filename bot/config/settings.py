@@ -9,7 +9,6 @@ to the file, elsewhere to the working directory.
 from __future__ import annotations
 
 import difflib
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from newsbot.bot.newsroom import checks
 from newsbot.storage.db import DEFAULT_BUSY_TIMEOUT_MS
 from newsbot.storage.story_clusters import ClusterSettings
 
@@ -90,35 +90,32 @@ class Config:
                                window_hours=self.clusters_window_hours)
 
 
-# --- value checks: each takes the raw value and returns the clean one or raises ValueError
+# --- value checks (bot.newsroom.checks), and the compositions only settings need
 
 
-def _path(value: Any) -> Path:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be a path (text)")
-    return Path(value).expanduser()
+def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`check`, with null (YAML's `null`, `~` or nothing) meaning "not set"."""
+    return lambda value: None if value is None else check(value)
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be non-empty text")
-    return value.strip()
+def _positive_int(value: Any) -> int:
+    return checks.whole_number(value, minimum=1)
 
 
-def _optional_text(value: Any) -> str | None:
-    return None if value is None else _text(value)
+def _non_negative(value: Any) -> float:
+    return checks.number(value, minimum=0)
 
 
-def _names(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = value.split(",")
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("must be a list of text values")
-    return tuple(v.strip() for v in value if v.strip())
+def _positive_number(value: Any) -> float:
+    return checks.number(value, above=0)
+
+
+def _fraction(value: Any) -> float:
+    return checks.number(value, above=0, maximum=1)
 
 
 def _patterns(value: Any) -> tuple[str, ...]:
-    patterns = _names(value)
+    patterns = checks.names(value)
     if not patterns:
         # no pattern matches no file, and a refresh would then forget every article
         raise ValueError("must name at least one file pattern, e.g. ['*.md', '*.txt']")
@@ -126,83 +123,10 @@ def _patterns(value: Any) -> tuple[str, ...]:
 
 
 def _emoji(value: Any) -> tuple[str, ...]:
-    names = tuple(name.strip(":") for name in _names(value))
+    names = tuple(name.strip(":") for name in checks.names(value))
     if not names:
         raise ValueError("must name at least one emoji")
     return names
-
-
-MAX_WHOLE_NUMBER = 2**63 - 1  # SQLite's largest integer: a LIMIT beyond it cannot be bound
-
-
-def _positive_int(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("must be a whole number of 1 or more")
-    if value > MAX_WHOLE_NUMBER:
-        raise ValueError(f"must be at most {MAX_WHOLE_NUMBER}")
-    return value
-
-
-def _finite(value: int | float) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        return False
-
-
-def _non_negative(value: Any) -> float:
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ValueError("must be a number of 0 or more") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError("must be a number of 0 or more")
-    if not _finite(value):  # nan passes `< 0`; nan and inf break date arithmetic later
-        raise ValueError("must be a finite number of 0 or more")
-    return value
-
-
-def _positive_number(value: Any) -> float:
-    number = _non_negative(value)
-    if number == 0:
-        raise ValueError("must be a number above 0")
-    return number
-
-
-def _fraction(value: Any) -> float:
-    number = _positive_number(value)
-    if number > 1:
-        raise ValueError("must be a number above 0 and at most 1")
-    return float(number)
-
-
-def _optional_non_negative(value: Any) -> float | None:
-    return None if value is None else _non_negative(value)
-
-
-def _port(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
-        raise ValueError("must be a port number, 0 to 65535")
-    return value
-
-
-def _optional_port(value: Any) -> int | None:
-    return None if value is None else _port(value)
-
-
-def _boolean(value: Any) -> bool:
-    if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on"}:
-        return True
-    if isinstance(value, str) and value.strip().lower() in {"0", "false", "no", "off"}:
-        return False
-    if not isinstance(value, bool):
-        raise ValueError("must be true or false")
-    return value
 
 
 def _schedules(value: Any) -> tuple[dict, ...]:
@@ -230,37 +154,39 @@ class Setting:
 # File keys (dotted for nested sections) -> the Config attribute they set.
 SETTINGS: dict[str, Setting] = dict(
     [
-        ("articles", Setting("articles", _path, "NEWSBOT_ARTICLES")),
-        ("db", Setting("db", _path, "NEWSBOT_DB")),
+        ("articles", Setting("articles", checks.path, "NEWSBOT_ARTICLES")),
+        ("db", Setting("db", checks.path, "NEWSBOT_DB")),
         ("patterns", Setting("patterns", _patterns, "NEWSBOT_PATTERNS")),
         ("digest.top", Setting("digest_top", _positive_int, "NEWSBOT_DIGEST_TOP")),
-        ("digest.in_thread", Setting("digest_in_thread", _boolean)),
-        ("digest.repost_after_days", Setting("digest_repost_after_days", _optional_non_negative)),
-        ("digest.nothing_new", Setting("digest_nothing_new", _boolean)),
+        ("digest.in_thread", Setting("digest_in_thread", checks.boolean)),
+        ("digest.repost_after_days", Setting("digest_repost_after_days", _optional(_non_negative))),
+        ("digest.nothing_new", Setting("digest_nothing_new", checks.boolean)),
         ("reactions.publish", Setting("publish_emoji", _emoji)),
         ("reactions.skip", Setting("skip_emoji", _emoji)),
-        ("editors", Setting("editors", _names, "NEWSBOT_EDITORS")),
-        ("admins", Setting("admins", _names, "NEWSBOT_ADMINS")),
+        ("editors", Setting("editors", checks.names, "NEWSBOT_EDITORS")),
+        ("admins", Setting("admins", checks.names, "NEWSBOT_ADMINS")),
         ("schedules", Setting("schedules", _schedules)),
         ("scheduler.grace_minutes", Setting("grace_minutes", _non_negative)),
         ("scheduler.timezone", Setting("timezone", _time_zone, "NEWSBOT_TIMEZONE")),
         ("serve.refresh_seconds", Setting("refresh_seconds", _positive_number)),
-        ("serve.host", Setting("host", _optional_text, "NEWSBOT_HOST")),
-        ("serve.metrics_port", Setting("metrics_port", _optional_port, "NEWSBOT_METRICS_PORT")),
+        ("serve.host", Setting("host", _optional(checks.text), "NEWSBOT_HOST")),
+        ("serve.metrics_port",
+         Setting("metrics_port", _optional(checks.port), "NEWSBOT_METRICS_PORT")),
         ("database.busy_timeout_ms",
          Setting("busy_timeout_ms", _positive_int, "NEWSBOT_BUSY_TIMEOUT_MS")),
         ("sync.interval_minutes", Setting("sync_interval_minutes", _non_negative)),
-        ("sync.git_author", Setting("git_author", _text, "NEWSBOT_GIT_AUTHOR")),
-        ("sync.git_committer", Setting("git_committer", _optional_text)),
-        ("sync.git_commit", Setting("sync_git_commit", _boolean)),
+        ("sync.git_author", Setting("git_author", checks.text, "NEWSBOT_GIT_AUTHOR")),
+        ("sync.git_committer", Setting("git_committer", _optional(checks.text))),
+        ("sync.git_commit", Setting("sync_git_commit", checks.boolean)),
         ("index.max_file_bytes", Setting("max_file_bytes", _positive_int,
                                          "NEWSBOT_MAX_FILE_BYTES")),
-        ("clusters.enabled", Setting("clusters_enabled", _boolean, "NEWSBOT_CLUSTERS_ENABLED")),
+        ("clusters.enabled",
+         Setting("clusters_enabled", checks.boolean, "NEWSBOT_CLUSTERS_ENABLED")),
         ("clusters.similarity",
          Setting("clusters_similarity", _fraction, "NEWSBOT_CLUSTERS_SIMILARITY")),
         ("clusters.window_hours",
          Setting("clusters_window_hours", _positive_number, "NEWSBOT_CLUSTERS_WINDOW_HOURS")),
-        ("gaps.topics", Setting("gap_topics", _names)),
+        ("gaps.topics", Setting("gap_topics", checks.names)),
     ]
 )
 _PATH_ATTRIBUTES = {"articles", "db"}

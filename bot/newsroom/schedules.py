@@ -18,18 +18,17 @@ import datetime as dt
 import difflib
 import hashlib
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from newsbot.bot.newsroom import checks
 from newsbot.bot.newsroom.cron import build_trigger, parse_cron, zone
 from newsbot.bot.newsroom.digest import DigestOptions
 from newsbot.storage.db import Store
 
 ORIGINS = ("config", "slack", "cli")
-SQLITE_MAX_INTEGER = 2**63 - 1
 CONFIG_KEYS = ("id", "channel", "cron", "tz", "top", "topics", "min_quality", "enabled", "kind")
 # What a schedule posts: the digest, the editorial report (bot/report.py) or coverage-gap
 # alerts (bot/gaps.py; `topics` are then the watched topics, `min_quality` their minimum).
@@ -100,29 +99,19 @@ def normalize_channel(text: str, resolve_name: Callable[[str], str | None] | Non
 def check_top(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ScheduleError(f"top '{value}': must be a whole number of 1 or more")
-    if value > SQLITE_MAX_INTEGER:  # SQLite could not store it, nor use it as a LIMIT
-        raise ScheduleError(f"top '{value}': must be at most {SQLITE_MAX_INTEGER}")
-    return value
+    try:
+        return checks.whole_number(value, minimum=1)  # at most SQLite's largest integer
+    except checks.Invalid as error:
+        raise ScheduleError(f"top '{value}': {error}") from None
 
 
 def check_min_quality(value: Any) -> float | None:
     if value is None:
         return None
-    number = value
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            number = None
-    if isinstance(number, bool) or not isinstance(number, (int, float)):
-        raise ScheduleError(f"min_quality '{value}': must be a number")
-    if not math.isfinite(number):  # nan matches nothing, inf everything or nothing
-        raise ScheduleError(f"min_quality '{value}': must be a finite number")
-    return float(number)
+    try:
+        return checks.number(value)  # nan matches nothing, inf everything or nothing
+    except checks.Invalid as error:
+        raise ScheduleError(f"min_quality '{value}': {error}") from None
 
 
 def check_topics(value: Any) -> tuple[str, ...]:

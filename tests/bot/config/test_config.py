@@ -233,3 +233,49 @@ def test_a_missing_articles_folder_is_one_line_and_creates_nothing(newsbot, work
     assert "the articles folder" in result.stderr and "nowhere" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (workdir / "index.db").exists()
+
+
+# --- settings that were read outside the configuration once
+
+
+def test_a_bad_busy_timeout_is_one_line_and_exit_2(tmp_path):
+    """It was parsed at import time: a ValueError traceback instead of this line."""
+    done = run_cli("topics", cwd=tmp_path, env={"NEWSBOT_BUSY_TIMEOUT_MS": "abc"})
+    assert done.code == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "newsbot: error: environment variable NEWSBOT_BUSY_TIMEOUT_MS: key "
+        "'database.busy_timeout_ms': must be a whole number of 1 or more (got 'abc')"]
+
+
+def test_the_busy_timeout_reaches_the_database(tmp_path):
+    """A write waits for another writer as long as the setting says, not the built-in 10 s."""
+    import sqlite3
+    import time
+
+    write_article(tmp_path / "articles", "a.md")
+    env = {"NEWSBOT_ARTICLES": str(tmp_path / "articles"), "NEWSBOT_DB": str(tmp_path / "n.db")}
+    assert run_cli("index", cwd=tmp_path, env=env).code == 0
+    holder = sqlite3.connect(tmp_path / "n.db")
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock throughout
+    try:
+        started = time.monotonic()
+        done = run_cli("decide", "a.md", "publish", "--user", "U1", "--no-refresh", cwd=tmp_path,
+                       env={**env, "NEWSBOT_BUSY_TIMEOUT_MS": "300"})
+        waited = time.monotonic() - started
+    finally:
+        holder.rollback()
+        holder.close()
+    assert done.code != 0 and "locked" in done.stderr
+    assert waited < 8  # the default would have waited 10 s before failing
+
+
+def test_serve_settings_from_the_file_and_the_environment(tmp_path):
+    write_yaml(tmp_path, "serve:\n  host: 10.0.0.5\n  metrics_port: 9464\n"
+                         "database:\n  busy_timeout_ms: 2500\n")
+    config = load_config(env={}, cwd=tmp_path)
+    assert (config.host, config.metrics_port, config.busy_timeout_ms) == ("10.0.0.5", 9464, 2500)
+    config = load_config(env={"NEWSBOT_METRICS_PORT": "0", "NEWSBOT_HOST": "127.0.0.2"},
+                         cwd=tmp_path)
+    assert (config.host, config.metrics_port) == ("127.0.0.2", 0)
+    assert "must be a port number, 0 to 65535" in config_error(
+        env={"NEWSBOT_METRICS_PORT": "70000"}, cwd=tmp_path)
