@@ -2,6 +2,8 @@
 
 newsbot must work there exactly as in a checkout: `index` and `digest` on the bundled
 examples, `sandbox` serving its page, and `serve` without credentials refusing (exit 2).
+The wheel itself holds one top-level import package, `newsbot`, and every module of the
+checkout's folders under it.
 Only the standard library: this runs in the fresh venv the wheel was installed into.
 """
 
@@ -13,16 +15,19 @@ import signal
 import subprocess
 import sys
 import urllib.request
+import zipfile
 from pathlib import Path
 
-NEWSBOT = sys.argv[1]
+NEWSBOT, WHEEL = sys.argv[1], sys.argv[2]
+REPO = Path(__file__).resolve().parent.parent
+FOLDERS = ("bot", "handlers", "sandbox", "storage")
 ENV = {k: v for k, v in os.environ.items()
        if not k.startswith(("NEWSBOT_", "SLACK_", "PYTHONPATH"))
        and k.lower() not in ("http_proxy", "https_proxy")}
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # every article of the checkout's bundled folder must be in the wheel
-BUNDLED = sum(1 for p in (Path(__file__).resolve().parent.parent / "bot" / "examples"
-                          / "articles").rglob("*") if p.suffix in (".md", ".txt"))
+BUNDLED = sum(1 for p in (REPO / "bot" / "examples" / "articles").rglob("*")
+              if p.suffix in (".md", ".txt"))
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -37,7 +42,22 @@ def check(condition: object, what: str, detail: object = "") -> None:
         sys.exit(f"wheel smoke test FAILED: {what}\n{detail}")
 
 
+def check_wheel() -> None:
+    with zipfile.ZipFile(WHEEL) as wheel:
+        names = set(wheel.namelist())
+        top_level = next(wheel.read(n).decode() for n in names if n.endswith("/top_level.txt"))
+    check(top_level.split() == ["newsbot"], "top_level.txt lists only newsbot", top_level)
+    modules = {"newsbot/" + str(p.relative_to(REPO)) for folder in FOLDERS
+               for p in (REPO / folder).rglob("*.py") if "__pycache__" not in p.parts}
+    check(modules <= names, "every module of the checkout is in the wheel",
+          sorted(modules - names))
+    outside = sorted(n for n in names if not n.startswith(("newsbot/", "newsbot-")))
+    check(not outside, "nothing outside newsbot/ and its dist-info", outside)
+    print(f"wheel: top_level.txt lists newsbot; {len(modules)} modules under newsbot/")
+
+
 def main() -> None:
+    check_wheel()
     check(not any(Path.cwd().iterdir()), "the folder is not empty", list(Path.cwd().iterdir()))
     index = run("index", "--json")
     check(index.returncode == 0, "newsbot index", index.stderr)
