@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench_index import ensure_corpus
-from newsbot.bot.app.serve import web_client
+from newsbot.bot.app.slack_client import web_client
 from newsbot.bot.newsroom.digest import DigestOptions, plan_digest
 from newsbot.bot.newsroom.lookup import list_topics
 from newsbot.handlers.posting.digest_post import post_digest

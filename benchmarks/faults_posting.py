@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from newsbot.bot.app.serve import web_client
+from newsbot.bot.app.slack_client import web_client
 from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
 from newsbot.bot.newsroom.digest import DigestOptions, plan_digest
 from newsbot.bot.newsroom.fires import recent_runs

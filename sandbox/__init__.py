@@ -1,9 +1,9 @@
 """A local stand-in for Slack: the Web API look-alike, and Slack's side of requests to an app.
 
-- `SlackLookalike` (slack_api.py): a workspace's state and Web API on 127.0.0.1, for
+- `SlackLookalike` (lookalike.py): a workspace's state and Web API on 127.0.0.1, for
   `slack_sdk.WebClient(base_url=lookalike.base_url)`; records calls, injects faults,
   announces changes, forwards users' actions to the app as events.
-- `SignedSlackClient` (slack_client.py): sends an app signed slash commands, events and
+- `SignedSlackClient` (signed_requests.py): sends an app signed slash commands, events and
   button clicks over HTTP, as Slack does.
 - `Redelivery` (redelivery.py): delivers again what was not acknowledged, as Slack does;
   `ServeProcess` (serve_process.py) and `FaultSite` (fault_site.py): `newsbot serve --http`

@@ -27,13 +27,11 @@ import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from newsbot.sandbox.runner import ActionRefused
-
-if TYPE_CHECKING:
-    from newsbot.sandbox.runner import Sandbox
+from newsbot.sandbox.bundled_images import BundledImages
+from newsbot.sandbox.lookalike import SlackLookalike
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +47,36 @@ CSP = ("default-src 'self'; img-src * data:; script-src 'self'; style-src 'self'
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 
+class ActionRefused(Exception):
+    """A page action Slack would refuse too (e.g. already_reacted); `error` says why."""
+
+    def __init__(self, error: str, status: int = 400) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+
+
+class PageBackend(Protocol):
+    """What the page needs of the sandbox that serves it (sandbox/runner.py): what to
+    draw, and the user's actions, which raise ActionRefused when Slack would refuse."""
+
+    images: BundledImages
+    slack: SlackLookalike | None
+
+    def state(self) -> dict[str, Any]: ...
+    def wait_for_change(self, since: int, timeout: float) -> int: ...
+    def react(self, channel: str, ts: str, name: str, add: bool = True) -> None: ...
+    def click(self, *, action_id: str, block_id: str, channel: str | None = None,
+              ts: str | None = None, ephemeral: bool = False, home: bool = False) -> None: ...
+    def command(self, channel: str, text: str) -> None: ...
+    def open_home(self) -> None: ...
+    def sync(self, dry_run: bool) -> dict[str, Any]: ...
+
+
 class PageServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, sandbox: Sandbox, host: str, port: int) -> None:
+    def __init__(self, sandbox: PageBackend, host: str, port: int) -> None:
         self.sandbox = sandbox
         super().__init__((host, port), _Handler)
         self._thread: threading.Thread | None = None

@@ -2,10 +2,11 @@
 
 `newsbot sandbox` (and `newsbot serve` without any Slack credentials) lets an editor try
 the whole loop on a laptop before IT installs the Slack app. Nothing is simulated on
-the bot's side: the app is `build_app` as in production, served in HTTP mode by the
-production server (handlers.web_server) with a signing secret made up for this run,
-talking to the Web API look-alike (sandbox.slack_api) instead of slack.com. The first
-digest is posted through `post_digest`, as the scheduler and `newsbot digest --post` do.
+the bot's side: it is the runtime `newsbot serve --http` runs (bot/app/runtime.py), with
+every job (schedules fire here too), served by the production server on 127.0.0.1 with
+a signing secret made up for this run, and talking to the Web API look-alike
+(sandbox/lookalike.py) instead of slack.com. The first digest is posted through
+`post_digest`, as the scheduler and `newsbot digest --post` do.
 
 What the page's user does reaches the app as Slack would send it, as signed HTTP:
 - a reaction is a `reactions.add`/`reactions.remove` call with the sandbox user's token;
@@ -28,26 +29,19 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from newsbot.bot.app.serve import build_app, drain_listeners, web_client
-from newsbot.bot.app.web_server import Routes, SlackEvents, WebServer
+from newsbot.bot.app.runtime import Runtime
+from newsbot.bot.app.slack_client import web_client
 from newsbot.bot.config.settings import Config, articles_folder_problem
 from newsbot.bot.newsroom.digest import DigestOptions, PlannedDigest, plan_digest
-from newsbot.bot.services.health import Health
-from newsbot.bot.services.refresh import IndexRefresher
-from newsbot.bot.services.scheduler import DigestScheduler
 from newsbot.handlers.posting.digest_post import post_digest
-from newsbot.handlers.posting.redrawer import Redrawer
 from newsbot.sandbox.bundled_images import BundledImages
 from newsbot.sandbox.lookalike import SlackLookalike
+from newsbot.sandbox.page_server import ActionRefused, PageServer
 from newsbot.sandbox.signed_requests import SignedSlackClient
 from newsbot.sandbox.workspace import SlackError, SlackUser, Workspace
 from newsbot.storage.db import Store
-from slack_sdk import WebClient
-
-if TYPE_CHECKING:
-    from newsbot.sandbox.page_server import PageServer
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +59,6 @@ class SandboxError(Exception):
     """The sandbox cannot start (e.g. no articles folder); the message says why."""
 
 
-class ActionRefused(Exception):
-    """A page action Slack would refuse too (e.g. already_reacted); `error` says why."""
-
-    def __init__(self, error: str, status: int = 400) -> None:
-        super().__init__(error)
-        self.error = error
-        self.status = status
-
-
 class Sandbox:
     """The look-alike, the app and the page, started together and stopped together."""
 
@@ -86,11 +71,8 @@ class Sandbox:
         self.store: Store | None = None
         self.slack: SlackLookalike | None = None
         self.client: SignedSlackClient | None = None
-        self._app_server: WebServer | None = None
-        self._app = None
-        self._redrawer: Redrawer | None = None
+        self.runtime: Runtime | None = None
         self._page: PageServer | None = None
-        self._scheduler: DigestScheduler | None = None
         self.images = BundledImages()
         self.stopping = threading.Event()
 
@@ -110,32 +92,23 @@ class Sandbox:
         return self
 
     def _start_parts(self) -> None:
-        from newsbot.sandbox.page_server import PageServer
-
         self._page = PageServer(self, HOST, self.port)  # first: a busy port fails at once
-        self.store = Store(self.config.db, self.config.busy_timeout_ms)
-        refresher = IndexRefresher(self.store, self.config)
-        refresher()
         self.slack = SlackLookalike(channels={CHANNEL_ID: CHANNEL_NAME}, users=(self.user,),
                                     host=HOST).start()
         signing_secret = secrets.token_urlsafe(24)  # made up per run, known to both sides
-        self._redrawer = Redrawer(self._bot_client(), self.store).start()
-        app = self._app = build_app(self.config, self.store, self._bot_client(), signing_secret,
-                                    self._redrawer)
-        health = Health(self.store, refresh_seconds=self.config.refresh_seconds,
-                        index_age_seconds=refresher.seconds_since_success)
-        self._app_server = WebServer(Routes(health, SlackEvents(app, signing_secret)), HOST, 0)
-        self._app_server.start_in_thread()
+        bot_client = web_client(self.slack.bot_token, self.slack.base_url)
+        self.runtime = Runtime(self.config, bot_client, signing_secret).start()
+        self.store = self.runtime.store
+        app_server = self.runtime.open_http(HOST, 0)
+        app_server.start_in_thread()
         self.client = SignedSlackClient(
-            f"{self._app_server.url}/slack/events", signing_secret,
+            f"{app_server.url}/slack/events", signing_secret,
             team_id=self.slack.workspace.team_id, team_domain=self.slack.workspace.team_domain,
             api_app_id=self.slack.workspace.app_id, bot_user_id=self.slack.bot_user_id,
             response_url_factory=self.slack.new_response_url,
         )
         self.slack.event_sink = self._forward_event
-        self._scheduler = DigestScheduler(self.store, lambda *_: None, digests=False)
-        self._scheduler.add_interval_job(refresher, self.config.refresh_seconds, "index-refresh")
-        self._scheduler.start()
+        self.runtime.start_jobs()
         self.digest = self._post_first_digest()
         self._page.start_in_thread()
 
@@ -144,18 +117,9 @@ class Sandbox:
         if self._page is not None:
             self._page.stop()
             self._page = None
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
-            self._scheduler = None
-        if self._app_server is not None:
-            self._app_server.stop()
-            self._app_server = None
-        if self._app is not None:
-            drain_listeners(self._app)
-            self._app = None
-        if self._redrawer is not None:
-            self._redrawer.stop()
-            self._redrawer = None
+        if self.runtime is not None:
+            self.runtime.stop()
+            self.runtime = None
         if self.slack is not None:
             self.slack.stop()
 
@@ -172,21 +136,17 @@ class Sandbox:
             raise RuntimeError("the sandbox is not running: call start() first")
         return self._page.url
 
-    def _bot_client(self) -> WebClient:
-        assert self.slack is not None
-        return web_client(self.slack.bot_token, self.slack.base_url)
-
     def _post_first_digest(self) -> PlannedDigest:
         """The digest production would post, so the page shows the real thing at once.
 
         The look-alike starts empty on every run, so articles an earlier run posted may
         be posted again (repost_after_days=0), and each run's digest has its own key.
         """
-        assert self.store is not None
+        assert self.store is not None and self.runtime is not None
         plan = plan_digest(self.store, CHANNEL_ID, DigestOptions(top=self.config.digest_top),
                            key=f"sandbox:{uuid.uuid4().hex}",
                            in_thread=self.config.digest_in_thread, repost_after_days=0)
-        return post_digest(self._bot_client(), self.store, plan,
+        return post_digest(self.runtime.client, self.store, plan,
                            post_when_empty=self.config.digest_nothing_new)
 
     def _forward_event(self, event: dict[str, Any]) -> object:

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from newsbot.bot.app.serve import build_app, drain_listeners, web_client
-from newsbot.bot.app.web_server import Routes, SlackEvents, WebServer
+from newsbot.bot.app.runtime import Runtime
+from newsbot.bot.app.slack_client import web_client
+from newsbot.bot.app.web_server import WebServer
 from newsbot.bot.cli.main import main
 from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
 from newsbot.bot.newsroom.digest import DigestOptions, plan_digest
-from newsbot.bot.services.health import Health
 from newsbot.handlers.posting.digest_post import post_digest
 from newsbot.handlers.posting.redrawer import Redrawer
 from newsbot.sandbox import SignedSlackClient, SlackLookalike
@@ -271,6 +271,7 @@ class Newsroom:
     config: Config
     server: WebServer
     redrawer: Redrawer | None = None  # with manual_redraw: the test runs each redraw pass
+    runtime: Runtime | None = None
 
     def post_digest(self, top: int = 3, **kwargs) -> object:
         plan = plan_digest(self.store, CHANNEL, DigestOptions(top=top), **kwargs)
@@ -287,33 +288,32 @@ class Newsroom:
 @contextlib.contextmanager
 def start_newsroom(tmp_path: Path, manual_redraw: bool = False,
                    **config_overrides) -> Iterator[Newsroom]:
-    """The bundled articles indexed, the look-alike, and the real Bolt app served over HTTP
-    with listeners after the ack, as `newsbot serve --http` runs it.
+    """The bundled articles indexed, the look-alike, and the runtime `newsbot serve --http`
+    runs (bot/app/runtime.py), served over HTTP on loopback.
 
     With `manual_redraw`, no thread polls the redraw queue: the test calls
     `newsroom.redrawer.redraw_now()` and knows exactly which redraws ran."""
     articles = tmp_path / "articles"
     shutil.copytree(BUNDLED_ARTICLES, articles)
+    # Each article on its own unless a test asks for story clusters: these tests count and
+    # order articles one by one (tests/storage/test_clusters.py covers the stories).
+    config_overrides.setdefault("clusters_enabled", False)
     config = Config(articles=articles, db=tmp_path / "newsbot.db", **config_overrides)
-    store = Store(config.db)
-    refresh(store, articles)
     with SlackLookalike() as slack:
-        bot_client = web_client(slack.bot_token, slack.base_url)
-        redrawer = Redrawer(bot_client, store)
-        if not manual_redraw:
-            redrawer.start()
-        app = build_app(config, store, bot_client, SECRET, redrawer)
-        server = WebServer(Routes(Health(store), SlackEvents(app, SECRET)), "127.0.0.1", 0)
-        server.start_in_thread()
+        runtime = Runtime(config, web_client(slack.bot_token, slack.base_url), SECRET,
+                          redraw_thread=not manual_redraw)
         try:
+            runtime.start()
+            server = runtime.open_http("127.0.0.1", 0)
+            server.start_in_thread()
+            runtime.start_jobs()
+            assert runtime.store is not None and runtime.redrawer is not None
             client = SignedSlackClient(f"{server.url}/slack/events", SECRET,
                                        response_url_factory=slack.new_response_url)
-            yield Newsroom(slack, client, store, config, server,
-                           redrawer if manual_redraw else None)
+            yield Newsroom(slack, client, runtime.store, config, server,
+                           runtime.redrawer if manual_redraw else None, runtime)
         finally:
-            server.stop()
-            drain_listeners(app)
-            redrawer.stop()
+            runtime.stop()
 
 
 @pytest.fixture

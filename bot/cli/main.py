@@ -156,13 +156,9 @@ def cmd_digest(ctx: Context) -> int:
 
 def _post_digest(ctx: Context, options: DigestOptions) -> int:
     """Post the digest to Slack through the same code the scheduler uses."""
-    from newsbot.bot.app.serve import (
-        AUTH_ERRORS,
-        credentials_from_env,
-        explain_slack_failure,
-        slack_error_code,
-        web_client,
-    )
+    from newsbot.bot.app.slack_client import web_client
+    from newsbot.bot.app.startup import AUTH_ERRORS, explain_slack_failure, slack_error_code
+    from newsbot.bot.config.slack_credentials import credentials_from_env
     from newsbot.handlers.posting.digest_post import DigestPostError, post_digest
 
     if not ctx.args.channel:
@@ -199,7 +195,8 @@ def _post_digest(ctx: Context, options: DigestOptions) -> int:
 
 def cmd_serve(ctx: Context) -> int:
     from newsbot.bot.app.logs import setup_logging
-    from newsbot.bot.app.serve import credentials_from_env, no_slack_credentials, serve
+    from newsbot.bot.app.serve import serve
+    from newsbot.bot.config.slack_credentials import credentials_from_env, no_slack_credentials
 
     args = ctx.args
     if no_slack_credentials(os.environ):
@@ -456,7 +453,8 @@ def cmd_schedule(ctx: Context) -> int:
 
 def _slack_client():
     """A Web API client when SLACK_BOT_TOKEN is set (names resolved, channels checked)."""
-    from newsbot.bot.app.serve import credentials_from_env, web_client
+    from newsbot.bot.app.slack_client import web_client
+    from newsbot.bot.config.slack_credentials import credentials_from_env
 
     if not os.environ.get("SLACK_BOT_TOKEN", "").strip():
         return None
@@ -475,7 +473,7 @@ def _slack_check(client, doing: str) -> Callable[[str], str | None]:
 
 
 def _slack_call(client, doing: str, call: Callable[[], Any]) -> Any:
-    from newsbot.bot.app.serve import explain_slack_failure
+    from newsbot.bot.app.startup import explain_slack_failure
     from slack_sdk.errors import SlackApiError
 
     try:
@@ -540,7 +538,9 @@ def cmd_report(ctx: Context) -> int:
 
 
 def _post_report(ctx: Context, report) -> None:
-    from newsbot.bot.app.serve import credentials_from_env, explain_slack_failure, web_client
+    from newsbot.bot.app.slack_client import web_client
+    from newsbot.bot.app.startup import explain_slack_failure
+    from newsbot.bot.config.slack_credentials import credentials_from_env
     from newsbot.bot.newsroom.schedules import ScheduleError, normalize_channel
     from newsbot.handlers.posting.report_post import ReportPostError, post_report
 

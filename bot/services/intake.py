@@ -25,7 +25,6 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from newsbot.bot.newsroom.decisions import (
@@ -37,6 +36,7 @@ from newsbot.bot.newsroom.decisions import (
     decide,
 )
 from newsbot.bot.newsroom.digest import article_for_message
+from newsbot.bot.services.workers import Workers
 from newsbot.storage.db import Store
 from newsbot.storage.spool import Spool
 
@@ -127,7 +127,7 @@ class Intake:
     def __init__(self, store: Store, spool: Spool, wait_ms: int | None = None) -> None:
         self.store, self.spool = store, spool
         self.wait_ms = decision_wait_ms(store) if wait_ms is None else wait_ms
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decisions")
+        self._writer = Workers(1, "decisions")
         self._down_until = 0.0  # time.monotonic() before which the database is not tried
 
     def take(self, event: DecisionEvent) -> tuple[str | None, Outcome] | None:
@@ -148,6 +148,10 @@ class Intake:
             reason = str(error)
         self._down_until = time.monotonic() + self.RETRY_SECONDS
         return self._spool(event, reason)
+
+    def close(self, timeout: float) -> bool:
+        """Let the event being written finish (up to `timeout`), then end the writer thread."""
+        return self._writer.drain(timeout)
 
     def _spool(self, event: DecisionEvent, reason: str) -> tuple[None, Outcome]:
         new = self.spool.append({**event.to_json(), "spooled_at": time.time()})

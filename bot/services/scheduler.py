@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from apscheduler.executors.pool import BasePoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from newsbot.bot.newsroom.cron import fire_times_between
@@ -49,6 +50,7 @@ from newsbot.bot.newsroom.schedules import (
     list_schedules,
     parse_utc_text,
 )
+from newsbot.bot.services.workers import Workers
 from newsbot.storage.db import Store
 
 log = logging.getLogger("newsbot.scheduler")
@@ -56,6 +58,7 @@ log = logging.getLogger("newsbot.scheduler")
 PostDigest = Callable[[Schedule, dt.datetime], None]
 Clock = Callable[[], dt.datetime]
 
+JOB_THREADS = 10  # APScheduler's default pool size
 MIN_GRACE = dt.timedelta(minutes=1)  # an on-time run is a few milliseconds late
 TICK_JOB = "__schedules_tick"
 
@@ -121,6 +124,7 @@ class DigestScheduler:
         self.now = now
         self.owner = owner or process_name()
         self._scheduler: BackgroundScheduler | None = None
+        self._workers: Workers | None = None  # the threads the jobs run on
         self._jobs: dict[str, tuple[str, str]] = {}  # schedule id -> (cron, tz) of its job
         self._lock = threading.Lock()
         self.digests = digests  # False: only the interval jobs (the sandbox posts no digests)
@@ -223,8 +227,10 @@ class DigestScheduler:
         """Start APScheduler's thread; the first tick (catch-up) runs at once."""
         if self._scheduler is not None:
             return
+        self._workers = Workers(JOB_THREADS, "scheduler")
         self._scheduler = BackgroundScheduler(
             timezone=dt.UTC,
+            executors={"default": _JobsOn(self._workers)},
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": int(self.grace.total_seconds())},
         )
@@ -261,20 +267,18 @@ class DigestScheduler:
                                 id=f"__{name}", name=name)
 
     def shutdown(self, wait: bool = True, timeout: float = 30.0) -> bool:
-        """Stop firing; with `wait`, wait up to `timeout` seconds for running jobs.
-        False when a job was still running at the bound (it is left to the process exit)."""
+        """Stop firing; with `wait`, wait up to `timeout` seconds for running jobs, then
+        join their threads. False when a job was still running at the bound (it is left to
+        the process exit)."""
         scheduler, self._scheduler = self._scheduler, None
+        workers, self._workers = self._workers, None
         self._jobs.clear()
-        if scheduler is None:
+        if scheduler is None or workers is None:
             return True
+        scheduler.shutdown(wait=False)  # no new fires; the jobs running go on
         if not wait:
-            scheduler.shutdown(wait=False)
             return True
-        waiter = threading.Thread(target=scheduler.shutdown, name="scheduler-shutdown",
-                                  daemon=True)
-        waiter.start()
-        waiter.join(timeout)
-        if waiter.is_alive():
+        if not workers.drain(timeout):
             log.warning("scheduler shutdown: a job is still running after %ss", timeout)
             return False
         return True
@@ -358,3 +362,10 @@ class DigestScheduler:
                 self.check(schedule)
             except Exception:
                 log.exception("schedule %s: run failed; the next tick retries", schedule_id)
+
+
+class _JobsOn(BasePoolExecutor):
+    """APScheduler's pool executor on threads of ours, so that shutdown can bound its wait."""
+
+    def __init__(self, workers: Workers) -> None:
+        super().__init__(workers)

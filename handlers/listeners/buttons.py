@@ -40,7 +40,7 @@ from newsbot.bot.newsroom.digest import article_for_message
 from newsbot.bot.newsroom.lookup import article_by_id
 from newsbot.bot.services import metrics
 from newsbot.bot.services.intake import SPOOLED, DecisionEvent, Intake, new_key
-from newsbot.handlers.after_ack import after_ack
+from newsbot.handlers.after_ack import AfterAck
 from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION, escape, mention
 from newsbot.handlers.listeners.home import publish_home
 from newsbot.handlers.listeners.reactions import mapping, text
@@ -62,8 +62,8 @@ def in_home_tab(body: dict) -> bool:
 
 
 def handle_click(
-    intake: Intake, config: Config, client: WebClient, redrawer: Redrawer, body: dict,
-    respond: Respond | None,
+    intake: Intake, config: Config, client: WebClient, redrawer: Redrawer,
+    after_ack: AfterAck, body: dict, respond: Respond | None,
 ) -> Outcome | None:
     """Apply the clicking editor's choice to the button's article; returns once durable."""
     store = intake.store
@@ -190,9 +190,11 @@ def _tell(store: Store, config: Config, client: WebClient, body: dict, respond: 
         log.info("button answer dropped: no response_url", extra={"user": user, "text": text})
 
 
-def register(app: App, intake: Intake, config: Config, redrawer: Redrawer) -> None:
+def register(app: App, intake: Intake, config: Config, redrawer: Redrawer,
+             after_ack: AfterAck) -> None:
     @app.action(re.compile(f"^({PUBLISH_ACTION}|{SKIP_ACTION}|{UNDO_ACTION})$"))
     def on_decision_button(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
-        outcome = handle_click(intake, config, client, redrawer, body, respond)  # raises: no ack
+        outcome = handle_click(intake, config, client, redrawer, after_ack, body,
+                               respond)  # raises: no ack
         ack()
         metrics.decision_outcome("block_actions", outcome)

@@ -27,7 +27,7 @@ from newsbot.bot.newsroom.decisions import (
 from newsbot.bot.newsroom.digest import article_for_message
 from newsbot.bot.services import metrics
 from newsbot.bot.services.intake import DecisionEvent, Intake, new_key
-from newsbot.handlers.after_ack import after_ack
+from newsbot.handlers.after_ack import AfterAck
 from newsbot.handlers.blocks import escape
 from newsbot.handlers.posting.redrawer import Redrawer
 from slack_bolt import App, BoltRequest
@@ -58,8 +58,9 @@ def emoji_kind(reaction: str, config: Config) -> str | None:
 
 
 def handle_reaction(
-    intake: Intake, config: Config, client: WebClient, redrawer: Redrawer, body: dict,
-    bot_user_id: str | None, added: bool, retry_num: str | None = None,
+    intake: Intake, config: Config, client: WebClient, redrawer: Redrawer,
+    after_ack: AfterAck, body: dict, bot_user_id: str | None, added: bool,
+    retry_num: str | None = None,
 ) -> Outcome | None:
     """Record (or retract) the decision a reaction event carries; None when it is not one.
     Returns once the decision is durable; OSError when it could not be kept."""
@@ -138,11 +139,12 @@ def tell_privately(client: WebClient, channel: str, user: str, text: str) -> Non
                     extra={"channel": channel, "user": user, "error": str(error)})
 
 
-def register(app: App, intake: Intake, config: Config, redrawer: Redrawer) -> None:
+def register(app: App, intake: Intake, config: Config, redrawer: Redrawer,
+             after_ack: AfterAck) -> None:
     def listener(added: bool):
         def on_reaction(body: dict, client: WebClient, context: dict, request: BoltRequest) -> None:
             retry = (request.headers.get("x-slack-retry-num") or [None])[0]
-            outcome = handle_reaction(intake, config, client, redrawer, body,
+            outcome = handle_reaction(intake, config, client, redrawer, after_ack, body,
                                       context.get("bot_user_id"), added, retry)
             metrics.decision_outcome("reaction_added" if added else "reaction_removed", outcome)
 

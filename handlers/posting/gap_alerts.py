@@ -1,4 +1,4 @@
-"""Coverage-gap alerts in Slack, and what each kind of schedule posts at its fire time.
+"""Coverage-gap alerts in Slack.
 
 A `kind: gaps` schedule posts one message listing its watched topics that have a gap,
 only when there is at least one, and each topic at most once per channel and day: the
@@ -10,24 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from newsbot.bot.config.settings import Config
-from newsbot.bot.newsroom.gaps import (
-    DEFAULT_HOURS,
-    Gap,
-    claim_alerts,
-    find_gaps,
-    release_alerts,
-    watched_topics,
-)
-from newsbot.bot.newsroom.report import DEFAULT_DAYS, build_report
-from newsbot.bot.newsroom.schedules import Schedule
+from newsbot.bot.newsroom.gaps import Gap, claim_alerts, release_alerts
 from newsbot.handlers.blocks import escape, text_blocks
-from newsbot.handlers.posting.digest_post import scheduled_poster
-from newsbot.handlers.posting.report_post import post_report
 from newsbot.storage.db import Store
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
@@ -85,28 +72,3 @@ def post_gap_alerts(client: WebClient, store: Store, channel: str, gaps: Sequenc
     log.info("gap alerts posted", extra={"channel": channel,
                                          "topics": [g.topic for g in claimed]})
     return claimed
-
-
-def scheduled_poster_by_kind(
-    client: WebClient, store: Store, config: Config
-) -> Callable[[Schedule, dt.datetime], None]:
-    """What the scheduler calls at a fire time: the digest, the report or gap alerts."""
-    post_digest = scheduled_poster(client, store, config)
-
-    def post(schedule: Schedule, fire_time: dt.datetime) -> None:
-        if schedule.kind == "report":
-            report = build_report(store, DEFAULT_DAYS, now=fire_time, tz=schedule.tz)
-            post_report(client, report, schedule.channel)
-        elif schedule.kind == "gaps":
-            now = dt.datetime.now(dt.UTC)
-            topics = watched_topics(store, schedule.topics or config.gap_topics, now)
-            gaps = find_gaps(store, topics, hours=DEFAULT_HOURS,
-                             min_quality=schedule.min_quality, now=now)
-            day = fire_time.astimezone(ZoneInfo(schedule.tz)).date()
-            post_gap_alerts(client, store, schedule.channel, gaps, hours=DEFAULT_HOURS,
-                            min_quality=schedule.min_quality, day=day,
-                            schedule_id=schedule.id, now=now)
-        else:
-            post_digest(schedule, fire_time)
-
-    return post

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from newsbot.bot.app.serve import web_client
+from newsbot.bot.app.slack_client import web_client
 from newsbot.bot.config.settings import BUNDLED_ARTICLES
 from newsbot.bot.newsroom.decisions import decide
 from newsbot.bot.newsroom.digest import (

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from newsbot.bot.app.serve import web_client
+from newsbot.bot.app.slack_client import web_client
 from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
 from newsbot.bot.newsroom.digest import DigestOptions, load_digest, plan_digest
 from newsbot.bot.newsroom.schedules import ScheduleSpec, add_schedule

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import CHANNEL, EDITOR, start_newsroom
-from newsbot.bot.app.serve import web_client
+from newsbot.bot.app.slack_client import web_client
 from newsbot.bot.newsroom.decisions import decide
 from newsbot.handlers.posting.redrawer import Redrawer
 

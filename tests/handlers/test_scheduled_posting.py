@@ -13,7 +13,7 @@ import datetime as dt
 import shutil
 
 import pytest
-from newsbot.bot.app.serve import web_client
+from newsbot.bot.app.slack_client import web_client
 from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
 from newsbot.bot.newsroom.admins import AdminCheck
 from newsbot.bot.newsroom.fires import recent_runs

@@ -23,7 +23,7 @@ from conftest import (
     texts,
     wait_for_log,
 )
-from newsbot.bot.app.serve import web_client
+from newsbot.bot.app.slack_client import web_client
 from newsbot.bot.newsroom.decisions import PUBLISH, SKIP, UNDO, decide
 from newsbot.bot.newsroom.digest import DigestOptions, load_digest, plan_digest
 from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION

@@ -26,6 +26,7 @@ import pytest
 import yaml
 from conftest import REPO_ROOT, clean_env
 from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
+from newsbot.bot.services.intake import DecisionEvent
 from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
 from newsbot.sandbox.runner import (
     CHANNEL_ID,
@@ -107,9 +108,25 @@ def test_start_posts_the_first_digest_to_newsroom_and_serves_the_page(sandbox: S
 
 def test_everything_listens_on_loopback_only(sandbox: Sandbox):
     assert sandbox._page.server_address[0] == "127.0.0.1"
-    assert sandbox._app_server.server_address[0] == "127.0.0.1"
+    assert sandbox.runtime.server.server_address[0] == "127.0.0.1"
     assert sandbox.slack.url.startswith("http://127.0.0.1:")
     assert sandbox.client.app_url.startswith("http://127.0.0.1:")
+
+
+def test_the_sandbox_applies_spooled_decisions_as_serve_does(sandbox: Sandbox):
+    """The sandbox runs serve's jobs (bot/app/runtime.py): a decision spooled while the
+    database refused it is applied by the spool-apply job, and its message redrawn."""
+    assert sandbox.runtime is not None and sandbox.runtime.spool is not None
+    message = sandbox.digest.messages[0]
+    sandbox.runtime.spool.append(DecisionEvent(
+        key="Ev-spooled", action="publish", user_id=SANDBOX_USER.id, source="reaction",
+        event_us=1_700_000_000_000_000, received_at="2026-01-01T00:00:00.000Z",
+        channel=CHANNEL_ID, message_ts=message.ts).to_json())
+    sandbox.slack.wait_until(lambda: "*Published* by" in json.dumps(
+        sandbox.slack.workspace.message(CHANNEL_ID, message.ts)["blocks"]))
+    assert [row["event_key"] for row in sandbox.store.query("SELECT event_key FROM decision_log")
+            ] == ["Ev-spooled"]
+    assert sandbox.runtime.spool.depth() == 0
 
 
 def test_the_forwarded_events_are_the_ones_the_manifest_subscribes_to():

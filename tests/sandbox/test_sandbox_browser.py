@@ -11,6 +11,7 @@ sandbox-thread.png, sandbox-home.png, sandbox-narrow.png).
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import os
 import re
@@ -294,3 +295,20 @@ def test_news_report_in_the_page_shows_the_uploaded_chart(page, sandbox: Sandbox
     if screenshot:
         answer.scroll_into_view_if_needed()
         page.screenshot(path=screenshot)
+
+
+def test_a_schedule_added_in_the_page_posts_its_digest_there_at_its_time(page, sandbox: Sandbox):
+    """The sandbox runs serve's scheduler (bot/app/runtime.py): a schedule for the coming
+    minute, typed as `/news schedule add`, posts its digest into the channel on the page."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".bk-header")).to_have_count(1)  # the digest posted at start
+    # the minute of now + 65 s starts 5 to 65 s from now: after the schedule exists
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=65)
+    box = page.get_by_role("textbox", name="Message")
+    box.fill(f'/news schedule add #newsroom "{at.minute} {at.hour} * * *" tz=UTC top=2')
+    box.press("Enter")
+    expect(page.locator(".message.ephemeral")).to_contain_text("Scheduled s1")
+    scheduled = page.locator(".bk-header", has_text="Top 2 unpublished articles")
+    expect(scheduled).to_be_visible(timeout=80_000)
+    expect(page.locator(".bk-header")).to_have_count(2)

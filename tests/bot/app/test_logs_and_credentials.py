@@ -6,8 +6,8 @@ import logging
 
 import pytest
 from newsbot.bot.app.logs import JsonLines
-from newsbot.bot.app.serve import credentials_from_env
 from newsbot.bot.config.settings import ConfigError
+from newsbot.bot.config.slack_credentials import credentials_from_env
 
 
 def test_log_lines_are_json_with_extra_fields_and_redacted_secrets():

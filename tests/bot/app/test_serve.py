@@ -248,7 +248,7 @@ class Served:
     """A running `newsbot serve --http` on loopback, with a digest posted to react on."""
 
     def __init__(self, slack: SlackLookalike, tmp_path: Path) -> None:
-        from newsbot.bot.app.serve import web_client
+        from newsbot.bot.app.slack_client import web_client
         from newsbot.bot.newsroom.digest import DigestOptions, plan_digest
         from newsbot.handlers.posting.digest_post import post_digest
         from newsbot.storage.db import Store

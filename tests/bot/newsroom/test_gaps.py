@@ -7,11 +7,11 @@ import datetime as dt
 
 import pytest
 from conftest import Raw, write_article
-from newsbot.bot.app.serve import web_client
+from newsbot.bot.app.slack_client import web_client
 from newsbot.bot.config.settings import load_config
 from newsbot.bot.newsroom.schedules import apply_config_schedules, get_schedule, list_schedules
 from newsbot.bot.services.scheduler import FAILED_RUN, POSTED, DigestScheduler
-from newsbot.handlers.posting.gap_alerts import scheduled_poster_by_kind
+from newsbot.handlers.posting.by_kind import scheduled_poster_by_kind
 from newsbot.sandbox import SlackLookalike
 from newsbot.storage.db import Store
 

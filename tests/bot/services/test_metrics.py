@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from newsbot.bot.app.serve import web_client
+from newsbot.bot.app.slack_client import web_client
 from newsbot.sandbox import SlackLookalike
 from prometheus_client import REGISTRY
 from slack_sdk.errors import SlackApiError

@@ -431,6 +431,30 @@ def test_shutdown_gives_up_on_a_stuck_job_at_its_bound(store):
         release.set()
 
 
+def test_a_bounded_shutdown_leaves_no_thread_behind_but_the_stuck_job(store):
+    """No helper thread waits on at the bound: what is left is the job's own thread."""
+    started, release = threading.Event(), threading.Event()
+    stuck_on: list[threading.Thread] = []
+
+    def stuck() -> None:
+        stuck_on.append(threading.current_thread())
+        started.set()
+        release.wait(30)
+
+    before = set(threading.enumerate())
+    runner = DigestScheduler(store, Poster(), poll_seconds=3600, digests=False)
+    runner.add_interval_job(stuck, 0.05, "sync")
+    runner.start()
+    assert started.wait(10)
+    try:
+        assert runner.shutdown(wait=True, timeout=0.2) is False
+        assert [t for t in threading.enumerate() if t not in before] == stuck_on
+    finally:
+        release.set()
+    stuck_on[0].join(10)
+    assert [t for t in threading.enumerate() if t not in before] == []
+
+
 def test_an_interval_job_that_raises_is_logged_and_runs_again(store, caplog):
     calls: list[int] = []
 

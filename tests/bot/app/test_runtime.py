@@ -1,0 +1,49 @@
+"""The one runtime (bot/app/runtime.py) that serve, the sandbox and these fixtures run:
+what it starts it stops, and its ordered stop sends what was promised before returning."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from conftest import CHANNEL, CHIEF, EDITOR, digest_message, start_newsroom, wait_for_log
+
+OUTSIDER = EDITOR  # not on the editors list these tests set
+
+
+def started_threads(before: set[threading.Thread]) -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if t not in before and t.is_alive())
+
+
+def test_stop_ends_every_thread_the_runtime_started(tmp_path: Path):
+    before = set(threading.enumerate())
+    with start_newsroom(tmp_path, editors=(CHIEF,)) as newsroom:
+        message = digest_message(newsroom)
+        for user, event_id in ((CHIEF, "Ev1"), (OUTSIDER, "Ev2")):  # a vote, a refusal
+            newsroom.client.reaction_added(user_id=user, reaction="white_check_mark",
+                                           channel_id=CHANNEL, ts=message.ts,
+                                           event_id=event_id)
+        wait_for_log(newsroom, 1)
+        # /news runs as a lazy listener
+        newsroom.client.slash_command("/news", "topics", user_id=CHIEF, channel_id=CHANNEL)
+        newsroom.slack.wait_until(lambda: newsroom.slack.calls("chat.postEphemeral")
+                                  and newsroom.slack.response_posts())
+        running = started_threads(before)
+        for prefix in ("after-ack", "decisions", "listener", "redraw", "scheduler", "http"):
+            assert any(name.startswith(prefix) for name in running), (prefix, running)
+    assert started_threads(before) == []
+
+
+def test_a_reply_left_for_after_the_ack_goes_out_before_stop_returns(tmp_path: Path):
+    """An outsider's reaction is refused privately after the 200; Slack holds that reply
+    for a second (429, Retry-After: 1). Stopping right after the 200 still sends it."""
+    with start_newsroom(tmp_path, editors=(CHIEF,)) as newsroom:
+        message = digest_message(newsroom)
+        newsroom.slack.fail_next("chat.postEphemeral", status=429, retry_after=1)
+        answer = newsroom.client.reaction_added(user_id=OUTSIDER, reaction="white_check_mark",
+                                                channel_id=CHANNEL, ts=message.ts,
+                                                event_id="Ev1")
+        assert answer.status == 200
+        assert newsroom.runtime is not None
+        newsroom.runtime.stop()
+        assert [call.ok for call in newsroom.slack.calls("chat.postEphemeral")] == [False, True]
