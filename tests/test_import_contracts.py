@@ -47,10 +47,14 @@ def test_the_code_keeps_every_contract(contracts):
     assert kept(contracts, "Layers", ("newsbot.bot.cli.main", "newsbot.storage.db"))
     assert kept(contracts, "The newsroom's rules and the services know nothing of Slack",
                 ("newsbot.handlers.blocks", "slack_sdk"))
+    assert kept(contracts, "The newsroom's rules run on the caller's thread")
+    assert kept(contracts, "The newsroom's rules run on the caller's thread",
+                ("newsbot.bot.services.intake", "concurrent"))
 
 
 @pytest.mark.parametrize(("importer", "imported"), [
     ("newsbot.bot.newsroom.digest", "newsbot.bot.app.serve"),  # rules reaching for the wiring
+    ("newsbot.bot.newsroom.digest", "newsbot.bot.app.slack_client"),  # the web_client
     ("newsbot.bot.newsroom.digest", "newsbot.bot.services.sync"),  # rules above services
     ("newsbot.bot.newsroom.digest", "newsbot.bot.config.settings"),  # rules reading settings
     ("newsbot.bot.services.sync", "newsbot.bot.app.serve"),
@@ -71,4 +75,13 @@ def test_the_layers_fail_when_a_lower_layer_imports_a_higher_one(contracts, impo
 ])
 def test_the_rules_and_services_may_not_import_slack(contracts, importer, imported):
     assert not kept(contracts, "The newsroom's rules and the services know nothing of Slack",
+                    (importer, imported))
+
+
+@pytest.mark.parametrize(("importer", "imported"), [
+    ("newsbot.bot.newsroom.digest", "threading"),
+    ("newsbot.bot.newsroom.schedules", "concurrent")  # external: by top-level name,
+])
+def test_the_rules_may_not_start_threads(contracts, importer, imported):
+    assert not kept(contracts, "The newsroom's rules run on the caller's thread",
                     (importer, imported))

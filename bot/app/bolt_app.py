@@ -15,7 +15,7 @@ import re
 from concurrent.futures import Executor
 
 from newsbot.bot.config.settings import Config
-from newsbot.bot.newsroom.admins import AdminCheck
+from newsbot.bot.services.admins import AdminCheck
 from newsbot.bot.services.intake import Intake
 from newsbot.handlers.after_ack import AfterAck
 from newsbot.handlers.listeners import buttons, event_metrics, home, news_command, reactions

@@ -12,13 +12,13 @@ import logging
 from dataclasses import dataclass
 
 from newsbot.bot.config.settings import Config
-from newsbot.bot.newsroom.admins import AdminCheck
 from newsbot.bot.newsroom.decisions import standing_decisions_of
 from newsbot.bot.newsroom.digest import DigestOptions, select_digest
 from newsbot.bot.newsroom.lookup import list_topics, lookup_topic, search
 from newsbot.bot.newsroom.schedule_command import run_schedule_command, slack_unescape
 from newsbot.bot.newsroom.stories import also_covered
 from newsbot.bot.newsroom.wording import plural
+from newsbot.bot.services.admins import AdminCheck
 from newsbot.bot.services.sync import SyncError, sync_decisions
 from newsbot.handlers.blocks import (
     FALLBACK_LIMIT,

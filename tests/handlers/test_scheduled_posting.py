@@ -15,10 +15,10 @@ import shutil
 import pytest
 from newsbot.bot.app.slack_client import web_client
 from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
-from newsbot.bot.newsroom.admins import AdminCheck
 from newsbot.bot.newsroom.fires import recent_runs
 from newsbot.bot.newsroom.schedule_command import run_schedule_command
 from newsbot.bot.newsroom.schedules import ScheduleSpec, add_schedule, get_schedule
+from newsbot.bot.services.admins import AdminCheck
 from newsbot.bot.services.scheduler import FAILED_RUN, POSTED, DigestScheduler
 from newsbot.handlers.posting.digest_post import scheduled_poster
 from newsbot.sandbox import SlackLookalike

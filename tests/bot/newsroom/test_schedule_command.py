@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from newsbot.bot.newsroom.admins import AdminCheck
 from newsbot.bot.newsroom.schedule_command import parse_schedule_command, run_schedule_command
 from newsbot.bot.newsroom.schedules import ScheduleError, get_schedule, list_schedules
+from newsbot.bot.services.admins import AdminCheck
 
 NOW = dt.datetime(2026, 3, 27, 12, 0, tzinfo=dt.UTC)  # a Friday
 
