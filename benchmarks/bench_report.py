@@ -2,7 +2,7 @@
 
     python benchmarks/bench_report.py [--articles 100000] [--decisions 50000]
 
-Builds a database (in a temporary folder) through the index's own writer (storage.index
+Builds a database (in a temporary folder) through the index's own writer (storage/index.py
 ._write, the code `newsbot index` stores parse results with) from generated article rows:
 publishedDateTime spread over the last 365 days, 1 to 3 of 50 topics, 1% published and
 1% skipped in their files. Then 50,000 decision events by 12 editors over the last 60

@@ -334,7 +334,7 @@ def refresh(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     clusters: ClusterSettings | None = None,
 ) -> IndexReport:
-    """Bring the index in line with the folder, then the story clusters (storage.clusters)
+    """Bring the index in line with the folder, then the story clusters (storage/story_clusters.py)
     in line with the index (`clusters`: the settings; None leaves them as they are); see
     the module docstring.
 

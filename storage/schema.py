@@ -249,7 +249,7 @@ def topic_order(db: sqlite_utils.Database) -> None:
     article's digest-order keys: an index then yields a topic's articles already in
     digest order. `topic_counts` keeps, per spelling, how many usable articles carry the
     topic and how many of them are still to review, so listing topics reads a few dozen rows
-    instead of joining them all. storage.index, the only writer of article_topics, keeps
+    instead of joining them all. storage/index.py, the only writer of article_topics, keeps
     both in step within its write transactions (a trigger per row cost seconds).
     """
     db.executescript(
@@ -282,7 +282,7 @@ def topic_order(db: sqlite_utils.Database) -> None:
     )
 
 
-# Queue one article's redraw, coalescing with what is queued (bot.redraw_queue).
+# Queue one article's redraw, coalescing with what is queued (bot/newsroom/redraw_queue.py).
 QUEUE_REDRAW = """
     INSERT INTO redraw_queue (article_id, seq, queued_at)
     VALUES ({article}, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
@@ -308,7 +308,7 @@ def redraw_queue(db: sqlite_utils.Database) -> None:
     changed or withdrawn, by any process: `newsbot decide` too), when a sync confirms or
     reverts a write into its file, and when the index sees its file's `published` or
     `skipped` change. One row per article coalesces a burst; `seq` grows on every change,
-    so a serving process deletes only what it has drawn (bot.redraw_queue).
+    so a serving process deletes only what it has drawn (bot/newsroom/redraw_queue.py).
     """
     db.executescript(
         """
@@ -325,9 +325,9 @@ def redraw_queue(db: sqlite_utils.Database) -> None:
 
 
 def clusters(db: sqlite_utils.Database) -> None:
-    """Story clusters (storage.clusters): which version of each usable article was last
+    """Story clusters (storage/story_clusters.py): which version of each usable article was last
     clustered, the pairs found to be one story, and each cluster's members in digest
-    order. Only storage.clusters writes them, from the index's refresh."""
+    order. Only storage/story_clusters.py writes them, from the index's refresh."""
     db.executescript(
         """
         CREATE TABLE cluster_items (
@@ -392,7 +392,7 @@ def decision_event_time(db: sqlite_utils.Database) -> None:
     Each log row keeps its event time (`event_us`: Slack's event_ts or action_ts, in
     microseconds since the epoch), its arrival time, and what the replay needs (`only_if`
     for a reaction's removal, `toggle` for a button). An editor's vote on an article is the
-    replay of their events in event-time order (bot.decisions), so a removal processed
+    replay of their events in event-time order (bot/newsroom/decisions.py), so a removal processed
     before its addition still wins; the standing decision is the vote cast latest in
     event time. Existing rows get their recording time as event time, and each undo that
     did nothing gets the `only_if` that keeps it doing nothing when replayed.

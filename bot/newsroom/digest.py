@@ -3,7 +3,7 @@
 Eligible: usable, unpublished, not marked `skipped: true` in the file, with no
 standing publish/skip decision, not embargoed (a `publishedDateTime` still in the
 future keeps an article out until that time), and the first eligible member of its
-story cluster if it has one (bot.clusters). Ordered by
+story cluster if it has one (bot/newsroom/stories.py). Ordered by
 quality, then heat, then newest, then id, so the same index always gives the same digest.
 """
 

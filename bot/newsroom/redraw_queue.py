@@ -26,7 +26,7 @@ class QueuedRedraw:
 
 def queue_redraw(store: Store, article_id: str) -> None:
     """Ask for a redraw when nothing in the database changed (a redelivered event repairs a
-    redraw that failed: bot.decisions); changes queue themselves through the triggers.
+    redraw that failed: bot/newsroom/decisions.py); changes queue themselves through the triggers.
     Inside a write transaction it joins it."""
     with store.write() as db:
         db.execute(_QUEUE, [article_id])

@@ -1,6 +1,6 @@
 """Story clusters as editors meet them: one entry per story, the other copies beside it.
 
-The index keeps the clusters (storage.clusters); this module reads them. A cluster's
+The index keeps the clusters (storage/story_clusters.py); this module reads them. A cluster's
 members are in digest order and the first is its lead. Rules the digest and look-ups
 follow:
 

@@ -14,7 +14,7 @@ which stop after three and may disable the app's events. The spool answers fast 
 database catches up. `apply_spool` (periodically, and at start-up) records spooled events
 in order and exactly once: each has a key, and a key already in decision_log changes
 nothing, so a crash between recording and removing from the spool repeats nothing; and
-decisions follow event time (bot.decisions), so applying late gives the same result.
+decisions follow event time (bot/newsroom/decisions.py), so applying late gives the same result.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def record(store: Store, event: DecisionEvent,
            wait_ms: int | None = None) -> tuple[str, Outcome] | None:
     """Record the event in the database: (article id, outcome), or None when its message is
     not a digest message. sqlite3.Error when the database cannot take it;
-    UnknownArticle / UnusableArticle as bot.decisions.decide."""
+    UnknownArticle / UnusableArticle as decide, bot/newsroom/decisions.py."""
     try:
         article_id = event.article_id or article_for_message(
             store, event.channel or "", event.message_ts or "")

@@ -45,7 +45,7 @@ def event_received(kind: str) -> None:
 
 
 def decision_outcome(kind: str, outcome: object | None) -> None:
-    """Count a decision listener's result: a bot.decisions.Outcome, or None (ignored)."""
+    """Count a decision listener's result: an Outcome (bot/newsroom/decisions.py) or None."""
     name = getattr(outcome, "outcome", None)
     if name == "duplicate":
         EVENTS_DUPLICATE.labels(kind).inc()

@@ -127,7 +127,7 @@ class DigestScheduler:
         self._workers: Workers | None = None  # the threads the jobs run on
         self._jobs: dict[str, tuple[str, str]] = {}  # schedule id -> (cron, tz) of its job
         self._lock = threading.Lock()
-        self.digests = digests  # False: only the interval jobs (the sandbox posts no digests)
+        self.digests = digests  # False: only the interval jobs (tests of those alone)
         self._interval_jobs: list[tuple[Callable[[], object], float, str]] = []
 
     # --- the logic, callable without threads

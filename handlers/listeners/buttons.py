@@ -2,7 +2,8 @@
 
 A button shows the standing decision ("Published ✓"); clicking the chosen one again
 changes nothing, and Undo withdraws the clicking editor's own vote. Every change queues
-the redraw of the article's messages (bot.redraw_queue), wherever the click came from.
+the redraw of the article's messages (bot/newsroom/redraw_queue.py), wherever the click
+came from.
 The buttons appear in three places, and each answers the clicking editor its own way:
 - a digest message: the message itself is redrawn with the decision;
 - an ephemeral /news answer: a private reply through the click's response_url;
@@ -10,8 +11,9 @@ The buttons appear in three places, and each answers the clicking editor its own
   again, with a note at the top, for the user who clicked.
 Bolt always passes a `Respond`, usable only when the payload has a response_url.
 
-The click is acknowledged once it is durable (bot.intake), at its `action_ts`; the answer
-to the editor goes out after the acknowledgement (handlers.after_ack).
+The click is acknowledged once it is durable (bot/services/intake.py), at its
+`action_ts`; the answer to the editor goes out after the acknowledgement
+(handlers/after_ack.py).
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def handle_click(
         if respond is not None and body.get("response_url"):
             tell(SPOOLED_NOTE)  # the Home tab and the message need the database
         return outcome
-    redrawer.wake()  # a change, or a redelivery, queued its redraw itself (bot.decisions)
+    redrawer.wake()  # a change or a redelivery queued its redraw (newsroom/decisions.py)
     if in_home_tab(body):
         after_ack(_publish_home_confirming, client, store, config, user, article_id, kind,
                   outcome)

@@ -1,10 +1,10 @@
 """Publish/skip reactions on digest messages.
 
 The app answers Slack only after the listener returns (`process_before_response`), and
-the listener returns once the decision is durable (bot.intake: recorded, or spooled);
+the listener returns once the decision is durable (bot/services/intake.py: recorded, or spooled);
 when it cannot be kept the listener raises and Slack, answered 500, redelivers. Bolt does
 not drop Slack's retries, so each decision carries Slack's `event_id` and is recorded at
-most once, at its `event_ts`. Private notes go out after the answer (handlers.after_ack).
+most once, at its `event_ts`. Private notes go out after the answer (handlers/after_ack.py).
 Reactions on other messages, other emoji and the bot's own reactions are ignored quietly.
 """
 
@@ -112,7 +112,7 @@ def handle_reaction(
         log.debug("reaction ignored: not an article message", extra={"event_id": event_id})
         return None
     article_id, outcome = taken
-    redrawer.wake()  # a change, or a redelivery, queued its redraw itself (bot.decisions)
+    redrawer.wake()  # a change or a redelivery queued its redraw (newsroom/decisions.py)
     log.info("reaction decision", extra={
         "event_id": event_id, "article": article_id, "user": user,
         "action": kind if added else "undo", "outcome": outcome.outcome,

@@ -2,7 +2,7 @@
 
 A `kind: gaps` schedule posts one message listing its watched topics that have a gap,
 only when there is at least one, and each topic at most once per channel and day: the
-topics are claimed in the database (bot.gaps.claim_alerts) before the post, and given
+topics are claimed in the database (claim_alerts, bot/newsroom/gaps.py) before the post, and given
 back if Slack refuses it so the scheduler's retry can post them.
 """
 

@@ -2,8 +2,8 @@
 
 Decisions are made everywhere: reactions, buttons in a message, in a `/news` answer or in
 App Home, `newsbot decide` in another process, `newsbot sync` writing the file. Each one
-queues its article in the database (bot.redraw_queue); the `Redrawer` polls that queue on
-one daemon thread, every `interval` seconds or at once when a listener of this process
+queues its article in the database (bot/newsroom/redraw_queue.py); the `Redrawer` polls
+that queue on one daemon thread, every `interval` seconds or at once when a listener of this process
 wakes it, and redraws every message of each queued article. A burst of votes on one
 article becomes one chat.update (Slack rate-limits chat.update, and only the latest state
 matters); two redraws of a message never race, since one thread draws; each redraw reads
@@ -52,7 +52,7 @@ def show_decision(client: WebClient, store: Store, channel: str, ts: str, articl
     `content` when the caller has it already (message_content).
 
     The decision is already recorded: a failed update is logged, never raised. A
-    redelivered event queues the redraw again (bot.decisions), which repairs it.
+    redelivered event queues the redraw again (bot/newsroom/decisions.py), which repairs it.
     """
     content = content or message_content(store, article_id)
     if content is None:
