@@ -34,13 +34,13 @@ from newsbot.bot.app.startup import (
 )
 from newsbot.bot.app.web_server import Routes, SlackEvents, WebServer
 from newsbot.bot.config.settings import Config, articles_folder_problem
-from newsbot.bot.newsroom.schedules import apply_config_schedules
+from newsbot.bot.newsroom.config_schedules import apply_config_schedules
 from newsbot.bot.services import metrics
 from newsbot.bot.services.health import Health
 from newsbot.bot.services.intake import Intake, apply_spool
 from newsbot.bot.services.refresh import IndexRefresher
 from newsbot.bot.services.scheduler import DigestScheduler
-from newsbot.bot.services.sync import SyncBusy, sync_decisions
+from newsbot.bot.services.sync import SyncBusy, SyncError, sync_decisions
 from newsbot.bot.services.workers import Workers
 from newsbot.handlers.after_ack import AfterAck
 from newsbot.handlers.posting.by_kind import scheduled_poster_by_kind
@@ -195,6 +195,9 @@ def periodic_sync(store: Store, config: Config) -> None:
         report = sync_decisions(store, config, git_commit=config.sync_git_commit, lock_timeout=0)
     except SyncBusy:
         log.info("sync skipped: another sync is running")
+        return
+    except SyncError as error:  # e.g. the bundled examples, which are never written
+        log.warning("sync skipped", extra={"reason": str(error)})
         return
     if report.written or report.conflicts:
         log.info("sync", extra=report.to_json())

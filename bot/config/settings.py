@@ -33,6 +33,13 @@ class ConfigError(Exception):
 WHERE_ARTICLES = "set --articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml"
 
 
+def is_bundled_examples(folder: Path) -> bool:
+    """`folder` is (or lies inside) the example articles shipped in the package: in a
+    checkout they are tracked files, from a wheel they are site-packages. Never written."""
+    real, bundled = Path(folder).resolve(), BUNDLED_ARTICLES.resolve()
+    return real == bundled or bundled in real.parents
+
+
 def articles_folder_problem(folder: Path) -> str | None:
     """Why `folder` cannot be the articles folder, in one line; None when it can."""
     if folder.is_dir():
@@ -58,7 +65,7 @@ class Config:
     editors: tuple[str, ...] = ()  # Slack user ids allowed to decide; empty: everyone
     admins: tuple[str, ...] = ()  # Slack user ids allowed to change schedules and sync
     # Schedules
-    schedules: tuple[dict, ...] = ()  # checked and normalised by bot.schedules.config_entry
+    schedules: tuple[dict, ...] = ()  # checked and normalised by config_schedules.config_entry
     grace_minutes: float = 60.0
     timezone: str = "UTC"  # for schedules given without a zone (config file, command line)
     # Sync
@@ -131,15 +138,15 @@ def _emoji(value: Any) -> tuple[str, ...]:
 
 def _schedules(value: Any) -> tuple[dict, ...]:
     """Each entry checked (keys channel, cron, tz, top, topics, min_quality, id, enabled)."""
-    from newsbot.bot.newsroom.schedules import (
-        check_config_schedules,  # the schedule rules live there
-    )
+    # imported here, not above: the schedule rules load APScheduler's cron (about 45 ms),
+    # which a command on a config without schedules never needs
+    from newsbot.bot.newsroom.config_schedules import check_config_schedules
 
     return check_config_schedules(value)
 
 
 def _time_zone(value: Any) -> str:
-    from newsbot.bot.newsroom.cron import zone
+    from newsbot.bot.newsroom.cron import zone  # lazily, as above
 
     return zone(value).key
 

@@ -28,6 +28,7 @@ from newsbot.bot.newsroom.decisions import slack_ts_us, standing_decision
 from newsbot.bot.newsroom.digest import (
     DigestBusy,
     DigestMessage,
+    DigestOptions,
     PlannedDigest,
     claim_digest,
     finish_digest,
@@ -302,8 +303,10 @@ def scheduled_poster(
     the same digest instead of starting another."""
 
     def post_scheduled(schedule: Schedule, fire_time: dt.datetime) -> None:
+        options = DigestOptions(top=schedule.top or config.digest_top, topics=schedule.topics,
+                                min_quality=schedule.min_quality)
         plan = plan_digest(
-            store, schedule.channel, schedule.digest_options(config.digest_top),
+            store, schedule.channel, options,
             key=f"schedule:{schedule.id}:{fire_key(fire_time)}",
             in_thread=config.digest_in_thread,
             repost_after_days=config.digest_repost_after_days, day=fire_time.date(),

@@ -9,7 +9,8 @@ import pytest
 from conftest import Raw, write_article
 from newsbot.bot.app.slack_client import web_client
 from newsbot.bot.config.settings import load_config
-from newsbot.bot.newsroom.schedules import apply_config_schedules, get_schedule, list_schedules
+from newsbot.bot.newsroom.config_schedules import apply_config_schedules
+from newsbot.bot.newsroom.schedules import get_schedule, list_schedules
 from newsbot.bot.services.scheduler import FAILED_RUN, POSTED, DigestScheduler
 from newsbot.handlers.posting.by_kind import scheduled_poster_by_kind
 from newsbot.sandbox import SlackLookalike

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 from newsbot.bot.config.settings import ConfigError, load_config
+from newsbot.bot.newsroom.config_schedules import apply_config_schedules
 from newsbot.bot.newsroom.fires import (
     claim_run,
     fail_run,
@@ -23,7 +24,6 @@ from newsbot.bot.newsroom.schedules import (
     ScheduleSpec,
     UnknownSchedule,
     add_schedule,
-    apply_config_schedules,
     get_schedule,
     list_schedules,
     normalize_channel,
@@ -158,7 +158,7 @@ def test_two_processes_applying_the_config_at_once_add_each_entry_once(tmp_path)
     script = (
         "import sys, json\n"
         "from newsbot.storage.db import Store\n"
-        "from newsbot.bot.newsroom.schedules import apply_config_schedules\n"
+        "from newsbot.bot.newsroom.config_schedules import apply_config_schedules\n"
         f"entries = json.loads({json.dumps(json.dumps(CONFIG_ENTRIES))})\n"
         "print(apply_config_schedules(Store(sys.argv[1]), entries).added)\n"
     )
