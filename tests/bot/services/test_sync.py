@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import fcntl
+import hashlib
 import json
 import os
 import subprocess
@@ -11,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
-from newsbot.bot.config.settings import Config
+from conftest import REPO_ROOT, run_cli
+from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
 from newsbot.bot.newsroom.decisions import decide
 from newsbot.bot.newsroom.digest import select_digest
 from newsbot.bot.services.sync import SyncBusy, lock_path, open_conflicts, sync_decisions
@@ -191,15 +192,16 @@ def test_an_external_edit_since_the_decision_stays_and_only_our_line_is_added(
 def test_a_file_edited_between_reading_and_replacing_is_decided_again(
     newsroom: Newsroom,
 ) -> None:
-    from newsbot.bot.services.sync import _plan_all, _write_all
+    from newsbot.bot.services.sync_plan import plan_all
+    from newsbot.bot.services.sync_write import write_all
 
     path = newsroom.add("a.md", article("Frist"))
     newsroom.decide("a.md", "publish")
-    plans = _plan_all(newsroom.store, newsroom.folder.resolve())
+    plans = plan_all(newsroom.store, newsroom.folder.resolve())
     assert plans[0].after is not None
     fixed = path.read_bytes().replace(b"Frist", b"First")
     path.write_bytes(fixed)  # an editor saves while sync is at work
-    _write_all(newsroom.store, plans, "2026-11-01T00:00:00Z")
+    write_all(newsroom.store, plans, "2026-11-01T00:00:00Z")
     assert plans[0].conflict is None
     assert path.read_bytes() == fixed.replace(b"published: false", b"published: true")
 
@@ -592,3 +594,36 @@ def test_git_commit_outside_a_repository_is_a_quiet_note(newsroom: Newsroom) -> 
     report = newsroom.sync(git_commit=True)
     assert [w.id for w in report.written] == ["a.md"] and report.ok
     assert report.notes == ["the articles folder is not in a git repository: nothing committed"]
+
+
+def bundled_hashes() -> dict[str, str]:
+    return {str(path.relative_to(BUNDLED_ARTICLES)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(BUNDLED_ARTICLES.rglob("*")) if path.is_file()}
+
+
+def test_sync_never_writes_the_bundled_examples_and_says_where_to_point_it(tmp_path: Path):
+    """On the default articles folder (the examples shipped in the package) a decision is
+    recorded and shown by --dry-run, but sync refuses to write, in one line."""
+    before = bundled_hashes()
+    article_id = next(iter(before))
+    original = (BUNDLED_ARTICLES / article_id).read_bytes()
+    try:
+        check_bundled_sync_refused(tmp_path, article_id, before)
+    finally:  # a broken sync must not leave the checkout's examples changed
+        if (BUNDLED_ARTICLES / article_id).read_bytes() != original:
+            (BUNDLED_ARTICLES / article_id).write_bytes(original)
+
+
+def check_bundled_sync_refused(tmp_path: Path, article_id: str, before: dict[str, str]) -> None:
+    assert run_cli("decide", article_id, "publish", "--user", "U1", cwd=tmp_path).code == 0
+    dry = run_cli("sync", "--dry-run", cwd=tmp_path)
+    assert dry.code == 0 and "+published: true" in dry.stdout
+    refused = run_cli("sync", cwd=tmp_path)
+    assert refused.code == 2
+    assert refused.stderr.count("\n") == 1
+    assert "bundled examples, which sync never writes" in refused.stderr
+    assert "--articles, NEWSBOT_ARTICLES or 'articles:'" in refused.stderr
+    assert bundled_hashes() == before
+    as_json = run_cli("--json", "sync", cwd=tmp_path)
+    assert as_json.code == 2 and json.loads(as_json.stdout)["ok"] is False
+    assert bundled_hashes() == before
