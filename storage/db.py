@@ -38,20 +38,39 @@ class DatabaseReplaced(sqlite3.DatabaseError):
 
 
 class Store:
-    """The bot's database file. Safe to share between threads; cheap to create."""
+    """The bot's database file. Safe to share between threads; cheap to create.
 
-    def __init__(self, path: str | Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+    `read_only` opens an existing file without ever writing it (no migration, no WAL
+    files created): for reading commands on a database the user may not write, such as a
+    copy in a read-only folder. Where SQLite cannot even create its shared-memory file
+    there, the file is read as immutable: as it is on disk, which nobody can change then."""
+
+    def __init__(self, path: str | Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, *,
+                 read_only: bool = False) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
+        self.read_only = read_only
         self._local = threading.local()
         self._reported = False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # every connection after the first, and any probe, opens this: never creating the file
-        self.uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=rw"
-        self._connect(create=True)
-        st = self.path.stat()
-        self.identity = (st.st_dev, st.st_ino)
-        migrate(self.db, schema.MIGRATIONS)
+        quoted = "file:" + urllib.parse.quote(str(self.path.resolve()))
+        if read_only:
+            st = self.path.stat()  # FileNotFoundError: there is nothing to read
+            self.identity = (st.st_dev, st.st_ino)
+            self.uri = quoted + "?mode=ro"
+            try:
+                self._connect(create=False)
+            except sqlite3.OperationalError:  # cannot create -shm beside it: read as it is
+                self.uri = quoted + "?mode=ro&immutable=1"
+                self._connect(create=False)
+            check_schema(self.db, schema.MIGRATIONS, self.path)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # every connection after the first, and any probe, opens this: never creating it
+            self.uri = quoted + "?mode=rw"
+            self._connect(create=True)
+            st = self.path.stat()
+            self.identity = (st.st_dev, st.st_ino)
+            migrate(self.db, schema.MIGRATIONS)
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -72,6 +91,11 @@ class Store:
         db = sqlite_utils.Database(conn, execute_plugins=False)
         try:
             db.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            if self.read_only:
+                db.execute("PRAGMA query_only = ON")
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fail here
+                self._local.db = db
+                return db
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
@@ -171,10 +195,22 @@ def migrate(db: sqlite_utils.Database, migrations: list[Migration]) -> int:
             db.rollback()
             raise
         db.execute("COMMIT")
+    return check_schema(db, migrations)
+
+
+def check_schema(db: sqlite_utils.Database, migrations: list[Migration],
+                 read_only_path: Path | None = None) -> int:
+    """The schema version, if this newsbot can use it: not newer than it knows, and (for
+    a database opened read-only at `read_only_path`, which cannot be migrated) not older."""
     current = schema_version(db)
     if current > len(migrations):
         raise RuntimeError(
             f"database schema version {current} is newer than this newsbot knows "
             f"({len(migrations)}); upgrade newsbot"
         )
+    if read_only_path is not None and current < len(migrations):
+        raise RuntimeError(
+            f"the read-only database {read_only_path} has schema version {current}, older "
+            f"than this newsbot's ({len(migrations)}): run newsbot once where it may write "
+            "the file, to bring it up to date")
     return current

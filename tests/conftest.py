@@ -240,7 +240,7 @@ def newsbot(workdir: Path):
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 code = main(list(args))
-            except SystemExit as stop:  # argparse errors
+            except SystemExit as stop:  # --help
                 code = stop.code if isinstance(stop.code, int) else 1
         return CliResult(code, out.getvalue(), err.getvalue())
 

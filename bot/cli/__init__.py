@@ -1,2 +1,1 @@
-"""The `newsbot` command line: the parser, and one module per command group.
-"""
+"""The `newsbot` command line: the parser, and one module per command group."""

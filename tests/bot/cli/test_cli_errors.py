@@ -1,0 +1,75 @@
+"""Mistakes on the command line: one line on stderr naming the help to read, exit 2, and
+with --json the JSON error document; and what a read-only database still answers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import BUNDLED_ARTICLES, run_cli
+
+
+@pytest.mark.parametrize(("args", "message", "help_of"), [
+    (["nonsense"], "argument COMMAND: invalid choice: 'nonsense'", "newsbot"),
+    (["lookup"], "the following arguments are required: TOPIC", "newsbot lookup"),
+    (["digest", "--top", "0"], "argument --top: must be 1 or more: 0", "newsbot digest"),
+    (["digest", "--top", "many"], "argument --top: not a whole number: 'many'", "newsbot digest"),
+    (["gaps", "--hours", "-1"], "argument --hours: must be above 0: -1", "newsbot gaps"),
+    (["schedule", "add", "C0NEWS"], "the following arguments are required: CRON",
+     "newsbot schedule add"),
+    (["sandbox", "--port", "70000"], "argument --port: must be 0 to 65535: 70000",
+     "newsbot sandbox"),
+    (["digest", "--bogus"], "unrecognized arguments: --bogus", "newsbot"),
+])
+def test_an_argument_error_is_one_line_naming_the_help(tmp_path: Path, args, message, help_of):
+    for as_json in (False, True):
+        result = run_cli(*args, *(["--json"] if as_json else []), cwd=tmp_path)
+        assert result.code == 2
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"newsbot: error: {message}"), line
+        assert line.endswith(f"; see `{help_of} --help`"), line
+        if as_json:
+            assert json.loads(result.stdout) == {"ok": False,
+                                                 "error": line.removeprefix("newsbot: error: ")}
+        else:
+            assert result.stdout == ""
+
+
+def test_a_file_given_as_the_articles_folder_is_not_a_folder(tmp_path: Path):
+    result = run_cli("--articles", "/etc/hostname", "--db", "x.db", "index", cwd=tmp_path)
+    assert result.code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("newsbot: error: the articles folder /etc/hostname is not a folder")
+
+
+def immutable(*paths: Path, on: bool) -> bool:
+    """chattr +i / -i: read-only even for root (CI runs as root); False where refused."""
+    done = subprocess.run(["chattr", "+i" if on else "-i", *map(str, paths)],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+def test_a_read_only_database_still_answers_reading_commands(tmp_path: Path):
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    db = folder / "newsbot.db"
+    common = ["--articles", str(BUNDLED_ARTICLES), "--db", str(db)]
+    assert run_cli(*common, "index", cwd=tmp_path).code == 0
+    written = run_cli(*common, "--json", "digest", cwd=tmp_path)
+    for leftover in (folder / "newsbot.db-wal", folder / "newsbot.db-shm"):
+        leftover.unlink(missing_ok=True)  # as a copied backup arrives: the file alone
+    if not immutable(db, folder, on=True):
+        pytest.skip("chattr +i is not allowed on this file system")
+    try:
+        answer = run_cli(*common, "--no-refresh", "--json", "digest", cwd=tmp_path)
+        assert answer.code == 0, answer.stderr
+        assert json.loads(answer.stdout) == json.loads(written.stdout)
+        topics = run_cli(*common, "--no-refresh", "topics", cwd=tmp_path)
+        assert topics.code == 0 and "Climate" in topics.stdout
+        refused = run_cli(*common, "index", cwd=tmp_path)  # a writing command says why
+        assert refused.code == 2
+        assert refused.stderr.startswith(f"newsbot: error: cannot open the database {db}")
+    finally:
+        immutable(db, folder, on=False)
