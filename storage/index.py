@@ -344,14 +344,76 @@ def refresh(
     if not Path(root).is_dir():
         raise NotADirectoryError(f"the articles folder {root} is not a folder (not mounted?)")
     on_disk = scan_folder(root, patterns)
+    stored = store.db.execute(STORED_STATS)
+    return _reconcile(store, root, on_disk, stored, progress, workers, max_file_bytes, clusters)
+
+
+def refresh_paths(
+    store: Store,
+    root: Path,
+    touched: Iterable[str],
+    patterns: Iterable[str] = DEFAULT_PATTERNS,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    clusters: ClusterSettings | None = None,
+) -> IndexReport:
+    """`refresh` for the given paths only (relative to root, as file events name them): a
+    file created, changed or deleted, or a folder moved in or out. Everything else is
+    taken to be as indexed, so the cost follows the change, not the folder. The same
+    rules apply (patterns, hidden folders, links, the size limit, clusters)."""
+    if not Path(root).is_dir():
+        raise NotADirectoryError(f"the articles folder {root} is not a folder (not mounted?)")
+    touched = sorted({t.strip("/") for t in touched if t.strip("/")})
+    on_disk = scan_paths(root, touched, patterns)
+    stored = [row for chunk in _batches(touched, 200) for row in store.db.execute(
+        STORED_STATS + " WHERE " + " OR ".join(["id = ? OR (id >= ? AND id < ?)"] * len(chunk)),
+        [value for path in chunk for value in (path, path + "/", path + "0")])]  # "0" follows "/"
+    return _reconcile(store, root, on_disk, stored, None, None, max_file_bytes, clusters)
+
+
+# a file recorded as too large is looked at again when the limit changes, and back
+STORED_STATS = "SELECT id, size, mtime_ns, coalesce(error LIKE 'too large:%', 0) FROM articles"
+
+
+def scan_paths(root: Path, touched: Iterable[str],
+               patterns: Iterable[str] = DEFAULT_PATTERNS) -> dict[str, FileStat]:
+    """What `scan_folder` would find at these paths: a file as itself, a folder with
+    everything below it; a path under a hidden folder, or gone, finds nothing."""
+    matches = compile_patterns(patterns)
+    found: dict[str, FileStat] = {}
+    for article_id in touched:
+        if any(part.startswith(".") for part in article_id.split("/")):
+            continue
+        path = Path(root) / article_id
+        name = path.name
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue  # deleted, or moved away: its rows are gone
+        if stat.S_ISDIR(st.st_mode):
+            found.update({f"{article_id}/{below}": entry
+                          for below, entry in scan_folder(path, patterns).items()})
+            if matches(name, article_id):
+                found[article_id] = (NOT_REGULAR, st.st_mtime_ns)
+        elif not matches(name, article_id):
+            if stat.S_ISLNK(st.st_mode) and path.is_dir():
+                found[article_id] = (SYMLINK, st.st_mtime_ns)  # a linked folder: never walked
+        elif stat.S_ISREG(st.st_mode):
+            found[article_id] = (st.st_size, st.st_mtime_ns)
+        else:
+            found[article_id] = (SYMLINK if stat.S_ISLNK(st.st_mode) else NOT_REGULAR,
+                                 st.st_mtime_ns)
+    return found
+
+
+def _reconcile(store: Store, root: Path, on_disk: dict[str, FileStat], stored: Iterable,
+               progress: Progress | None, workers: int | None, max_file_bytes: int,
+               clusters: ClusterSettings | None) -> IndexReport:
+    """Bring the stored rows given in line with the files found for the same paths."""
     misnamed = _misnamed(on_disk)
     new = dict(on_disk)  # what is left once the stored rows are ticked off
     changed: list[str] = []  # stored, but size or mtime differ
     gone: list[str] = []  # stored, no longer on disk
-    # a file recorded as too large is looked at again when the limit changes, and back
-    for article_id, size, mtime_ns, was_too_large in store.db.execute(
-        "SELECT id, size, mtime_ns, coalesce(error LIKE 'too large:%', 0) FROM articles"
-    ):
+    for article_id, size, mtime_ns, was_too_large in stored:
         on_disk_stat = new.pop(article_id, None)
         if on_disk_stat is None:
             gone.append(article_id)

@@ -5,16 +5,17 @@ they differ only in the Slack that `client` talks to, the signing secret, and ho
 reaches the app (the front door: the HTTP server, or Socket Mode). Everything with a
 thread is owned here and ended here, so a new background job is wired once.
 
-Start order: the database and its spool, the index, the config file's schedules, the
-redrawer, the spool left by the last run, the Bolt app (auth.test), then the front door,
-then the scheduler with every periodic job. A bot that cannot listen never posts a
+Start order: the database and its spool, the index and the watch on its folder (file
+events re-index what changes: bot/services/folder_watch.py), the config file's
+schedules, the redrawer, the spool left by the last run, the Bolt app (auth.test), then
+the front door, then the scheduler with every periodic job. A bot that cannot listen never posts a
 missed digest on its way out.
 
 Stop order, so that nothing Slack saw acknowledged is lost: close the front door,
 answer the requests already received, let Bolt's listeners finish, send the replies
 they left for after the acknowledgement, draw the pending redraws, stop the scheduler
-(waiting for running jobs), end the decision writer. Each wait has a bound, and every
-thread is joined unless its bound ran out (that is logged).
+(waiting for running jobs), end the folder watch and the decision writer. Each wait has
+a bound, and every thread is joined unless its bound ran out (that is logged).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from newsbot.bot.app.web_server import Routes, SlackEvents, WebServer
 from newsbot.bot.config.settings import Config, articles_folder_problem
 from newsbot.bot.newsroom.config_schedules import apply_config_schedules
 from newsbot.bot.services import metrics
+from newsbot.bot.services.folder_watch import FolderWatcher
 from newsbot.bot.services.health import Health
 from newsbot.bot.services.intake import Intake, apply_spool
 from newsbot.bot.services.refresh import IndexRefresher
@@ -76,6 +78,7 @@ class Runtime:
         self.store: Store | None = None
         self.spool: Spool | None = None
         self.refresher: IndexRefresher | None = None
+        self.watcher: FolderWatcher | None = None
         self.health: Health | None = None
         self.redrawer: Redrawer | None = None
         self.intake: Intake | None = None
@@ -106,11 +109,13 @@ class Runtime:
             raise StartupError(problem)
         self.refresher = IndexRefresher(self.store, config)
         self.refresher()
+        self.watcher = FolderWatcher(self.refresher, enabled=config.file_events).start()
         metrics.watch_index_age(self.refresher.seconds_since_success)
         metrics.watch_spool_depth(self.spool.depth)
-        self.health = Health(self.store, refresh_seconds=config.refresh_seconds,
+        self.health = Health(self.store, refresh_seconds=config.walk_seconds(self.watcher.events),
                              index_age_seconds=self.refresher.seconds_since_success,
-                             spool_age_seconds=self.spool.oldest_age_seconds)
+                             spool_age_seconds=self.spool.oldest_age_seconds,
+                             index_follows=self.watcher.describe)
         applied = apply_config_schedules(self.store, config.schedules, default_tz=config.timezone)
         log.info("config schedules applied", extra=applied.to_json())
         self.redrawer = Redrawer(self.client, self.store)
@@ -148,12 +153,23 @@ class Runtime:
         self.scheduler = DigestScheduler(
             store, scheduled_poster_by_kind(self.client, store, config),
             grace=dt.timedelta(minutes=config.grace_minutes))
-        self.scheduler.add_interval_job(self.refresher, config.refresh_seconds, "index-refresh")
+        self.scheduler.add_interval_job(self.walk_folder, config.walk_seconds(False),
+                                        "index-refresh")
         self.scheduler.add_interval_job(self.apply_spool, SPOOL_APPLY_SECONDS, "spool-apply")
         if config.sync_interval_minutes > 0:
             self.scheduler.add_interval_job(lambda: periodic_sync(store, config),
                                             config.sync_interval_minutes * 60, "sync")
         self.scheduler.start()
+
+    def walk_folder(self) -> None:
+        """The full walk: every polling period while file events do not work, and only
+        every `walk_seconds(True)` as a safety net while they do."""
+        assert self.refresher is not None and self.watcher is not None
+        since = self.refresher.seconds_since_success()
+        safety_net = self.config.walk_seconds(True) - self.config.walk_seconds(False) / 2
+        if self.watcher.events and since is not None and since < safety_net:
+            return
+        self.refresher()
 
     def apply_spool(self) -> None:
         """Record the decisions spooled while the database refused them; applied votes
@@ -184,6 +200,9 @@ class Runtime:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True, timeout=timeout)
             self.scheduler = None
+        if self.watcher is not None:
+            self.watcher.stop(timeout)
+            self.watcher = None
         if self.intake is not None:
             self.intake.close(timeout)
             self.intake = None

@@ -23,6 +23,8 @@ from newsbot.storage.story_clusters import ClusterSettings
 DEFAULT_CONFIG_FILE = "newsbot.yaml"
 # Shipped inside the package (package data), so an installed wheel has them too; in the
 # repository `examples/articles` is a link to this folder.
+WALK_WITH_EVENTS_SECONDS = 300.0  # the safety net while file events drive the index
+WALK_POLLING_SECONDS = 60.0  # the walk is all there is without them
 BUNDLED_ARTICLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
 
 
@@ -80,7 +82,10 @@ class Config:
     # Coverage gaps: the topics to watch; empty: every topic seen in the last 30 days
     gap_topics: tuple[str, ...] = ()
     # Serving
-    refresh_seconds: float = 60.0  # how often `newsbot serve` re-reads the articles folder
+    # How often `newsbot serve` walks the whole articles folder; None: every 300 s while
+    # file events drive the index (the walk is only a safety net then), every 60 s without
+    refresh_seconds: float | None = None
+    file_events: bool = True  # False: poll only (a network share whose changes raise no events)
     host: str | None = None  # None: 0.0.0.0 for HTTP mode, 127.0.0.1 for Socket Mode's metrics
     metrics_port: int | None = None  # Socket Mode: /healthz and /metrics on this port
     # Database
@@ -88,6 +93,12 @@ class Config:
     # Index
     max_file_bytes: int = 1 << 20  # a larger article file is recorded as failed, not read
     source: str = field(default="defaults", compare=False)  # where the file came from
+
+    def walk_seconds(self, file_events: bool) -> float:
+        """How often the whole folder is walked, depending on whether file events work."""
+        if self.refresh_seconds is not None:
+            return self.refresh_seconds
+        return WALK_WITH_EVENTS_SECONDS if file_events else WALK_POLLING_SECONDS
 
     @property
     def cluster_settings(self) -> ClusterSettings:
@@ -175,7 +186,8 @@ SETTINGS: dict[str, Setting] = dict(
         ("schedules", Setting("schedules", _schedules)),
         ("scheduler.grace_minutes", Setting("grace_minutes", _non_negative)),
         ("scheduler.timezone", Setting("timezone", _time_zone, "NEWSBOT_TIMEZONE")),
-        ("serve.refresh_seconds", Setting("refresh_seconds", _positive_number)),
+        ("serve.refresh_seconds", Setting("refresh_seconds", _optional(_positive_number))),
+        ("serve.file_events", Setting("file_events", checks.boolean, "NEWSBOT_FILE_EVENTS")),
         ("serve.host", Setting("host", _optional(checks.text), "NEWSBOT_HOST")),
         ("serve.metrics_port",
          Setting("metrics_port", _optional(checks.port), "NEWSBOT_METRICS_PORT")),

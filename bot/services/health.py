@@ -37,9 +37,11 @@ class Health:
         refresh_seconds: float | None = None,
         index_age_seconds: Callable[[], float | None] | None = None,
         spool_age_seconds: Callable[[], float | None] | None = None,
+        index_follows: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.store = store
         self.refresh_seconds = refresh_seconds
+        self.index_follows = index_follows  # file events or polling, and why (folder_watch)
         self.index_age_seconds = index_age_seconds
         self.spool_age_seconds = spool_age_seconds
 
@@ -54,7 +56,10 @@ class Health:
         except sqlite3.Error:
             log.warning("health: the database cannot be read", exc_info=True)
             return False, {"ok": False, "reason": "database cannot be read"}
-        return True, {"ok": True, "articles": articles}
+        body: dict = {"ok": True, "articles": articles}
+        if self.index_follows is not None:
+            body["index"] = self.index_follows()
+        return True, body
 
     def _database_problem(self) -> str | None:
         path = self.store.path

@@ -36,8 +36,14 @@ INDEX_REFRESH_AGE = Gauge("newsbot_index_refresh_age_seconds",
                           "Seconds since the last successful index refresh (-1: none yet)")
 SPOOL_DEPTH = Gauge("newsbot_spool_depth_events",
                     "Events waiting in the durable spool (-1: no spool in this process)")
+INDEX_FILE_EVENTS = Gauge("newsbot_index_file_events",
+                          "1 while file events drive the index, 0 while it polls "
+                          "(-1: no watcher in this process)")
+INDEX_EVENT_REFRESHES = Counter("newsbot_index_event_refreshes_total",
+                                "Index refreshes of the paths that file events named")
 SPOOL_DEPTH.set(-1)
 INDEX_REFRESH_AGE.set(-1)
+INDEX_FILE_EVENTS.set(-1)
 
 
 def event_received(kind: str) -> None:
@@ -76,6 +82,14 @@ def sync_done(written: int, conflicts: int) -> None:
 
 def index_refreshed(failed_files: int) -> None:
     INDEX_FAILED_FILES.set(failed_files)
+
+
+def index_follows_events(events: bool) -> None:
+    INDEX_FILE_EVENTS.set(1 if events else 0)
+
+
+def index_event_refresh() -> None:
+    INDEX_EVENT_REFRESHES.inc()
 
 
 def watch_index_age(seconds_since_refresh: Callable[[], float | None]) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from newsbot.bot.config.settings import Config
 from newsbot.storage.db import Store
-from newsbot.storage.index import IndexReport, Progress, refresh
+from newsbot.storage.index import IndexReport, Progress, refresh, refresh_paths
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,16 @@ class IndexRefresher:
         self.store, self.config, self.clock = store, config, clock
         self._succeeded_at: float | None = None
         self._lock = threading.Lock()
+        # one refresh at a time: the full walk (a scheduler job) and the file events'
+        # refreshes (bot/services/folder_watch.py) compare the same rows with the disk
+        self._running = threading.Lock()
 
     def __call__(self) -> IndexReport | None:
         """One refresh. A folder that went away is logged and the index kept as it was,
         rather than emptied; the next success clears the alarm."""
         try:
-            report = refresh_index(self.store, self.config)
+            with self._running:
+                report = refresh_index(self.store, self.config)
         except NotADirectoryError as error:
             log.error("index not refreshed", extra={"error": str(error)})
             return None
@@ -52,6 +56,22 @@ class IndexRefresher:
         metrics.index_refreshed(report.failed)
         if report.indexed or report.removed:
             log.info("index refreshed", extra=report.as_dict())
+        return report
+
+    def refresh_paths(self, touched: list[str]) -> IndexReport | None:
+        """Re-index only these paths (relative to the folder): what file events name."""
+        config = self.config
+        try:
+            with self._running:
+                report = refresh_paths(self.store, config.articles, touched, config.patterns,
+                                       max_file_bytes=config.max_file_bytes,
+                                       clusters=config.cluster_settings)
+        except NotADirectoryError as error:
+            log.error("index not refreshed", extra={"error": str(error)})
+            return None
+        if report.indexed or report.removed:
+            log.info("index refreshed from file events",
+                     extra={**report.as_dict(), "paths": len(touched)})
         return report
 
     def seconds_since_success(self) -> float | None:

@@ -50,7 +50,8 @@ def test_healthz_reports_the_database(newsroom: Newsroom):
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(f"{newsroom.server.url}/healthz") as response:
         assert response.status == 200
-        assert json.loads(response.read()) == {"ok": True, "articles": 39}
+        assert json.loads(response.read()) == {"ok": True, "articles": 39,
+                                                  "index": {"follows": "file events"}}
 
 
 # --- /news

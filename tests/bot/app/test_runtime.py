@@ -47,3 +47,21 @@ def test_a_reply_left_for_after_the_ack_goes_out_before_stop_returns(tmp_path: P
         assert newsroom.runtime is not None
         newsroom.runtime.stop()
         assert [call.ok for call in newsroom.slack.calls("chat.postEphemeral")] == [False, True]
+
+
+def test_a_file_dropped_into_the_folder_is_indexed_by_its_event_not_the_walk(tmp_path: Path):
+    """serve, the sandbox and these fixtures follow the folder by file events; the full
+    walk, a safety net every 300 s, stays out of the way while they work."""
+    from conftest import write_article
+
+    with start_newsroom(tmp_path) as newsroom:
+        runtime = newsroom.runtime
+        assert runtime is not None and runtime.watcher is not None and runtime.watcher.events
+        assert runtime.health is not None and runtime.health.refresh_seconds == 300
+        walked = runtime.refresher.seconds_since_success()
+        write_article(newsroom.config.articles, "desk/breaking.md", title="Breaking",
+                      webUrl="https://example.org/breaking")
+        newsroom.slack.wait_until(lambda: newsroom.store.query(
+            "SELECT id FROM articles WHERE id = 'desk/breaking.md'"))
+        runtime.walk_folder()  # the scheduler's job, run now: too soon for a walk
+        assert runtime.refresher.seconds_since_success() >= walked

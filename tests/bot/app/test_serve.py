@@ -68,7 +68,8 @@ def test_serve_http_answers_signed_requests_and_stops_cleanly(slack, tmp_path: P
         assert url, "".join(lines)
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(f"{url}/healthz") as response:
-            assert json.loads(response.read()) == {"ok": True, "articles": 39}
+            assert json.loads(response.read()) == {"ok": True, "articles": 39,
+                                                  "index": {"follows": "file events"}}
         client = SignedSlackClient(f"{url}/slack/events", SECRET,
                                    response_url_factory=slack.new_response_url)
         assert client.slash_command("/news", "schedule list", user_id="U0EDITOR",
@@ -320,7 +321,8 @@ def test_the_production_server_records_signed_events_counts_them_and_takes_100_a
     try:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(f"{served.url}/healthz") as response:
-            assert json.loads(response.read()) == {"ok": True, "articles": 39}
+            assert json.loads(response.read()) == {"ok": True, "articles": 39,
+                                                  "index": {"follows": "file events"}}
         received = served.metric('newsbot_events_received_total{kind="reaction_added"}')
         recorded = served.metric('newsbot_events_recorded_total{kind="reaction_added"}')
         assert [served.react(n) for n in range(5)] == [200] * 5
@@ -536,7 +538,8 @@ def test_socket_mode_serves_health_and_metrics_on_the_metrics_port_and_stops_in_
             connected = connected or record["msg"] == "connected in Socket Mode"
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(f"{url}/healthz") as response:
-            assert json.loads(response.read()) == {"ok": True, "articles": 39}
+            assert json.loads(response.read()) == {"ok": True, "articles": 39,
+                                                  "index": {"follows": "file events"}}
         with opener.open(f"{url}/metrics") as response:
             metrics = response.read().decode()
         assert ('newsbot_slack_api_calls_total{method="apps.connections.open",outcome="ok"} 1.0'
