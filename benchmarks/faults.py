@@ -17,6 +17,7 @@ A scenario is a function (settings -> Row); add a fault by adding one to SCENARI
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import shutil
 import sqlite3
@@ -34,7 +35,9 @@ from newsbot.sandbox.fault_site import (
     FaultSite,
     Sender,
     eventually,
+    fill_disk,
     hold_database,
+    small_filesystem,
     start_site,
 )
 from newsbot.sandbox.lookalike import SlackLookalike
@@ -144,11 +147,16 @@ def count(site: FaultSite, fault: str, trial: Trial, timeout: float = 60) -> Row
 
 
 def run_scenario(fault: str, settings: Settings,
-                 trial_with_fault: Callable[[FaultSite, Trial, random.Random], None]) -> Row:
-    """A site for the scenario, then `settings.trials` trials with the fault."""
+                 trial_with_fault: Callable[[FaultSite, Trial, random.Random], None],
+                 disk_size: str | None = None) -> Row:
+    """A site for the scenario, then `settings.trials` trials with the fault. With
+    `disk_size` the site lives on a tmpfs of that size (needs root)."""
     row = Row(fault)
     rng = random.Random(f"{settings.seed}:{fault}")
-    with SlackLookalike() as slack, tempfile.TemporaryDirectory(prefix="faults-") as folder:
+    with (SlackLookalike() as slack, tempfile.TemporaryDirectory(prefix="faults-") as folder,
+          contextlib.ExitStack() as disk):
+        if disk_size:
+            folder = str(disk.enter_context(small_filesystem(Path(folder) / "disk", disk_size)))
         site = start_site(slack, Path(folder))
         try:
             for number in range(settings.trials):
@@ -243,6 +251,26 @@ def killed_with_spool(settings: Settings) -> Row:
     return run_scenario("kill -9 with a non-empty spool, restart", settings, trial_with_fault)
 
 
+def full_disk(settings: Settings) -> Row:
+    """The database held (so events go to the spool) and the spool on a 16 MB tmpfs
+    filled up to 0 to 2 pages while the trial's events arrive, so that appends run out
+    of room part way (short writes); freed again 0.2 to 2 s later. An event is answered
+    200 only once it is durable; the rest are redelivered."""
+    def trial_with_fault(site: FaultSite, trial: Trial, rng: random.Random) -> None:
+        holder = hold_database(site.db, seconds=rng.uniform(2.5, 4.0))
+        filler = fill_disk(site.folder, leave_pages=rng.randint(0, 2))
+        freed = threading.Timer(rng.uniform(0.2, 2.0), filler.unlink)
+        freed.start()
+        try:
+            deliver(trial, Redelivery())
+        finally:
+            freed.join()
+            holder.join()
+
+    return run_scenario("disk full under the spool, then freed", settings, trial_with_fault,
+                        disk_size="16m")
+
+
 def ambiguous_posting(settings: Settings) -> list[Row]:
     """Digests posted while Slack stores messages and still answers 5xx, drops connections
     after storing, refuses with 500, and two `serve` processes race on a schedule
@@ -256,7 +284,7 @@ def ambiguous_posting(settings: Settings) -> list[Row]:
 
 SCENARIOS: list[Callable[[Settings], Row | list[Row]]] = [
     concurrent_order, held_database, read_only_database, corrupt_database, deleted_database,
-    killed_with_spool, ambiguous_posting,
+    killed_with_spool, full_disk, ambiguous_posting,
 ]
 
 
@@ -267,6 +295,16 @@ def chattr_allowed() -> bool:
             return False
         subprocess.run(["chattr", "-i", probe.name], check=True)
         return True
+
+
+def mount_allowed() -> bool:
+    """Whether a small tmpfs can be mounted here (the full-disk scenario's file system)."""
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            with small_filesystem(Path(folder) / "probe", "64k"):
+                return True
+        except PermissionError:
+            return False
 
 
 def print_table(rows: list[Row]) -> None:
@@ -295,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         print("read-only scenario skipped: chattr +i is not allowed here (needs root)",
               file=sys.stderr)
         SCENARIOS.remove(read_only_database)
+    if not mount_allowed():
+        print("full-disk scenario skipped: mounting a tmpfs is not allowed here (needs root)",
+              file=sys.stderr)
+        SCENARIOS.remove(full_disk)
     rows = []
     started = time.monotonic()
     for scenario in SCENARIOS:

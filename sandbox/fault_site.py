@@ -7,6 +7,8 @@ spool is read as the file it is. Events are signed reactions with chosen `event_
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import shutil
@@ -15,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,3 +141,41 @@ def hold_database(path: Path, seconds: float) -> threading.Thread:
     thread.start()
     locked.wait(30)
     return thread
+
+
+# --- a small real file system, for full-disk faults (root may mount one, as CI runs)
+
+PAGE = 4096
+
+
+@contextlib.contextmanager
+def small_filesystem(mount: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (e.g. "64k") mounted at `mount` for the block; OSError with
+    mount's own words where mounting is not allowed."""
+    mount.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise OSError(errno.EPERM, f"cannot mount a tmpfs: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill_disk(disk: Path, leave_pages: int = 0) -> Path:
+    """Fill the file system at `disk` with one file, then free `leave_pages` pages of it
+    again (room for part of a write: a short write). Returns the file, to delete."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        while True:
+            os.write(fd, b"x" * PAGE)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+    finally:
+        os.close(fd)
+    if leave_pages:
+        os.truncate(filler, max(0, filler.stat().st_size - leave_pages * PAGE))
+    return filler

@@ -3,9 +3,11 @@
 When the database cannot take a write (locked by another process beyond the wait, read-only,
 corrupt, deleted), a decision Slack is about to see acknowledged goes here instead; it is
 applied later, in order and exactly once (each record has a key, and recording a key twice
-changes nothing). A record is durable once `append` returns: it is written and fsynced
-(the folder too, when the file is new). A record torn by a crash mid-write was never
-acknowledged: it is skipped when read.
+changes nothing). A record is durable once `append` returns: it is written whole and
+fsynced (the folder too, when the file is new). A write that cannot be completed (a full
+disk: ENOSPC, a short write; EIO) raises OSError after cutting its partial line off again,
+so the caller answers 500 and the file holds only whole records. A record torn by a crash
+mid-write was never acknowledged: the next append cuts it off before writing.
 
 Every operation holds a lock (a thread lock and `flock` on `<spool>.lock`), so several
 threads and processes may share one spool. Applied records are removed by key, rewriting
@@ -15,6 +17,7 @@ the file atomically (write, fsync, rename), so a record appended meanwhile is ne
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -36,6 +39,12 @@ class Spool:
         with self._locked():
             if not self.path.exists():
                 self._write_atomically([])
+                return
+            fd = os.open(self.path, os.O_RDWR)
+            try:
+                _cut_torn_tail(fd, self.path)  # a crash mid-append, before this start
+            finally:
+                os.close(fd)
 
     @staticmethod
     def path_beside(db_path: str | Path) -> Path:
@@ -65,11 +74,14 @@ class Spool:
                 return False
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    line = b"\n" + line  # after a torn record: start on a line of our own
-                os.write(fd, line)
-                os.fsync(fd)
+                size = _cut_torn_tail(fd, self.path)
+                try:
+                    write_all(fd, line)
+                    os.fsync(fd)
+                except OSError:
+                    os.ftruncate(fd, size)  # no partial line left behind to skip later
+                    os.fsync(fd)
+                    raise
             finally:
                 os.close(fd)
         return True
@@ -130,13 +142,41 @@ class Spool:
                         + b"\n" for r in records)
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, data)
+            write_all(fd, data)
             os.fsync(fd)
-        finally:
+        except OSError:
             os.close(fd)
+            temporary.unlink(missing_ok=True)  # the spool itself is as it was
+            raise
+        os.close(fd)
         os.replace(temporary, self.path)
         folder = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(folder)
         finally:
             os.close(folder)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written: a short write (a nearly full disk) is
+    continued, and the error that stops it (ENOSPC, EIO) is raised."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:  # pragma: no cover - POSIX raises instead
+            raise OSError(errno.EIO, "write made no progress")
+        view = view[written:]
+
+
+def _cut_torn_tail(fd: int, path: Path) -> int:
+    """Cut a last line left without its newline by a crash mid-write (it was never
+    acknowledged); returns the size that whole records end at."""
+    size = os.fstat(fd).st_size
+    if not size or os.pread(fd, 1, size - 1) == b"\n":
+        return size
+    data = os.pread(fd, size, 0)
+    whole = data.rfind(b"\n") + 1
+    os.ftruncate(fd, whole)
+    log.warning("spool: a record torn by a crash was cut off (it was never acknowledged)",
+                extra={"spool": str(path), "bytes": size - whole})
+    return whole

@@ -30,6 +30,8 @@ from newsbot.bot.newsroom.digest import DigestOptions, plan_digest
 from newsbot.handlers.posting.digest_post import post_digest
 from newsbot.handlers.posting.redrawer import Redrawer
 from newsbot.sandbox import SignedSlackClient, SlackLookalike
+from newsbot.sandbox.fault_site import fill_disk
+from newsbot.sandbox.fault_site import small_filesystem as mounted_tmpfs
 from newsbot.storage.db import Store
 from newsbot.storage.index import refresh
 
@@ -298,7 +300,8 @@ def start_newsroom(tmp_path: Path, manual_redraw: bool = False,
     # Each article on its own unless a test asks for story clusters: these tests count and
     # order articles one by one (tests/storage/test_clusters.py covers the stories).
     config_overrides.setdefault("clusters_enabled", False)
-    config = Config(articles=articles, db=tmp_path / "newsbot.db", **config_overrides)
+    db = config_overrides.pop("db", tmp_path / "newsbot.db")
+    config = Config(articles=articles, db=db, **config_overrides)
     with SlackLookalike() as slack:
         runtime = Runtime(config, web_client(slack.bot_token, slack.base_url), SECRET,
                           redraw_thread=not manual_redraw)
@@ -339,3 +342,22 @@ def digest_message(newsroom: Newsroom, position: int = 0):
 def wait_for_log(newsroom: Newsroom, count: int) -> list[dict]:
     newsroom.slack.wait_until(lambda: len(newsroom.log_rows()) >= count)
     return newsroom.log_rows()
+
+
+# --- a small real file system, for full-disk faults (CI runs as root, so it can mount)
+
+fill = fill_disk
+
+
+@contextlib.contextmanager
+def small_filesystem(mount: Path, size: str) -> Iterator[Path]:
+    """sandbox/fault_site.py's tmpfs; skipped where mounting is not allowed, except under
+    CI, where it fails."""
+    with contextlib.ExitStack() as stack:
+        try:
+            disk = stack.enter_context(mounted_tmpfs(mount, size))
+        except PermissionError as error:
+            if os.environ.get("CI"):
+                pytest.fail(f"CI runs as root and must mount a small tmpfs: {error}")
+            pytest.skip(str(error))
+        yield disk
