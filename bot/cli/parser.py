@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--host", help="with --http or --metrics-port: the address to listen on "
                      "(env NEWSBOT_HOST; default 0.0.0.0 with --http, 127.0.0.1 for Socket "
                      "Mode's --metrics-port)")
-    sub.add_argument("--port", type=int, default=3000, help="with --http: port (3000)")
+    sub.add_argument("--port", type=arguments.port, default=3000, help="with --http: port (3000)")
     sub.add_argument("--metrics-port", type=arguments.port, metavar="P",
                      help="in Socket Mode: serve GET /healthz and GET /metrics on this port "
                           "(env NEWSBOT_METRICS_PORT; HTTP mode serves them on --port)")
@@ -209,6 +209,15 @@ class Parser(argparse.ArgumentParser):
     text: `newsbot: error: argument --top: must be 1 or more: 0; see `newsbot digest --help``
     (and with `--json` also the JSON error document, as for every other error). The
     subcommands' parsers are of this class as well, so each names its own help."""
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's
+        """Arguments the subcommand does not know are its mistake: argparse would hand them
+        up to `newsbot`, whose message would name `newsbot --help` instead of
+        `newsbot digest --help`. Nothing above a subcommand takes what it leaves over."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
     def error(self, message: str):  # noqa: ANN201 - argparse's signature
         raise UsageError(f"{message}; see `{self.prog} --help`")

@@ -21,7 +21,13 @@ from conftest import BUNDLED_ARTICLES, run_cli
      "newsbot schedule add"),
     (["sandbox", "--port", "70000"], "argument --port: must be 0 to 65535: 70000",
      "newsbot sandbox"),
-    (["digest", "--bogus"], "unrecognized arguments: --bogus", "newsbot"),
+    (["digest", "--top", "-1"], "argument --top: must be 1 or more: -1", "newsbot digest"),
+    (["serve", "--port", "http"], "argument --port: not a port number: 'http'", "newsbot serve"),
+    (["--bogus", "digest"], "unrecognized arguments: --bogus", "newsbot"),
+    (["digest", "--bogus"], "unrecognized arguments: --bogus", "newsbot digest"),
+    (["schedule", "add", "C0NEWS", "0 9 * * *", "--bogus"], "unrecognized arguments: --bogus",
+     "newsbot schedule add"),
+    ([], "the following arguments are required: COMMAND", "newsbot"),
 ])
 def test_an_argument_error_is_one_line_naming_the_help(tmp_path: Path, args, message, help_of):
     for as_json in (False, True):
