@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -33,11 +34,19 @@ class Context:
     @property
     def store(self) -> Store:
         if self._store is None:
-            try:
-                self._store = Store(self.config.db, self.config.busy_timeout_ms)
-            except Exception as error:  # sqlite3 errors: not a database, read-only, ...
-                self._store = self._read_only_store(error)
+            self._store = self._open_store()
         return self._store
+
+    def _open_store(self) -> Store:
+        db = self.config.db
+        if db.exists() and not os.access(db, os.W_OK):
+            # SQLite would open it read-only without a word, and the command's first write
+            # would end in a traceback: a reading command opens it read-only, others stop
+            return self._read_only_store(PermissionError("this user may not write it"))
+        try:
+            return Store(db, self.config.busy_timeout_ms)
+        except Exception as error:  # sqlite3 errors: not a database, read-only folder, ...
+            return self._read_only_store(error)
 
     @property
     def only_reads(self) -> bool:
