@@ -51,9 +51,12 @@ class Context:
     @property
     def only_reads(self) -> bool:
         """This command, as given, writes nothing to the database: a reading command (the
-        parser marks them) with --no-refresh and no --post."""
-        return (getattr(self.args, "only_reads", False) and getattr(self.args, "no_refresh", False)
-                and not getattr(self.args, "post", False))
+        parser marks them) that does not refresh (--no-refresh, or it never does) and
+        has no --post."""
+        args = self.args
+        no_refresh = getattr(args, "no_refresh", False) or not getattr(args, "refreshes", True)
+        return (getattr(args, "only_reads", False) and no_refresh
+                and not getattr(args, "post", False))
 
     def _read_only_store(self, error: Exception) -> Store:
         """A database that cannot be opened for writing still answers a command that only

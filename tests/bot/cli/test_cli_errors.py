@@ -65,6 +65,9 @@ def test_a_read_only_database_still_answers_reading_commands(tmp_path: Path):
         assert json.loads(answer.stdout) == json.loads(written.stdout)
         topics = run_cli(*common, "--no-refresh", "topics", cwd=tmp_path)
         assert topics.code == 0 and "Climate" in topics.stdout
+        for never_refreshes in (["decisions"], ["schedule", "list"]):  # no --no-refresh needed
+            listed = run_cli(*common, *never_refreshes, cwd=tmp_path)
+            assert listed.code == 0, listed.stderr
         refused = run_cli(*common, "index", cwd=tmp_path)  # a writing command says why
         assert refused.code == 2
         assert refused.stderr.startswith(f"newsbot: error: cannot open the database {db}")
