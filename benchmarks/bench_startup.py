@@ -4,7 +4,8 @@
 
 The baseline is the given commit's tree (`git archive`, into a temporary folder), run
 the way it was run then: `python -m bot` with that tree on PYTHONPATH before the one
-import package (`newsbot`) existed, `python -m newsbot.bot` after. Both run in this
+import package (`newsbot`) existed, `python -m newsbot.bot` after (its folders linked
+into a `newsbot` folder on PYTHONPATH, ahead of this checkout's editable install). Both run in this
 venv, on the same copy of the bundled examples with an index already built, so what is
 measured is start-up (imports, configuration) plus one refresh that finds nothing
 changed and the answer. Runs alternate between the two so that the shared machine's
@@ -28,11 +29,28 @@ from newsbot.bot.config.settings import BUNDLED_ARTICLES
 REPO = Path(__file__).resolve().parent.parent
 
 
+FOLDERS = ("bot", "handlers", "sandbox", "storage")  # newsbot.bot is bot/, and so on
+
+
 def baseline_command(tree: Path) -> tuple[list[str], dict[str, str]]:
     """How the commit in `tree` starts its CLI, and the environment it needs."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
     if (tree / "bot" / "__main__.py").exists() and not (tree / "bot" / "cli").is_dir():
+        env = {**os.environ, "PYTHONPATH": str(tree)}
         return [sys.executable, "-m", "bot"], env  # before the one import package
+    if (tree / "bot" / "cli" / "main.py").exists():
+        # one import package: a `newsbot` folder of links to the tree's folders, ahead of
+        # this venv's editable install on sys.path (as package-dir maps them)
+        package = tree.parent / "baseline-import" / "newsbot"
+        package.mkdir(parents=True)
+        for folder in FOLDERS:
+            (package / folder).symlink_to(tree / folder, target_is_directory=True)
+        env = {**os.environ, "PYTHONPATH": str(package.parent)}
+        where = subprocess.run([sys.executable, "-c", "import newsbot.bot.cli.main as m; "
+                                "print(m.__file__)"], env=env, check=True, text=True,
+                               capture_output=True).stdout.strip()
+        if not where.startswith(str(package)):
+            raise SystemExit(f"the baseline's newsbot.bot loads from {where}, not its tree")
+        return [sys.executable, "-m", "newsbot.bot"], env
     raise SystemExit("the baseline commit is not one this benchmark knows how to start")
 
 

@@ -1,4 +1,4 @@
-"""`python -m bot` is `newsbot`."""
+"""`python -m newsbot.bot` is `newsbot`."""
 
 import sys
 

@@ -40,10 +40,11 @@ class DatabaseReplaced(sqlite3.DatabaseError):
 class Store:
     """The bot's database file. Safe to share between threads; cheap to create.
 
-    `read_only` opens an existing file without ever writing it (no migration, no WAL
-    files created): for reading commands on a database the user may not write, such as a
-    copy in a read-only folder. Where SQLite cannot even create its shared-memory file
-    there, the file is read as immutable: as it is on disk, which nobody can change then."""
+    `read_only` opens an existing file without ever writing it (no migration): for reading
+    commands on a database the user may not write, such as a copy in a read-only folder.
+    In a folder it may write, SQLite still creates its (empty) -wal and -shm beside the
+    file, as every WAL reader does. Where it cannot create the -shm, the file is read as
+    immutable, as it is on disk, unless its -wal holds changes that reading would skip."""
 
     def __init__(self, path: str | Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, *,
                  read_only: bool = False) -> None:
@@ -60,6 +61,7 @@ class Store:
             try:
                 self._connect(create=False)
             except sqlite3.OperationalError:  # cannot create -shm beside it: read as it is
+                refuse_unread_changes(self.path)
                 self.uri = quoted + "?mode=ro&immutable=1"
                 self._connect(create=False)
             check_schema(self.db, schema.MIGRATIONS, self.path)
@@ -168,6 +170,19 @@ class Store:
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def refuse_unread_changes(path: Path) -> None:
+    """Before reading `path` as immutable: SQLite then ignores its -wal file, so changes
+    committed there but not yet copied into the file would be missing from every answer,
+    silently. Say so instead (an empty or absent -wal holds nothing)."""
+    wal = path.with_name(path.name + "-wal")
+    with contextlib.suppress(FileNotFoundError):
+        if wal.stat().st_size > 0:
+            raise RuntimeError(
+                f"the read-only database {path} has changes in {wal.name} that SQLite reads "
+                f"only where it may create {path.name}-shm: run newsbot once where it may "
+                "write the folder, or copy the database with its -wal to such a folder")
 
 
 Migration = Callable[[sqlite_utils.Database], None]

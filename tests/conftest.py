@@ -191,6 +191,19 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, **kwargs) 
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 
+@contextlib.contextmanager
+def read_only_even_for_root(*paths: Path) -> Iterator[None]:
+    """`chattr +i` for the block: not even root may write, create or delete there (chmod
+    does not stop root, and the tests may run as root). Skips where it is refused."""
+    done = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i is not allowed here: {done.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+
+
 @pytest.fixture
 def indexed(store: Store, articles: Path) -> Store:
     """Two usable articles, a.md (quality 2) and b.md (quality 1), indexed."""

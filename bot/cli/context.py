@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -33,18 +34,29 @@ class Context:
     @property
     def store(self) -> Store:
         if self._store is None:
-            try:
-                self._store = Store(self.config.db, self.config.busy_timeout_ms)
-            except Exception as error:  # sqlite3 errors: not a database, read-only, ...
-                self._store = self._read_only_store(error)
+            self._store = self._open_store()
         return self._store
+
+    def _open_store(self) -> Store:
+        db = self.config.db
+        if db.exists() and not os.access(db, os.W_OK):
+            # SQLite would open it read-only without a word, and the command's first write
+            # would end in a traceback: a reading command opens it read-only, others stop
+            return self._read_only_store(PermissionError("this user may not write it"))
+        try:
+            return Store(db, self.config.busy_timeout_ms)
+        except Exception as error:  # sqlite3 errors: not a database, read-only folder, ...
+            return self._read_only_store(error)
 
     @property
     def only_reads(self) -> bool:
         """This command, as given, writes nothing to the database: a reading command (the
-        parser marks them) with --no-refresh and no --post."""
-        return (getattr(self.args, "only_reads", False) and getattr(self.args, "no_refresh", False)
-                and not getattr(self.args, "post", False))
+        parser marks them) that does not refresh (--no-refresh, or it never does) and
+        has no --post."""
+        args = self.args
+        no_refresh = getattr(args, "no_refresh", False) or not getattr(args, "refreshes", True)
+        return (getattr(args, "only_reads", False) and no_refresh
+                and not getattr(args, "post", False))
 
     def _read_only_store(self, error: Exception) -> Store:
         """A database that cannot be opened for writing still answers a command that only

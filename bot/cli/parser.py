@@ -55,12 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, handler: Command, help_text: str, *,
-                only_reads: bool = False) -> argparse.ArgumentParser:
-        """A subcommand; `only_reads`: with --no-refresh (and no --post) it writes nothing,
-        so a database it may not write still answers it (Context.only_reads)."""
+    def command(name: str, handler: Command, help_text: str, *, only_reads: bool = False,
+                refreshes: bool = True) -> argparse.ArgumentParser:
+        """A subcommand; `only_reads`: without its refresh (--no-refresh, or `refreshes`
+        False: it never refreshes) and --post it writes nothing, so a database it may not
+        write still answers it (Context.only_reads)."""
         sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
-        sub.set_defaults(handler=handler, only_reads=only_reads)
+        sub.set_defaults(handler=handler, only_reads=only_reads, refreshes=refreshes)
         return sub
 
     sub = command("index", cmd_index, "refresh the article index and report what changed")
@@ -105,8 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--user", required=True, metavar="U", help="who decides (Slack user id)")
 
     sub = command("decisions", cmd_decisions, "list the standing decisions and whether their "
-                  "files show them yet",
-            only_reads=True)
+                  "files show them yet", only_reads=True, refreshes=False)
     sub.add_argument("--log", action="store_true",
                      help="every decision event, newest first, with what it amounts to now")
     sub.add_argument("--limit", type=arguments.positive_int, default=50, metavar="N",
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--host", help="with --http or --metrics-port: the address to listen on "
                      "(env NEWSBOT_HOST; default 0.0.0.0 with --http, 127.0.0.1 for Socket "
                      "Mode's --metrics-port)")
-    sub.add_argument("--port", type=int, default=3000, help="with --http: port (3000)")
+    sub.add_argument("--port", type=arguments.port, default=3000, help="with --http: port (3000)")
     sub.add_argument("--metrics-port", type=arguments.port, metavar="P",
                      help="in Socket Mode: serve GET /healthz and GET /metrics on this port "
                           "(env NEWSBOT_METRICS_PORT; HTTP mode serves them on --port)")
@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
         return actions.add_parser(name, parents=[common], help=help_text, description=help_text)
 
-    action("list", "every schedule with its next fire time").set_defaults(only_reads=True)
+    action("list", "every schedule with its next fire time").set_defaults(only_reads=True,
+                                                                           refreshes=False)
     add = action("add", "add a schedule (zone: --tz, else scheduler.timezone, else UTC)")
     add.add_argument("channel", metavar="CHANNEL",
                      help="Slack channel id, e.g. C0123ABCD, or #name (looked up in Slack when "
@@ -163,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         action(name, f"{verb} a schedule").add_argument("id", metavar="ID",
                                                         help="schedule id, e.g. s1")
     preview = action("preview", "print the next fire times of a cron expression")
-    preview.set_defaults(only_reads=True)
+    preview.set_defaults(only_reads=True, refreshes=False)
     preview.add_argument("cron", metavar="CRON", help='Unix cron expression, e.g. "0 9 * * 1-5"')
     preview.add_argument("--tz", type=arguments.time_zone, metavar="ZONE",
                          help="IANA time zone (default: scheduler.timezone / NEWSBOT_TIMEZONE, "
@@ -209,6 +210,15 @@ class Parser(argparse.ArgumentParser):
     text: `newsbot: error: argument --top: must be 1 or more: 0; see `newsbot digest --help``
     (and with `--json` also the JSON error document, as for every other error). The
     subcommands' parsers are of this class as well, so each names its own help."""
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's
+        """Arguments the subcommand does not know are its mistake: argparse would hand them
+        up to `newsbot`, whose message would name `newsbot --help` instead of
+        `newsbot digest --help`. Nothing above a subcommand takes what it leaves over."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
     def error(self, message: str):  # noqa: ANN201 - argparse's signature
         raise UsageError(f"{message}; see `{self.prog} --help`")

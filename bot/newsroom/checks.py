@@ -45,8 +45,8 @@ def _range_words(minimum: float | None, above: float | None, maximum: float | No
 
 def whole_number(value: Any, minimum: int = 1, maximum: int = MAX_WHOLE_NUMBER) -> int:
     """An int (or its digits as text) from `minimum` to `maximum`; never a bool."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        value = _integer_text(value)
     wanted = f"a whole number of {minimum} or more"
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid(wanted, "a whole number")
@@ -55,6 +55,20 @@ def whole_number(value: Any, minimum: int = 1, maximum: int = MAX_WHOLE_NUMBER) 
     if value > maximum:
         raise Invalid(f"at most {maximum}", "a whole number", f"at most {maximum}")
     return value
+
+
+def _integer_text(text: str) -> int | str:
+    """The int that `text` spells, else `text` itself. A minus sign is read, so that `-1`
+    is a whole number out of range ("must be 1 or more: -1"), not "not a whole number";
+    digits int() cannot read (`²` is a digit to str.isdigit) stay text, and fail the
+    check instead of escaping as a ValueError."""
+    digits = text.strip()
+    if not digits.removeprefix("-").isdigit():
+        return text
+    try:
+        return int(digits)
+    except ValueError:
+        return text
 
 
 def number(value: Any, *, minimum: float | None = None, above: float | None = None,

@@ -4,11 +4,11 @@ with --json the JSON error document; and what a read-only database still answers
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 from pathlib import Path
 
 import pytest
-from conftest import BUNDLED_ARTICLES, run_cli
+from conftest import BUNDLED_ARTICLES, read_only_even_for_root, run_cli
 
 
 @pytest.mark.parametrize(("args", "message", "help_of"), [
@@ -21,7 +21,13 @@ from conftest import BUNDLED_ARTICLES, run_cli
      "newsbot schedule add"),
     (["sandbox", "--port", "70000"], "argument --port: must be 0 to 65535: 70000",
      "newsbot sandbox"),
-    (["digest", "--bogus"], "unrecognized arguments: --bogus", "newsbot"),
+    (["digest", "--top", "-1"], "argument --top: must be 1 or more: -1", "newsbot digest"),
+    (["serve", "--port", "http"], "argument --port: not a port number: 'http'", "newsbot serve"),
+    (["--bogus", "digest"], "unrecognized arguments: --bogus", "newsbot"),
+    (["digest", "--bogus"], "unrecognized arguments: --bogus", "newsbot digest"),
+    (["schedule", "add", "C0NEWS", "0 9 * * *", "--bogus"], "unrecognized arguments: --bogus",
+     "newsbot schedule add"),
+    ([], "the following arguments are required: COMMAND", "newsbot"),
 ])
 def test_an_argument_error_is_one_line_naming_the_help(tmp_path: Path, args, message, help_of):
     for as_json in (False, True):
@@ -44,13 +50,6 @@ def test_a_file_given_as_the_articles_folder_is_not_a_folder(tmp_path: Path):
     assert line.startswith("newsbot: error: the articles folder /etc/hostname is not a folder")
 
 
-def immutable(*paths: Path, on: bool) -> bool:
-    """chattr +i / -i: read-only even for root (CI runs as root); False where refused."""
-    done = subprocess.run(["chattr", "+i" if on else "-i", *map(str, paths)],
-                          capture_output=True)
-    return done.returncode == 0
-
-
 def test_a_read_only_database_still_answers_reading_commands(tmp_path: Path):
     folder = tmp_path / "readonly"
     folder.mkdir()
@@ -60,16 +59,35 @@ def test_a_read_only_database_still_answers_reading_commands(tmp_path: Path):
     written = run_cli(*common, "--json", "digest", cwd=tmp_path)
     for leftover in (folder / "newsbot.db-wal", folder / "newsbot.db-shm"):
         leftover.unlink(missing_ok=True)  # as a copied backup arrives: the file alone
-    if not immutable(db, folder, on=True):
-        pytest.skip("chattr +i is not allowed on this file system")
-    try:
+    with read_only_even_for_root(db, folder):
         answer = run_cli(*common, "--no-refresh", "--json", "digest", cwd=tmp_path)
         assert answer.code == 0, answer.stderr
         assert json.loads(answer.stdout) == json.loads(written.stdout)
         topics = run_cli(*common, "--no-refresh", "topics", cwd=tmp_path)
         assert topics.code == 0 and "Climate" in topics.stdout
+        for never_refreshes in (["decisions"], ["schedule", "list"]):  # no --no-refresh needed
+            listed = run_cli(*common, *never_refreshes, cwd=tmp_path)
+            assert listed.code == 0, listed.stderr
         refused = run_cli(*common, "index", cwd=tmp_path)  # a writing command says why
         assert refused.code == 2
         assert refused.stderr.startswith(f"newsbot: error: cannot open the database {db}")
-    finally:
-        immutable(db, folder, on=False)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="chmod does not stop root from writing")
+def test_a_database_file_of_mode_0444_still_answers_reading_commands(tmp_path: Path):
+    db = tmp_path / "newsbot.db"
+    common = ["--articles", str(BUNDLED_ARTICLES), "--db", str(db)]
+    assert run_cli(*common, "index", cwd=tmp_path).code == 0
+    written = run_cli(*common, "--json", "digest", cwd=tmp_path)
+    db.chmod(0o444)
+    before = db.read_bytes()
+    answer = run_cli(*common, "--no-refresh", "--json", "digest", cwd=tmp_path)
+    assert answer.code == 0, answer.stderr
+    assert json.loads(answer.stdout) == json.loads(written.stdout)
+    assert db.read_bytes() == before
+    for writing in (["index"], ["schedule", "add", "C0123ABCD", "0 9 * * *"]):
+        refused = run_cli(*common, *writing, cwd=tmp_path)  # one line, not a traceback
+        assert refused.code == 2
+        [line] = refused.stderr.splitlines()
+        assert line == (f"newsbot: error: cannot open the database {db}: "
+                        "this user may not write it")

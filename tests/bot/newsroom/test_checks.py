@@ -18,6 +18,8 @@ def test_whole_numbers_from_yaml_or_text(value, clean):
     ("ten", "must be a whole number of 1 or more", "not a whole number: 'ten'"),
     (2.5, "must be a whole number of 1 or more", "not a whole number: '2.5'"),
     (True, "must be a whole number of 1 or more", "not a whole number: 'True'"),
+    ("-1", "must be a whole number of 1 or more", "must be 1 or more: -1"),
+    ("²", "must be a whole number of 1 or more", "not a whole number: '²'"),
     (MAX_WHOLE_NUMBER + 1, f"must be at most {MAX_WHOLE_NUMBER}",
      f"must be at most {MAX_WHOLE_NUMBER}: {MAX_WHOLE_NUMBER + 1}"),
 ])
