@@ -157,7 +157,7 @@ class Runtime:
                                         "index-refresh")
         self.scheduler.add_interval_job(self.apply_spool, SPOOL_APPLY_SECONDS, "spool-apply")
         if config.sync_interval_minutes > 0:
-            self.scheduler.add_interval_job(lambda: periodic_sync(store, config),
+            self.scheduler.add_interval_job(PeriodicSync(store, config),
                                             config.sync_interval_minutes * 60, "sync")
         self.scheduler.start()
 
@@ -208,15 +208,30 @@ class Runtime:
             self.intake = None
 
 
-def periodic_sync(store: Store, config: Config) -> None:
-    """The sync `sync.interval_minutes` asks for; a sync already running is left to finish."""
-    try:
-        report = sync_decisions(store, config, git_commit=config.sync_git_commit, lock_timeout=0)
-    except SyncBusy:
-        log.info("sync skipped: another sync is running")
-        return
-    except SyncError as error:  # e.g. the bundled examples, which are never written
-        log.warning("sync skipped", extra={"reason": str(error)})
-        return
-    if report.written or report.conflicts:
-        log.info("sync", extra=report.to_json())
+class PeriodicSync:
+    """The sync `sync.interval_minutes` asks for; a sync already running is left to finish.
+
+    A refusal that every run would repeat (the bundled examples, a folder gone) is logged
+    once, and again only when its reason changes or after a sync that ran."""
+
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store = store
+        self.config = config
+        self._refused: str | None = None  # the reason last logged; the scheduler runs one at a time
+
+    def __call__(self) -> None:
+        config = self.config
+        try:
+            report = sync_decisions(self.store, config, git_commit=config.sync_git_commit,
+                                    lock_timeout=0)
+        except SyncBusy:
+            log.info("sync skipped: another sync is running")
+            return
+        except SyncError as error:
+            if str(error) != self._refused:
+                log.warning("sync skipped", extra={"reason": str(error)})
+                self._refused = str(error)
+            return
+        self._refused = None
+        if report.written or report.conflicts:
+            log.info("sync", extra=report.to_json())

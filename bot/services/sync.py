@@ -28,7 +28,7 @@ from newsbot.bot.config.settings import Config, articles_folder_problem, is_bund
 from newsbot.bot.newsroom.article import stamp
 from newsbot.bot.services import metrics
 from newsbot.bot.services.refresh import refresh_index
-from newsbot.bot.services.sync_plan import plan_all
+from newsbot.bot.services.sync_plan import Plan, plan_all
 from newsbot.bot.services.sync_report import (
     Conflict,
     SyncReport,
@@ -50,6 +50,9 @@ BUNDLED_REFUSED = (
     "the articles folder is newsbot's bundled examples, which sync never writes: point "
     "--articles, NEWSBOT_ARTICLES or 'articles:' in newsbot.yaml at a folder of your own "
     "(`newsbot sandbox` tries sync on a copy of the examples)")
+BUNDLED_FILE_REFUSED = (
+    "the file is one of newsbot's bundled examples, which sync never writes; "
+    "keep your articles in a folder of your own")
 
 
 class SyncError(Exception):
@@ -73,8 +76,8 @@ def sync_decisions(
 
     With `dry_run` nothing is written or recorded: the report's diff shows the edits.
     Raises SyncError when the articles folder is missing or is the bundled examples
-    (shown, never written), SyncBusy when another sync holds the lock past `lock_timeout`
-    seconds.
+    (shown, never written; a folder holding them gets a conflict for each), SyncBusy
+    when another sync holds the lock past `lock_timeout` seconds.
     """
     root = Path(config.articles)
     problem = articles_folder_problem(root)
@@ -91,6 +94,7 @@ def sync_decisions(
     with _sync_lock(lock_path(store), lock_timeout):
         finish_interrupted(store, real_root)
         plans = plan_all(store, real_root)
+        leave_bundled_examples(plans)
         repo = GitRepo.containing(real_root) if git_commit else None
         committable = committable_ids(repo, plans) if repo else set()
         written_at = stamp(now or dt.datetime.now(dt.UTC))
@@ -103,6 +107,15 @@ def sync_decisions(
         if git_commit:
             commit_written(report, repo, plans, committable, config)
     return report
+
+
+def leave_bundled_examples(plans: list[Plan]) -> None:
+    """An articles folder that holds the bundled examples (a checkout's `bot/examples`,
+    its root) still never writes them: each such edit becomes a conflict instead."""
+    for plan in plans:
+        if plan.after is not None and plan.path is not None and is_bundled_examples(plan.path):
+            plan.after = None
+            plan.conflict = BUNDLED_FILE_REFUSED
 
 
 def lock_path(store: Store) -> Path:

@@ -3,10 +3,15 @@ what it starts it stops, and its ordered stop sends what was promised before ret
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
+import pytest
 from conftest import CHANNEL, CHIEF, EDITOR, digest_message, start_newsroom, wait_for_log
+from newsbot.bot.app.runtime import PeriodicSync
+from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
+from newsbot.storage.db import Store
 
 OUTSIDER = EDITOR  # not on the editors list these tests set
 
@@ -65,3 +70,33 @@ def test_a_file_dropped_into_the_folder_is_indexed_by_its_event_not_the_walk(tmp
             "SELECT id FROM articles WHERE id = 'desk/breaking.md'"))
         runtime.walk_folder()  # the scheduler's job, run now: too soon for a walk
         assert runtime.refresher.seconds_since_success() >= walked
+
+
+def sync_refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [getattr(r, "reason", "") for r in caplog.records if r.getMessage() == "sync skipped"]
+
+
+def test_the_periodic_sync_says_a_standing_refusal_once(store: Store,
+                                                        caplog: pytest.LogCaptureFixture):
+    """Every interval would hit the bundled examples again: one warning, not one a run."""
+    caplog.set_level(logging.INFO, logger="newsbot.bot.app.runtime")
+    periodic = PeriodicSync(store, Config(articles=BUNDLED_ARTICLES, db=store.path))
+    for _ in range(3):
+        periodic()
+    assert len(sync_refusals(caplog)) == 1
+    assert "bundled examples, which sync never writes" in sync_refusals(caplog)[0]
+
+
+def test_the_periodic_sync_says_a_refusal_again_once_a_sync_ran_between(
+        store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO, logger="newsbot.bot.app.runtime")
+    folder = tmp_path / "gone"
+    periodic = PeriodicSync(store, Config(articles=folder, db=store.path))
+    periodic()
+    periodic()
+    folder.mkdir()
+    periodic()  # runs: nothing to write
+    folder.rmdir()
+    periodic()
+    assert len(sync_refusals(caplog)) == 2
+    assert all("does not exist" in reason for reason in sync_refusals(caplog))

@@ -627,3 +627,24 @@ def check_bundled_sync_refused(tmp_path: Path, article_id: str, before: dict[str
     as_json = run_cli("--json", "sync", cwd=tmp_path)
     assert as_json.code == 2 and json.loads(as_json.stdout)["ok"] is False
     assert bundled_hashes() == before
+
+
+def test_a_folder_holding_the_bundled_examples_still_leaves_them_alone(tmp_path: Path):
+    """`--articles bot/examples` (or a checkout's root) indexes the examples below it; sync
+    writes none of them: each decision on one is a conflict that says why."""
+    holder = BUNDLED_ARTICLES.parent
+    before = bundled_hashes()
+    article_id = f"{BUNDLED_ARTICLES.name}/{next(iter(before))}"
+    original = (holder / article_id).read_bytes()
+    try:
+        assert run_cli("--articles", str(holder), "decide", article_id, "publish",
+                       "--user", "U1", cwd=tmp_path).code == 0
+        synced = run_cli("--articles", str(holder), "--json", "sync", cwd=tmp_path)
+        assert synced.code == 1
+        assert synced.json["conflicts"] == [{
+            "id": article_id, "reason": "the file is one of newsbot's bundled examples, "
+            "which sync never writes; keep your articles in a folder of your own"}]
+        assert bundled_hashes() == before
+    finally:  # a broken sync must not leave the checkout's examples changed
+        if (holder / article_id).read_bytes() != original:
+            (holder / article_id).write_bytes(original)
