@@ -107,6 +107,7 @@ class Store:
                 self.check_identity()
             raise
         self._local.db = db
+        self._local.full_sync = False  # a new connection starts at NORMAL
         return db
 
     def check_identity(self) -> None:
@@ -126,14 +127,24 @@ class Store:
         raise DatabaseReplaced(message)
 
     @contextlib.contextmanager
-    def write(self, wait_ms: int | None = None) -> Iterator[sqlite_utils.Database]:
+    def write(self, wait_ms: int | None = None,
+              durable: bool = False) -> Iterator[sqlite_utils.Database]:
         """A write transaction that takes the write lock up front.
 
         `BEGIN IMMEDIATE` queues behind other writers (busy timeout, or `wait_ms` for
         this transaction) instead of failing half way when a deferred transaction tries
         to upgrade. Nested use becomes a savepoint.
+
+        `durable`: the commit reaches the disk before this returns (WAL with
+        `synchronous=FULL`: the log is fsynced at commit). WAL's NORMAL, the default, keeps
+        a commit through a killed process but not through a power cut or an OS crash: a
+        decision someone is told is recorded, and a file rename a sync is about to make,
+        need FULL. The connection keeps FULL from then on (the pragma is set once).
         """
         db = self.db
+        if durable and not getattr(self._local, "full_sync", False):
+            db.execute("PRAGMA synchronous = FULL")
+            self._local.full_sync = True
         if db.conn.in_transaction:
             with db.atomic():
                 yield db
@@ -170,6 +181,7 @@ class Store:
         if db is not None:
             db.close()
             self._local.db = None
+            self._local.full_sync = False
 
 
 def refuse_unread_changes(path: Path) -> None:

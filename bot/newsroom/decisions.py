@@ -132,7 +132,7 @@ def decide(
         raise ValueError(f"unknown action {action!r}: use publish, skip or undo")
     now = now_text()
     event_us = now_us() if event_us is None else event_us
-    with store.write(wait_ms) as db:
+    with store.write(wait_ms, durable=True) as db:  # acknowledged means on disk
         row = db.execute("SELECT error FROM articles WHERE id = ?", [article_id]).fetchone()
         if row is None:
             raise UnknownArticle(f"no article with id {article_id!r}")

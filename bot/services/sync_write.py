@@ -5,8 +5,6 @@ next one; a file that changed under us is planned again, up to MAX_ROUNDS.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +40,7 @@ def write_all(store: Store, plans: list[Plan], stamp: str) -> None:
 
 def _write_round(store: Store, todo: list[Plan], stamp: str) -> list[Plan]:
     """Record the writes as pending, replace the files, confirm. Returns those that raced."""
-    with _durable(store), store.write() as db:
+    with store.write(durable=True) as db:  # on disk before any file is replaced
         for plan in todo:
             _mark_pending(db, plan, stamp)
     done: list[Plan] = []
@@ -101,17 +99,6 @@ def _mark_pending(db: Any, plan: Plan, stamp: str) -> None:
         " pending_skipped = ?, written_at = ? WHERE article_id = ?",
         [*params, wanted[PUBLISHED], wanted[SKIPPED], stamp, plan.id],
     )
-
-
-@contextlib.contextmanager
-def _durable(store: Store) -> Iterator[None]:
-    """Commit this transaction to disk before any file is replaced (WAL's NORMAL
-    setting survives a killed process, but not a power cut)."""
-    store.db.execute("PRAGMA synchronous = FULL")
-    try:
-        yield
-    finally:
-        store.db.execute("PRAGMA synchronous = NORMAL")
 
 
 def _replan(store: Store, plan: Plan) -> None:
