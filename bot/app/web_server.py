@@ -89,11 +89,20 @@ class SlackEvents:
 
 
 def _readable(body: str, content_type: str | None) -> bool:
-    """Bolt can build a request from this body: it parses to a JSON object (a dict)."""
+    """Bolt can build a request from this body: it parses to a JSON object (a dict), and
+    an event callback carries an event with a type. Anything else, signed or not, is a
+    400: Slack would redeliver a 500 for nothing, three times."""
     try:
-        return isinstance(parse_body(body, content_type), dict)
-    except ValueError:  # json.JSONDecodeError is one
+        parsed = parse_body(body, content_type)
+    except (ValueError, RecursionError):  # json.JSONDecodeError; nesting past Python's limit
         return False
+    if not isinstance(parsed, dict):
+        return False
+    if parsed.get("type") == "event_callback":
+        event = parsed.get("event")
+        return isinstance(event, dict) and isinstance(event.get("type"), str) \
+            and bool(event["type"])
+    return True
 
 
 class Routes:
