@@ -434,5 +434,32 @@ def decision_event_time(db: sqlite_utils.Database) -> None:
             db.execute("UPDATE decision_log SET only_if = ? WHERE id = ?", [other, log_id])
 
 
+# Version 11 on: a change to an article already queued frees its claim, so the change is
+# drawn even while another process draws the one before.
+QUEUE_REDRAW_CLAIMABLE = """
+    INSERT INTO redraw_queue (article_id, seq, queued_at)
+    VALUES ({article}, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
+            strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq, queued_at = excluded.queued_at,
+        claimed_by = NULL, claimed_at = NULL;
+"""
+
+
+def redraw_claims(db: sqlite_utils.Database) -> None:
+    """A queued redraw is claimed by the process that draws it (`claimed_by`, `claimed_at`),
+    so two servers on one database (a rolling deploy, a second replica) draw each change
+    once, not once each. A claim older than a minute is taken over: its process died."""
+    db.executescript(
+        """
+        ALTER TABLE redraw_queue ADD COLUMN claimed_by TEXT;
+        ALTER TABLE redraw_queue ADD COLUMN claimed_at TEXT;
+        """
+        + "".join(f"DROP TRIGGER {name};\n" for name, _, _ in _REDRAW_TRIGGERS)
+        + "".join(f"CREATE TRIGGER {name} {when} BEGIN"
+                  f"{QUEUE_REDRAW_CLAIMABLE.format(article=article)}END;\n"
+                  for name, when, article in _REDRAW_TRIGGERS)
+    )
+
+
 MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters,
-              report_schedules, decision_event_time]
+              report_schedules, decision_event_time, redraw_claims]

@@ -5,7 +5,8 @@ the serving process cannot rely on being told in memory. Database triggers queue
 whenever what its message shows can have changed; the serving process polls the queue,
 redraws every message of each queued article once, and deletes the rows it has drawn. A
 burst of changes to one article is one row, so one redraw; the queue survives restarts, so
-a decision made while the bot was down is drawn when it starts.
+a decision made while the bot was down is drawn when it starts. A process claims the rows
+it draws, so two serving processes on one database draw each change once.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from newsbot.storage.db import Store
-from newsbot.storage.schema import QUEUE_REDRAW
+from newsbot.storage.schema import QUEUE_REDRAW_CLAIMABLE
 
-_QUEUE = QUEUE_REDRAW.format(article="?")  # the triggers' statement, for one article
+_QUEUE = QUEUE_REDRAW_CLAIMABLE.format(article="?")  # the triggers' statement, for one article
+CLAIM_SECONDS = 60  # a claim this old is taken over: the process that made it is gone
 
 
 @dataclass(frozen=True)
@@ -32,12 +34,19 @@ def queue_redraw(store: Store, article_id: str) -> None:
         db.execute(_QUEUE, [article_id])
 
 
-def queued_redraws(store: Store, limit: int = 100) -> list[QueuedRedraw]:
-    """The oldest queued articles first."""
-    rows = store.db.execute(
-        "SELECT article_id, seq FROM redraw_queue ORDER BY seq LIMIT ?", [limit]
-    ).fetchall()
-    return [QueuedRedraw(article_id, seq) for article_id, seq in rows]
+def queued_redraws(store: Store, owner: str, limit: int = 100) -> list[QueuedRedraw]:
+    """Claim the oldest queued articles nobody draws now, for `owner` (one process): two
+    processes on one database never both draw a change. Oldest first."""
+    with store.write() as db:
+        rows = db.execute(
+            "UPDATE redraw_queue SET claimed_by = ?, claimed_at = strftime('%s', 'now')"
+            " WHERE article_id IN (SELECT article_id FROM redraw_queue"
+            "  WHERE claimed_by IS NULL OR claimed_by = ?"
+            "   OR CAST(claimed_at AS INTEGER) < CAST(strftime('%s', 'now') AS INTEGER) - ?"
+            "  ORDER BY seq LIMIT ?)"
+            " RETURNING article_id, seq", [owner, owner, CLAIM_SECONDS, limit]).fetchall()
+    return sorted((QueuedRedraw(article_id, seq) for article_id, seq in rows),
+                  key=lambda queued: queued.seq)
 
 
 def redraw_done(store: Store, queued: QueuedRedraw) -> None:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 
 from newsbot.bot.newsroom.decisions import standing_decision, written_at
+from newsbot.bot.newsroom.fires import process_name
 from newsbot.bot.newsroom.lookup import article_by_id
 from newsbot.bot.newsroom.redraw_queue import article_messages, queued_redraws, redraw_done
 from newsbot.bot.newsroom.stories import also_covered
@@ -65,12 +67,12 @@ def show_decision(client: WebClient, store: Store, channel: str, ts: str, articl
                     extra={"channel": channel, "ts": ts, "error": str(error)})
 
 
-def redraw_queued(client: WebClient, store: Store) -> int:
-    """One pass over the queue: redraw each queued article's messages once, then forget
-    what was drawn. Returns how many messages were redrawn. The content is read once per
-    article, however many messages show it."""
+def redraw_queued(client: WebClient, store: Store, owner: str) -> int:
+    """One pass over the queue: claim what nobody else draws (as `owner`), redraw each
+    claimed article's messages once, then forget what was drawn. Returns how many messages
+    were redrawn. The content is read once per article, however many messages show it."""
     drawn = 0
-    for queued in queued_redraws(store):
+    for queued in queued_redraws(store, owner):
         content = message_content(store, queued.article_id)
         if content is not None:
             for channel, ts in article_messages(store, queued.article_id):
@@ -89,6 +91,7 @@ class Redrawer:
 
     def __init__(self, client: WebClient, store: Store, interval: float = POLL_SECONDS) -> None:
         self.client, self.store, self.interval = client, store, interval
+        self.owner = f"{process_name()}:redraw-{uuid.uuid4().hex[:8]}"  # its queue claims
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -116,7 +119,7 @@ class Redrawer:
 
     def redraw_now(self) -> int:
         """One pass, on the caller's thread (tests drive the queue this way)."""
-        return redraw_queued(self.client, self.store)
+        return redraw_queued(self.client, self.store, self.owner)
 
     def _run(self) -> None:
         while True:
@@ -126,7 +129,7 @@ class Redrawer:
             self._wake.clear()
             stopping = self._stop.is_set()
             try:
-                redraw_queued(self.client, self.store)
+                redraw_queued(self.client, self.store, self.owner)
             except Exception:  # the database or Slack misbehaving must not stop redraws
                 log.exception("redraw failed")
             if stopping:  # the last pass ran after stop was asked: nothing queued is left

@@ -20,7 +20,7 @@ from newsbot.storage.index import refresh
 
 
 def queued(store) -> list[str]:
-    return [q.article_id for q in queued_redraws(store)]
+    return [q.article_id for q in queued_redraws(store, "test")]
 
 
 def test_nothing_is_queued_by_indexing(indexed):
@@ -32,7 +32,7 @@ def test_votes_cast_changed_and_withdrawn_queue_their_article_once(indexed):
     decide(indexed, "a.md", "skip", "U1", source="cli")  # changed
     decide(indexed, "a.md", "publish", "U2", source="cli")
     assert queued(indexed) == ["a.md"]  # coalesced: one row however many changes
-    redraw_done(indexed, queued_redraws(indexed)[0])
+    redraw_done(indexed, queued_redraws(indexed, "test")[0])
     decide(indexed, "a.md", "undo", "U2", source="cli")  # withdrawn
     decide(indexed, "b.md", "skip", "U1", source="cli")
     assert queued(indexed) == ["a.md", "b.md"]
@@ -45,10 +45,10 @@ def test_a_no_op_queues_nothing(indexed):
 
 def test_a_change_after_the_queue_was_read_is_kept_for_the_next_pass(indexed):
     decide(indexed, "a.md", "publish", "U1", source="cli")
-    [seen] = queued_redraws(indexed)
+    [seen] = queued_redraws(indexed, "test")
     decide(indexed, "a.md", "skip", "U2", source="cli")  # while `seen` is being drawn
     redraw_done(indexed, seen)
-    [again] = queued_redraws(indexed)
+    [again] = queued_redraws(indexed, "test")
     assert again.article_id == "a.md" and again.seq > seen.seq
     redraw_done(indexed, again)
     assert queued(indexed) == []
@@ -68,11 +68,11 @@ def test_an_explicit_request_queues_without_a_change(indexed):
 
 def test_sync_writing_the_file_and_the_file_changing_queue_the_article(indexed, articles):
     decide(indexed, "a.md", "publish", "U1", source="cli")
-    redraw_done(indexed, queued_redraws(indexed)[0])
+    redraw_done(indexed, queued_redraws(indexed, "test")[0])
     report = sync_decisions(indexed, Config(articles=articles, db=indexed.path))
     assert [w.id for w in report.written] == ["a.md"]
     assert queued(indexed) == ["a.md"]
-    redraw_done(indexed, queued_redraws(indexed)[0])
+    redraw_done(indexed, queued_redraws(indexed, "test")[0])
     path = articles / "b.md"  # someone publishes b.md by editing its file
     path.write_text(path.read_text().replace("published: false", "published: true"))
     bump_mtime(path)
