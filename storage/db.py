@@ -18,6 +18,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,6 +52,9 @@ class Store:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
         self.read_only = read_only
+        # (time.monotonic(), message) of the last write the database refused for a reason
+        # of its own (corrupt, disk full, I/O): /healthz reports it for a while
+        self.last_write_failure: tuple[float, str] | None = None
         self._local = threading.local()
         self._reported = False
         quoted = "file:" + urllib.parse.quote(str(self.path.resolve()))
@@ -154,8 +158,10 @@ class Store:
             db.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
         try:
             db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error:
+        except sqlite3.Error as error:
             self.close()
+            if _a_fault_of_the_file(error):
+                self.last_write_failure = (time.monotonic(), str(error))
             raise
         finally:
             if wait_ms is not None and self._local.db is not None:
@@ -170,6 +176,8 @@ class Store:
                 # A connection opened while the file was read-only stays read-only, and
                 # one that saw corruption may keep stale pages: the next write opens anew.
                 self.close()
+                if _a_fault_of_the_file(error):
+                    self.last_write_failure = (time.monotonic(), str(error))
             raise
 
     def query(self, sql: str, params: tuple | list | dict = ()) -> list[dict]:
@@ -195,6 +203,14 @@ def refuse_unread_changes(path: Path) -> None:
                 f"the read-only database {path} has changes in {wal.name} that SQLite reads "
                 f"only where it may create {path.name}-shm: run newsbot once where it may "
                 "write the folder, or copy the database with its -wal to such a folder")
+
+
+def _a_fault_of_the_file(error: sqlite3.Error) -> bool:
+    """The file or the disk under it failed (corrupt, full, I/O), not our statement nor a
+    lock another process holds (that is waited for, and the spool takes over)."""
+    text = str(error).lower()
+    return isinstance(error, sqlite3.DatabaseError) and any(
+        sign in text for sign in ("malformed", "not a database", "disk is full", "disk i/o"))
 
 
 Migration = Callable[[sqlite_utils.Database], None]

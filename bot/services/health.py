@@ -1,10 +1,12 @@
 """What `GET /healthz` answers: is this bot able to do its job right now?
 
 Unhealthy (503) when the database cannot be written (read-only file or folder, the file
-deleted or replaced since start, locked or corrupt), when the index has not refreshed
-for three refresh periods, or when the durable spool (wired by the composition root)
-holds events older than a minute. The reason is a short fixed phrase: internal error
-text (paths, SQL) never leaves the process, it goes to the log.
+deleted or replaced since start, locked or corrupt, the disk under it full, or one of the
+bot's own writes refused by the file in the last minute: a corrupt table page the probe
+never touches), when the index has not refreshed for three refresh periods, or when the
+durable spool (wired by the composition root) holds events older than a minute. The
+reason is a short fixed phrase: internal error text (paths, SQL) never leaves the
+process, it goes to the log.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +24,8 @@ from newsbot.storage.db import Store
 log = logging.getLogger(__name__)
 
 STALE_PERIODS = 3  # refresh periods without a successful refresh before it is unhealthy
+FAILURE_SECONDS = 60.0  # a write the file refused (corrupt, disk full) counts this long
+MIN_FREE_BYTES = 1 << 20  # less free space beside the database than this is a full disk
 SPOOL_MAX_AGE_SECONDS = 60.0
 PROBE_TIMEOUT_SECONDS = 1.0  # a write lock held longer than this reads as "cannot write"
 
@@ -70,6 +75,13 @@ class Health:
             return "database file replaced"
         if not (_writable(path) and _writable(path.parent)):
             return "database is read-only"
+        if _free_bytes(path.parent) < MIN_FREE_BYTES:
+            return "disk full"
+        failure = self.store.last_write_failure
+        if failure is not None and time.monotonic() - failure[0] < FAILURE_SECONDS:
+            # what the bot's own writes met: the probe below touches no table page
+            full = "full" in failure[1]
+            return "disk full" if full else "database corrupt or failing"
         try:  # the store's mode=rw URI: a probe never creates a file that is not there
             probe = sqlite3.connect(self.store.uri, uri=True, timeout=PROBE_TIMEOUT_SECONDS,
                                     isolation_level=None)
@@ -100,6 +112,14 @@ class Health:
         if age is not None and age > SPOOL_MAX_AGE_SECONDS:
             return "spool holds events older than a minute"
         return None
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        status = os.statvfs(folder)
+    except OSError:
+        return MIN_FREE_BYTES  # cannot tell: the write probe decides
+    return status.f_bavail * status.f_frsize
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

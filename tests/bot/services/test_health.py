@@ -151,3 +151,43 @@ def test_healthz_over_http_answers_503_with_only_the_reason(newsroom: Newsroom):
         opener.open(f"{newsroom.server.url}/healthz")
     assert refused.value.code == 503
     assert json.loads(refused.value.read()) == {"ok": False, "reason": "database file missing"}
+
+
+def test_a_full_disk_under_the_database_is_unhealthy(tmp_path: Path):
+    from conftest import fill, small_filesystem
+
+    with small_filesystem(tmp_path / "disk", "8m") as disk:
+        articles = tmp_path / "articles"
+        shutil.copytree(EXAMPLES, articles)
+        config = Config(articles=articles, db=disk / "newsbot.db", refresh_seconds=60)
+        store = Store(config.db)
+        refresher = IndexRefresher(store, config)
+        refresher()
+        health = health_of(store, refresher)
+        assert health()[0] is True
+        filler = fill(disk)
+        assert health() == (False, {"ok": False, "reason": "disk full"})
+        filler.unlink()
+        assert health()[0] is True
+
+
+def test_a_corrupt_table_page_the_probe_never_reads_is_unhealthy(served):
+    """The probe takes the write lock and counts articles; a corrupt `votes` page is only
+    met by the bot's own writes, and /healthz reports what they met."""
+    store, refresher, _ = served
+    health = health_of(store, refresher)
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = store.db.execute("PRAGMA page_size").fetchone()[0]
+    root = store.db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'votes'"
+                            ).fetchone()[0]
+    store.close()
+    with open(store.path, "r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xff" * page_size)
+    assert health()[0] is True  # what the probe alone sees
+    article_id = store.query("SELECT id FROM articles LIMIT 1")[0]["id"]
+    from newsbot.bot.newsroom.decisions import decide
+
+    with pytest.raises(sqlite3.DatabaseError):
+        decide(store, article_id, "publish", "U1", source="cli")
+    assert health() == (False, {"ok": False, "reason": "database corrupt or failing"})
