@@ -124,20 +124,26 @@ def decide(
     - undo withdraws the user's vote; with `only_if`, only a vote of that kind (removing
       the ✅ reaction must not withdraw a later ❌).
 
-    `event_us` is the event time (default: now), `received_at` when it arrived (default:
-    now), `wait_ms` how long to wait for another writer (default: the store's timeout).
+    `event_us` is the event time; without one (the command line: this machine's clock) it
+    is now, but never before an event already recorded for the article, whose time came
+    from Slack's clock: an undo typed after a reaction is ordered after it even when
+    Slack's clock runs ahead. `received_at` is when it arrived (default: now), `wait_ms`
+    how long to wait for another writer (default: the store's timeout).
     UnknownArticle if no article has this id, UnusableArticle if its file is broken.
     """
     if action not in (PUBLISH, SKIP, UNDO):
         raise ValueError(f"unknown action {action!r}: use publish, skip or undo")
     now = now_text()
-    event_us = now_us() if event_us is None else event_us
     with store.write(wait_ms, durable=True) as db:  # acknowledged means on disk
         row = db.execute("SELECT error FROM articles WHERE id = ?", [article_id]).fetchone()
         if row is None:
             raise UnknownArticle(f"no article with id {article_id!r}")
         if row[0] is not None:
             raise UnusableArticle(f"article {article_id!r} cannot be used: {row[0]}")
+        if event_us is None:
+            latest = db.execute("SELECT max(event_us) FROM decision_log WHERE article_id = ?",
+                                [article_id]).fetchone()[0]
+            event_us = max(now_us(), (latest or 0) + 1)
         cursor = db.execute(
             "INSERT INTO decision_log (event_key, article_id, user_id, action, source, channel,"
             " message_ts, outcome, created_at, event_us, received_at, only_if, toggle)"

@@ -209,3 +209,19 @@ def test_the_migration_keeps_old_decisions_and_their_undo_rules(tmp_path):
     assert outcome.outcome == NO_OP and standing(store) == ("skip", "U1")
     decide(store, "a.md", "publish", "U2", source="button", toggle=True)
     assert standing(store) == ("publish", "U2")  # U2's two old clicks cancelled out
+
+
+def test_a_command_line_undo_after_a_reaction_wins_when_slacks_clock_runs_ahead(store, articles):
+    """The reaction carries Slack's event_ts, 3 s ahead of this machine; the undo typed
+    after it has only the local clock, and still comes after it."""
+    from conftest import write_article
+    from newsbot.bot.newsroom.decisions import decide, now_us, standing_decision
+    from newsbot.storage.index import refresh
+
+    write_article(articles, "a.md")
+    refresh(store, articles)
+    ahead = now_us() + 3_000_000
+    decide(store, "a.md", "publish", "U1", source="reaction", event_key="Ev1", event_us=ahead)
+    assert standing_decision(store, "a.md") is not None
+    decide(store, "a.md", "undo", "U1", source="cli")
+    assert standing_decision(store, "a.md") is None
