@@ -34,6 +34,16 @@ log = logging.getLogger(__name__)
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 
 
+def file_identity(path: str | Path) -> tuple[int, int] | None:
+    """(device, inode) of what the path names now; None when nothing is there. Two
+    answers differ when the file (or folder) was replaced, even by one of the same name."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
 class DatabaseReplaced(sqlite3.DatabaseError):
     """The database file was deleted or replaced since this process opened it."""
 
@@ -116,12 +126,7 @@ class Store:
 
     def check_identity(self) -> None:
         """DatabaseReplaced if the path no longer names the file opened at start."""
-        try:
-            st = os.stat(self.path)
-            same = (st.st_dev, st.st_ino) == self.identity
-        except FileNotFoundError:
-            same = False
-        if same:
+        if file_identity(self.path) == self.identity:
             return
         message = (f"the database file {self.path} was deleted or replaced while newsbot "
                    "ran; nothing is written to it until newsbot is restarted on the right file")

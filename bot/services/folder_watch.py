@@ -24,6 +24,7 @@ from pathlib import Path
 import watchfiles
 from newsbot.bot.services import metrics
 from newsbot.bot.services.refresh import IndexRefresher
+from newsbot.storage.db import file_identity
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class FolderWatcher:
         there is none."""
         deadline = time.monotonic() + (REPLACE_SECONDS if wait else 0)
         while True:
-            identity = _identity(self.root)
+            identity = file_identity(self.root)
             if identity is not None and self.root.is_dir():
                 return identity
             if time.monotonic() >= deadline or self._stop.wait(WAKE_MS / 1000):
@@ -116,7 +117,7 @@ class FolderWatcher:
             if walk_first:
                 walk_first = False
                 self.refresher()
-            if _identity(self.root) != identity:
+            if file_identity(self.root) != identity:
                 return
             touched = self._relative(path for _, path in changes)
             if touched:
@@ -140,11 +141,3 @@ class FolderWatcher:
         self.problem, self._events = problem, False
         metrics.index_follows_events(False)
         self._ready.set()
-
-
-def _identity(folder: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(folder)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from newsbot.storage.db import Store
+from newsbot.storage.db import Store, file_identity
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Health:
 
     def _database_problem(self) -> str | None:
         path = self.store.path
-        identity = _identity(path)
+        identity = file_identity(path)
         if identity is None:
             return "database file missing"
         if identity != self.store.identity:  # not the file the store opened
@@ -120,14 +120,6 @@ def _free_bytes(folder: Path) -> int:
     except OSError:
         return MIN_FREE_BYTES  # cannot tell: the write probe decides
     return status.f_bavail * status.f_frsize
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return status.st_dev, status.st_ino
 
 
 def _writable(path: Path) -> bool:
