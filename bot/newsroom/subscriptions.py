@@ -107,6 +107,19 @@ class Filters:
             min_heat=_threshold("min_heat", self.min_heat),
         )
 
+    def match_key(self) -> tuple:
+        """Equal for two filter sets that match the same articles whatever their spelling
+        (case, order, the words' punctuation)."""
+        def names(values: tuple[str, ...]) -> frozenset[str]:
+            return frozenset(value.casefold() for value in values)
+
+        def words(text: str | None) -> str:
+            return fts_query(text or "").casefold()
+
+        return (names(self.topics), names(self.providers), words(self.words),
+                names(self.exclude_topics), frozenset(words(self.exclude_words).split()),
+                self.min_quality, self.min_heat)
+
     def to_json(self) -> dict[str, Any]:
         return {"topics": list(self.topics), "providers": list(self.providers),
                 "words": self.words, "exclude_topics": list(self.exclude_topics),
@@ -260,7 +273,8 @@ def add_subscription(store: Store, spec: SubscriptionSpec, *, created_by: str | 
     stamp_now = utc_text(now)
     with store.write() as db:
         for existing in list_subscriptions(store):
-            if (existing.channel, existing.filters) == (spec.channel, spec.filters):
+            if (existing.channel, existing.filters.match_key()) == (
+                    spec.channel, spec.filters.match_key()):
                 raise SubscriptionError(
                     f"{spec.channel} is already subscribed to the same articles as {existing.id}"
                     f" (change it with: unsubscribe {existing.id}, then subscribe again)")

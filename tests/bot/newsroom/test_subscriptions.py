@@ -24,6 +24,7 @@ from newsbot.bot.newsroom.subscriptions import (
     remove_subscription,
 )
 from newsbot.storage.index import refresh
+from newsbot.storage.story_clusters import ClusterSettings
 
 CHANNEL = "C0NEWSDESK"
 NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
@@ -135,6 +136,24 @@ def matching(store, **filters) -> list[str]:
 
 def test_no_filter_matches_only_articles_still_to_review(newsroom_articles):
     assert matching(newsroom_articles) == ["ai.md", "climate.md"]
+
+
+def test_a_file_skipped_article_or_a_copy_of_a_decided_story_does_not_match(store, articles):
+    write_article(articles, "skipped.md", skipped=True, title="Skipped in the file",
+                  excerpt="Nobody wants it.", webUrl="https://example.com/skipped")
+    write_article(articles, "lead.md", title="One story", excerpt="Told first.",
+                  webUrl="https://example.com/story")
+    write_article(articles, "copy.md", title="The same story, syndicated",
+                  excerpt="Told again elsewhere.", webUrl="https://example.com/story")
+    write_article(articles, "other.md", title="Harbour cranes replaced",
+                  excerpt="Dockers retrain.", webUrl="https://example.com/b")
+    refresh(store, articles, clusters=ClusterSettings())
+    everything = subscribe(store)
+    assert [i for i in ("skipped.md", "lead.md", "copy.md", "other.md")
+            if matches(store, everything, i, NOW)] == ["lead.md", "copy.md", "other.md"]
+    decide(store, "lead.md", "publish", "U1", source="test")
+    assert not matches(store, everything, "copy.md", NOW)  # its story is decided
+    assert matches(store, everything, "other.md", NOW)
 
 
 def test_an_embargoed_article_matches_once_its_embargo_lifts(newsroom_articles):
