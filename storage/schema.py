@@ -461,5 +461,32 @@ def redraw_claims(db: sqlite_utils.Database) -> None:
     )
 
 
+def subscriptions(db: sqlite_utils.Database) -> None:
+    """v12: channel subscriptions: which new articles a channel is alerted to.
+
+    `filters` is one JSON object (topics, providers, words, exclude_topics, exclude_words,
+    min_quality, min_heat), so a new filter kind needs no migration. `active_since`
+    keeps a new subscription from replaying the backlog: only articles indexed, or first
+    matching, after it are alerted. `seq` is never reused (AUTOINCREMENT), so neither is
+    an id `sub<seq>` of a removed subscription.
+    """
+    db.executescript(
+        """
+        CREATE TABLE subscriptions (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,      -- sub1, sub2, ...
+            channel TEXT NOT NULL,
+            filters TEXT NOT NULL DEFAULT '{}',
+            quiet TEXT,                   -- "HH:MM-HH:MM" in tz, may wrap midnight; NULL: none
+            tz TEXT NOT NULL,
+            created_by TEXT,
+            created_at TEXT NOT NULL,
+            active_since TEXT NOT NULL    -- UTC, ISO 8601 with Z
+        );
+        CREATE INDEX subscriptions_channel ON subscriptions (channel);
+        """
+    )
+
+
 MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters,
-              report_schedules, decision_event_time, redraw_claims]
+              report_schedules, decision_event_time, redraw_claims, subscriptions]

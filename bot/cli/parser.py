@@ -21,6 +21,7 @@ from newsbot.bot.cli.reading import (
 from newsbot.bot.cli.reports import cmd_gaps, cmd_report
 from newsbot.bot.cli.running import cmd_sandbox, cmd_serve
 from newsbot.bot.cli.schedules import cmd_schedule
+from newsbot.bot.cli.subscriptions import cmd_subscribe, cmd_subscriptions, cmd_unsubscribe
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -175,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--count", type=arguments.positive_int, default=5, metavar="N",
                          help="how many fire times (5)")
 
+    _subscription_commands(command)
+
     sub = command("report", cmd_report, "the editorial report: decisions, topics, editors and "
                   "the queue over the last days",
             only_reads=True)
@@ -203,6 +206,38 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--log-level", default="WARNING",
                      choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
+
+
+def _subscription_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """subscribe, subscriptions, unsubscribe: the table `/news subscribe` writes."""
+    sub = command("subscribe", cmd_subscribe, "subscribe a channel to new articles that match "
+                  "(filters AND across kinds, OR within one; none: every article)",
+                  refreshes=False)
+    sub.add_argument("channel", metavar="CHANNEL",
+                     help="Slack channel id, e.g. C0123ABCD, or #name (looked up in Slack when "
+                          "SLACK_BOT_TOKEN is set)")
+    sub.add_argument("--topic", action="append", metavar="T",
+                     help="articles with this topic (repeatable: any of them)")
+    sub.add_argument("--provider", action="append", metavar="P",
+                     help="articles from this provider, by name or domain (repeatable: any)")
+    sub.add_argument("--words", metavar="W",
+                     help="articles whose title or excerpt has every word, as search matches")
+    sub.add_argument("--exclude-topic", action="append", metavar="T",
+                     help="never articles with this topic (repeatable)")
+    sub.add_argument("--exclude-words", metavar="W",
+                     help="never articles whose title or excerpt has any of these words")
+    sub.add_argument("--min-quality", type=arguments.finite, metavar="Q", help="minimum quality")
+    sub.add_argument("--min-heat", type=arguments.finite, metavar="H", help="minimum heat")
+    sub.add_argument("--quiet", metavar="HH:MM-HH:MM",
+                     help="hold alerts in these hours of --tz (may wrap midnight: 22:00-07:00)")
+    sub.add_argument("--tz", type=arguments.time_zone, metavar="ZONE",
+                     help="IANA time zone of --quiet (default: scheduler.timezone / "
+                          "NEWSBOT_TIMEZONE, UTC)")
+    command("subscriptions", cmd_subscriptions, "every channel subscription with its filters",
+            only_reads=True, refreshes=False)
+    sub = command("unsubscribe", cmd_unsubscribe, "remove a channel subscription",
+                  refreshes=False)
+    sub.add_argument("id", metavar="ID", help="subscription id, e.g. sub1")
 
 
 class Parser(argparse.ArgumentParser):

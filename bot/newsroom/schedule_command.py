@@ -64,9 +64,15 @@ SYNONYMS = {"delete": "remove", "rm": "remove", "del": "remove", "stop": "pause"
             "show": "list", "create": "add", "new": "add", "next": "preview"}
 
 
+def command_words(text: str) -> list[str]:
+    """Words as a shell splits them (typographic quotes read as plain ones); ValueError
+    on unbalanced quotes."""
+    return shlex.split((text or "").translate(_SMART_QUOTES))
+
+
 def _tokens(text: str) -> list[str]:
     try:
-        tokens = shlex.split((text or "").translate(_SMART_QUOTES))
+        tokens = command_words(text)
     except ValueError:
         raise ScheduleError(
             'unbalanced quotes: put the cron expression in double quotes, e.g. "0 9 * * 1-5"'
@@ -113,7 +119,7 @@ def parse_schedule_command(
                 f"/news schedule {action} s1"
             )
         return ScheduleCommand(action, schedule_id=arguments[0])
-    positional, options = _split_options(arguments, OPTIONS if action == "add" else ("tz",))
+    positional, options = split_options(arguments, OPTIONS if action == "add" else ("tz",))
     if action == "preview":
         cron = check_cron(_cron_text(positional, '/news schedule preview "0 9 * * 1-5"'))
         tz = check_zone_name(options["tz"]) if "tz" in options else None
@@ -131,7 +137,7 @@ def parse_schedule_command(
     return ScheduleCommand("add", spec=spec if tz_given else replace(spec, tz=None))
 
 
-def _split_options(arguments: list[str], allowed: tuple[str, ...]) -> tuple[list[str], dict]:
+def split_options(arguments: list[str], allowed: tuple[str, ...]) -> tuple[list[str], dict]:
     positional: list[str] = []
     options: dict[str, str] = {}
     for argument in arguments:
@@ -215,7 +221,7 @@ def run_schedule_command(
     try:
         command = parse_schedule_command(text, resolve_channel)
         return execute_schedule_command(
-            store, command, user_id=user_id, default_zone=lambda: _zone_for(
+            store, command, user_id=user_id, default_zone=lambda: zone_for(
                 user_zone, user_id, fallback_zone),
             channel_known=channel_known, channel_format=channel_format, origin=origin,
             now=now, channel_problem=channel_problem, user_format=user_format,
@@ -224,7 +230,7 @@ def run_schedule_command(
         return Reply(False, str(error))
 
 
-def _zone_for(user_zone: Callable[[str], str | None], user_id: str, fallback: str) -> str:
+def zone_for(user_zone: Callable[[str], str | None], user_id: str, fallback: str) -> str:
     """The user's own zone when it is a known one, else the fallback."""
     zone_name = user_zone(user_id)
     if zone_name:

@@ -17,6 +17,7 @@ from newsbot.bot.newsroom.digest import DigestOptions, select_digest
 from newsbot.bot.newsroom.lookup import list_topics, lookup_topic, search
 from newsbot.bot.newsroom.schedule_command import run_schedule_command, slack_unescape
 from newsbot.bot.newsroom.stories import also_covered
+from newsbot.bot.newsroom.subscription_command import run_subscription_command
 from newsbot.bot.newsroom.wording import plural
 from newsbot.bot.services.admins import AdminCheck
 from newsbot.bot.services.sync import SyncError, sync_decisions
@@ -50,6 +51,10 @@ HELP = """*newsbot* answers privately. Try:
 • `/news schedule add #channel "<cron>" [tz=Zone] [top=N] [topics=A,B] [min_quality=Q] \
 [kind=digest|report|gaps]`, \
 `/news schedule remove|pause|resume <id>` (admins)
+• `/news subscriptions`: the channel subscriptions
+• `/news subscribe [#channel] [topics=A,B] [providers=X,Y] [words="some words"] \
+[exclude_topics=A,B] [exclude_words="some words"] [min_quality=Q] [min_heat=H] \
+[quiet=HH:MM-HH:MM] [tz=Zone]` (this channel if none is named), `/news unsubscribe <id>` (admins)
 • `/news sync`: write the decisions into the article files (admins)
 • `/news report [days]`: the editorial report with its chart (default: the last 7 days)
 • `/news help`: this message"""
@@ -74,8 +79,9 @@ class NewsCommand:
                  admins: AdminCheck) -> None:
         self.store, self.config, self.client, self.admins = store, config, client, admins
 
-    def answer(self, text: str, user_id: str) -> Answer:
-        """Anything unexpected gets the help, never an error."""
+    def answer(self, text: str, user_id: str, channel_id: str | None = None) -> Answer:
+        """Anything unexpected gets the help, never an error. `channel_id`: where the
+        command was typed (the channel `/news subscribe` subscribes when none is named)."""
         words = (text or "").strip()
         sub, _, rest = words.partition(" ")
         sub, rest = sub.lower(), rest.strip()
@@ -89,6 +95,8 @@ class NewsCommand:
             return _digest(self.store, self.config)
         if sub == "schedule":
             return self._schedule(rest, user_id)
+        if sub in ("subscribe", "subscriptions", "unsubscribe"):
+            return self._subscription(sub, rest, user_id, channel_id)
         if sub == "sync":
             return self._sync(user_id)
         if sub == "report":
@@ -108,6 +116,20 @@ class NewsCommand:
         log.info("/news schedule", extra={"user": user_id, "ok": reply.ok,
                                           "changed": reply.changed})
         first = reply.text.splitlines()[0] if reply.text else "schedules"
+        return Answer(unmarked(first), text_blocks(linked(reply.text)))
+
+    def _subscription(self, action: str, text: str, user_id: str,
+                      channel_id: str | None) -> Answer:
+        reply = run_subscription_command(
+            self.store, action, unmarked(text), user_id=user_id, current_channel=channel_id,
+            is_admin=self.admins.is_admin, user_zone=self.admins.time_zone,
+            fallback_zone=self.config.timezone, channel_format=marked_channel,
+            user_format=marked_user, resolve_channel=self._channel_by_name,
+            channel_problem=lambda c: posting_problem(self.client, c, marked_channel),
+        )
+        log.info(f"/news {action}", extra={"user": user_id, "ok": reply.ok,
+                                           "changed": reply.changed})
+        first = reply.text.splitlines()[0] if reply.text else "subscriptions"
         return Answer(unmarked(first), text_blocks(linked(reply.text)))
 
     def _sync(self, user_id: str) -> Answer:
@@ -191,7 +213,8 @@ def register(app: App, news: NewsCommand) -> None:
     def on_news(command: dict, respond: Respond) -> None:
         """Lazy: the app answers Slack after listeners return (for durable decisions), so
         the acknowledgement comes first and the answer follows through the response_url."""
-        reply = news.answer(command.get("text", ""), command.get("user_id", ""))
+        reply = news.answer(command.get("text", ""), command.get("user_id", ""),
+                            command.get("channel_id"))
         respond(**reply.payload(), response_type="ephemeral")
         log.info("/news answered", extra={"user": command.get("user_id"),
                                           "subcommand": (command.get("text") or "").split(" ")[0]})

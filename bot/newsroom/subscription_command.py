@@ -1,0 +1,145 @@
+"""`/news subscribe`, `/news subscriptions` and `/news unsubscribe`: parsed and carried out.
+
+`/news subscribe #desk topics=AI,Climate words="heat wave" min_quality=3 quiet=22:00-07:00`
+reads as the schedule commands do (key=value options, quotes for words with spaces).
+Slack-specific work stays with the caller: whether the user is an admin, their zone, and
+whether the bot can post in the channel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from newsbot.bot.newsroom.schedule_command import (
+    command_words,
+    slack_unescape,
+    split_options,
+    zone_for,
+)
+from newsbot.bot.newsroom.schedules import ScheduleError, normalize_channel
+from newsbot.bot.newsroom.subscriptions import (
+    Filters,
+    Subscription,
+    SubscriptionError,
+    SubscriptionSpec,
+    add_subscription,
+    list_subscriptions,
+    remove_subscription,
+)
+from newsbot.storage.db import Store
+
+OPTIONS = ("topics", "providers", "words", "exclude_topics", "exclude_words", "min_quality",
+           "min_heat", "quiet", "tz")
+USAGE = ("/news subscribe [#channel] [topics=A,B] [providers=X,Y] [words=\"some words\"] "
+         "[exclude_topics=A,B] [exclude_words=\"some words\"] [min_quality=Q] [min_heat=H] "
+         "[quiet=HH:MM-HH:MM] [tz=Zone] | /news subscriptions | /news unsubscribe <id>")
+
+
+@dataclass(frozen=True)
+class SubscriptionReply:
+    """The answer to one command: text for the person, and what happened."""
+
+    ok: bool
+    text: str
+    changed: bool = False
+    subscription: Subscription | None = None
+    subscriptions: tuple[Subscription, ...] = ()
+
+
+def refusal(action: str) -> SubscriptionReply:
+    """The schedule commands' refusal, for subscriptions."""
+    return SubscriptionReply(
+        False,
+        f"Only newsbot admins can {action} channels (the config's admins, and workspace "
+        "admins and owners). Nothing was changed. Anyone can use /news subscriptions.",
+    )
+
+
+def parse_subscribe(text: str, current_channel: str | None,
+                    resolve_channel: Callable[[str], str | None] | None = None
+                    ) -> SubscriptionSpec:
+    """What follows `/news subscribe`, checked (SubscriptionError says what is wrong).
+    The channel named, else `current_channel`; the zone stays None unless tz= is given."""
+    try:
+        words = command_words(text)
+    except ValueError:
+        raise SubscriptionError(
+            'unbalanced quotes: put words with spaces in double quotes, e.g. words="heat wave"'
+        ) from None
+    try:
+        positional, options = split_options(words, OPTIONS)
+        if len(positional) > 1:
+            raise SubscriptionError(
+                f"one channel at most, then key=value options (got '{' '.join(positional)}'). "
+                f"Usage: {USAGE}")
+        channel = positional[0] if positional else current_channel
+        if not channel:
+            raise SubscriptionError(f"which channel? Usage: {USAGE}")
+        channel = normalize_channel(slack_unescape(channel), resolve_channel)
+    except ScheduleError as error:
+        raise SubscriptionError(str(error)) from None
+    filters = Filters(
+        topics=options.get("topics"), providers=options.get("providers"),
+        words=options.get("words"), exclude_topics=options.get("exclude_topics"),
+        exclude_words=options.get("exclude_words"), min_quality=options.get("min_quality"),
+        min_heat=options.get("min_heat"))
+    spec = SubscriptionSpec(channel=channel, filters=filters, quiet=options.get("quiet"),
+                            tz=options.get("tz"))
+    checked = spec.validated()  # every value, the zone included when given
+    return SubscriptionSpec(checked.channel, checked.filters, checked.quiet, spec.tz and checked.tz)
+
+
+def run_subscription_command(
+    store: Store,
+    action: str,
+    text: str,
+    *,
+    user_id: str,
+    current_channel: str | None,
+    is_admin: Callable[[str], bool],
+    user_zone: Callable[[str], str | None] = lambda user_id: None,
+    fallback_zone: str = "UTC",
+    channel_format: Callable[[str], str] = lambda channel: channel,
+    user_format: Callable[[str], str] = lambda user: user,
+    resolve_channel: Callable[[str], str | None] | None = None,
+    channel_problem: Callable[[str], str | None] | None = None,
+    now: dt.datetime | None = None,
+) -> SubscriptionReply:
+    """Carry out `/news <action> <text>` (action: subscribe, subscriptions, unsubscribe).
+
+    Admin rights are checked first, so a refusal never depends on the rest of the text.
+    A mistake comes back as ok=False with one line saying what to fix; nothing changed.
+    """
+    def fmt(subscription: Subscription) -> str:
+        return subscription.describe(channel_format, user_format)
+
+    if action in ("subscribe", "unsubscribe") and not is_admin(user_id):
+        return refusal(action)
+    try:
+        if action == "subscriptions":
+            subscriptions = tuple(list_subscriptions(store))
+            if not subscriptions:
+                return SubscriptionReply(True, "No channel subscriptions yet. Add one with: "
+                                               "/news subscribe #channel topics=A,B")
+            lines = ["Channel subscriptions:"] + [f"• {fmt(s)}" for s in subscriptions]
+            return SubscriptionReply(True, "\n".join(lines), subscriptions=subscriptions)
+        if action == "unsubscribe":
+            ids = text.split()
+            if len(ids) != 1:
+                raise SubscriptionError(
+                    "'/news unsubscribe' takes one subscription id, e.g. /news unsubscribe sub1")
+            removed = remove_subscription(store, ids[0])
+            return SubscriptionReply(True, f"Removed {fmt(removed)}", changed=True,
+                                     subscription=removed)
+        spec = parse_subscribe(text, current_channel, resolve_channel)
+        problem = channel_problem(spec.channel) if channel_problem is not None else None
+        if problem:
+            raise SubscriptionError(problem)
+        added = add_subscription(store, spec, created_by=user_id, now=now,
+                                 default_tz=zone_for(user_zone, user_id, fallback_zone))
+        return SubscriptionReply(True, f"Subscribed {fmt(added)}", changed=True,
+                                 subscription=added)
+    except SubscriptionError as error:
+        return SubscriptionReply(False, str(error))
