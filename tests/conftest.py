@@ -352,6 +352,17 @@ def digest_message(newsroom: Newsroom, position: int = 0):
     return plan.messages[position]
 
 
+def private_answer(newsroom: Newsroom, text: str, user: str, channel: str = CHANNEL):
+    """The ephemeral response_url post answering `/news <text>` typed by `user`."""
+    before = len(newsroom.slack.response_posts())
+    answer = newsroom.client.slash_command("/news", text, user_id=user, channel_id=channel)
+    assert answer.status == 200
+    newsroom.slack.wait_until(lambda: len(newsroom.slack.response_posts()) > before)
+    post = newsroom.slack.response_posts()[before]
+    assert post.response_type == "ephemeral"
+    return post
+
+
 def wait_for_log(newsroom: Newsroom, count: int) -> list[dict]:
     newsroom.slack.wait_until(lambda: len(newsroom.log_rows()) >= count)
     return newsroom.log_rows()

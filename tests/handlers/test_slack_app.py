@@ -18,6 +18,7 @@ from conftest import (
     Newsroom,
     digest_message,
     parsed,
+    private_answer,
     run_cli,
     start_newsroom,
     texts,
@@ -650,13 +651,7 @@ def test_app_home_lists_the_schedules(newsroom: Newsroom):
 
 
 def answer_text(newsroom: Newsroom, text: str, user: str) -> str:
-    before = len(newsroom.slack.response_posts())
-    answer = newsroom.client.slash_command("/news", text, user_id=user, channel_id=CHANNEL)
-    assert answer.status == 200
-    newsroom.slack.wait_until(lambda: len(newsroom.slack.response_posts()) > before)
-    post = newsroom.slack.response_posts()[before]
-    assert post.response_type == "ephemeral"
-    return texts(post.payload["blocks"])
+    return texts(private_answer(newsroom, text, user).payload["blocks"])
 
 
 def test_schedule_changes_from_slack_are_for_admins_only(newsroom: Newsroom):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import CHANNEL, CHIEF, EDITOR, Newsroom
+from conftest import CHANNEL, CHIEF, EDITOR, Newsroom, private_answer
 from newsbot.sandbox.workspace import dm_channel_id
 
 pytestmark = pytest.mark.usefixtures("no_proxy")
@@ -14,12 +14,7 @@ pytestmark = pytest.mark.usefixtures("no_proxy")
 
 def answer_text(newsroom: Newsroom, text: str, user: str, channel: str = CHANNEL) -> str:
     """The private answer to `/news <text>` typed by `user` in `channel`."""
-    before = len(newsroom.slack.response_posts())
-    answer = newsroom.client.slash_command("/news", text, user_id=user, channel_id=channel)
-    assert answer.status == 200
-    newsroom.slack.wait_until(lambda: len(newsroom.slack.response_posts()) > before)
-    post = newsroom.slack.response_posts()[before]
-    assert post.response_type == "ephemeral"
+    post = private_answer(newsroom, text, user, channel)
     return "\n".join(block["text"]["text"] for block in post.payload["blocks"])
 
 
