@@ -488,5 +488,63 @@ def subscriptions(db: sqlite_utils.Database) -> None:
     )
 
 
+# The article columns that can change what a subscription matches (subscription_filters)
+_MATCHED_COLUMNS = ("title", "excerpt", "provider_name", "provider_domain", "topics", "quality",
+                    "heat", "published", "skipped", "published_at", "error")
+_QUEUE_CANDIDATE = ("INSERT INTO alert_candidates (article_id) VALUES (new.id)"
+                    " ON CONFLICT (article_id) DO NOTHING;")
+
+
+def alerts(db: sqlite_utils.Database) -> None:
+    """v13: alerts, as articles land: what each subscription was told, and what waits.
+
+    - `alert_candidates`: articles whose matching may have changed, queued by triggers on
+      `articles` (any process that indexes: `serve`, `newsbot index`), only while there is
+      a subscription, so an index without any pays nothing. The alert pass drains it.
+    - `alerts`: one row per (subscription, article) that matched: 'backlog' (it matched
+      when the subscription was made: never posted), 'copy' (another copy of its story
+      was alerted: never posted), 'held' (waiting: quiet hours, a burst), 'planned' (in the
+      alert digest `digest_id`, posted as digests are). The row is the claim that makes an
+      alert at most once per (subscription, story), across restarts and processes.
+    - `alert_state`: how far embargo lifts have been looked at.
+    - `subscriptions.member`/`until`: a personal follow (its channel is the DM) and when it
+      ends; `digests.header`/`buttons`: an alert of one article has no header, and a
+      follower who is not an editor gets no buttons.
+    """
+    changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in _MATCHED_COLUMNS)
+    db.executescript(
+        f"""
+        CREATE TABLE alert_candidates (article_id TEXT PRIMARY KEY) WITHOUT ROWID;
+        CREATE TRIGGER alert_article_indexed AFTER INSERT ON articles
+            WHEN EXISTS (SELECT 1 FROM subscriptions) BEGIN {_QUEUE_CANDIDATE} END;
+        CREATE TRIGGER alert_article_changed AFTER UPDATE ON articles
+            WHEN EXISTS (SELECT 1 FROM subscriptions) AND ({changed})
+            BEGIN {_QUEUE_CANDIDATE} END;
+        CREATE TABLE alerts (
+            subscription_id TEXT NOT NULL,
+            article_id TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('backlog', 'copy', 'held', 'planned')),
+            digest_id INTEGER,            -- the alert digest that posts it, once planned
+            quiet INTEGER NOT NULL DEFAULT 0,  -- matched during the quiet hours
+            matched_at TEXT NOT NULL,
+            PRIMARY KEY (subscription_id, article_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX alerts_waiting ON alerts (state, subscription_id) WHERE state = 'held';
+        CREATE TABLE alert_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            embargo_checked_until TEXT NOT NULL
+        );
+        CREATE INDEX articles_embargo ON articles (published_at)
+            WHERE error IS NULL AND published = 0;
+        ALTER TABLE subscriptions ADD COLUMN member TEXT;
+        ALTER TABLE subscriptions ADD COLUMN until TEXT;
+        CREATE INDEX subscriptions_member ON subscriptions (member) WHERE member IS NOT NULL;
+        ALTER TABLE digests ADD COLUMN header INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE digests ADD COLUMN buttons INTEGER NOT NULL DEFAULT 1;
+        CREATE INDEX digest_messages_posted ON digest_messages (article_id) WHERE ts IS NOT NULL;
+        """
+    )
+
+
 MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters,
-              report_schedules, decision_event_time, redraw_claims, subscriptions]
+              report_schedules, decision_event_time, redraw_claims, subscriptions, alerts]

@@ -35,6 +35,7 @@ from newsbot.bot.app.startup import (
 )
 from newsbot.bot.app.web_server import Routes, SlackEvents, WebServer
 from newsbot.bot.config.settings import Config, articles_folder_problem
+from newsbot.bot.newsroom.alerts import waiting_alerts
 from newsbot.bot.newsroom.config_schedules import apply_config_schedules
 from newsbot.bot.services import metrics
 from newsbot.bot.services.folder_watch import FolderWatcher
@@ -45,6 +46,7 @@ from newsbot.bot.services.scheduler import DigestScheduler
 from newsbot.bot.services.sync import SyncBusy, SyncError, sync_decisions
 from newsbot.bot.services.workers import Workers
 from newsbot.handlers.after_ack import AfterAck
+from newsbot.handlers.posting.alert_post import AlertPoster
 from newsbot.handlers.posting.by_kind import scheduled_poster_by_kind
 from newsbot.handlers.posting.redrawer import Redrawer
 from newsbot.storage.db import Store
@@ -59,6 +61,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_SECONDS = 30.0  # how long a stop waits for listeners, redraws and running jobs
 SPOOL_APPLY_SECONDS = 1.0  # how soon a spooled decision is retried once the database is back
+ALERT_SECONDS = 2.0  # the alert pass besides the index's wake: embargoes lift, quiet hours end
 LISTENER_THREADS = 5  # Bolt's own default
 
 
@@ -81,6 +84,7 @@ class Runtime:
         self.watcher: FolderWatcher | None = None
         self.health: Health | None = None
         self.redrawer: Redrawer | None = None
+        self.alerts: AlertPoster | None = None
         self.intake: Intake | None = None
         self.app: App | None = None
         self.server: WebServer | None = None
@@ -121,6 +125,10 @@ class Runtime:
         self.redrawer = Redrawer(self.client, self.store)
         if self.redraw_thread:
             self.redrawer.start()
+        self.alerts = AlertPoster(self.client, self.store, config)
+        self.refresher.on_change = self.alerts.wake
+        store = self.store
+        metrics.watch_alerts_waiting(lambda: waiting_alerts(store))
         self.apply_spool()  # what the last run spooled, before new events arrive
         self.intake = Intake(self.store, self.spool)
         self._listeners = Workers(LISTENER_THREADS, "listener")
@@ -156,6 +164,10 @@ class Runtime:
         self.scheduler.add_interval_job(self.walk_folder, config.walk_seconds(False),
                                         "index-refresh")
         self.scheduler.add_interval_job(self.apply_spool, SPOOL_APPLY_SECONDS, "spool-apply")
+        assert self.alerts is not None
+        self.scheduler.add_interval_job(self.alerts.run, ALERT_SECONDS, "alerts")
+        scheduler = self.scheduler
+        self.alerts.kick = lambda: scheduler.run_soon("alerts")
         if config.sync_interval_minutes > 0:
             self.scheduler.add_interval_job(PeriodicSync(store, config),
                                             config.sync_interval_minutes * 60, "sync")

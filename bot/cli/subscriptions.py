@@ -11,12 +11,8 @@ def cmd_subscribe(ctx: Context) -> int:
     """No admin check: the command line already has the database."""
     # here, not at the top: the rules import apscheduler (via the schedules' zone check),
     # which would cost every other command (`newsbot index`) 50 ms
-    from newsbot.bot.newsroom.subscriptions import (
-        Filters,
-        SubscriptionError,
-        SubscriptionSpec,
-        add_subscription,
-    )
+    from newsbot.bot.newsroom.subscription_filters import Filters, SubscriptionError
+    from newsbot.bot.newsroom.subscriptions import SubscriptionSpec, add_subscription
 
     args = ctx.args
     client = slack_client_if_token()
@@ -55,7 +51,8 @@ def cmd_subscriptions(ctx: Context) -> int:
 
 
 def cmd_unsubscribe(ctx: Context) -> int:
-    from newsbot.bot.newsroom.subscriptions import SubscriptionError, remove_subscription
+    from newsbot.bot.newsroom.subscription_filters import SubscriptionError
+    from newsbot.bot.newsroom.subscriptions import remove_subscription
 
     try:
         removed = remove_subscription(ctx.store, ctx.args.id)

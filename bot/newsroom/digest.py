@@ -139,6 +139,8 @@ class PlannedDigest:
     status: str
     created_at: str
     messages: tuple[DigestMessage, ...]
+    header: bool = True  # False: an alert of one article, posted without a header
+    buttons: bool = True  # False: a follower who is not an editor sees no buttons
 
     @property
     def pending(self) -> list[DigestMessage]:
@@ -232,8 +234,8 @@ def plan_digest(
 
 def load_digest(store: Store, digest_id: int) -> PlannedDigest:
     row = store.db.execute(
-        "SELECT id, key, channel, title, header_ts, in_thread, status, created_at"
-        " FROM digests WHERE id = ?",
+        "SELECT id, key, channel, title, header_ts, in_thread, status, created_at, header,"
+        " buttons FROM digests WHERE id = ?",
         [digest_id],
     ).fetchone()
     if row is None:
@@ -247,7 +249,27 @@ def load_digest(store: Store, digest_id: int) -> PlannedDigest:
         )
     )
     return PlannedDigest(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7],
-                         messages)
+                         messages, header=bool(row[8]), buttons=bool(row[9]))
+
+
+def plan_listed_digest(store: Store, key: str, channel: str, title: str,
+                       article_ids: list[str], *, header: bool, buttons: bool = True,
+                       now: dt.datetime | None = None) -> int:
+    """A digest of exactly these articles, in this order (an alert), planned for posting
+    as any digest is; returns its id. Joins the caller's write transaction. Without
+    `header` its one message is posted on its own; with it, under it in its thread."""
+    with store.write() as db:
+        cursor = db.execute(
+            "INSERT INTO digests (key, channel, title, options, in_thread, status, created_at,"
+            " header, buttons) VALUES (?, ?, ?, '{\"alert\": true}', ?, 'planned', ?, ?, ?)",
+            [key, channel, title, header, stamp(now or dt.datetime.now(dt.UTC)), header,
+             buttons])
+        digest_id = cursor.lastrowid
+        db.conn.executemany(
+            "INSERT INTO digest_messages (digest_id, position, article_id, channel)"
+            " VALUES (?, ?, ?, ?)",
+            [(digest_id, n, article_id, channel) for n, article_id in enumerate(article_ids)])
+    return digest_id
 
 
 def claim_digest(store: Store, digest_id: int, owner: str,

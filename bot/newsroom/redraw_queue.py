@@ -56,10 +56,12 @@ def redraw_done(store: Store, queued: QueuedRedraw) -> None:
                    [queued.article_id, queued.seq])
 
 
-def article_messages(store: Store, article_id: str) -> list[tuple[str, str]]:
-    """(channel, ts) of every posted digest message that shows the article."""
+def article_messages(store: Store, article_id: str) -> list[tuple[str, str, bool]]:
+    """(channel, ts, buttons) of every posted digest message that shows the article;
+    `buttons` is False where its reader may not decide (a follower who is no editor)."""
     rows = store.db.execute(
-        "SELECT channel, ts FROM digest_messages WHERE article_id = ? AND ts IS NOT NULL"
-        " ORDER BY digest_id, position", [article_id]
+        "SELECT m.channel, m.ts, d.buttons FROM digest_messages m JOIN digests d"
+        " ON d.id = m.digest_id WHERE m.article_id = ? AND m.ts IS NOT NULL"
+        " ORDER BY m.digest_id, m.position", [article_id]
     ).fetchall()
-    return [(channel, ts) for channel, ts in rows]
+    return [(channel, ts, bool(buttons)) for channel, ts, buttons in rows]

@@ -19,10 +19,9 @@ from newsbot.bot.newsroom.schedule_command import (
     zone_for,
 )
 from newsbot.bot.newsroom.schedules import ScheduleError, normalize_channel
+from newsbot.bot.newsroom.subscription_filters import Filters, SubscriptionError
 from newsbot.bot.newsroom.subscriptions import (
-    Filters,
     Subscription,
-    SubscriptionError,
     SubscriptionSpec,
     add_subscription,
     list_subscriptions,

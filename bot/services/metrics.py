@@ -26,7 +26,12 @@ WEB_API_CALLS = Counter("newsbot_slack_api_calls_total",
 WEB_API_RATE_LIMITED = Counter("newsbot_slack_api_rate_limited_total",
                                "HTTP 429 answers from the Web API, retried ones included",
                                ["method"])
-DIGESTS_POSTED = Counter("newsbot_digests_posted_total", "Digests posted to Slack")
+DIGESTS_POSTED = Counter("newsbot_digests_posted_total",
+                         "Digests posted to Slack (each alert message is one too)")
+ALERTS_POSTED = Counter("newsbot_alerts_posted_total",
+                        "Articles alerted to subscribed channels and followers")
+ALERTS_WAITING = Gauge("newsbot_alerts_waiting",
+                       "Alerts held for the quiet hours or a channel's burst limit")
 SYNC_FILES_WRITTEN = Counter("newsbot_sync_files_written_total",
                              "Article files a sync rewrote")
 SYNC_CONFLICTS = Counter("newsbot_sync_conflicts_total", "Articles a sync left alone (conflicts)")
@@ -73,6 +78,15 @@ def web_api_rate_limited(method: str) -> None:
 
 def digest_posted() -> None:
     DIGESTS_POSTED.inc()
+
+
+def alerts_posted(articles: int) -> None:
+    ALERTS_POSTED.inc(articles)
+
+
+def watch_alerts_waiting(waiting: Callable[[], int]) -> None:
+    """Read the number of held alerts at each scrape."""
+    ALERTS_WAITING.set_function(lambda: float(waiting()))
 
 
 def sync_done(written: int, conflicts: int) -> None:

@@ -32,6 +32,7 @@ class IndexRefresher:
     def __init__(self, store: Store, config: Config,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store, self.config, self.clock = store, config, clock
+        self.on_change: Callable[[], None] = lambda: None  # after a refresh that changed rows
         self._succeeded_at: float | None = None
         self._lock = threading.Lock()
         # one refresh at a time: the full walk (a scheduler job) and the file events'
@@ -56,6 +57,7 @@ class IndexRefresher:
         metrics.index_refreshed(report.failed)
         if report.indexed or report.removed:
             log.info("index refreshed", extra=report.as_dict())
+            self.on_change()
         return report
 
     def refresh_paths(self, touched: list[str]) -> IndexReport | None:
@@ -72,6 +74,7 @@ class IndexRefresher:
         if report.indexed or report.removed:
             log.info("index refreshed from file events",
                      extra={**report.as_dict(), "paths": len(touched)})
+            self.on_change()
         return report
 
     def seconds_since_success(self) -> float | None:

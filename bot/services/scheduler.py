@@ -21,6 +21,7 @@ up to a bound, for the jobs running at that moment.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -28,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from apscheduler.executors.pool import BasePoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from newsbot.bot.newsroom.cron import fire_times_between
@@ -265,6 +268,16 @@ class DigestScheduler:
         assert self._scheduler is not None
         self._scheduler.add_job(run, IntervalTrigger(seconds=seconds, timezone=dt.UTC),
                                 id=f"__{name}", name=name)
+
+    def run_soon(self, name: str) -> None:
+        """Run the interval job `name` now rather than at its next period (its schedule
+        then goes on from now); nothing before `start`, after `shutdown`, or while it runs
+        (a job that must not miss a wake asks for another pass itself)."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
+            scheduler.modify_job(f"__{name}", next_run_time=dt.datetime.now(dt.UTC))
 
     def shutdown(self, wait: bool = True, timeout: float = 30.0) -> bool:
         """Stop firing; with `wait`, wait up to `timeout` seconds for running jobs, then

@@ -87,14 +87,18 @@ CHANNEL_ADVICE = {
 }
 
 
+Pace = Callable[[str], None]  # called with the channel before each post: waits its turn
+
+
 def post_digest(
     client: WebClient, store: Store, plan: PlannedDigest, *, post_when_empty: bool = True,
-    owner: str | None = None,
+    owner: str | None = None, pace: Pace | None = None,
 ) -> PlannedDigest:
     """Post what is missing of a planned digest; returns it as stored afterwards.
 
     Raises DigestBusy when another process is posting it, DigestPostError when Slack
-    refuses it (a rerun resumes).
+    refuses it (a rerun resumes). `pace` keeps to a rate per channel (the alerts' one post
+    a second).
     """
     if plan.status == "done":
         return plan
@@ -112,14 +116,14 @@ def post_digest(
             _adopt(store, plan, read_back(client, plan), set(_unposted(plan)))
             plan = load_digest(store, plan.id)
         start_posting(store, plan.id)
-        if plan.header_ts is None:
-            if not _post_header(client, store, plan):
-                _settle(client, store, plan, {HEADER})
+        if plan.header and plan.header_ts is None:
+            if not _post_header(client, store, plan, pace):
+                _settle(client, store, plan, {HEADER}, pace)
             plan = load_digest(store, plan.id)
         for message in plan.pending:
-            if _post_article(client, store, plan, message) == UNSURE:
+            if _post_article(client, store, plan, message, pace) == UNSURE:
                 # settled before the next article, so the thread keeps the digest's order
-                _settle(client, store, plan, {message.position})
+                _settle(client, store, plan, {message.position}, pace)
     except (SlackClientError, OSError, Unsettled) as error:  # refusals; unreachable API
         reason = slack_reason(error)
         finish_digest(store, plan.id, error=f"Slack said {reason}")
@@ -136,9 +140,12 @@ def post_digest(
     return plan
 
 
-def _post(client: WebClient, plan: PlannedDigest, place: int, **message: Any) -> str | None:
+def _post(client: WebClient, plan: PlannedDigest, place: int, pace: Pace | None,
+          **message: Any) -> str | None:
     """chat.postMessage once: the new message's ts, or None when Slack may or may not
     have stored it (logged). Other failures raise."""
+    if pace is not None:
+        pace(plan.channel)
     try:
         return client.chat_postMessage(channel=plan.channel, **message)["ts"]
     except (SlackClientError, OSError) as error:
@@ -151,9 +158,10 @@ def _post(client: WebClient, plan: PlannedDigest, place: int, **message: Any) ->
         return None
 
 
-def _post_header(client: WebClient, store: Store, plan: PlannedDigest) -> bool:
+def _post_header(client: WebClient, store: Store, plan: PlannedDigest,
+                 pace: Pace | None = None) -> bool:
     """Post the header; False if it may or may not be in Slack (UNSURE)."""
-    ts = _post(client, plan, HEADER, text=plan.title, blocks=header_blocks(plan.title),
+    ts = _post(client, plan, HEADER, pace, text=plan.title, blocks=header_blocks(plan.title),
                metadata={"event_type": DIGEST_EVENT,
                          "event_payload": {"digest_id": plan.id, "digest_key": plan.key}},
                unfurl_links=False)
@@ -163,7 +171,7 @@ def _post_header(client: WebClient, store: Store, plan: PlannedDigest) -> bool:
 
 
 def _post_article(client: WebClient, store: Store, plan: PlannedDigest,
-                  message: DigestMessage) -> str:
+                  message: DigestMessage, pace: Pace | None = None) -> str:
     """Post one article message, unless it is no longer one to post: POSTED, LEFT_OUT,
     or UNSURE when it may or may not be in Slack."""
     reason = why_not_post(store, plan, message)
@@ -175,11 +183,12 @@ def _post_article(client: WebClient, store: Store, plan: PlannedDigest,
     article = message.article
     try:
         ts = _post(
-            client, plan, message.position,
+            client, plan, message.position, pace,
             thread_ts=plan.header_ts if plan.in_thread else None,
             text=article_fallback(article),
-            blocks=with_also_covered(article_blocks(article, standing_decision(store, article.id)),
-                                     also_covered(store, [article]).get(article.id, [])),
+            blocks=with_also_covered(
+                article_blocks(article, standing_decision(store, article.id), plan.buttons),
+                also_covered(store, [article]).get(article.id, [])),
             metadata={
                 "event_type": ARTICLE_EVENT,
                 "event_payload": {"digest_id": plan.id, "digest_key": plan.key,
@@ -201,7 +210,8 @@ def _post_article(client: WebClient, store: Store, plan: PlannedDigest,
     return POSTED
 
 
-def _settle(client: WebClient, store: Store, plan: PlannedDigest, unsure: set[int]) -> None:
+def _settle(client: WebClient, store: Store, plan: PlannedDigest, unsure: set[int],
+            pace: Pace | None = None) -> None:
     """Find out about posts whose fate is unknown: one read back of the digest's thread
     (or channel) per round; adopt what Slack has, post the rest again."""
     for _ in range(READ_BACKS):
@@ -214,9 +224,9 @@ def _settle(client: WebClient, store: Store, plan: PlannedDigest, unsure: set[in
         still = set()
         for place in sorted(unsure - set(found)):
             if place == HEADER:
-                outcome = POSTED if _post_header(client, store, plan) else UNSURE
+                outcome = POSTED if _post_header(client, store, plan, pace) else UNSURE
             else:
-                outcome = _post_article(client, store, plan, by_position[place])
+                outcome = _post_article(client, store, plan, by_position[place], pace)
             if outcome == POSTED:
                 log.warning("ambiguous post resolved: not in Slack, posted again",
                          extra={"digest": plan.id, "post": _name(place),
@@ -241,7 +251,8 @@ def _adopt(store: Store, plan: PlannedDigest, found: dict[int, str], places: set
 
 
 def _unposted(plan: PlannedDigest) -> list[int]:
-    return ([HEADER] if plan.header_ts is None else []) + [m.position for m in plan.pending]
+    header = [HEADER] if plan.header and plan.header_ts is None else []
+    return header + [m.position for m in plan.pending]
 
 
 def read_back(client: WebClient, plan: PlannedDigest) -> dict[int, str]:

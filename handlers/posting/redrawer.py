@@ -35,16 +35,18 @@ POLL_SECONDS = 1.0  # a decision made in another process shows within about this
 COALESCE_SECONDS = 0.1
 
 
-def message_content(store: Store, article_id: str) -> tuple[str, list[dict]] | None:
+def message_content(store: Store, article_id: str, buttons: bool = True
+                    ) -> tuple[str, list[dict]] | None:
     """An article message's text and blocks with the standing decision (who, when, in the
-    file yet) and the other members of its story; None if the article is gone."""
+    file yet) and the other members of its story; None if the article is gone. Without
+    `buttons` for a reader who may not decide (a follower who is no editor)."""
     article = article_by_id(store, article_id)
     if article is None:
         return None
     standing = standing_decision(store, article_id)
     written = written_at(store, standing) if standing else None
     return article_fallback(article, standing), with_also_covered(
-        article_blocks(article, standing, written_at=written),
+        article_blocks(article, standing, buttons, written_at=written),
         also_covered(store, [article]).get(article_id, []))
 
 
@@ -73,10 +75,12 @@ def redraw_queued(client: WebClient, store: Store, owner: str) -> int:
     were redrawn. The content is read once per article, however many messages show it."""
     drawn = 0
     for queued in queued_redraws(store, owner):
-        content = message_content(store, queued.article_id)
-        if content is not None:
-            for channel, ts in article_messages(store, queued.article_id):
-                show_decision(client, store, channel, ts, queued.article_id, content)
+        contents: dict[bool, tuple[str, list[dict]] | None] = {}
+        for channel, ts, buttons in article_messages(store, queued.article_id):
+            if buttons not in contents:
+                contents[buttons] = message_content(store, queued.article_id, buttons)
+            if contents[buttons] is not None:
+                show_decision(client, store, channel, ts, queued.article_id, contents[buttons])
                 drawn += 1
         redraw_done(store, queued)
     return drawn

@@ -10,17 +10,18 @@ import pytest
 from conftest import Raw, write_article
 from newsbot.bot.newsroom.decisions import decide
 from newsbot.bot.newsroom.subscription_command import parse_subscribe
-from newsbot.bot.newsroom.subscriptions import (
+from newsbot.bot.newsroom.subscription_filters import (
     Filters,
     SubscriptionError,
+    parse_quiet_hours,
+)
+from newsbot.bot.newsroom.subscriptions import (
     SubscriptionSpec,
     UnknownSubscription,
     add_subscription,
     get_subscription,
-    in_quiet_hours,
     list_subscriptions,
     matches,
-    parse_quiet_hours,
     remove_subscription,
 )
 from newsbot.storage.index import refresh
@@ -206,19 +207,19 @@ def quiet_subscription(store, quiet: str, tz: str):
 
 def test_quiet_hours_that_wrap_midnight_in_the_subscriptions_zone(store):
     night = quiet_subscription(store, "22:00-07:00", "Europe/Paris")  # UTC+1 in December
-    assert in_quiet_hours(night, dt.datetime(2026, 12, 2, 21, 0, tzinfo=dt.UTC))  # 22:00
-    assert in_quiet_hours(night, dt.datetime(2026, 12, 2, 5, 59, tzinfo=dt.UTC))  # 06:59
-    assert not in_quiet_hours(night, dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.UTC))  # 07:00
-    assert not in_quiet_hours(night, dt.datetime(2026, 12, 2, 20, 59, tzinfo=dt.UTC))
+    assert night.in_quiet_hours(dt.datetime(2026, 12, 2, 21, 0, tzinfo=dt.UTC))  # 22:00
+    assert night.in_quiet_hours(dt.datetime(2026, 12, 2, 5, 59, tzinfo=dt.UTC))  # 06:59
+    assert not night.in_quiet_hours(dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.UTC))  # 07:00
+    assert not night.in_quiet_hours(dt.datetime(2026, 12, 2, 20, 59, tzinfo=dt.UTC))
 
 
 def test_quiet_hours_within_one_day_and_none(store):
     lunch = quiet_subscription(store, "12:00-13:30", "UTC")
-    assert in_quiet_hours(lunch, dt.datetime(2026, 12, 2, 13, 29, 59, tzinfo=dt.UTC))
-    assert not in_quiet_hours(lunch, dt.datetime(2026, 12, 2, 13, 30, tzinfo=dt.UTC))
-    assert not in_quiet_hours(lunch, dt.datetime(2026, 12, 2, 11, 59, tzinfo=dt.UTC))
+    assert lunch.in_quiet_hours(dt.datetime(2026, 12, 2, 13, 29, 59, tzinfo=dt.UTC))
+    assert not lunch.in_quiet_hours(dt.datetime(2026, 12, 2, 13, 30, tzinfo=dt.UTC))
+    assert not lunch.in_quiet_hours(dt.datetime(2026, 12, 2, 11, 59, tzinfo=dt.UTC))
     always = subscribe(store, min_heat=1)
-    assert not in_quiet_hours(always, NOW)
+    assert not always.in_quiet_hours(NOW)
 
 
 def test_quiet_hours_text():

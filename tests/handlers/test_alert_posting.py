@@ -1,0 +1,186 @@
+"""Alerts end to end: `/news subscribe` over signed HTTP, a real articles folder whose file
+events drive the index, the runtime `serve` runs, and the Slack look-alike. A file written
+into the folder becomes a message in the subscribed channel, decided like any other."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from pathlib import Path
+
+import pytest
+from conftest import CHANNEL, CHIEF, EDITOR, Newsroom, private_answer, start_newsroom, texts
+from conftest import write_article as write_file
+from newsbot.bot.app.slack_client import web_client
+from newsbot.bot.config.settings import Config
+from newsbot.bot.newsroom.alerts import collect, plan_alerts
+from newsbot.bot.newsroom.digest import load_digest
+from newsbot.bot.newsroom.subscription_filters import Filters
+from newsbot.bot.newsroom.subscriptions import SubscriptionSpec, add_subscription
+from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION
+from newsbot.handlers.posting.alert_post import AlertPoster, ChannelPace
+from newsbot.handlers.posting.digest_post import ARTICLE_EVENT
+from newsbot.sandbox import SlackLookalike
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
+
+pytestmark = pytest.mark.usefixtures("no_proxy")
+WAIT = 15.0  # seconds a file may take to become a message on a loaded machine
+
+
+def write_article(folder: Path, name: str, **fields) -> Path:
+    """A new story: its own address and words (no other article clusters with it)."""
+    seed = zlib.crc32(name.encode())
+    fields.setdefault("webUrl", f"https://news.example.org/{name}")
+    fields.setdefault("title", f"Alert {name} number {seed}")
+    fields.setdefault("excerpt", f"Only {name} says {seed % 9973} and {seed % 7919}.")
+    fields.setdefault("topics", ["AI"])
+    return write_file(folder, name, **fields)
+
+
+def subscribe(newsroom: Newsroom, text: str) -> None:
+    post = private_answer(newsroom, f"subscribe {text}", CHIEF)
+    assert "Subscribed sub" in texts(post.payload["blocks"])
+
+
+def alerts_in(newsroom: Newsroom, channel: str = CHANNEL) -> dict[str, dict]:
+    """The channel's article messages by article id (top level and in threads)."""
+    found = {}
+    for message in newsroom.slack.workspace.messages(channel):
+        metadata = message.get("metadata") or {}
+        if metadata.get("event_type") == ARTICLE_EVENT:
+            found.setdefault(metadata["event_payload"]["article_id"], message)
+    return found
+
+
+def test_a_file_written_into_the_folder_is_alerted_and_decided_like_any_article(
+        tmp_path: Path):
+    with start_newsroom(tmp_path) as newsroom:
+        subscribe(newsroom, "topics=AI min_quality=50")
+        before = len(newsroom.slack.calls("chat.postMessage"))
+        write_article(newsroom.config.articles, "landed.md", quality=80)
+        write_article(newsroom.config.articles, "too-weak.md", quality=20)
+        newsroom.slack.wait_until(lambda: "landed.md" in alerts_in(newsroom), timeout=WAIT)
+        message = alerts_in(newsroom)["landed.md"]
+        assert "thread_ts" not in message  # one article: a message of its own
+        [actions] = [b for b in message["blocks"] if b["type"] == "actions"]
+        assert [e["action_id"] for e in actions["elements"]] == [PUBLISH_ACTION, SKIP_ACTION]
+        assert "Alert landed.md" in message["text"]
+        posts = newsroom.slack.calls("chat.postMessage")[before:]
+        assert len(posts) == 1 and "too-weak.md" not in alerts_in(newsroom)
+        assert [m for m in newsroom.slack.workspace.messages(CHANNEL)
+                if (m.get("metadata") or {}).get("event_type") == ARTICLE_EVENT
+                and m["metadata"]["event_payload"]["article_id"] != "landed.md"] == []
+        answer = newsroom.client.reaction_added(user_id=EDITOR, reaction="white_check_mark",
+                                                channel_id=CHANNEL, ts=message["ts"])
+        assert answer.status == 200
+        [vote] = newsroom.votes()
+        assert vote == {"article_id": "landed.md", "user_id": EDITOR, "decision": "publish"}
+        newsroom.slack.wait_until(lambda: "Published" in texts(
+            newsroom.slack.workspace.message(CHANNEL, message["ts"])["blocks"]), timeout=WAIT)
+
+
+def test_a_later_copy_of_the_story_joins_the_also_line_and_posts_nothing(tmp_path: Path):
+    with start_newsroom(tmp_path, clusters_enabled=True) as newsroom:
+        subscribe(newsroom, "topics=AI")
+        write_article(newsroom.config.articles, "lead.md", quality=90,
+                      webUrl="https://www.wire.example/story-1?utm_source=feed")
+        newsroom.slack.wait_until(lambda: "lead.md" in alerts_in(newsroom), timeout=WAIT)
+        ts = alerts_in(newsroom)["lead.md"]["ts"]
+        posts = len(newsroom.slack.calls("chat.postMessage"))
+        write_article(newsroom.config.articles, "copy.md", quality=70,
+                      webUrl="https://wire.example/story-1",
+                      provider={"name": "Syndicator", "domain": "syndicator.example"})
+        newsroom.slack.wait_until(lambda: "Syndicator" in texts(
+            newsroom.slack.workspace.message(CHANNEL, ts)["blocks"]), timeout=WAIT)
+        assert "Also:" in texts(newsroom.slack.workspace.message(CHANNEL, ts)["blocks"])
+        assert len(newsroom.slack.calls("chat.postMessage")) == posts
+        assert "copy.md" not in alerts_in(newsroom)
+
+
+def test_a_burst_is_one_message_with_the_articles_in_its_thread_one_post_a_second(
+        tmp_path: Path):
+    with start_newsroom(tmp_path) as newsroom:
+        subscribe(newsroom, "topics=AI")
+        folder = newsroom.config.articles
+        staging = tmp_path / "staging"
+        for n in range(7):  # written elsewhere, then moved in at once: one burst
+            write_article(staging, f"burst{n}.md", quality=50 + n)
+        for n in range(7):
+            (staging / f"burst{n}.md").rename(folder / f"burst{n}.md")
+        newsroom.slack.wait_until(lambda: len(alerts_in(newsroom)) == 7, timeout=WAIT + 10)
+        top_level = [m for m in newsroom.slack.workspace.messages(CHANNEL)
+                     if "thread_ts" not in m or m["thread_ts"] == m["ts"]]
+        [header] = [m for m in top_level if m["text"].startswith("7 new articles")]
+        assert header["text"] == "7 new articles on AI"
+        thread = sorted(alerts_in(newsroom).values(), key=lambda m: float(m["ts"]))
+        assert all(m.get("thread_ts") == header["ts"] for m in thread)
+        gaps = [float(b["ts"]) - float(a["ts"]) for a, b in zip(thread, thread[1:],
+                                                                strict=False)]
+        assert min(gaps) >= 0.95  # Slack's one post a second per channel
+
+
+def test_the_backlog_is_never_replayed(tmp_path: Path):
+    with start_newsroom(tmp_path) as newsroom:
+        before = len(newsroom.slack.calls("chat.postMessage"))
+        subscribe(newsroom, "")  # every article: the whole bundled folder matches
+        write_article(newsroom.config.articles, "after.md")
+        newsroom.slack.wait_until(lambda: "after.md" in alerts_in(newsroom), timeout=WAIT)
+        assert list(alerts_in(newsroom)) == ["after.md"]
+        assert len(newsroom.slack.calls("chat.postMessage")) == before + 1
+
+
+# --- the poster on its own: a real folder, database and look-alike, no runtime
+
+
+@pytest.fixture
+def poster_site(tmp_path: Path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    config = Config(articles=articles, db=tmp_path / "newsbot.db", clusters_enabled=False)
+    store = Store(config.db)
+    with SlackLookalike() as slack:
+        poster = AlertPoster(web_client(slack.bot_token, slack.base_url), store, config,
+                             pace=ChannelPace(0))
+        yield articles, store, slack, poster
+    store.close()
+
+
+def test_a_file_deleted_before_its_alert_is_posted_is_not_posted(poster_site):
+    articles, store, slack, poster = poster_site
+    add_subscription(store, SubscriptionSpec(CHANNEL, Filters()))
+    write_article(articles, "gone.md")
+    write_article(articles, "kept.md")
+    refresh(store, articles)
+    collect(store, clustered=False)
+    [first, second] = plan_alerts(store)
+    (articles / "gone.md").unlink()  # deleted after it was planned, before it was posted
+    assert poster.one_pass() == 1
+    posted = [c.params for c in slack.calls("chat.postMessage")]
+    assert len(posted) == 1 and "kept.md" in texts(posted[0]["blocks"])
+    skipped = [m.skipped for d in (first, second) for m in load_digest(store, d).messages]
+    assert "the article's file was deleted" in skipped
+
+
+def test_an_alert_stored_then_answered_500_is_read_back_not_posted_twice(poster_site):
+    articles, store, slack, poster = poster_site
+    add_subscription(store, SubscriptionSpec(CHANNEL, Filters()))
+    write_article(articles, "once.md")
+    refresh(store, articles)
+    slack.fail_next("chat.postMessage", status=500, stored=True)
+    assert poster.one_pass() == 1
+    assert [c.status for c in slack.calls("chat.postMessage")] == [500]
+    assert len(slack.workspace.messages(CHANNEL)) == 1
+    assert poster.one_pass() == 0
+
+
+def test_an_alert_interrupted_before_posting_is_posted_by_the_next_pass(poster_site):
+    articles, store, slack, poster = poster_site
+    add_subscription(store, SubscriptionSpec(CHANNEL, Filters()))
+    write_article(articles, "planned.md")
+    refresh(store, articles)
+    collect(store, clustered=False)
+    plan_alerts(store, dt.datetime.now(dt.UTC))  # then the process died: nothing posted
+    assert slack.calls("chat.postMessage") == []
+    assert poster.one_pass() == 1
+    assert len(slack.workspace.messages(CHANNEL)) == 1
