@@ -173,6 +173,13 @@ def conversations_info(call: MethodCall) -> dict[str, Any]:
     return {"channel": call.workspace.channel(call.text("channel") or "")}
 
 
+def conversations_open(call: MethodCall) -> dict[str, Any]:
+    users = [u for u in (call.text("users") or "").split(",") if u]
+    if len(users) != 1:
+        raise SlackError("not_implemented" if users else "users_list_not_supplied")
+    return {"channel": {"id": call.workspace.open_dm(users[0])["id"]}}
+
+
 def conversations_list(call: MethodCall) -> dict[str, Any]:
     wanted = set((call.text("types") or "public_channel").split(","))
     channels = [c for c in call.workspace.channels() if _channel_type(c) in wanted]
@@ -256,6 +263,7 @@ METHODS: dict[str, Method] = {
     "reactions.remove": reactions_remove,
     "conversations.info": conversations_info,
     "conversations.list": conversations_list,
+    "conversations.open": conversations_open,
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
     "users.info": users_info,

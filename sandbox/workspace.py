@@ -248,6 +248,13 @@ class Workspace:
             self._messages[channel_id] = {}
         return channel_id
 
+    def open_dm(self, user_id: str | None) -> dict[str, Any]:
+        """conversations.open with one user: the app's DM channel with them."""
+        with self._lock:
+            if user_id not in self._users:
+                raise SlackError("user_not_found")
+            return dict(self._channels[self._open_dm(user_id)])
+
     def users(self) -> list[SlackUser]:
         with self._lock:
             return list(self._users.values())

@@ -1,4 +1,5 @@
-"""`/news subscribe`, `/news subscriptions` and `/news unsubscribe`: parsed and carried out.
+"""`/news subscribe`, `/news subscriptions` and `/news unsubscribe`, and a member's own
+`/news follow`, `/news following` and `/news unfollow`: parsed and carried out.
 
 `/news subscribe #desk topics=AI,Climate words="heat wave" min_quality=3 quiet=22:00-07:00`
 reads as the schedule commands do (key=value options, quotes for words with spaces).
@@ -21,9 +22,11 @@ from newsbot.bot.newsroom.schedule_command import (
 from newsbot.bot.newsroom.schedules import ScheduleError, normalize_channel
 from newsbot.bot.newsroom.subscription_filters import Filters, SubscriptionError
 from newsbot.bot.newsroom.subscriptions import (
+    MAX_FOLLOWS,
     Subscription,
     SubscriptionSpec,
     add_subscription,
+    list_follows,
     list_subscriptions,
     remove_subscription,
 )
@@ -31,6 +34,10 @@ from newsbot.storage.db import Store
 
 OPTIONS = ("topics", "providers", "words", "exclude_topics", "exclude_words", "min_quality",
            "min_heat", "quiet", "tz")
+FOLLOW_OPTIONS = (*OPTIONS, "until")
+FOLLOW_USAGE = ('/news follow [topics=A,B] [words="some words"] [min_quality=Q] [min_heat=H] '
+                "[providers=X,Y] [quiet=HH:MM-HH:MM] [until=YYYY-MM-DD] | /news following | "
+                "/news unfollow <id>")
 USAGE = ("/news subscribe [#channel] [topics=A,B] [providers=X,Y] [words=\"some words\"] "
          "[exclude_topics=A,B] [exclude_words=\"some words\"] [min_quality=Q] [min_heat=H] "
          "[quiet=HH:MM-HH:MM] [tz=Zone] | /news subscriptions | /news unsubscribe <id>")
@@ -140,5 +147,72 @@ def run_subscription_command(
                                  default_tz=zone_for(user_zone, user_id, fallback_zone))
         return SubscriptionReply(True, f"Subscribed {fmt(added)}", changed=True,
                                  subscription=added)
+    except SubscriptionError as error:
+        return SubscriptionReply(False, str(error))
+
+
+def parse_follow(text: str) -> SubscriptionSpec:
+    """What follows `/news follow`: filters only, the DM channel is filled in by the caller."""
+    try:
+        words = command_words(text)
+    except ValueError:
+        raise SubscriptionError(
+            'unbalanced quotes: put words with spaces in double quotes, e.g. words="heat wave"'
+        ) from None
+    try:
+        positional, options = split_options(words, FOLLOW_OPTIONS)
+    except ScheduleError as error:
+        raise SubscriptionError(str(error)) from None
+    if positional:
+        raise SubscriptionError(f"a follow comes to you by DM: no channel, only key=value "
+                                f"options (got '{' '.join(positional)}'). Usage: {FOLLOW_USAGE}")
+    filters = Filters(
+        topics=options.get("topics"), providers=options.get("providers"),
+        words=options.get("words"), exclude_topics=options.get("exclude_topics"),
+        exclude_words=options.get("exclude_words"), min_quality=options.get("min_quality"),
+        min_heat=options.get("min_heat"))
+    return SubscriptionSpec(channel="", filters=filters, quiet=options.get("quiet"),
+                            tz=options.get("tz"), member="pending", until=options.get("until"))
+
+
+def run_follow_command(
+    store: Store,
+    action: str,
+    text: str,
+    *,
+    user_id: str,
+    dm_channel: Callable[[str], str],
+    user_zone: Callable[[str], str | None] = lambda user_id: None,
+    fallback_zone: str = "UTC",
+    now: dt.datetime | None = None,
+) -> SubscriptionReply:
+    """Carry out `/news <action> <text>` (follow, following, unfollow) for `user_id`, any
+    member. `dm_channel(user_id)` opens the direct message the alerts go to; it is asked
+    only once the text is valid."""
+    try:
+        if action == "following":
+            follows = tuple(list_follows(store, user_id))
+            if not follows:
+                return SubscriptionReply(True, "You follow nothing yet. Try: /news follow "
+                                               "topics=AI min_quality=70")
+            lines = [f"Your follows ({len(follows)} of {MAX_FOLLOWS}), alerted by DM:"]
+            lines += [f"• {follow.describe()}" for follow in follows]
+            return SubscriptionReply(True, "\n".join(lines), subscriptions=follows)
+        if action == "unfollow":
+            ids = text.split()
+            if len(ids) != 1:
+                raise SubscriptionError(
+                    "'/news unfollow' takes one follow id, e.g. /news unfollow follow3")
+            removed = remove_subscription(store, ids[0], member=user_id)
+            return SubscriptionReply(True, f"Removed {removed.describe()}", changed=True,
+                                     subscription=removed)
+        spec = parse_follow(text)
+        spec.validated()  # every value checked before a DM is opened
+        spec = SubscriptionSpec(dm_channel(user_id), spec.filters, spec.quiet, spec.tz,
+                                member=user_id, until=spec.until)
+        added = add_subscription(store, spec, created_by=user_id, now=now,
+                                 default_tz=zone_for(user_zone, user_id, fallback_zone))
+        return SubscriptionReply(True, f"Following {added.describe()}: alerts come here, by "
+                                       "direct message", changed=True, subscription=added)
     except SubscriptionError as error:
         return SubscriptionReply(False, str(error))

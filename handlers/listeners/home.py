@@ -1,4 +1,5 @@
-"""The App Home tab: the queue, recent decisions and the digest schedules."""
+"""The App Home tab: the queue, recent decisions, the digest schedules and the reader's
+own follows (each with a Remove button)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from newsbot.bot.newsroom.decisions import SUPERSEDED, WITHDRAWN, WRITTEN, decis
 from newsbot.bot.newsroom.digest import DigestOptions, select_digest
 from newsbot.bot.newsroom.schedules import Schedule, list_schedules
 from newsbot.bot.newsroom.stories import also_covered
+from newsbot.bot.newsroom.subscription_filters import SubscriptionError
+from newsbot.bot.newsroom.subscriptions import list_follows, remove_subscription
 from newsbot.bot.newsroom.wording import plural
 from newsbot.handlers.blocks import (
     MAX_VIEW_BLOCKS,
@@ -33,8 +36,12 @@ log = logging.getLogger(__name__)
 DONE = {"publish": "published", "skip": "skipped"}
 
 
-def home_view(store: Store, config: Config, note: str | None = None) -> dict:
-    """The Home tab as a view: at most 100 blocks, as Slack allows.
+UNFOLLOW_ACTION = "newsbot_unfollow"
+
+
+def home_view(store: Store, config: Config, note: str | None = None,
+              user: str | None = None) -> dict:
+    """`user`'s Home tab as a view: at most 100 blocks, as Slack allows.
 
     `note` goes first: the Home tab has no channel for an ephemeral answer, so this is
     where a click made in it is answered."""
@@ -57,7 +64,27 @@ def home_view(store: Store, config: Config, note: str | None = None) -> dict:
         schedule_lines.append(f"• {schedule_line(schedule)}{when}")
     blocks += text_blocks("\n".join(schedule_lines)
                           or "No schedules yet: an admin can add one with `/news schedule add`.")
+    if user:
+        blocks += follow_blocks(store, user)
     return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
+
+
+def follow_blocks(store: Store, user: str) -> list[dict]:
+    """The reader's follows, each with its Remove button (the last blocks: the first to go
+    past Slack's 100)."""
+    follows = list_follows(store, user)
+    blocks = header_blocks("Your follows")
+    if not follows:
+        return blocks + text_blocks("You follow nothing yet. New articles can come to you by "
+                                    "direct message: `/news follow topics=AI min_quality=70`.")
+    for follow in follows:
+        blocks.append({
+            "type": "section", "text": {"type": "mrkdwn", "text": fit(shown(follow.describe(),
+                                                                             1000), 3000)},
+            "accessory": {"type": "button", "action_id": UNFOLLOW_ACTION, "value": follow.id,
+                          "text": {"type": "plain_text", "text": "Remove"},
+                          "accessibility_label": f"Stop following {follow.id}"}})
+    return blocks
 
 
 def _history_line(event: dict) -> str:
@@ -83,7 +110,7 @@ def publish_home(
 ) -> None:
     """Publish `user`'s Home tab as it stands now; a refusal is logged, never raised."""
     try:
-        client.views_publish(user_id=user, view=home_view(store, config, note))
+        client.views_publish(user_id=user, view=home_view(store, config, note, user))
     except SlackApiError as error:
         log.warning("could not publish the Home tab", extra={"user": user, "error": str(error)})
 
@@ -99,3 +126,17 @@ def register(app: App, store: Store, config: Config) -> None:
         publish_home(client, store, config, event["user"])
 
     app.event("app_home_opened")(ack=acknowledge, lazy=[on_home_opened])
+
+    def on_unfollow(body: dict, client: WebClient) -> None:
+        """Remove one of the clicker's own follows (never someone else's), then redraw."""
+        user = (body.get("user") or {}).get("id")
+        follow_id = ((body.get("actions") or [{}])[0]).get("value") or ""
+        if not user:
+            return
+        try:
+            note = f"Removed {remove_subscription(store, follow_id, member=user).describe()}"
+        except SubscriptionError as error:
+            note = str(error)
+        publish_home(client, store, config, user, note)
+
+    app.action(UNFOLLOW_ACTION)(ack=acknowledge, lazy=[on_unfollow])

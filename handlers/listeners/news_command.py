@@ -17,7 +17,7 @@ from newsbot.bot.newsroom.digest import DigestOptions, select_digest
 from newsbot.bot.newsroom.lookup import list_topics, lookup_topic, search
 from newsbot.bot.newsroom.schedule_command import run_schedule_command, slack_unescape
 from newsbot.bot.newsroom.stories import also_covered
-from newsbot.bot.newsroom.subscription_command import run_subscription_command
+from newsbot.bot.newsroom.subscription_command import run_follow_command, run_subscription_command
 from newsbot.bot.newsroom.wording import plural
 from newsbot.bot.services.admins import AdminCheck
 from newsbot.bot.services.sync import SyncError, sync_decisions
@@ -55,6 +55,9 @@ HELP = """*newsbot* answers privately. Try:
 • `/news subscribe [#channel] [topics=A,B] [providers=X,Y] [words="some words"] \
 [exclude_topics=A,B] [exclude_words="some words"] [min_quality=Q] [min_heat=H] \
 [quiet=HH:MM-HH:MM] [tz=Zone]` (this channel if none is named), `/news unsubscribe <id>` (admins)
+• `/news follow [topics=A,B] [words="some words"] [min_quality=Q] [quiet=HH:MM-HH:MM] \
+[until=YYYY-MM-DD]`: new articles for you alone, by direct message; `/news following`, \
+`/news unfollow <id>` (anyone, up to 20 follows)
 • `/news sync`: write the decisions into the article files (admins)
 • `/news report [days]`: the editorial report with its chart (default: the last 7 days)
 • `/news help`: this message"""
@@ -97,6 +100,8 @@ class NewsCommand:
             return self._schedule(rest, user_id)
         if sub in ("subscribe", "subscriptions", "unsubscribe"):
             return self._subscription(sub, rest, user_id, channel_id)
+        if sub in ("follow", "following", "unfollow"):
+            return self._follow(sub, rest, user_id)
         if sub == "sync":
             return self._sync(user_id)
         if sub == "report":
@@ -130,6 +135,22 @@ class NewsCommand:
         log.info(f"/news {action}", extra={"user": user_id, "ok": reply.ok,
                                            "changed": reply.changed})
         first = reply.text.splitlines()[0] if reply.text else "subscriptions"
+        return Answer(unmarked(first), text_blocks(linked(reply.text)))
+
+    def _follow(self, action: str, text: str, user_id: str) -> Answer:
+        try:
+            reply = run_follow_command(
+                self.store, action, unmarked(text), user_id=user_id,
+                dm_channel=lambda user: self.client.conversations_open(users=user)["channel"]["id"],
+                user_zone=self.admins.time_zone, fallback_zone=self.config.timezone)
+        except SlackApiError as error:
+            log.warning("could not open a direct message", extra={"error": str(error)})
+            return Answer("Not followed", text_blocks(
+                "newsbot could not open a direct message with you, so nothing was followed "
+                f"(Slack said {escape(str(error.response.get('error')))})."))
+        log.info(f"/news {action}", extra={"user": user_id, "ok": reply.ok,
+                                           "changed": reply.changed})
+        first = reply.text.splitlines()[0] if reply.text else "follows"
         return Answer(unmarked(first), text_blocks(linked(reply.text)))
 
     def _sync(self, user_id: str) -> Answer:

@@ -18,9 +18,11 @@ from newsbot.bot.newsroom.digest import load_digest
 from newsbot.bot.newsroom.subscription_filters import Filters
 from newsbot.bot.newsroom.subscriptions import SubscriptionSpec, add_subscription
 from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION
+from newsbot.handlers.listeners.home import UNFOLLOW_ACTION
 from newsbot.handlers.posting.alert_post import AlertPoster, ChannelPace
 from newsbot.handlers.posting.digest_post import ARTICLE_EVENT
 from newsbot.sandbox import SlackLookalike
+from newsbot.sandbox.workspace import dm_channel_id
 from newsbot.storage.db import Store
 from newsbot.storage.index import refresh
 
@@ -184,3 +186,60 @@ def test_an_alert_interrupted_before_posting_is_posted_by_the_next_pass(poster_s
     assert slack.calls("chat.postMessage") == []
     assert poster.one_pass() == 1
     assert len(slack.workspace.messages(CHANNEL)) == 1
+
+
+# --- personal follows: any member, alerts by direct message
+
+
+def follow_answer(newsroom: Newsroom, text: str, user: str) -> str:
+    post = private_answer(newsroom, text, user)
+    return "\n".join(block["text"]["text"] for block in post.payload["blocks"])
+
+
+def test_a_member_follows_and_an_editor_decides_in_the_direct_message(tmp_path: Path):
+    with start_newsroom(tmp_path, editors=(EDITOR,)) as newsroom:
+        answer = follow_answer(newsroom, "follow topics=AI min_quality=60", EDITOR)
+        assert answer.startswith("Following follow1:") and "direct message" in answer
+        follow_answer(newsroom, "follow topics=AI", CHIEF)  # an admin, but not an editor
+        write_article(newsroom.config.articles, "beat.md", quality=75)
+        dm, chiefs = dm_channel_id(EDITOR), dm_channel_id(CHIEF)
+        newsroom.slack.wait_until(lambda: "beat.md" in alerts_in(newsroom, dm)
+                                  and "beat.md" in alerts_in(newsroom, chiefs), timeout=WAIT)
+        message = alerts_in(newsroom, dm)["beat.md"]
+        assert any(b["type"] == "actions" for b in message["blocks"])
+        assert not any(b["type"] == "actions"
+                       for b in alerts_in(newsroom, chiefs)["beat.md"]["blocks"])
+        assert alerts_in(newsroom) == {}  # no channel subscribed
+        assert newsroom.client.reaction_added(user_id=EDITOR, reaction="x", channel_id=dm,
+                                              ts=message["ts"]).status == 200
+        assert newsroom.votes() == [{"article_id": "beat.md", "user_id": EDITOR,
+                                     "decision": "skip"}]
+
+
+def test_following_lists_own_follows_app_home_removes_them_and_twenty_is_the_most(
+        tmp_path: Path):
+    with start_newsroom(tmp_path) as newsroom:
+        for n in range(20):
+            assert follow_answer(newsroom, f"follow min_quality={n}",
+                                 EDITOR).startswith("Following")
+        refused = follow_answer(newsroom, "follow min_quality=99", EDITOR)
+        assert "you already have 20 follows" in refused
+        bad = follow_answer(newsroom, "follow #desk topics=AI", CHIEF)
+        assert "a follow comes to you by DM: no channel" in bad
+        assert follow_answer(newsroom, "following", CHIEF).startswith("You follow nothing")
+        listed = follow_answer(newsroom, "following", EDITOR)
+        assert listed.startswith("Your follows (20 of 20)") and "follow20" in listed
+        assert "no follow with id 'follow1'" in follow_answer(newsroom, "unfollow follow1",
+                                                              CHIEF)  # not theirs
+        newsroom.client.app_home_opened(user_id=EDITOR)
+        newsroom.slack.wait_until(lambda: newsroom.slack.workspace.home_view(EDITOR))
+        home = newsroom.slack.workspace.home_view(EDITOR)
+        removes = [b["accessory"]["value"] for b in home["blocks"]
+                   if (b.get("accessory") or {}).get("action_id") == UNFOLLOW_ACTION]
+        assert removes[:2] == ["follow1", "follow2"] and len(removes) == 20
+        newsroom.client.block_action(user_id=EDITOR, action_id=UNFOLLOW_ACTION,
+                                     value="follow1", view=home)
+        newsroom.slack.wait_until(lambda: "Removed follow1" in texts(
+            newsroom.slack.workspace.home_view(EDITOR)["blocks"]))
+        assert "follow1:" not in follow_answer(newsroom, "following", EDITOR)
+        assert follow_answer(newsroom, "unfollow follow2", EDITOR).startswith("Removed follow2")
