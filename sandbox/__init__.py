@@ -7,7 +7,8 @@
   button clicks over HTTP, as Slack does.
 - `Redelivery` (redelivery.py): delivers again what was not acknowledged, as Slack does;
   `ServeProcess` (serve_process.py) and `FaultSite` (fault_site.py): `newsbot serve --http`
-  as a process on a posted digest, for the fault tests and benchmarks/faults.py.
+  as a process on a posted digest, for the fault tests and benchmarks/faults.py;
+  `Replicator` (replica.py): Litestream beside it, for the restore-from-replica test and row.
 
 Each module's docstring says what is faithful to Slack and what is simplified.
 """
