@@ -138,7 +138,7 @@ class Runtime:
         caller runs `serve_forever()` or `start_in_thread()`."""
         assert self.health is not None and self.app is not None, "start() first"
         events = SlackEvents(self.app, self.signing_secret or "") if slack_events else None
-        self.server = listen(Routes(self.health, events), host, port)
+        self.server = listen(Routes(self.health, events), host, port, self.config)
         return self.server
 
     def connect_socket_mode(self, app_token: str) -> None:
