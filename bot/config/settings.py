@@ -89,7 +89,7 @@ class Config:
     host: str | None = None  # None: 0.0.0.0 for HTTP mode, 127.0.0.1 for Socket Mode's metrics
     metrics_port: int | None = None  # Socket Mode: /healthz and /metrics on this port
     request_seconds: float = 10.0  # HTTP: a request must arrive whole within this (else 408)
-    connections_per_address: int = 64  # HTTP: open at once from one client address
+    connections_per_address: int = 256  # HTTP: open at once from one client address
     # Database
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS  # how long a writer waits for another
     # Index
