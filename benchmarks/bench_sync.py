@@ -105,7 +105,7 @@ def run_frontmatter(folder: Path, decisions: dict[str, str], atomic: bool) -> Ti
             path = folder / article_id
             if atomic:
                 before = path.read_bytes()
-                replace_if_unchanged(path, before, rewrite(path, action), 0o644)
+                replace_if_unchanged(path, before, rewrite(path, action), 0o644, settle=0)
             else:
                 path.write_bytes(rewrite(path, action))
     return timer

@@ -20,12 +20,14 @@ import argparse
 import contextlib
 import random
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -374,9 +376,119 @@ def ambiguous_posting(settings: Settings) -> list[Row]:
                 r["duplicated"], r["out of order"]) for r in faults_posting.rows()]
 
 
+def slow_connections(settings: Settings) -> Row:
+    """600 slowloris connections (a request begun, one header line every 2 s, from 12
+    addresses under the per-address cap) held open while the trial's events arrive; a
+    /healthz is timed each trial (printed). Trickled requests are cut at 10 s."""
+    def trial_with_fault(site: FaultSite, trial: Trial, rng: random.Random) -> None:
+        host, port = "127.0.0.1", site.serve.port
+        slow = [socket.create_connection((host, port), timeout=30,
+                                         source_address=(f"127.0.0.{2 + n % 12}", 0))
+                for n in range(600)]
+        stop = threading.Event()
+
+        def trickle() -> None:
+            while not stop.wait(2.0):
+                for connection in slow:
+                    with contextlib.suppress(OSError):
+                        connection.sendall(b"X-Slow: 1\r\n")
+
+        for connection in slow:
+            connection.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n")
+        trickler = threading.Thread(target=trickle)
+        trickler.start()
+        try:
+            started = time.monotonic()
+            direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback
+            with direct.open(f"{site.serve.url}/healthz", timeout=30) as answer:
+                answer.read()
+            print(f"slow connections: /healthz answered {answer.status} in"
+                  f" {time.monotonic() - started:.3f} s with 600 slow connections open",
+                  file=sys.stderr)
+            deliver(trial, Redelivery())
+        finally:
+            stop.set()
+            trickler.join()
+            for connection in slow:
+                connection.close()
+
+    return run_scenario("600 slow connections", settings, trial_with_fault)
+
+
+APPENDER = """
+import os, random, sys, time
+paths, stop = sys.argv[1:-1], sys.argv[-1]
+count = 0
+while not os.path.exists(stop):
+    for _ in range(2):
+        for number, path in enumerate(paths):
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)  # as `echo >> f`
+            os.write(fd, b"appended %d %d\\n" % (number, count))
+            os.close(fd)
+        count += 1
+    time.sleep(random.uniform(0, 0.02))
+print(count)
+"""
+
+
+def sync_racing_appends(settings: Settings) -> Row:
+    """The probe's race: a person appends to 8 article files (reopening each time, as
+    `>>`) while `sync` writes decisions into them, 40 syncs per trial. Counted in
+    appends: each must be in its file exactly once; "out of order" counts files whose
+    `published` line is not what the last decision says, unless sync reported a conflict."""
+    from newsbot.bot.config.settings import Config
+    from newsbot.bot.newsroom.decisions import decide
+    from newsbot.bot.services.sync import sync_decisions
+    from newsbot.storage.db import Store
+    from newsbot.storage.index import refresh
+
+    row = Row("sync racing appends")
+    article = ("---\ntitle: \"A story\"\nquality: 50\nheat: 40\npublished: false\n---\n"
+               + "A long body line, as a person's notes grow.\n" * 10_000)
+    for _ in range(settings.trials):
+        with tempfile.TemporaryDirectory(prefix="faults-sync-") as folder_name:
+            folder = Path(folder_name) / "articles"
+            folder.mkdir()
+            paths = [folder / f"a{n}.md" for n in range(8)]
+            for path in paths:
+                path.write_text(article)
+            db = Path(folder_name) / "newsbot.db"
+            store, config = Store(db), Config(articles=folder, db=db)
+            stop = Path(folder_name) / "stop"
+            appender = subprocess.Popen([sys.executable, "-c", APPENDER, *map(str, paths),
+                                         str(stop)], stdout=subprocess.PIPE, text=True)
+            conflicts: set[str] = set()
+            try:
+                for number in range(40):
+                    refresh(store, folder)
+                    for path in paths:
+                        decide(store, path.name, "undo" if number % 2 else "publish", "U1",
+                               source="cli")
+                    report = sync_decisions(store, config)
+                    conflicts = {c["id"] for c in report.to_json()["conflicts"]}
+            finally:
+                stop.touch()
+                appends = int(appender.communicate(timeout=60)[0])
+            refresh(store, folder)
+            for path in paths:  # the last decision (undo) written once more, at rest
+                decide(store, path.name, "undo", "U1", source="cli")
+            report = sync_decisions(store, config)
+            conflicts = {c["id"] for c in report.to_json()["conflicts"]}
+            for number, path in enumerate(paths):
+                text = path.read_text()
+                found = [int(line.split()[2]) for line in text.splitlines()
+                         if line.startswith(f"appended {number} ")]
+                row.add(Row(row.fault, 0, appends, len(set(found)), appends - len(set(found)),
+                            len(found) - len(set(found)),
+                            int("published: false\n" not in text and path.name not in conflicts)))
+            row.trials += 1
+    return row
+
+
 SCENARIOS: list[Callable[[Settings], Row | list[Row]]] = [
     concurrent_order, held_database, read_only_database, corrupt_database, deleted_database,
-    killed_with_spool, full_disk, restore_from_replica, ambiguous_posting,
+    killed_with_spool, full_disk, restore_from_replica, ambiguous_posting, slow_connections,
+    sync_racing_appends,
 ]
 
 

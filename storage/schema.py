@@ -546,5 +546,20 @@ def alerts(db: sqlite_utils.Database) -> None:
     )
 
 
+def job_leases(db: sqlite_utils.Database) -> None:
+    """v14: one lease per interval job that must not run twice when several `serve`
+    processes share the database (bot/newsroom/job_leases.py). `expires_at` is Unix time."""
+    db.executescript(
+        """
+        CREATE TABLE job_leases (
+            job TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,         -- host:pid:random of the process holding it
+            expires_at REAL NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters,
-              report_schedules, decision_event_time, redraw_claims, subscriptions, alerts]
+              report_schedules, decision_event_time, redraw_claims, subscriptions, alerts,
+              job_leases]

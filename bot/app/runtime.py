@@ -41,6 +41,7 @@ from newsbot.bot.services import metrics
 from newsbot.bot.services.folder_watch import FolderWatcher
 from newsbot.bot.services.health import Health
 from newsbot.bot.services.intake import Intake, apply_spool
+from newsbot.bot.services.leased_job import LeasedJob
 from newsbot.bot.services.refresh import IndexRefresher
 from newsbot.bot.services.scheduler import DigestScheduler
 from newsbot.bot.services.sync import SyncBusy, SyncError, sync_decisions
@@ -90,6 +91,7 @@ class Runtime:
         self.server: WebServer | None = None
         self.socket_mode: SocketModeHandler | None = None
         self.scheduler: DigestScheduler | None = None
+        self.sync_job: LeasedJob | None = None
         self._listeners: Workers | None = None
         self._after_ack: AfterAck | None = None
 
@@ -146,7 +148,7 @@ class Runtime:
         caller runs `serve_forever()` or `start_in_thread()`."""
         assert self.health is not None and self.app is not None, "start() first"
         events = SlackEvents(self.app, self.signing_secret or "") if slack_events else None
-        self.server = listen(Routes(self.health, events), host, port)
+        self.server = listen(Routes(self.health, events), host, port, self.config)
         return self.server
 
     def connect_socket_mode(self, app_token: str) -> None:
@@ -168,9 +170,12 @@ class Runtime:
         self.scheduler.add_interval_job(self.alerts.run, ALERT_SECONDS, "alerts")
         scheduler = self.scheduler
         self.alerts.kick = lambda: scheduler.run_soon("alerts")
-        if config.sync_interval_minutes > 0:
-            self.scheduler.add_interval_job(PeriodicSync(store, config),
-                                            config.sync_interval_minutes * 60, "sync")
+        if config.sync_interval_minutes > 0:  # one process runs it (bot/services/leased_job.py)
+            seconds = config.sync_interval_minutes * 60
+            self.sync_job = LeasedJob(store, "sync", PeriodicSync(store, config), seconds)
+            self.scheduler.add_interval_job(self.sync_job, seconds, "sync")
+            self.scheduler.add_interval_job(self.sync_job.renew, self.sync_job.renew_seconds,
+                                            "sync-lease")
         self.scheduler.start()
 
     def walk_folder(self) -> None:
@@ -210,8 +215,10 @@ class Runtime:
         if self.redrawer is not None:
             self.redrawer.stop(timeout)
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=True, timeout=timeout)
+            if self.scheduler.shutdown(wait=True, timeout=timeout) and self.sync_job:
+                self.sync_job.release()  # not while a sync still runs: that one expires
             self.scheduler = None
+            self.sync_job = None
         if self.watcher is not None:
             self.watcher.stop(timeout)
             self.watcher = None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from newsbot.bot.app.web_server import Routes, WebServer
-from newsbot.bot.config.settings import ConfigError
+from newsbot.bot.config.settings import Config, ConfigError
 from newsbot.bot.newsroom.schedules import list_schedules
 from newsbot.handlers.channels import posting_problem
 from newsbot.storage.db import Store
@@ -76,10 +76,11 @@ def checked_app(build: Callable[[], T], client: WebClient) -> T:
         raise StartupError(message) from None
 
 
-def listen(routes: Routes, host: str, port: int) -> WebServer:
+def listen(routes: Routes, host: str, port: int, config: Config) -> WebServer:
     """The production HTTP server on host:port; a taken port is a StartupError."""
     try:
-        return WebServer(routes, host, port)
+        return WebServer(routes, host, port, request_seconds=config.request_seconds,
+                         per_address=config.connections_per_address)
     except OSError as error:  # the port is taken, or the address is not this machine's
         raise StartupError(f"cannot listen on {host}:{port} ({error.strerror or error}): "
                            "choose another --port or --host, or stop what uses it") from None

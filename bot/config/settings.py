@@ -88,6 +88,8 @@ class Config:
     file_events: bool = True  # False: poll only (a network share whose changes raise no events)
     host: str | None = None  # None: 0.0.0.0 for HTTP mode, 127.0.0.1 for Socket Mode's metrics
     metrics_port: int | None = None  # Socket Mode: /healthz and /metrics on this port
+    request_seconds: float = 10.0  # HTTP: a request must arrive whole within this (else 408)
+    connections_per_address: int = 256  # HTTP: open at once from one client address
     # Database
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS  # how long a writer waits for another
     # Index
@@ -191,6 +193,10 @@ SETTINGS: dict[str, Setting] = dict(
         ("serve.host", Setting("host", _optional(checks.text), "NEWSBOT_HOST")),
         ("serve.metrics_port",
          Setting("metrics_port", _optional(checks.port), "NEWSBOT_METRICS_PORT")),
+        ("serve.request_seconds", Setting("request_seconds", _positive_number,
+                                          "NEWSBOT_REQUEST_SECONDS")),
+        ("serve.connections_per_address", Setting("connections_per_address", _positive_int,
+                                                  "NEWSBOT_CONNECTIONS_PER_ADDRESS")),
         ("database.busy_timeout_ms",
          Setting("busy_timeout_ms", _positive_int, "NEWSBOT_BUSY_TIMEOUT_MS")),
         ("sync.interval_minutes", Setting("sync_interval_minutes", _non_negative)),

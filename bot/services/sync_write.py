@@ -5,21 +5,27 @@ next one; a file that changed under us is planned again, up to MAX_ROUNDS.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from newsbot.bot.services.sync_plan import REVERT, Plan, Refused, State, plan_edit, resolve_article
 from newsbot.storage.article_file import BrokenArticle
 from newsbot.storage.atomic_file import (
+    SETTLE_SECONDS,
+    Displaced,
+    Swap,
+    finish,
     fsync_folder,
     read_bytes,
     remove_leftover,
-    replace_if_unchanged,
+    swap_in,
 )
 from newsbot.storage.db import Store
 from newsbot.storage.front_matter_edit import PUBLISHED, SKIPPED, EditRefused, key_lines
 
 MAX_ROUNDS = 3  # a file that keeps changing under us is retried this often, then a conflict
+SWAPS_AT_ONCE = 256  # files swapped before one settle; each holds two descriptors till checked
 
 
 def write_all(store: Store, plans: list[Plan], stamp: str) -> None:
@@ -45,16 +51,8 @@ def _write_round(store: Store, todo: list[Plan], stamp: str) -> list[Plan]:
             _mark_pending(db, plan, stamp)
     done: list[Plan] = []
     raced: list[Plan] = []
-    for plan in todo:
-        assert plan.path is not None and plan.after is not None
-        try:
-            replaced = replace_if_unchanged(plan.path, plan.before, plan.after, plan.mode,
-                                            plan.owner)
-        except OSError as error:
-            plan.after = None
-            plan.conflict = f"cannot write the file: {error.strerror or error}"
-            continue
-        (done if replaced else raced).append(plan)
+    for start in range(0, len(todo), SWAPS_AT_ONCE):
+        _swap_chunk(todo[start:start + SWAPS_AT_ONCE], done, raced)
     for folder in {plan.path.parent for plan in done if plan.path}:
         fsync_folder(folder)
     done_ids = {plan.id for plan in done}
@@ -62,6 +60,35 @@ def _write_round(store: Store, todo: list[Plan], stamp: str) -> list[Plan]:
         db.conn.executemany(_CONFIRM, [(plan.id,) for plan in done])
         db.conn.executemany(_ABANDON, [(p.id,) for p in todo if p.id not in done_ids])
     return raced
+
+
+def _swap_chunk(chunk: list[Plan], done: list[Plan], raced: list[Plan]) -> None:
+    """Swap each file in, wait one settle for writes already under way, then check each
+    displaced file: a person's write that landed on it is given back and planned again."""
+    swaps: list[tuple[Plan, Swap]] = []
+    for plan in chunk:
+        assert plan.path is not None and plan.after is not None
+        try:
+            swap = swap_in(plan.path, plan.before, plan.after, plan.mode, plan.owner)
+        except OSError as error:
+            plan.after = None
+            plan.conflict = f"cannot write the file: {error.strerror or error}"
+            continue
+        if swap is None:
+            raced.append(plan)
+        else:
+            swaps.append((plan, swap))
+    if swaps:
+        time.sleep(SETTLE_SECONDS)
+    for plan, swap in swaps:
+        try:
+            (done if finish(swap) else raced).append(plan)
+        except Displaced as displaced:
+            plan.after = None
+            plan.conflict = f"{displaced.strerror}; sync's edit was not made"
+        except OSError as error:
+            plan.after = None
+            plan.conflict = f"cannot check the file after writing it: {error.strerror or error}"
 
 
 _CONFIRM = (

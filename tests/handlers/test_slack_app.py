@@ -407,9 +407,8 @@ def test_malformed_events_do_not_crash_the_app(newsroom: Newsroom):
     assert client.send_event({"type": "reaction_added"}).status == 200
     assert client.send_event({"type": "reaction_added", "user": EDITOR, "reaction": "x",
                               "item": {"type": "file", "file": "F1"}}).status == 200
-    assert client.post("this is not json", "application/json").status in (400, 401, 404)
-    assert client.post("payload=%7Bbroken", "application/x-www-form-urlencoded").status in (
-        400, 401, 404)
+    assert client.post("this is not json", "application/json").status == 200  # nothing done
+    assert client.post("payload=%7Bbroken", "application/x-www-form-urlencoded").status == 200
     message = digest_message(newsroom)
     client.reaction_added(user_id=EDITOR, reaction="x", channel_id=CHANNEL, ts=message.ts,
                           event_id="EvAfter")

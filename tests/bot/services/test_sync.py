@@ -412,12 +412,19 @@ def test_json_output_and_exit_status(newsroom: Newsroom) -> None:
 
 KILL_SCRIPT = """
 import os, signal, sys
-real_replace = os.replace
-def replace(src, dst):
-    if sys.argv[1] == "after-rename":
-        real_replace(src, dst)
-    os.kill(os.getpid(), signal.SIGKILL)
-os.replace = replace  # the moment to die: just before (or just after) the rename
+from newsbot.storage import atomic_file
+real_replace, real_exchange = os.replace, atomic_file._exchange
+def dying(real):
+    def swap(src, dst):
+        swapped = real(src, dst)
+        if sys.argv[1] == "after-rename" and swapped is not False:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return swapped
+    def before(src, dst):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return swap if sys.argv[1] == "after-rename" else before
+# the moment to die: just before (or just after) the swap, a rename or an exchange of names
+os.replace, atomic_file._exchange = dying(real_replace), dying(real_exchange)
 from pathlib import Path
 from newsbot.bot.config.settings import Config
 from newsbot.bot.services.sync import sync_decisions
@@ -648,3 +655,47 @@ def test_a_folder_holding_the_bundled_examples_still_leaves_them_alone(tmp_path:
     finally:  # a broken sync must not leave the checkout's examples changed
         if (holder / article_id).read_bytes() != original:
             (holder / article_id).write_bytes(original)
+
+
+APPENDER = """
+import os, random, sys, time
+paths, stop = sys.argv[1:-1], sys.argv[-1]
+count = 0
+while not os.path.exists(stop):
+    for _ in range(2):
+        for number, path in enumerate(paths):
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)  # as `echo >> f`: reopened each time
+            os.write(fd, b"appended %d %d\\n" % (number, count))
+            os.close(fd)
+        count += 1
+    time.sleep(random.uniform(0, 0.02))  # a person pauses, or sync would never get a turn
+print(count)
+"""
+
+
+def test_sync_racing_a_person_appending_loses_no_append(newsroom: Newsroom,
+                                                         tmp_path: Path) -> None:
+    """The probe's race: appends to the same files through 30+ syncs. Every append is in
+    its file exactly once at the end, and sync still got its edits in."""
+    names = [f"a{n}.md" for n in range(8)]
+    body = "A long body line, as a person's notes grow.\n" * 10_000  # big: a wider race
+    paths = [newsroom.add(name, article() + body) for name in names]
+    stop = tmp_path / "stop"
+    appender = subprocess.Popen(
+        [sys.executable, "-c", APPENDER, *map(str, paths), str(stop)],
+        stdout=subprocess.PIPE, text=True)
+    written = 0
+    try:
+        for round_number in range(40):
+            for name in names:
+                newsroom.decide(name, "undo" if round_number % 2 else "publish")
+            written += len(newsroom.sync().written)
+    finally:
+        stop.touch()
+        appends = int(appender.communicate(timeout=60)[0])
+    assert appends > 100 and written > 0
+    for number, path in enumerate(paths):
+        found = [int(line.split()[2]) for line in path.read_text().splitlines()
+                 if line.startswith(f"appended {number} ")]
+        assert sorted(found) == list(range(appends)), \
+            f"{path.name}: {appends - len(set(found))} lost, {len(found) - len(set(found))} doubled"
