@@ -40,6 +40,13 @@ def write_article(folder: Path, name: str, **fields) -> Path:
     return write_file(folder, name, **fields)
 
 
+def recorded(newsroom: Newsroom, channel: str, ts: str) -> bool:
+    """The poster has stored the message's ts (it does so just after Slack answers): from
+    then on a reaction on it maps to its article."""
+    return bool(newsroom.store.query(
+        "SELECT 1 FROM digest_messages WHERE channel = ? AND ts = ?", [channel, ts]))
+
+
 def subscribe(newsroom: Newsroom, text: str) -> None:
     post = private_answer(newsroom, f"subscribe {text}", CHIEF)
     assert "Subscribed sub" in texts(post.payload["blocks"])
@@ -73,6 +80,7 @@ def test_a_file_written_into_the_folder_is_alerted_and_decided_like_any_article(
         assert [m for m in newsroom.slack.workspace.messages(CHANNEL)
                 if (m.get("metadata") or {}).get("event_type") == ARTICLE_EVENT
                 and m["metadata"]["event_payload"]["article_id"] != "landed.md"] == []
+        newsroom.slack.wait_until(lambda: recorded(newsroom, CHANNEL, message["ts"]))
         answer = newsroom.client.reaction_added(user_id=EDITOR, reaction="white_check_mark",
                                                 channel_id=CHANNEL, ts=message["ts"])
         assert answer.status == 200
@@ -210,6 +218,7 @@ def test_a_member_follows_and_an_editor_decides_in_the_direct_message(tmp_path: 
         assert not any(b["type"] == "actions"
                        for b in alerts_in(newsroom, chiefs)["beat.md"]["blocks"])
         assert alerts_in(newsroom) == {}  # no channel subscribed
+        newsroom.slack.wait_until(lambda: recorded(newsroom, dm, message["ts"]))
         assert newsroom.client.reaction_added(user_id=EDITOR, reaction="x", channel_id=dm,
                                               ts=message["ts"]).status == 200
         assert newsroom.votes() == [{"article_id": "beat.md", "user_id": EDITOR,
