@@ -47,6 +47,7 @@ from newsbot.bot.services.workers import Workers
 from newsbot.handlers.after_ack import AfterAck
 from newsbot.handlers.posting.by_kind import scheduled_poster_by_kind
 from newsbot.handlers.posting.redrawer import Redrawer
+from newsbot.handlers.posting.rejection_reports import RejectionReporter
 from newsbot.storage.db import Store
 from newsbot.storage.spool import Spool
 from slack_bolt import App
@@ -81,6 +82,7 @@ class Runtime:
         self.watcher: FolderWatcher | None = None
         self.health: Health | None = None
         self.redrawer: Redrawer | None = None
+        self.reporter: RejectionReporter | None = None
         self.intake: Intake | None = None
         self.app: App | None = None
         self.server: WebServer | None = None
@@ -119,6 +121,7 @@ class Runtime:
         applied = apply_config_schedules(self.store, config.schedules, default_tz=config.timezone)
         log.info("config schedules applied", extra=applied.to_json())
         self.redrawer = Redrawer(self.client, self.store)
+        self.reporter = RejectionReporter(self.client, self.store, config)
         if self.redraw_thread:
             self.redrawer.start()
         self.apply_spool()  # what the last run spooled, before new events arrive
@@ -173,10 +176,14 @@ class Runtime:
 
     def apply_spool(self) -> None:
         """Record the decisions spooled while the database refused them; applied votes
-        queue their redraws themselves (bot/newsroom/redraw_queue.py): draw them now."""
+        queue their redraws themselves (bot/newsroom/redraw_queue.py): draw them now.
+        Those that could not be applied are reported to their authors, once."""
         assert self.store is not None and self.spool is not None and self.redrawer is not None
+        assert self.refresher is not None and self.reporter is not None
         redrawer = self.redrawer
-        apply_spool(self.store, self.spool, lambda event, article_id, outcome: redrawer.wake())
+        apply_spool(self.store, self.spool, lambda event, article_id, outcome: redrawer.wake(),
+                    editors=self.config.editors, refresh_articles=self.refresher.refresh_paths)
+        self.reporter()
 
     # ---- stop
 
