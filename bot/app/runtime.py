@@ -117,7 +117,8 @@ class Runtime:
         self.health = Health(self.store, refresh_seconds=config.walk_seconds(self.watcher.events),
                              index_age_seconds=self.refresher.seconds_since_success,
                              spool_age_seconds=self.spool.oldest_age_seconds,
-                             index_follows=self.watcher.describe)
+                             index_follows=self.watcher.describe, spool_path=self.spool.path,
+                             min_free_bytes=int(config.health_min_free_mb * (1 << 20)))
         applied = apply_config_schedules(self.store, config.schedules, default_tz=config.timezone)
         log.info("config schedules applied", extra=applied.to_json())
         self.redrawer = Redrawer(self.client, self.store)
@@ -149,8 +150,8 @@ class Runtime:
         self.socket_mode = connect_socket_mode(self.app, app_token, self.client.base_url)
 
     def start_jobs(self) -> None:
-        """The scheduler: every schedule's posts, the index refresh, the spool apply and,
-        when configured, the periodic sync."""
+        """The scheduler: every schedule's posts, the index refresh, the spool apply, the
+        database's quick_check (/healthz) and, when configured, the periodic sync."""
         assert self.store is not None and self.refresher is not None, "start() first"
         config, store = self.config, self.store
         self.scheduler = DigestScheduler(
@@ -159,6 +160,9 @@ class Runtime:
         self.scheduler.add_interval_job(self.walk_folder, config.walk_seconds(False),
                                         "index-refresh")
         self.scheduler.add_interval_job(self.apply_spool, SPOOL_APPLY_SECONDS, "spool-apply")
+        assert self.health is not None
+        self.scheduler.add_interval_job(self.health.check_integrity,
+                                        config.health_quick_check_seconds, "quick-check")
         if config.sync_interval_minutes > 0:
             self.scheduler.add_interval_job(PeriodicSync(store, config),
                                             config.sync_interval_minutes * 60, "sync")
