@@ -28,12 +28,16 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
 from newsbot.sandbox.fault_site import (
+    CHANNEL,
+    EXAMPLES,
+    SECRET,
     FaultSite,
     Sender,
     eventually,
@@ -50,6 +54,8 @@ from newsbot.sandbox.replica import (
     lose_host,
     replication_interval,
 )
+from newsbot.sandbox.signed_requests import AppResponse, Delivery, SignedSlackClient
+from newsbot.sandbox.workspace import SlackUser
 
 ROOT = Path(__file__).resolve().parent.parent
 LITESTREAM_CONFIG = ROOT / "deploy" / "litestream.yml"
@@ -365,6 +371,183 @@ def restore_from_replica(settings: Settings) -> Row:
     return row
 
 
+@contextlib.contextmanager
+def database_held(path: Path) -> Iterator[None]:
+    """Another process's long transaction, for as long as the block runs."""
+    holder = sqlite3.connect(path, isolation_level=None, timeout=30)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def rejected_rows(site: FaultSite) -> dict[str, dict]:
+    with sqlite3.connect(f"file:{site.db}?mode=ro", uri=True) as connection:
+        connection.row_factory = sqlite3.Row
+        return {r["event_key"]: dict(r) for r in connection.execute(
+            "SELECT * FROM rejected_decisions")}
+
+
+def article_deleted_before_apply(settings: Settings) -> Row:
+    """While the database is held every event goes to the spool (answered 200); one of the
+    digest's articles is deleted meanwhile. Freed, each event on it must be kept in
+    rejected_decisions and reported to its author by one ephemeral (or be recorded, if it
+    reached the database before the deletion was seen); every other event is recorded.
+    Counted as recorded: in decision_log, or rejected and reported exactly once (a second
+    note for one event counts as duplicated, a rejection without its note as lost)."""
+    fault = "article deleted before apply"
+    row = Row(fault)
+    rng = random.Random(f"{settings.seed}:{fault}")
+    with SlackLookalike() as slack, tempfile.TemporaryDirectory(prefix="faults-") as folder:
+        site = start_site(slack, Path(folder))
+        try:
+            for number in range(settings.trials):
+                doomed = rng.choice(site.messages)
+                trial = make_trial(site, rng, "deleted", number, settings.editors)
+                for user in trial.users:  # the editors are members, to be told privately
+                    slack.workspace.add_user(SlackUser(id=user, name=user.lower()))
+                path = site.folder / "articles" / doomed["id"]
+                with database_held(site.db):
+                    path.unlink()
+                    deliver(trial, Redelivery())
+                row.add(count_with_rejections(site, fault, trial, doomed["id"]))
+                shutil.copy(EXAMPLES / doomed["id"], path)  # back for the next trials
+        finally:
+            site.serve.kill()
+    return row
+
+
+def count_with_rejections(site: FaultSite, fault: str, trial: Trial, doomed: str,
+                          timeout: float = 60) -> Row:
+    keys = {key for key, _ in trial.senders}
+
+    def settled() -> bool:
+        logged = {r["event_key"] for r in site.log_rows()}
+        rejected = rejected_rows(site)
+        return not site.spooled() and all(
+            k in logged or rejected.get(k, {}).get("report_state") in ("sent", "unsure",
+                                                                        "failed")
+            for k in keys)
+
+    try:
+        eventually(settled, timeout)
+    except AssertionError:
+        print(f"{fault}: events missing after {timeout} s", file=sys.stderr)
+    logged = [r["event_key"] for r in site.log_rows() if r["event_key"] in keys]
+    rejected = {k: r for k, r in rejected_rows(site).items() if k in keys}
+    reported = {k for k, r in rejected.items() if r["report_state"] == "sent"}
+    notes_per_user: dict[str, int] = {}
+    for user in trial.users:
+        notes_per_user[user] = sum("could not be recorded" in m["text"]
+                                   for m in site.slack.workspace.ephemeral_messages(user))
+    rejected_per_user: dict[str, int] = {}
+    for r in rejected.values():
+        rejected_per_user[r["user_id"]] = rejected_per_user.get(r["user_id"], 0) + 1
+    extra_notes = sum(max(0, n - rejected_per_user.get(u, 0)) for u, n in notes_per_user.items())
+    missing_notes = sum(max(0, n - notes_per_user.get(u, 0))
+                        for u, n in rejected_per_user.items())
+    done = set(logged) | reported
+    # Out of order is counted on the other articles: an event on the deleted one that
+    # reached the database before anything re-read its folder (the listener gave up
+    # waiting and spooled it, its writer then got the lock) is recorded, as a live
+    # decision a moment after the deletion would be, and counted so above.
+    votes = {k: v for k, v in site.votes().items() if k[1] in trial.users and k[0] != doomed}
+    expected = {k: v for k, v in trial.expected.items() if k[0] != doomed}
+    pairs = set(votes) | set(expected)
+    return Row(fault, 1, len(keys), len(done), len(keys - done) + missing_notes,
+               len(logged) - len(set(logged)) + len(set(logged) & set(rejected)) + extra_notes,
+               sum(votes.get(p) != expected.get(p) for p in pairs))
+
+
+SKEWED_SEQUENCES = [  # a reaction (Slack's event clock), then clicks (the click clock)
+    (("white_check_mark", None), (None, UNDO_ACTION)),
+    (("x", None), (None, PUBLISH_ACTION)),
+    (("white_check_mark", None), (None, UNDO_ACTION), (None, SKIP_ACTION)),
+]
+SKEWED_EXPECTED = [None, "publish", "skip"]
+
+
+def skewed_clocks(settings: Settings) -> Row:
+    """Each editor reacts (event_ts from Slack's clock, 5 s ahead of the clock stamping the
+    clicks in odd trials, 5 s behind in even ones), then clicks Undo, Publish or Skip
+    right after, each step once the last was acknowledged: the click must win. Out of
+    order counts the editors whose final vote is not the one their last step gives."""
+    fault = "skewed clocks (Slack 5 s ahead / behind)"
+    row = Row(fault)
+    rng = random.Random(f"{settings.seed}:{fault}")
+    with SlackLookalike() as slack, tempfile.TemporaryDirectory(prefix="faults-") as folder:
+        site = start_site(slack, Path(folder))
+        stored = {m["ts"]: slack.workspace.message(CHANNEL, m["ts"]) for m in site.messages}
+        try:
+            for number in range(settings.trials):
+                skew = 5.0 if number % 2 else -5.0
+                editors = [(f"USKEW{number:03d}E{n:03d}", rng.choice(site.messages),
+                            rng.randrange(len(SKEWED_SEQUENCES)))
+                           for n in range(settings.editors)]
+                with ThreadPoolExecutor(16) as pool:
+                    keys = [k for ks in pool.map(
+                        lambda e, skew=skew: skewed_editor(site, stored, *e, skew), editors)
+                        for k in ks]
+                expected = {(m["id"], u): SKEWED_EXPECTED[w] for u, m, w in editors
+                            if SKEWED_EXPECTED[w]}
+                row.add(count_keys(site, fault, set(keys), expected, {u for u, _, _ in editors}))
+        finally:
+            site.serve.kill()
+    return row
+
+
+def skewed_editor(site: FaultSite, stored: dict[str, dict], user: str, message: dict,
+                  which: int, skew: float) -> list[str]:
+    """One editor's steps of SKEWED_SEQUENCES[which], each once the last was answered;
+    returns the events' keys."""
+    keys = []
+    for step, (emoji, action_id) in enumerate(SKEWED_SEQUENCES[which]):
+        if emoji:
+            key = f"Ev{user}x{step}"
+            send = site.reaction("added", user, message, f"{time.time() + skew:.6f}", key,
+                                 emoji)
+        else:
+            moment = time.time()
+            key = f"button:{user}:{message['ts']}:{moment:.6f}"
+            send = click_sender(site, user, message, stored[message["ts"]], action_id, moment)
+        keys.append(key)
+        Redelivery().deliver(key, send)
+    return keys
+
+
+def click_sender(site: FaultSite, user: str, message: dict, stored: dict, action_id: str,
+                 moment: float) -> Sender:
+    """A sender of one button click on a digest message, its action_ts `moment`."""
+    client = SignedSlackClient(site.client.app_url, SECRET, clock=lambda: moment,
+                               response_url_factory=site.slack.new_response_url)
+
+    def send(delivery: Delivery | None) -> AppResponse:
+        return client.block_action(user_id=user, action_id=action_id, value=message["id"],
+                                   channel_id=CHANNEL, message=stored, delivery=delivery)
+
+    return send
+
+
+def count_keys(site: FaultSite, fault: str, keys: set[str],
+               expected: dict[tuple[str, str], str], users: set[str],
+               timeout: float = 60) -> Row:
+    def recorded_keys() -> list[str]:
+        return [r["event_key"] for r in site.log_rows() if r["event_key"] in keys]
+
+    try:
+        eventually(lambda: set(recorded_keys()) >= keys and not site.spooled(), timeout)
+    except AssertionError:
+        print(f"{fault}: events missing after {timeout} s", file=sys.stderr)
+    recorded = recorded_keys()
+    votes = {k: v for k, v in site.votes().items() if k[1] in users}
+    pairs = set(votes) | set(expected)
+    return Row(fault, 1, len(keys), len(set(recorded)), len(keys - set(recorded)),
+               len(recorded) - len(set(recorded)),
+               sum(votes.get(p) != expected.get(p) for p in pairs))
+
+
 def ambiguous_posting(settings: Settings) -> list[Row]:
     """Digests posted while Slack stores messages and still answers 5xx, drops connections
     after storing, refuses with 500, and two `serve` processes race on a schedule
@@ -487,8 +670,8 @@ def sync_racing_appends(settings: Settings) -> Row:
 
 SCENARIOS: list[Callable[[Settings], Row | list[Row]]] = [
     concurrent_order, held_database, read_only_database, corrupt_database, deleted_database,
-    killed_with_spool, full_disk, restore_from_replica, ambiguous_posting, slow_connections,
-    sync_racing_appends,
+    killed_with_spool, full_disk, restore_from_replica, article_deleted_before_apply,
+    skewed_clocks, ambiguous_posting, slow_connections, sync_racing_appends,
 ]
 
 

@@ -19,7 +19,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.request import HttpRequest
 
-NOT_RESENT = ("chat.postMessage",)
+# An ephemeral has no history to read back either: sent at most once, like the rejection
+# reports (handlers/posting/rejection_reports.py) promise
+NOT_RESENT = ("chat.postMessage", "chat.postEphemeral")
 # Slack's own words for these: "it's possible some aspect of the operation succeeded"
 UNSURE_ERRORS = frozenset({"internal_error", "fatal_error", "request_timeout",
                            "service_unavailable"})

@@ -560,6 +560,52 @@ def job_leases(db: sqlite_utils.Database) -> None:
     )
 
 
+def rejected_decisions(db: sqlite_utils.Database) -> None:
+    """v15: spooled decisions that could not be applied, and the health probe's heartbeat.
+
+    A decision Slack saw acknowledged while the database was down is applied later; by
+    then its article may be gone or broken, or its author no longer an editor. It is kept
+    here with the reason (never dropped), and its author is told privately once: the
+    report is claimed (`report_state` 'sending') before Slack is called, so two servers,
+    or a retry after Slack's answer was lost, never tell them twice.
+
+    `health_heartbeat` is the one row /healthz rewrites (at most every few seconds) to
+    prove the database takes a real write, not only a lock.
+    """
+    db.executescript(
+        """
+        CREATE TABLE rejected_decisions (
+            event_key TEXT PRIMARY KEY,   -- the spooled event's key: rejected once
+            event TEXT NOT NULL,          -- the event as spooled (JSON)
+            user_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            source TEXT NOT NULL,         -- reaction, button
+            article_id TEXT,              -- NULL: its digest message names no article
+            channel TEXT,                 -- where the author is told; NULL: the App Home
+            message_ts TEXT,
+            reason TEXT NOT NULL,         -- article gone, article unusable, not an editor,
+                                          -- refused by the database
+            detail TEXT NOT NULL,         -- the reason in words, for the author and the CLI
+            rejected_at TEXT NOT NULL,
+            report_state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (report_state IN ('pending', 'sending', 'sent', 'unsure', 'failed')),
+            report_attempts INTEGER NOT NULL DEFAULT 0,
+            report_after TEXT NOT NULL,   -- no attempt before this time (ISO 8601 UTC)
+            reported_at TEXT,
+            report_error TEXT
+        );
+        CREATE INDEX rejected_decisions_to_report ON rejected_decisions (report_after)
+            WHERE report_state = 'pending';
+
+        CREATE TABLE health_heartbeat (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            beat_at TEXT NOT NULL,
+            pid INTEGER NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters,
               report_schedules, decision_event_time, redraw_claims, subscriptions, alerts,
-              job_leases]
+              job_leases, rejected_decisions]

@@ -50,6 +50,7 @@ from newsbot.handlers.after_ack import AfterAck
 from newsbot.handlers.posting.alert_post import AlertPoster
 from newsbot.handlers.posting.by_kind import scheduled_poster_by_kind
 from newsbot.handlers.posting.redrawer import Redrawer
+from newsbot.handlers.posting.rejection_reports import RejectionReporter
 from newsbot.storage.db import Store
 from newsbot.storage.spool import Spool
 from slack_bolt import App
@@ -86,6 +87,7 @@ class Runtime:
         self.health: Health | None = None
         self.redrawer: Redrawer | None = None
         self.alerts: AlertPoster | None = None
+        self.reporter: RejectionReporter | None = None
         self.intake: Intake | None = None
         self.app: App | None = None
         self.server: WebServer | None = None
@@ -121,10 +123,12 @@ class Runtime:
         self.health = Health(self.store, refresh_seconds=config.walk_seconds(self.watcher.events),
                              index_age_seconds=self.refresher.seconds_since_success,
                              spool_age_seconds=self.spool.oldest_age_seconds,
-                             index_follows=self.watcher.describe)
+                             index_follows=self.watcher.describe, spool_path=self.spool.path,
+                             min_free_bytes=int(config.health_min_free_mb * (1 << 20)))
         applied = apply_config_schedules(self.store, config.schedules, default_tz=config.timezone)
         log.info("config schedules applied", extra=applied.to_json())
         self.redrawer = Redrawer(self.client, self.store)
+        self.reporter = RejectionReporter(self.client, self.store, config)
         if self.redraw_thread:
             self.redrawer.start()
         self.alerts = AlertPoster(self.client, self.store, config)
@@ -156,8 +160,8 @@ class Runtime:
         self.socket_mode = connect_socket_mode(self.app, app_token, self.client.base_url)
 
     def start_jobs(self) -> None:
-        """The scheduler: every schedule's posts, the index refresh, the spool apply and,
-        when configured, the periodic sync."""
+        """The scheduler: every schedule's posts, the index refresh, the spool apply, the
+        database's quick_check (/healthz) and, when configured, the periodic sync."""
         assert self.store is not None and self.refresher is not None, "start() first"
         config, store = self.config, self.store
         self.scheduler = DigestScheduler(
@@ -176,6 +180,9 @@ class Runtime:
             self.scheduler.add_interval_job(self.sync_job, seconds, "sync")
             self.scheduler.add_interval_job(self.sync_job.renew, self.sync_job.renew_seconds,
                                             "sync-lease")
+        assert self.health is not None
+        self.scheduler.add_interval_job(self.health.check_integrity,
+                                        config.health_quick_check_seconds, "quick-check")
         self.scheduler.start()
 
     def walk_folder(self) -> None:
@@ -190,10 +197,14 @@ class Runtime:
 
     def apply_spool(self) -> None:
         """Record the decisions spooled while the database refused them; applied votes
-        queue their redraws themselves (bot/newsroom/redraw_queue.py): draw them now."""
+        queue their redraws themselves (bot/newsroom/redraw_queue.py): draw them now.
+        Those that could not be applied are reported to their authors, once."""
         assert self.store is not None and self.spool is not None and self.redrawer is not None
+        assert self.refresher is not None and self.reporter is not None
         redrawer = self.redrawer
-        apply_spool(self.store, self.spool, lambda event, article_id, outcome: redrawer.wake())
+        apply_spool(self.store, self.spool, lambda event, article_id, outcome: redrawer.wake(),
+                    editors=self.config.editors, refresh_articles=self.refresher.refresh_paths)
+        self.reporter()
 
     # ---- stop
 

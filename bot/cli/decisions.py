@@ -16,6 +16,7 @@ from newsbot.bot.newsroom.decisions import (
     standing_decisions,
     written_at,
 )
+from newsbot.bot.newsroom.rejections import rejected_decisions
 from newsbot.bot.newsroom.stories import cluster_of
 
 
@@ -49,7 +50,10 @@ def cmd_decide(ctx: Context) -> int:
 
 def cmd_decisions(ctx: Context) -> int:
     """The standing decisions with whether their file shows them yet; `--log`: every
-    event with what it amounts to now (recorded, withdrawn, superseded, written to file)."""
+    event with what it amounts to now (recorded, withdrawn, superseded, written to file);
+    `--rejected`: the spooled decisions that could not be applied."""
+    if ctx.args.rejected:
+        return _rejected(ctx)
     if ctx.args.log:
         events = decision_history(ctx.store, limit=ctx.args.limit)
         lines = [f"{e['created_at'][:19]}  {e['action']:<7} {e['article_id']}  by {e['user_id']}"
@@ -67,6 +71,27 @@ def cmd_decisions(ctx: Context) -> int:
     ctx.emit({"decisions": [dict(d.to_json(), writtenToFile=in_file[d.article_id])
                             for d in decisions]},
              "\n".join(lines) or "No standing decisions.")
+    return 0
+
+
+REPORTED = {"pending": "not told yet", "sending": "being told (or the bot stopped while "
+            "telling)", "sent": "told", "unsure": "maybe told (Slack's answer was lost)",
+            "failed": "could not be told"}
+
+
+def _rejected(ctx: Context) -> int:
+    rows = rejected_decisions(ctx.store, limit=ctx.args.limit)
+    lines = [f"{r['rejected_at'][:19]}  {r['action']:<7} {r['article_id'] or '?'}  by "
+             f"{r['user_id']} via {r['source']}: {r['reason']} ({r['detail']}); "
+             f"{REPORTED[r['report_state']]}"
+             + (f": {r['report_error']}" if r['report_error'] else "") for r in rows]
+    ctx.emit({"rejected": [{
+        "key": r["event_key"], "id": r["article_id"], "title": r["title"],
+        "action": r["action"], "user": r["user_id"], "source": r["source"],
+        "channel": r["channel"], "messageTs": r["message_ts"], "reason": r["reason"],
+        "detail": r["detail"], "rejectedAt": r["rejected_at"], "report": r["report_state"],
+        "reportedAt": r["reported_at"], "reportError": r["report_error"],
+    } for r in rows]}, "\n".join(lines) or "No rejected decisions.")
     return 0
 
 

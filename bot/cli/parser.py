@@ -110,8 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
                   "files show them yet", only_reads=True, refreshes=False)
     sub.add_argument("--log", action="store_true",
                      help="every decision event, newest first, with what it amounts to now")
+    sub.add_argument("--rejected", action="store_true",
+                     help="the decisions acknowledged while the database was down that could "
+                          "not be applied (article gone or broken, not an editor), newest "
+                          "first, and whether their authors were told")
     sub.add_argument("--limit", type=arguments.positive_int, default=50, metavar="N",
-                     help="with --log: how many events (50)")
+                     help="with --log or --rejected: how many (50)")
     command("clusters", cmd_clusters, "the story clusters: articles that are copies of one "
             "story (same URL or near-duplicate text), each with its lead",
             only_reads=True)

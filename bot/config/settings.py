@@ -92,6 +92,9 @@ class Config:
     connections_per_address: int = 256  # HTTP: open at once from one client address
     # Database
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS  # how long a writer waits for another
+    # Health (/healthz)
+    health_min_free_mb: float = 1.0  # less free space for the database or the spool: 503
+    health_quick_check_seconds: float = 300.0  # how often PRAGMA quick_check runs in serve
     # Index
     max_file_bytes: int = 1 << 20  # a larger article file is recorded as failed, not read
     source: str = field(default="defaults", compare=False)  # where the file came from
@@ -199,6 +202,10 @@ SETTINGS: dict[str, Setting] = dict(
                                                   "NEWSBOT_CONNECTIONS_PER_ADDRESS")),
         ("database.busy_timeout_ms",
          Setting("busy_timeout_ms", _positive_int, "NEWSBOT_BUSY_TIMEOUT_MS")),
+        ("health.min_free_mb",
+         Setting("health_min_free_mb", _non_negative, "NEWSBOT_HEALTH_MIN_FREE_MB")),
+        ("health.quick_check_seconds", Setting("health_quick_check_seconds", _positive_number,
+                                               "NEWSBOT_HEALTH_QUICK_CHECK_SECONDS")),
         ("sync.interval_minutes", Setting("sync_interval_minutes", _non_negative)),
         ("sync.git_author", Setting("git_author", checks.text, "NEWSBOT_GIT_AUTHOR")),
         ("sync.git_committer", Setting("git_committer", _optional(checks.text))),

@@ -113,6 +113,7 @@ def decide(
     only_if: Kind | None = None,
     toggle: bool = False,
     event_us: int | None = None,
+    after_recorded: bool = False,
     received_at: str | None = None,
     wait_ms: int | None = None,
 ) -> Outcome:
@@ -125,10 +126,13 @@ def decide(
       the ✅ reaction must not withdraw a later ❌).
 
     `event_us` is the event time; without one (the command line: this machine's clock) it
-    is now, but never before an event already recorded for the article, whose time came
-    from Slack's clock: an undo typed after a reaction is ordered after it even when
-    Slack's clock runs ahead. `received_at` is when it arrived (default: now), `wait_ms`
-    how long to wait for another writer (default: the store's timeout).
+    is now. Such an event, and one made `after_recorded` (a click: its action_ts comes
+    from another clock than the reactions' event_ts), is ordered after every event from
+    another source recorded for the article before it arrived (`received_at`, this
+    machine's clock): an undo given after a reaction wins even when the clocks disagree
+    by seconds, while events of one source (one clock) keep their own order, however
+    Slack delivers them. `received_at` is when it arrived (default: now), `wait_ms` how long to wait
+    for another writer (default: the store's timeout).
     UnknownArticle if no article has this id, UnusableArticle if its file is broken.
     """
     if action not in (PUBLISH, SKIP, UNDO):
@@ -140,10 +144,12 @@ def decide(
             raise UnknownArticle(f"no article with id {article_id!r}")
         if row[0] is not None:
             raise UnusableArticle(f"article {article_id!r} cannot be used: {row[0]}")
-        if event_us is None:
-            latest = db.execute("SELECT max(event_us) FROM decision_log WHERE article_id = ?",
-                                [article_id]).fetchone()[0]
-            event_us = max(now_us(), (latest or 0) + 1)
+        if event_us is None or after_recorded:
+            latest = db.execute(
+                "SELECT max(event_us) FROM decision_log WHERE article_id = ?"
+                " AND received_at <= ? AND source != ?",
+                [article_id, received_at or now, source]).fetchone()[0]
+            event_us = max(event_us or now_us(), (latest or 0) + 1)
         cursor = db.execute(
             "INSERT INTO decision_log (event_key, article_id, user_id, action, source, channel,"
             " message_ts, outcome, created_at, event_us, received_at, only_if, toggle)"

@@ -36,6 +36,14 @@ from newsbot.bot.newsroom.decisions import (
     decide,
 )
 from newsbot.bot.newsroom.digest import article_for_message
+from newsbot.bot.newsroom.rejections import (
+    ARTICLE_GONE,
+    ARTICLE_UNUSABLE,
+    NOT_AN_EDITOR,
+    REFUSED,
+    reject,
+)
+from newsbot.bot.services import metrics
 from newsbot.bot.services.workers import Workers
 from newsbot.storage.db import Store
 from newsbot.storage.spool import Spool
@@ -69,6 +77,10 @@ class DecisionEvent:
     message_ts: str | None = None
     only_if: Kind | None = None
     toggle: bool = False
+    # stamped by another clock than the reactions' (a click's action_ts): ordered after
+    # every event of another source recorded for its article before it arrived, whatever
+    # the clocks say (decide's after_recorded)
+    after_recorded: bool = False
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -98,7 +110,8 @@ def record(store: Store, event: DecisionEvent,
             store, article_id, event.action, event.user_id, source=event.source,
             event_key=event.key, channel=event.channel, message_ts=event.message_ts,
             only_if=event.only_if, toggle=event.toggle, event_us=event.event_us,
-            received_at=event.received_at, wait_ms=wait_ms,
+            after_recorded=event.after_recorded, received_at=event.received_at,
+            wait_ms=wait_ms,
         )
     except sqlite3.Error:
         # A connection that read a corrupt page can keep failing after the file is
@@ -173,30 +186,42 @@ Applied = Callable[[DecisionEvent, str, Outcome], None]
 
 
 def apply_spool(store: Store, spool: Spool, on_applied: Applied | None = None,
-                wait_ms: int | None = None) -> int:
+                wait_ms: int | None = None, *, editors: tuple[str, ...] = (),
+                refresh_articles: Callable[[list[str]], object] | None = None) -> int:
     """Record the spooled events, oldest first, each exactly once; returns how many left
     the spool. Stops at the first one the database still refuses (tried again next time).
-    `on_applied(event, article_id, outcome)` follows each recorded one (e.g. a redraw)."""
+    `on_applied(event, article_id, outcome)` follows each recorded one (e.g. a redraw).
+
+    An event that cannot be applied (its article gone or broken, its author no longer
+    one of `editors`, a statement the database refuses) is never dropped: it is kept in
+    rejected_decisions with the reason, for its author to be told (bot/newsroom/
+    rejections.py). `refresh_articles(ids)` first re-reads the files the events name: an
+    event waited in the spool while they could change, and is judged on them as they are."""
     wait_ms = decision_wait_ms(store) if wait_ms is None else wait_ms
     entries = spool.pending()  # one read of the file per pass (this runs every second)
     if not entries:
         return 0
     done = []
     try:
-        for entry in entries:
-            event = DecisionEvent.from_json(entry)
-            try:
-                result = record(store, event, wait_ms)
-            except (UnknownArticle, UnusableArticle) as error:
-                log.info("spooled decision dropped", extra={"event_key": event.key,
-                                                             "reason": str(error)})
-                result = None
-            except sqlite3.Error as error:
-                if unavailable(error):
-                    raise
-                log.error("spooled decision refused by the database: dropped",
-                          extra={"event": entry, "reason": str(error)})
-                result = None
+        events = [(entry, DecisionEvent.from_json(entry)) for entry in entries]
+        if refresh_articles is not None:
+            refresh_articles(sorted(_articles_named(store, [e for _, e in events])))
+        for entry, event in events:
+            result = None
+            if editors and event.user_id not in editors:
+                _reject(store, entry, NOT_AN_EDITOR,
+                        "you are no longer one of the newsroom's editors")
+            else:
+                try:
+                    result = record(store, event, wait_ms)
+                except UnknownArticle as error:
+                    _reject(store, entry, ARTICLE_GONE, str(error))
+                except UnusableArticle as error:
+                    _reject(store, entry, ARTICLE_UNUSABLE, str(error))
+                except sqlite3.Error as error:
+                    if unavailable(error):
+                        raise
+                    _reject(store, entry, REFUSED, str(error))
             done.append(event.key)
             if result is not None:
                 log.info("spooled decision applied", extra={
@@ -209,3 +234,30 @@ def apply_spool(store: Store, spool: Spool, on_applied: Applied | None = None,
     finally:
         spool.remove(done)
     return len(done)
+
+
+def _articles_named(store: Store, events: list[DecisionEvent]) -> set[str]:
+    """The articles these events are about (a reaction names its digest message)."""
+    named = set()
+    for event in events:
+        article_id = event.article_id or article_for_message(
+            store, event.channel or "", event.message_ts or "")
+        if article_id is not None:
+            named.add(article_id)
+    return named
+
+
+def _reject(store: Store, entry: dict, reason: str, detail: str) -> None:
+    """Keep a spooled event that cannot be applied; sqlite3.Error (the database failed
+    again) leaves it in the spool. An event whose key is in decision_log was recorded
+    after all (its writer finished after the listener gave up waiting): nothing to do."""
+    if store.db.execute("SELECT 1 FROM decision_log WHERE event_key = ?",
+                        [entry["key"]]).fetchone():
+        return
+    article_id = entry.get("article_id") or article_for_message(
+        store, entry.get("channel") or "", entry.get("message_ts") or "")
+    if reject(store, entry, reason, detail, article_id):
+        metrics.decision_rejected(reason)
+        log.warning("spooled decision rejected: its author will be told", extra={
+            "event_key": entry["key"], "user": entry.get("user_id"), "reason": reason,
+            "detail": detail})

@@ -46,6 +46,16 @@ INDEX_FILE_EVENTS = Gauge("newsbot_index_file_events",
                           "(-1: no watcher in this process)")
 INDEX_EVENT_REFRESHES = Counter("newsbot_index_event_refreshes_total",
                                 "Index refreshes of the paths that file events named")
+REJECTED_DECISIONS = Counter("newsbot_rejected_decisions_total",
+                             "Spooled decisions that could not be applied, kept in "
+                             "rejected_decisions and reported to their author, by reason",
+                             ["reason"])
+REJECTION_REPORTS = Counter("newsbot_rejection_reports_total",
+                            "Private reports of rejected decisions, by outcome (sent, unsure, "
+                            "retry, failed)", ["outcome"])
+HEALTH_FAILING = Gauge("newsbot_health_failing",
+                       "1 while /healthz fails for this reason (as of its last answer; the "
+                       "quick_check reason as of the last check), else 0", ["reason"])
 SPOOL_DEPTH.set(-1)
 INDEX_REFRESH_AGE.set(-1)
 INDEX_FILE_EVENTS.set(-1)
@@ -62,6 +72,20 @@ def decision_outcome(kind: str, outcome: object | None) -> None:
         EVENTS_DUPLICATE.labels(kind).inc()
     elif getattr(outcome, "changed", False):
         EVENTS_RECORDED.labels(kind).inc()
+
+
+def decision_rejected(reason: str) -> None:
+    REJECTED_DECISIONS.labels(reason).inc()
+
+
+def rejection_report(outcome: str) -> None:
+    REJECTION_REPORTS.labels(outcome).inc()
+
+
+def health_failing(reasons: dict[str, bool]) -> None:
+    """Set each named health reason to failing (1) or not (0)."""
+    for reason, failing in reasons.items():
+        HEALTH_FAILING.labels(reason).set(1 if failing else 0)
 
 
 def event_failed(kind: str) -> None:

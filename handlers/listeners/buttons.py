@@ -12,8 +12,9 @@ The buttons appear in three places, and each answers the clicking editor its own
 Bolt always passes a `Respond`, usable only when the payload has a response_url.
 
 The click is acknowledged once it is durable (bot/services/intake.py), at its
-`action_ts`; the answer to the editor goes out after the acknowledgement
-(handlers/after_ack.py).
+`action_ts` but never before an event already recorded for the article when it arrived
+(a reaction's event_ts may come from a clock seconds ahead); the answer to the editor
+goes out after the acknowledgement (handlers/after_ack.py).
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def handle_click(
         key=f"button:{user}:{ts}:{action_ts}" if action_ts else new_key(), action=kind,
         user_id=user, source="button", event_us=slack_ts_us(action_ts) or now_us(),
         received_at=now_text(), article_id=article_id, channel=channel, message_ts=ts,
+        after_recorded=True,  # after the reaction it follows, whatever the two clocks say
     )
     try:
         _, outcome = intake.take(event)
