@@ -149,13 +149,14 @@ def record_together(store: Store, events: list[DecisionEvent],
             return [error] * len(events)
         log.warning("decisions recorded one by one: their transaction failed",
                     extra={"events": len(events), "reason": str(error)})
-        return [_answer_of(record, store, event, wait_ms) for event in events]
+        return [_record_alone(store, event, wait_ms) for event in events]
     return answers
 
 
-def _answer_of(function: Callable[..., Recorded], *args) -> Recorded | Exception:
+def _record_alone(store: Store, event: DecisionEvent,
+                  wait_ms: int | None) -> Recorded | Exception:
     try:
-        return function(*args)
+        return record(store, event, wait_ms)
     except Exception as error:  # noqa: BLE001 - it is this event's answer
         return error
 
