@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import random
 import shutil
 import socket
@@ -292,6 +293,28 @@ def killed_with_spool(settings: Settings) -> Row:
         sending.join()
 
     return run_scenario("kill -9 with a non-empty spool, restart", settings, trial_with_fault)
+
+
+def killed_mid_batch(settings: Settings) -> Row:
+    """kill -9 while events stream in on 32 connections, so that group commits are in
+    flight (bot/services/intake.py): an event answered 200 must be in the database after
+    the restart, since Slack never sends it again; the rest are redelivered. At least 40
+    editors a trial even with --quick: with fewer, every event is in before the kill."""
+    def trial_with_fault(site: FaultSite, trial: Trial, rng: random.Random) -> None:
+        keys = {key for key, _ in trial.senders}
+        sending = threading.Thread(target=deliver,
+                                   args=(trial, Redelivery((0.5, 6.0, 20.0)), 32))
+        sending.start()
+        eventually(lambda: any(r["event_key"] in keys for r in site.log_rows()), timeout=30)
+        time.sleep(rng.uniform(0.0, 0.05))
+        site.serve.kill()
+        time.sleep(rng.uniform(0.0, 0.5))
+        site.restart()
+        sending.join()
+
+    return run_scenario("kill -9 while batches commit, restart",
+                        dataclasses.replace(settings, editors=max(40, settings.editors)),
+                        trial_with_fault)
 
 
 def full_disk(settings: Settings) -> Row:
@@ -670,8 +693,9 @@ def sync_racing_appends(settings: Settings) -> Row:
 
 SCENARIOS: list[Callable[[Settings], Row | list[Row]]] = [
     concurrent_order, held_database, read_only_database, corrupt_database, deleted_database,
-    killed_with_spool, full_disk, restore_from_replica, article_deleted_before_apply,
-    skewed_clocks, ambiguous_posting, slow_connections, sync_racing_appends,
+    killed_with_spool, killed_mid_batch, full_disk, restore_from_replica,
+    article_deleted_before_apply, skewed_clocks, ambiguous_posting, slow_connections,
+    sync_racing_appends,
 ]
 
 

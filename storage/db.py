@@ -122,6 +122,7 @@ class Store:
             raise
         self._local.db = db
         self._local.full_sync = False  # a new connection starts at NORMAL
+        self._local.busy_ms = self.busy_timeout_ms  # set by connect's timeout and the pragma
         return db
 
     def check_identity(self) -> None:
@@ -149,6 +150,10 @@ class Store:
         a commit through a killed process but not through a power cut or an OS crash: a
         decision someone is told is recorded, and a file rename a sync is about to make,
         need FULL. The connection keeps FULL from then on (the pragma is set once).
+
+        `wait_ms` stays the connection's busy timeout until a write asks for another: a
+        thread that always writes with the same wait (the decision writer) sets it once,
+        not twice per transaction.
         """
         db = self.db
         if durable and not getattr(self._local, "full_sync", False):
@@ -159,18 +164,17 @@ class Store:
                 yield db
             return
         self.check_identity()
-        if wait_ms is not None:
-            db.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+        wanted_ms = self.busy_timeout_ms if wait_ms is None else int(wait_ms)
         try:
+            if getattr(self._local, "busy_ms", None) != wanted_ms:
+                db.execute(f"PRAGMA busy_timeout = {wanted_ms}")
+                self._local.busy_ms = wanted_ms
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
             self.close()
             if _a_fault_of_the_file(error):
                 self.last_write_failure = (time.monotonic(), str(error))
             raise
-        finally:
-            if wait_ms is not None and self._local.db is not None:
-                db.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         try:
             yield db
             db.execute("COMMIT")  # may fail too (a read-only or vanished file)

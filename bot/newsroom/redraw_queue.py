@@ -49,11 +49,15 @@ def queued_redraws(store: Store, owner: str, limit: int = 100) -> list[QueuedRed
                   key=lambda queued: queued.seq)
 
 
-def redraw_done(store: Store, queued: QueuedRedraw) -> None:
-    """Forget the row unless the article changed again since it was read."""
+def redraw_done(store: Store, *drawn: QueuedRedraw) -> None:
+    """Forget the rows drawn, each unless its article changed again since it was read: one
+    write for a whole pass, so the redraws hold the write lock once, not once per article
+    (the decision writer waits behind every such write)."""
+    if not drawn:
+        return
     with store.write() as db:
-        db.execute("DELETE FROM redraw_queue WHERE article_id = ? AND seq <= ?",
-                   [queued.article_id, queued.seq])
+        db.conn.executemany("DELETE FROM redraw_queue WHERE article_id = ? AND seq <= ?",
+                            [(queued.article_id, queued.seq) for queued in drawn])
 
 
 def article_messages(store: Store, article_id: str) -> list[tuple[str, str, bool]]:

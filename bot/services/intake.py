@@ -15,6 +15,11 @@ database catches up. `apply_spool` (periodically, and at start-up) records spool
 in order and exactly once: each has a key, and a key already in decision_log changes
 nothing, so a crash between recording and removing from the spool repeats nothing; and
 decisions follow event time (bot/newsroom/decisions.py), so applying late gives the same result.
+
+Group commit: with `synchronous=FULL` every commit costs an fsync, and one writer thread
+committing each event alone spends its time waiting for the disk while the next events
+queue. So the writer takes every event queued by then into one transaction (one fsync),
+and releases each waiting listener only once that transaction committed.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import logging
 import sqlite3
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from newsbot.bot.newsroom.decisions import (
@@ -96,29 +103,74 @@ def new_key() -> str:
     return f"local:{uuid.uuid4().hex}"
 
 
-def record(store: Store, event: DecisionEvent,
-           wait_ms: int | None = None) -> tuple[str, Outcome] | None:
+Recorded = tuple[str, Outcome] | None  # what record answers for one event
+
+
+def record(store: Store, event: DecisionEvent, wait_ms: int | None = None) -> Recorded:
     """Record the event in the database: (article id, outcome), or None when its message is
     not a digest message. sqlite3.Error when the database cannot take it;
     UnknownArticle / UnusableArticle as decide, bot/newsroom/decisions.py."""
     try:
-        article_id = event.article_id or article_for_message(
-            store, event.channel or "", event.message_ts or "")
-        if article_id is None:
-            return None
-        outcome = decide(
-            store, article_id, event.action, event.user_id, source=event.source,
-            event_key=event.key, channel=event.channel, message_ts=event.message_ts,
-            only_if=event.only_if, toggle=event.toggle, event_us=event.event_us,
-            after_recorded=event.after_recorded, received_at=event.received_at,
-            wait_ms=wait_ms,
-        )
+        return _record(store, event, wait_ms)
     except sqlite3.Error:
         # A connection that read a corrupt page can keep failing after the file is
         # repaired ("file is not a database"): the next attempt opens a fresh one.
         store.close()
         raise
+
+
+def _record(store: Store, event: DecisionEvent, wait_ms: int | None) -> Recorded:
+    article_id = event.article_id or article_for_message(
+        store, event.channel or "", event.message_ts or "")
+    if article_id is None:
+        return None
+    outcome = decide(
+        store, article_id, event.action, event.user_id, source=event.source,
+        event_key=event.key, channel=event.channel, message_ts=event.message_ts,
+        only_if=event.only_if, toggle=event.toggle, event_us=event.event_us,
+        after_recorded=event.after_recorded, received_at=event.received_at, wait_ms=wait_ms,
+    )
     return article_id, outcome
+
+
+def record_together(store: Store, events: list[DecisionEvent],
+                    wait_ms: int | None = None) -> list[Recorded | Exception]:
+    """Record the events in one durable transaction (one fsync): for each, what `record`
+    answers or the exception it raises, in the order given; nothing is answered before
+    the commit. They are recorded in event-time order.
+
+    An event refused alone (an unknown article...) is rolled back alone: decide's own
+    transaction is a savepoint inside this one. A database error inside the transaction
+    or at its commit rolls back all of them, and each is then tried again on its own, so
+    one event the database refuses cannot fail the others; when the transaction could
+    not even begin (locked, read-only, replaced), every event gets that error."""
+    answers: list[Recorded | Exception] = [None] * len(events)
+    began = False
+    try:
+        with store.write(wait_ms, durable=True):
+            began = True
+            for n in sorted(range(len(events)), key=lambda n: events[n].event_us):
+                try:
+                    answers[n] = _record(store, events[n], wait_ms)
+                except sqlite3.Error:
+                    raise
+                except Exception as error:  # noqa: BLE001 - it is this event's answer
+                    answers[n] = error
+    except sqlite3.Error as error:  # store.write closed the connection: the next opens anew
+        if not began or len(events) == 1:
+            return [error] * len(events)
+        log.warning("decisions recorded one by one: their transaction failed",
+                    extra={"events": len(events), "reason": str(error)})
+        return [_record_alone(store, event, wait_ms) for event in events]
+    return answers
+
+
+def _record_alone(store: Store, event: DecisionEvent,
+                  wait_ms: int | None) -> Recorded | Exception:
+    try:
+        return record(store, event, wait_ms)
+    except Exception as error:  # noqa: BLE001 - it is this event's answer
+        return error
 
 
 class Intake:
@@ -126,21 +178,26 @@ class Intake:
 
     One writer thread records them all: SQLite takes one writer at a time anyway, and
     listener threads racing for the write lock would spend their time in the busy
-    handler's sleeps; that thread also keeps its connection open. A listener waits for
-    its event at most the write wait plus half a second; past that (a queue behind a held
-    database) the event is spooled, and if the writer records it after all, applying the
-    spooled copy finds its key and changes nothing.
+    handler's sleeps; that thread also keeps its connection open. Each listener queues
+    its event and asks the writer for a pass; a pass records every event queued by then
+    (up to MAX_BATCH) in one transaction (record_together), so a pass that finds the
+    queue emptied by an earlier one does nothing. A listener waits for its event at most
+    the write wait plus half a second; past that (a queue behind a held database) the
+    event is spooled, and if the writer records it after all, applying the spooled copy
+    finds its key and changes nothing.
 
     Once the database failed, events go straight to the spool for `RETRY_SECONDS` (one
     event then tries the database again): during an outage every answer stays fast, and
     a server with a fixed pool of threads is not tied up waiting for the database."""
 
     RETRY_SECONDS = 1.0
+    MAX_BATCH = 256  # events in one transaction: it holds the write lock a few ms at most
 
     def __init__(self, store: Store, spool: Spool, wait_ms: int | None = None) -> None:
         self.store, self.spool = store, spool
         self.wait_ms = decision_wait_ms(store) if wait_ms is None else wait_ms
         self._writer = Workers(1, "decisions")
+        self._queued: deque[tuple[DecisionEvent, Future]] = deque()
         self._down_until = 0.0  # time.monotonic() before which the database is not tried
 
     def take(self, event: DecisionEvent) -> tuple[str | None, Outcome] | None:
@@ -149,11 +206,13 @@ class Intake:
         message). OSError when neither the database nor the spool could keep it."""
         if time.monotonic() < self._down_until:
             return self._spool(event, "the database failed less than a second ago")
-        job = self._writer.submit(record, self.store, event, self.wait_ms)
+        answer: Future = Future()
+        self._queued.append((event, answer))
+        self._writer.submit(self._write_queued)
         try:
-            return job.result(timeout=self.wait_ms / 1000 + 0.5)
+            return answer.result(timeout=self.wait_ms / 1000 + 0.5)
         except TimeoutError:
-            job.cancel()  # not started yet: never started; running: its key makes it once
+            answer.cancel()  # not taken yet: never will be; taken: its key makes it once
             reason = "waited too long for the database"
         except sqlite3.Error as error:
             if not unavailable(error):
@@ -161,6 +220,28 @@ class Intake:
             reason = str(error)
         self._down_until = time.monotonic() + self.RETRY_SECONDS
         return self._spool(event, reason)
+
+    def _write_queued(self) -> None:
+        """On the writer thread: record what is queued now in one transaction, then answer
+        each listener (deque.popleft is atomic; only this thread takes from the queue)."""
+        batch: list[tuple[DecisionEvent, Future]] = []
+        while self._queued and len(batch) < self.MAX_BATCH:
+            event, answer = self._queued.popleft()
+            if answer.set_running_or_notify_cancel():  # False: its listener gave up
+                batch.append((event, answer))
+        if not batch:
+            return
+        try:
+            answers = record_together(self.store, [event for event, _ in batch], self.wait_ms)
+        except BaseException as error:  # a bug of ours: the listeners fail now, not at time-out
+            for _, answer in batch:
+                answer.set_exception(error)
+            raise
+        for (_, answer), result in zip(batch, answers, strict=True):
+            if isinstance(result, Exception):
+                answer.set_exception(result)
+            else:
+                answer.set_result(result)
 
     def close(self, timeout: float) -> bool:
         """Let the event being written finish (up to `timeout`), then end the writer thread."""

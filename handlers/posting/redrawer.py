@@ -8,6 +8,11 @@ wakes it, and redraws every message of each queued article. A burst of votes on 
 article becomes one chat.update (Slack rate-limits chat.update, and only the latest state
 matters); two redraws of a message never race, since one thread draws; each redraw reads
 the standing decision right before calling chat.update.
+
+Under a stream of votes the passes are paced: a pass starts at most every
+`BUSY_PACE_SECONDS` after one that drew something, so each busy message is updated about
+once a second however many votes it gets, and the redraws' CPU and write lock stay out of
+the decision path's way. A vote after a quiet spell shows within `COALESCE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ POLL_SECONDS = 1.0  # a decision made in another process shows within about this
 # Listeners answer Slack only once a decision is recorded (process_before_response), so a
 # burst of votes arrives one by one: a short pause after a wake lets it become one pass.
 COALESCE_SECONDS = 0.1
+BUSY_PACE_SECONDS = 1.0  # between the starts of two passes, the first of which drew
 
 
 def message_content(store: Store, article_id: str, buttons: bool = True
@@ -73,16 +79,20 @@ def redraw_queued(client: WebClient, store: Store, owner: str) -> int:
     """One pass over the queue: claim what nobody else draws (as `owner`), redraw each
     claimed article's messages once, then forget what was drawn. Returns how many messages
     were redrawn. The content is read once per article, however many messages show it."""
-    drawn = 0
-    for queued in queued_redraws(store, owner):
-        contents: dict[bool, tuple[str, list[dict]] | None] = {}
-        for channel, ts, buttons in article_messages(store, queued.article_id):
-            if buttons not in contents:
-                contents[buttons] = message_content(store, queued.article_id, buttons)
-            if contents[buttons] is not None:
-                show_decision(client, store, channel, ts, queued.article_id, contents[buttons])
-                drawn += 1
-        redraw_done(store, queued)
+    drawn, done = 0, []
+    try:
+        for queued in queued_redraws(store, owner):
+            contents: dict[bool, tuple[str, list[dict]] | None] = {}
+            for channel, ts, buttons in article_messages(store, queued.article_id):
+                if buttons not in contents:
+                    contents[buttons] = message_content(store, queued.article_id, buttons)
+                if contents[buttons] is not None:
+                    show_decision(client, store, channel, ts, queued.article_id,
+                                  contents[buttons])
+                    drawn += 1
+            done.append(queued)
+    finally:  # what was drawn stays drawn, even when Slack or the database failed later on
+        redraw_done(store, *done)
     return drawn
 
 
@@ -126,15 +136,17 @@ class Redrawer:
         return redraw_queued(self.client, self.store, self.owner)
 
     def _run(self) -> None:
+        earliest = 0.0  # time.monotonic() before which no pass starts (after one that drew)
         while True:
-            woken = self._wake.wait(self.interval)
-            if woken and not self._stop.is_set():
-                time.sleep(COALESCE_SECONDS)
+            if self._wake.wait(self.interval):  # a stop cuts the pause short
+                self._stop.wait(max(COALESCE_SECONDS, earliest - time.monotonic()))
             self._wake.clear()
             stopping = self._stop.is_set()
+            started, drawn = time.monotonic(), 0
             try:
-                redraw_queued(self.client, self.store, self.owner)
+                drawn = redraw_queued(self.client, self.store, self.owner)
             except Exception:  # the database or Slack misbehaving must not stop redraws
                 log.exception("redraw failed")
             if stopping:  # the last pass ran after stop was asked: nothing queued is left
                 return
+            earliest = started + BUSY_PACE_SECONDS if drawn else 0.0

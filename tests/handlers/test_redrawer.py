@@ -60,3 +60,20 @@ def test_two_servers_on_one_database_draw_each_change_once(tmp_path):
         assert sorted(updates) == sorted(m.ts for m in messages)  # each once
         assert sum(drawn) == len(messages)
         assert newsroom.store.query("SELECT * FROM redraw_queue") == []
+
+
+def test_a_pass_takes_the_write_lock_twice_however_many_articles_it_draws(tmp_path):
+    """Claiming and forgetting are one write each per pass: the decision writer waits
+    behind every write the redraws make."""
+    with start_newsroom(tmp_path, manual_redraw=True) as newsroom:
+        plan = newsroom.post_digest(top=5)
+        messages = [m for m in plan.messages if m.ts]
+        for message in messages:
+            decide(newsroom.store, message.article.id, "publish", EDITOR, source="cli")
+        statements: list[str] = []
+        newsroom.store.db.conn.set_trace_callback(statements.append)
+        drawn = newsroom.redrawer.redraw_now()
+        newsroom.store.db.conn.set_trace_callback(None)
+        assert drawn == len(messages) == 5
+        assert sum(s.startswith("BEGIN IMMEDIATE") for s in statements) == 2
+        assert newsroom.store.query("SELECT * FROM redraw_queue") == []

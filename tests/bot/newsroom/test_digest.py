@@ -184,3 +184,24 @@ def test_the_bundled_examples_digest(tmp_path):
         "2026/10/006_9afb9197bf75f951.txt"
     )
     store.close()
+
+
+def test_a_message_answer_is_read_once_and_a_message_posted_elsewhere_is_found(
+        store, articles):
+    """article_for_message keeps what it found; what it did not find it asks again, so a
+    message posted since by another process on the same file (a second `serve`) is found."""
+    from newsbot.bot.newsroom.digest import article_for_message, plan_digest, record_message
+
+    write_article(articles, "a.md", quality=50)
+    refresh(store, articles)
+    plan = plan_digest(store, "C1", DigestOptions(top=1))
+    assert article_for_message(store, "C1", "1700000000.000100") is None
+    other_process = Store(store.path)
+    record_message(other_process, plan.id, 0, "1700000000.000100")
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    answers = [article_for_message(store, "C1", "1700000000.000100") for _ in range(3)]
+    store.db.conn.set_trace_callback(None)
+    assert answers == ["a.md"] * 3
+    assert sum("digest_messages" in s for s in statements) == 1
+    assert article_for_message(store, "C2", "1700000000.000100") is None  # another channel

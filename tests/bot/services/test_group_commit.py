@@ -1,0 +1,165 @@
+"""Group commit: events queued together are recorded in one durable transaction, each
+listener is answered only after that commit, and one event refused does not fail the
+others (bot/services/intake.py)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, clean_env, write_article
+from newsbot.bot.newsroom.decisions import DUPLICATE, RECORDED, UnknownArticle
+from newsbot.bot.services.intake import DecisionEvent, record_together
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh
+
+T0 = 1_700_000_000_000_000
+
+
+def event(key: str, action: str = "publish", user: str = "U1", n: int = 0,
+          article: str = "a.md", **extra) -> DecisionEvent:
+    return DecisionEvent(key=key, action=action, user_id=user, source="reaction",
+                         event_us=T0 + n, received_at="2026-01-01T00:00:00.000Z",
+                         article_id=article, **extra)
+
+
+@pytest.fixture
+def indexed(store: Store, articles: Path) -> Store:
+    write_article(articles, "a.md")
+    write_article(articles, "b.md")
+    refresh(store, articles)
+    return store
+
+
+# Another connection holds the write lock; the writer takes a first event and waits for
+# the lock, and nineteen more listeners queue theirs behind it. Once the lock is released
+# each listener checks, from a connection of its own, that its decision is committed by
+# the time it is answered.
+QUEUED = 20
+SCRIPT = """
+import sqlite3, sys, threading, time
+from newsbot.bot.services.intake import DecisionEvent, Intake
+from newsbot.storage.db import Store
+from newsbot.storage.spool import Spool
+store = Store(sys.argv[1])
+intake = Intake(store, Spool(sys.argv[1] + ".spool"), wait_ms=30_000)
+count = int(sys.argv[2])
+holder = sqlite3.connect(sys.argv[1], isolation_level=None)
+holder.execute("BEGIN IMMEDIATE")
+print("ready", flush=True)
+sys.stdin.readline()  # strace counts from here on
+answers = {}
+def listener(n):
+    taken = intake.take(DecisionEvent(
+        key=f"Ev{n}", action="publish" if n % 2 else "skip", user_id=f"U{n}",
+        source="reaction", event_us=1_700_000_000_000_000 + n, received_at="x",
+        article_id="a.md"))
+    reader = sqlite3.connect(sys.argv[1])
+    seen = reader.execute("SELECT count(*) FROM decision_log WHERE event_key = ?",
+                          [f"Ev{n}"]).fetchone()[0]
+    answers[n] = (taken[1].outcome, seen)
+threads = [threading.Thread(target=listener, args=(n,)) for n in range(count)]
+threads[0].start()
+def wait_for(condition):
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, "the listeners did not queue"
+        time.sleep(0.01)
+# it is queued before the pass is asked for: a pass asked for and an empty queue mean
+# the writer took it, and waits for the lock
+wait_for(lambda: intake._writer.in_flight() and not intake._queued)
+for thread in threads[1:]:
+    thread.start()
+wait_for(lambda: len(intake._queued) == count - 1)  # the others, queued behind it
+holder.execute("ROLLBACK")
+for thread in threads:
+    thread.join()
+assert sorted(answers) == list(range(count)), answers
+assert all(answer == ("recorded", 1) for answer in answers.values()), answers
+intake.close(5)
+print("done", flush=True)
+"""
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (.ci/run installs it)")
+def test_queued_events_share_one_fsync_and_each_is_answered_once_committed(
+        indexed: Store, tmp_path: Path):
+    log = tmp_path / "strace.log"
+    process = subprocess.Popen(
+        ["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", str(log),
+         sys.executable, "-c", SCRIPT, str(indexed.path), str(QUEUED)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+        env=clean_env())
+    assert process.stdout.readline().strip() == "ready"
+    before = len(re.findall(r"\b(fsync|fdatasync)\(", log.read_text()))
+    out, _ = process.communicate("go\n", timeout=120)
+    assert process.returncode == 0 and out.strip() == "done"
+    syncs = len(re.findall(r"\b(fsync|fdatasync)\(", log.read_text())) - before
+    # the first event's transaction, then one for the nineteen queued behind it (one
+    # each would be twenty); a WAL checkpoint may add a few
+    assert 1 <= syncs <= 6, syncs
+    assert len(indexed.query("SELECT * FROM decision_log")) == QUEUED
+
+
+def test_an_event_refused_alone_does_not_fail_the_others(indexed: Store):
+    answers = record_together(indexed, [
+        event("Ev1", n=1), event("Ev2", n=2, article="gone.md"), event("Ev3", "skip", "U2", 3),
+    ])
+    assert answers[0][1].outcome == RECORDED
+    assert isinstance(answers[1], UnknownArticle)
+    assert answers[2][1].outcome == RECORDED
+    assert [r["event_key"] for r in indexed.query(
+        "SELECT event_key FROM decision_log ORDER BY id")] == ["Ev1", "Ev3"]
+
+
+def test_an_event_the_database_refuses_fails_alone_and_the_others_are_recorded(
+        indexed: Store):
+    # decision_log.user_id is NOT NULL: this event's INSERT fails inside the shared
+    # transaction, which rolls back; every event is then recorded on its own
+    broken = event("Ev2", n=2, user=None)  # type: ignore[arg-type]
+    answers = record_together(indexed, [event("Ev1", n=1), broken, event("Ev3", "skip", "U2", 3)])
+    assert answers[0][1].outcome == RECORDED
+    assert isinstance(answers[1], sqlite3.IntegrityError)
+    assert answers[2][1].outcome == RECORDED
+    assert len(indexed.query("SELECT * FROM decision_log")) == 2
+
+
+def test_a_batch_records_in_event_time_and_exactly_once(indexed: Store):
+    # delivered newest first, with Slack's retry of the first in the same batch
+    answers = record_together(indexed, [
+        event("Ev3", "publish", n=3), event("Ev2", "undo", n=2, only_if="skip"),
+        event("Ev1", "skip", n=1), event("Ev3", "publish", n=3),
+    ])
+    outcomes = [answer[1].outcome for answer in answers]
+    assert sorted(outcomes[:3]) == ["recorded", "recorded", "retracted"]
+    assert outcomes[3] == DUPLICATE
+    rows = indexed.query("SELECT event_key FROM decision_log ORDER BY id")
+    assert [r["event_key"] for r in rows] == ["Ev1", "Ev2", "Ev3"]  # in event time
+    assert indexed.query("SELECT decision FROM votes") == [{"decision": "publish"}]
+
+
+def test_a_batch_that_cannot_begin_fails_every_event_and_records_none(indexed: Store):
+    holder = sqlite3.connect(indexed.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        answers = record_together(indexed, [event("Ev1", n=1), event("Ev2", n=2)], wait_ms=50)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert all(isinstance(answer, sqlite3.OperationalError) for answer in answers)
+    assert indexed.query("SELECT * FROM decision_log") == []
+
+
+def test_the_busy_timeout_is_set_once_not_per_transaction(indexed: Store):
+    statements: list[str] = []
+    indexed.db.conn.set_trace_callback(statements.append)
+    for n in range(5):
+        record_together(indexed, [event(f"Ev{n}", n=n)], wait_ms=1_500)
+    indexed.db.conn.set_trace_callback(None)
+    assert sum("busy_timeout" in s for s in statements) == 1
+    assert sum(s.startswith("BEGIN IMMEDIATE") for s in statements) == 5
