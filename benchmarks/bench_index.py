@@ -12,6 +12,8 @@ run, so every ratio compares figures taken on the same machine at the same time:
   (other processes on a shared machine only ever add time);
 - a refresh with nothing changed (real process, wall time, median of three);
 - digest and look-up queries in-process on the resulting index (worst of ten calls);
+- the front matter fast path (storage/front_matter_scan.py): the share of files the
+  strict scanner reads itself, and its time against the full YAML parse, in-process;
 - big files: a few files of 50 to 150 MB (one huge front matter each) added to the
   folder, then a cold `newsbot index` again: its peak memory, next to the cold index's
   without them, and whether each was recorded as too large (`--no-big-files` skips it).
@@ -46,7 +48,7 @@ import corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 
-COLD_RATIO_GOAL = 0.6
+COLD_RATIO_GOAL = 0.35  # issue 20 (the floor, reading the bytes, is about 0.05x)
 NO_CHANGE_GOAL_S = 2.0
 QUERY_GOAL_MS = 20.0
 MEMORY_GOAL_MB = 300.0
@@ -315,6 +317,33 @@ def cluster_quality(db: Path, manifest: dict) -> tuple[float, float, dict[str, i
     return precision, recall, missed, examples
 
 
+def fast_path_share(folder: Path) -> tuple[int, int, float, float]:
+    """How many front matters the strict scanner reads itself (the rest go to the full
+    YAML parse), and the seconds each path takes over every file, in this process:
+    (read by the scanner, YAML front matters, scanner seconds, full-parse seconds)."""
+    from newsbot.storage.article_file import BOM, load_yaml, split_front_matter
+    from newsbot.storage.front_matter_scan import scan_front_matter
+
+    texts = []
+    for pattern in corpus_patterns():
+        for path in folder.rglob(pattern):
+            text = path.read_bytes().decode("utf-8", "replace").removeprefix(BOM)
+            try:
+                texts.append(split_front_matter(text)[0])
+            except ValueError:
+                continue
+    started = time.perf_counter()
+    hits = sum(scan_front_matter(text) is not None for text in texts)
+    scanned = time.perf_counter() - started
+    started = time.perf_counter()
+    for text in texts:
+        try:
+            load_yaml(text)
+        except Exception:
+            continue
+    return hits, len(texts), scanned, time.perf_counter() - started
+
+
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -378,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     precision, recall, missed, examples = cluster_quality(db, manifest)
 
     queries = measure_queries(db)
+    hits, front_matters, scan_s, full_s = fast_path_share(folder)
     big = None if args.no_big_files else measure_big_files(folder, db.with_name(
         f"index-{args.count}-s{args.seed}-big.db"))
     load_end = load_average()
@@ -427,6 +457,9 @@ def main(argv: list[str] | None = None) -> int:
         ("cluster recall", f"{recall:.4f}", "", f">= {RECALL_GOAL}",
          verdict(recall >= RECALL_GOAL)),
     ]
+    rows.append((f"front matter fast path: read by the scanner, of {front_matters}",
+                 f"{hits / front_matters:.2%}", f"{scan_s:.2f} s vs {full_s:.2f} s full parse",
+                 "", ""))
     rows.append(("index results match the corpus", "", "", "", verdict(correct)))
     if big is not None:
         big_run, big_tree, big_report, recorded = big

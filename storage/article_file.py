@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from frontmatter.default_handlers import JSONHandler, TOMLHandler
+from newsbot.storage.front_matter_scan import construct_scalar, scan_front_matter
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
@@ -102,6 +103,9 @@ def load_front_matter(data: bytes) -> dict[str, Any]:
     kind = front_matter_format(text)
     if kind != YAML:
         return _load_other(kind, front_matter)
+    meta = scan_front_matter(front_matter)  # the newsroom's own shapes, exactly
+    if meta is not None:
+        return meta
     try:
         meta = load_yaml(front_matter)
     except yaml.YAMLError as error:
@@ -164,17 +168,7 @@ class FrontMatterLoader(SafeLoader):
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _STR_TAG = "tag:yaml.org,2002:str"
-_INT_TAG = "tag:yaml.org,2002:int"
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-_UTC_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 _SPECIAL_KEY_TAGS = frozenset({"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"})
-_SCALAR_CONSTRUCTORS = {
-    tag: SafeConstructor.yaml_constructors[tag]
-    for tag in (
-        f"tag:yaml.org,2002:{name}"
-        for name in ("null", "bool", "int", "float", "timestamp", "str", "binary")
-    )
-}
 
 
 class _NotPlain(Exception):
@@ -198,7 +192,7 @@ def load_yaml(text: str) -> Any:
             return None
         try:
             return _construct_plain(loader, node, set())
-        except Exception:  # _NotPlain, or a value error PyYAML must report its own way
+        except Exception:  # _NotPlain, Unknown, or a value error PyYAML must report its own way
             return loader.construct_document(node)
     finally:
         loader.dispose()
@@ -209,7 +203,7 @@ def _construct_plain(loader: SafeConstructor, node: Any, seen: set[int]) -> Any:
     if kind is ScalarNode:
         if tag == _STR_TAG:
             return node.value
-        return _construct_scalar(loader, node, tag)
+        return construct_scalar(loader, node, tag)
     if id(node) in seen:  # an alias: PyYAML shares the object (and allows cycles)
         raise _NotPlain("alias")
     seen.add(id(node))
@@ -231,23 +225,6 @@ def _construct_plain(loader: SafeConstructor, node: Any, seen: set[int]) -> Any:
     if kind is SequenceNode and tag == _SEQ_TAG:
         return [_construct_plain(loader, child, seen) for child in node.value]
     raise _NotPlain(tag)
-
-
-def _construct_scalar(loader: SafeConstructor, node: Any, tag: str) -> Any:
-    """PyYAML's value for a scalar that is not a string; the commonest forms directly."""
-    value = node.value
-    if tag == _INT_TAG and value.isascii() and value.isdigit() and value[0] != "0":
-        return int(value)  # what construct_yaml_int returns for plain decimal digits
-    if tag == _TIMESTAMP_TAG and _UTC_SECONDS.match(value):
-        # what construct_yaml_timestamp returns for 2020-07-02T19:21:00Z (a bad date
-        # raises here as it does there, and the caller lets PyYAML report it)
-        return dt.datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]),
-                           int(value[11:13]), int(value[14:16]), int(value[17:19]), 0,
-                           tzinfo=dt.UTC)
-    construct = _SCALAR_CONSTRUCTORS.get(tag)
-    if construct is None:
-        raise _NotPlain(tag)
-    return construct(loader, node)
 
 
 def parse_article(data: bytes) -> dict[str, Any]:

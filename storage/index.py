@@ -442,7 +442,9 @@ def _reconcile(store: Store, root: Path, on_disk: dict[str, FileStat], stored: I
          REFUSED.get(size) or too_large(size, max_file_bytes))
         for article_id, size in unread
     ]
-    with _page_cache(store, WRITE_CACHE_KIB if len(todo) >= PARALLEL_THRESHOLD else 0):
+    big = len(todo) >= PARALLEL_THRESHOLD
+    cold = big and not (changed or gone) and _is_empty(store)
+    with _page_cache(store, WRITE_CACHE_KIB if big else 0), _bulk_load(store, cold):
         for results in _parse_all(root, todo, workers, max_file_bytes):
             pending.extend(results)
             done += len(results)
@@ -462,6 +464,43 @@ def _reconcile(store: Store, root: Path, on_disk: dict[str, FileStat], stored: I
     if clusters is not None:
         update_clusters(store, clusters, quiet=not (report.indexed or report.removed))
     return report
+
+
+def _is_empty(store: Store) -> bool:
+    return store.db.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is None
+
+
+# Built after a cold load instead of row by row: the index articles_fts is rebuilt whole.
+_BULK_DEFERRED = ("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND ("
+                  "(type = 'index' AND tbl_name IN ('articles', 'article_topics'))"
+                  " OR (type = 'trigger' AND name = 'articles_ai'))")
+
+
+@contextlib.contextmanager
+def _bulk_load(store: Store, cold: bool) -> Iterator[None]:
+    """For a cold build (an empty index, thousands of files): one transaction in which
+    the secondary indexes of articles and article_topics and the full-text trigger are
+    dropped, the rows loaded, then the indexes created again from their own stored SQL
+    and articles_fts rebuilt in one pass. Sorted index builds cost a fraction of
+    row-by-row inserts into them. Killed half way, the transaction rolls back whole:
+    the schema is never left without its indexes, and the next run starts cold again.
+    The lots written inside become savepoints; other writers wait for the commit."""
+    if not cold:
+        yield
+        return
+    with store.write() as db:
+        conn = db.conn
+        deferred = conn.execute(_BULK_DEFERRED).fetchall()
+        for kind, name, _ in deferred:
+            conn.execute(f'DROP {kind.upper()} "{name}"')
+        yield
+        for kind, _, sql in deferred:
+            if kind == "index":
+                conn.execute(sql)
+        conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
+        for kind, _, sql in deferred:
+            if kind == "trigger":
+                conn.execute(sql)
 
 
 MISNAMED = "the file name is not valid UTF-8: rename the file"
