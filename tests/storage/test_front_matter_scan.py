@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from newsbot.storage.article_file import load_front_matter, split_front_matter
 from newsbot.storage.front_matter_scan import scan_front_matter
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "example-article.txt"
+EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "example-article.txt"  # the newsroom's own
 
 
 def full_parse(text: str) -> object:
