@@ -6,7 +6,9 @@ the bot's side: it is the runtime `newsbot serve --http` runs (bot/app/runtime.p
 every job (schedules fire here too), served by the production server on 127.0.0.1 with
 a signing secret made up for this run, and talking to the Web API look-alike
 (sandbox/lookalike.py) instead of slack.com. The first digest is posted through
-`post_digest`, as the scheduler and `newsbot digest --post` do.
+`post_digest`, as the scheduler and `newsbot digest --post` do. Beside `#newsroom` the
+workspace has an empty `#newsdesk` and the user's DM with the bot, where the alerts of a
+subscription or a follow land (file events index what is dropped into the folder).
 
 What the page's user does reaches the app as Slack would send it, as signed HTTP:
 - a reaction is a `reactions.add`/`reactions.remove` call with the sandbox user's token;
