@@ -6,7 +6,9 @@ the bot's side: it is the runtime `newsbot serve --http` runs (bot/app/runtime.p
 every job (schedules fire here too), served by the production server on 127.0.0.1 with
 a signing secret made up for this run, and talking to the Web API look-alike
 (sandbox/lookalike.py) instead of slack.com. The first digest is posted through
-`post_digest`, as the scheduler and `newsbot digest --post` do.
+`post_digest`, as the scheduler and `newsbot digest --post` do. Beside `#newsroom` the
+workspace has an empty `#newsdesk` and the user's DM with the bot, where the alerts of a
+subscription or a follow land (file events index what is dropped into the folder).
 
 What the page's user does reaches the app as Slack would send it, as signed HTTP:
 - a reaction is a `reactions.add`/`reactions.remove` call with the sandbox user's token;
@@ -49,6 +51,10 @@ HOST = "127.0.0.1"  # always: the sandbox has no authentication of its own
 DEFAULT_PORT = 8765
 CHANNEL_ID = "C0NEWSROOM"
 CHANNEL_NAME = "newsroom"
+# A second channel, empty at start: subscribe it (`/news subscribe topics=AI`) and drop a
+# file into the articles folder to see an alert land there.
+DESK_CHANNEL_ID = "C0NEWSDESK"
+DESK_CHANNEL_NAME = "newsdesk"
 SANDBOX_USER = SlackUser("U0YOU", "you", "You (sandbox editor)", is_admin=True, is_owner=True)
 # The bot events deploy/manifest.yml subscribes to: Slack sends an app no others.
 SUBSCRIBED_EVENTS = frozenset({"app_home_opened", "reaction_added", "reaction_removed"})
@@ -93,8 +99,12 @@ class Sandbox:
 
     def _start_parts(self) -> None:
         self._page = PageServer(self, HOST, self.port)  # first: a busy port fails at once
-        self.slack = SlackLookalike(channels={CHANNEL_ID: CHANNEL_NAME}, users=(self.user,),
-                                    host=HOST).start()
+        self.slack = SlackLookalike(
+            channels={CHANNEL_ID: CHANNEL_NAME, DESK_CHANNEL_ID: DESK_CHANNEL_NAME},
+            users=(self.user,), host=HOST).start()
+        # the DM with the bot is on the page from the start, as in Slack's sidebar; the
+        # bot's conversations.open for a follow's alert finds this one
+        self.slack.workspace.open_dm(self.user.id)
         signing_secret = secrets.token_urlsafe(24)  # made up per run, known to both sides
         bot_client = web_client(self.slack.bot_token, self.slack.base_url)
         self.runtime = Runtime(self.config, bot_client, signing_secret).start()
@@ -274,7 +284,9 @@ class Sandbox:
         assert self.slack is not None
         ws = self.slack.workspace
         version = ws.version  # read first: a change while collecting is shown next time
-        channels = [c for c in ws.channels() if not c.get("is_im")]
+        conversations = ws.channels()
+        channels = [c for c in conversations if not c.get("is_im")]
+        dms = [c for c in conversations if c.get("is_im") and c.get("user") == self.user.id]
         return {
             "version": version,
             "team": {"id": ws.team_id, "name": ws.team_name},
@@ -283,7 +295,10 @@ class Sandbox:
             "users": {u.id: {"name": u.name, "realName": u.real_name or u.name,
                              "isBot": u.is_bot} for u in ws.users()},
             "channels": [{"id": c["id"], "name": c["name"]} for c in channels],
-            "messages": {c["id"]: [_shown(m) for m in ws.messages(c["id"])] for c in channels},
+            # the user's DM with the bot, named after the bot as Slack's sidebar does
+            "dms": [{"id": c["id"], "name": ws.bot_user.name} for c in dms],
+            "messages": {c["id"]: [_shown(m) for m in ws.messages(c["id"])]
+                         for c in channels + dms},
             "ephemeral": [_shown(m) for m in ws.ephemeral_messages(self.user.id)],
             "home": ws.home_view(self.user.id),
             "emoji": {"publish": list(self.config.publish_emoji),

@@ -79,6 +79,9 @@ def run_sandbox(ctx: Context, port: int) -> int:
     posted = f"{len(digest.messages)} articles" if digest else "no digest"
     print(f"Articles: {config.articles} | database: {config.db} | "
           f"posted the first digest to #newsroom ({posted})")
+    print(f"Alerts: type `/news subscribe topics=AI` in #newsdesk (or `/news follow topics=AI`"
+          f" for a DM), then copy an article file into {config.articles}: the alert appears "
+          "within seconds.")
     print(f"Open {sandbox.url} in your browser (Ctrl-C stops the sandbox).", flush=True)
     stopped = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -23,6 +23,7 @@ const page = {
   thread: null,         // the thread open in the side panel: { channel, ts }
   dismissed: new Set(), // ephemeral messages the user dismissed
   shownKeys: null,      // top-level entries drawn last time (to scroll to new ones)
+  seen: new Map(),      // conversation id -> its top-level messages the user has seen
   syncTimer: null,
 };
 
@@ -70,6 +71,24 @@ function emojiNode(name) {
 function userName(id) {
   const user = page.data && page.data.users[id];
   return user ? user.name : id;
+}
+
+// Channels and the DM with the bot, as the sidebar lists them.
+function conversations() {
+  const data = page.data;
+  return [
+    ...data.channels.map((c) => ({ id: c.id, name: c.name, dm: false, label: `# ${c.name}` })),
+    ...(data.dms || []).map((d) => ({ id: d.id, name: d.name, dm: true, label: d.name })),
+  ];
+}
+
+function conversation(id) {
+  return conversations().find((c) => c.id === id);
+}
+
+function topLevelCount(id) {
+  const isReply = (m) => m.thread_ts && m.thread_ts !== m.ts;
+  return (page.data.messages[id] || []).filter((m) => !isReply(m)).length;
 }
 
 function timeOf(ts) {
@@ -498,8 +517,8 @@ function renderThread() {
     return;
   }
   const list = replies.get(thread.ts) || [];
-  const channel = page.data.channels.find((c) => c.id === thread.channel);
-  ui.threadTitle.textContent = `# ${channel ? channel.name : thread.channel}`;
+  const where = conversation(thread.channel);
+  ui.threadTitle.textContent = where ? where.label : thread.channel;
   reconcile(ui.threadMessages, [
     messageItem(parent, thread.channel),
     { key: "count", sig: replyCount(list),
@@ -521,6 +540,10 @@ function renderChannel(channelId) {
         ...(thread.length ? [threadLinkItem(entry.message.ts, thread, channelId)] : [])]),
     };
   });
+  if (!items.length) {
+    items.push({ key: "empty", sig: `${channelId}:${page.data.articles}`,
+      build: () => emptyHint(conversation(channelId)) });
+  }
   reconcile(ui.messages, items);
   const keys = new Set(items.map((item) => item.key));
   if (page.shownKeys) {
@@ -531,6 +554,35 @@ function renderChannel(channelId) {
     }
   }
   page.shownKeys = keys;
+}
+
+// What an empty channel or DM is for: how to get an alert into it.
+function emptyHint(where) {
+  const folder = el("code", {}, page.data.articles);
+  if (where && where.dm) {
+    return el("p", { class: "hint empty" }, "Your direct messages with ", where.name, ". Type ",
+      el("code", {}, "/news follow topics=AI"), " (here or in any channel), then copy an "
+      + "article file with that topic into ", folder, ": its alert arrives here within seconds.");
+  }
+  return el("p", { class: "hint empty" }, "No messages here yet. Type ",
+    el("code", {}, "/news subscribe topics=AI"), " to subscribe this channel, then copy an "
+    + "article file with that topic into ", folder, ": its alert appears here within seconds.");
+}
+
+function navItem(where) {
+  const active = page.view.kind === "channel" && page.view.id === where.id;
+  const unread = active ? 0 : Math.max(0, topLevelCount(where.id) - (page.seen.get(where.id) || 0));
+  return {
+    key: where.id,
+    sig: `${where.label}:${active}:${unread}`,
+    build: () => el("li", {}, el("button", {
+      type: "button",
+      class: `nav-item${active ? " active" : ""}${unread ? " unread" : ""}`,
+      "aria-current": active ? "page" : null,
+      onclick: () => showChannel(where.id),
+    }, where.label, unread ? el("span", { class: "unread-count" }, String(unread),
+      el("span", { class: "visually-hidden" }, " new")) : null)),
+  };
 }
 
 function renderHome() {
@@ -551,15 +603,14 @@ function render() {
   ui.meName.textContent = data.me.name;
   ui.articles.textContent = data.articles;
   if (!page.view.id && data.channels.length) page.view.id = data.channels[0].id;
-  reconcile(ui.channels, data.channels.map((channel) => ({
-    key: channel.id,
-    sig: `${channel.name}:${page.view.kind === "channel" && page.view.id === channel.id}`,
-    build: () => el("li", {}, el("button", {
-      type: "button",
-      class: `nav-item${page.view.kind === "channel" && page.view.id === channel.id ? " active" : ""}`,
-      onclick: () => showChannel(channel.id),
-    }, `# ${channel.name}`)),
-  })));
+  const all = conversations();
+  for (const where of all) {
+    // what was there when the page opened counts as seen, and so does the open channel
+    const open = page.view.kind === "channel" && page.view.id === where.id;
+    if (open || !page.seen.has(where.id)) page.seen.set(where.id, topLevelCount(where.id));
+  }
+  reconcile(ui.channels, all.filter((c) => !c.dm).map(navItem));
+  reconcile(ui.dms, all.filter((c) => c.dm).map(navItem));
   ui.openHome.classList.toggle("active", page.view.kind === "home");
   const home = page.view.kind === "home";
   ui.messages.hidden = home;
@@ -569,9 +620,10 @@ function render() {
     ui.title.textContent = `${data.bot.name} \u00b7 Home`;
     renderHome();
   } else {
-    const channel = data.channels.find((c) => c.id === page.view.id);
-    ui.title.textContent = `# ${channel ? channel.name : page.view.id}`;
-    ui.input.placeholder = `Message #${channel ? channel.name : ""}, or try /news help`;
+    const where = conversation(page.view.id);
+    ui.title.textContent = where ? where.label : page.view.id;
+    const to = where ? (where.dm ? where.name : `#${where.name}`) : "";
+    ui.input.placeholder = `Message ${to}, or try /news help`;
     renderChannel(page.view.id);
   }
   renderThread();
@@ -683,6 +735,7 @@ function start() {
   const byId = (id) => document.getElementById(id);
   Object.assign(ui, {
     messages: byId("messages"), home: byId("home"), channels: byId("channel-list"),
+    dms: byId("dm-list"),
     title: byId("view-title"), teamName: byId("team-name"), meName: byId("me-name"),
     composer: byId("composer"), input: byId("composer-input"), error: byId("composer-error"),
     picker: byId("emoji-picker"), connection: byId("connection"), openHome: byId("open-home"),

@@ -30,6 +30,7 @@ from newsbot.bot.services.intake import DecisionEvent
 from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
 from newsbot.sandbox.runner import (
     CHANNEL_ID,
+    DESK_CHANNEL_ID,
     SANDBOX_USER,
     SUBSCRIBED_EVENTS,
     Sandbox,
@@ -96,7 +97,10 @@ def test_start_posts_the_first_digest_to_newsroom_and_serves_the_page(sandbox: S
         with OPENER.open(sandbox.url + asset) as response:
             assert response.status == 200 and len(response.read()) > 1000
     state = api(sandbox, "api/state")
-    assert state["channels"] == [{"id": CHANNEL_ID, "name": "newsroom"}]
+    assert state["channels"] == [{"id": CHANNEL_ID, "name": "newsroom"},
+                                 {"id": DESK_CHANNEL_ID, "name": "newsdesk"}]
+    assert state["dms"] == [{"id": "D0YOU", "name": "newsbot"}]  # with the bot, from the start
+    assert state["messages"][DESK_CHANNEL_ID] == state["messages"]["D0YOU"] == []
     assert state["me"]["id"] == ME
     header, *articles = state["messages"][CHANNEL_ID]
     assert header["text"].startswith("Top 10 unpublished articles")
@@ -379,6 +383,8 @@ def test_serve_without_any_credentials_on_a_terminal_says_so_then_offers_the_san
             if "Open http://" in line:
                 break
         url = lines[-1].split("Open ", 1)[1].split()[0]
+        alerts = next(line for line in lines if line.startswith("Alerts:"))
+        assert "/news subscribe topics=AI" in alerts and f"{FOLDER}/articles" in alerts
         assert url.startswith("http://127.0.0.1:")
         with OPENER.open(url) as response:
             assert "newsbot sandbox" in response.read().decode()

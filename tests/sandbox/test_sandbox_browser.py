@@ -5,8 +5,8 @@ Playwright drives the system Chromium (`executable_path`); it never downloads a 
 127.0.0.1 (article thumbnails) are aborted, so the test needs no network and shows the
 page's fallback for images that cannot load.
 
-SANDBOX_SCREENSHOTS=docs saves the screenshots the README shows (sandbox.png,
-sandbox-thread.png, sandbox-home.png, sandbox-narrow.png).
+SANDBOX_SCREENSHOTS=$PWD/docs saves the screenshots the README shows (sandbox.png,
+sandbox-thread.png, sandbox-home.png, sandbox-narrow.png, sandbox-alerts.png).
 """
 
 from __future__ import annotations
@@ -312,3 +312,90 @@ def test_a_schedule_added_in_the_page_posts_its_digest_there_at_its_time(page, s
     scheduled = page.locator(".bk-header", has_text="Top 2 unpublished articles")
     expect(scheduled).to_be_visible(timeout=80_000)
     expect(page.locator(".bk-header")).to_have_count(2)
+
+
+# ---- alerts: a second channel and the DM with the bot
+
+NEW_STORIES = [  # distinct titles, excerpts and URLs: each its own story
+    ("Zebra crossing census finds striped herds in Leeds", "Volunteers counted the animals."),
+    ("Harbour seals learn to open the fish market doors", "Traders changed the locks twice."),
+    ("Glacier choir records an album inside an ice cave", "The acoustics surprised the singers."),
+    ("Beekeepers map every rooftop hive in Marseille", "The survey took three summers."),
+    ("Night trains return to the Carpathian valleys", "Tickets sold out within an hour."),
+    ("Chess club in a lighthouse wins the regional league", "Its keeper plays first board."),
+    ("Snow leopards return to the Altai foothills", "Camera traps saw four cubs."),
+]
+
+
+def new_article(folder: Path, rel_path: str, title: str, excerpt: str, topic: str) -> Path:
+    """A new article on `topic`, published a minute ago: no copy of any other."""
+    published = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    slug = re.sub(r"[^a-z]+", "-", title.lower()).strip("-")
+    return write_article(folder, rel_path, title=title, excerpt=excerpt, quality=90, heat=40,
+                         topics=[Raw(topic)], publishedDateTime=Raw(published),
+                         webUrl=f"https://wire.example.org/{slug}", related=[])
+
+
+def type_in(page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_a_file_dropped_into_the_folder_shows_as_an_alert_in_the_subscribed_channel(
+        page, sandbox: Sandbox, tmp_path: Path):
+    """#newsdesk subscribed from the page's /news box; one file alerts one message, six
+    moved in at once alert one burst message whose thread holds the six."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".bk-header")).to_have_count(1)  # #newsroom, with its digest
+    page.get_by_role("button", name="# newsdesk").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("# newsdesk")
+    messages = page.get_by_role("region", name="Messages")
+    expect(messages.locator(".hint.empty")).to_contain_text(str(sandbox.state()["articles"]))
+    type_in(page, "/news subscribe topics=AI")
+    expect(page.locator(".message.ephemeral")).to_contain_text("Subscribed sub1")
+    expect(messages.locator(".message:not(.ephemeral)")).to_have_count(0)  # no backlog
+
+    title, excerpt = NEW_STORIES[0]
+    new_article(sandbox.config.articles, "incoming/zebra.md", title, excerpt, "AI")
+    alert = messages.locator(".message:not(.ephemeral)", has_text=title)
+    expect(alert.get_by_role("link", name=title)).to_be_visible()
+    alert.get_by_role("button", name="Publish", exact=True).click()
+    expect(alert).to_contain_text("Published by @you")  # a decision like any other
+
+    batch = tmp_path / "batch"  # written outside, then moved in: one event, one burst
+    for index, (title, excerpt) in enumerate(NEW_STORIES[1:]):
+        new_article(batch, f"story{index}.md", title, excerpt, "AI")
+    batch.rename(sandbox.config.articles / "batch")
+    burst = messages.locator(".message", has_text="6 new articles on AI")
+    expect(burst).to_be_visible()
+    page.get_by_role("button", name="6 replies").click()
+    thread = page.get_by_role("complementary", name="Thread")
+    expect(thread.get_by_role("heading")).to_contain_text("# newsdesk")
+    expect(thread.locator(".message")).to_have_count(7)  # the burst's header and its six
+    for title, _ in NEW_STORIES[1:]:
+        expect(thread.get_by_role("link", name=title)).to_be_visible()
+    screenshot(page, "sandbox-alerts.png")
+
+
+def test_a_follow_alerts_by_dm_and_the_sidebar_marks_it_new(page, sandbox: Sandbox):
+    from playwright.sync_api import expect
+
+    expect(page.locator(".bk-header")).to_have_count(1)
+    dm = page.get_by_role("list", name="Direct messages").get_by_role("button")
+    expect(dm).to_have_text("newsbot")
+    type_in(page, "/news follow topics=Wildlife")  # typed in #newsroom: alerts go by DM
+    expect(page.locator(".message.ephemeral")).to_contain_text("Following")
+
+    title, excerpt = NEW_STORIES[0]
+    new_article(sandbox.config.articles, "incoming/zebra.md", title, excerpt, "Wildlife")
+    expect(dm).to_have_accessible_name("newsbot 1 new")  # while #newsroom is open
+    dm.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("newsbot")
+    expect(dm).to_have_accessible_name("newsbot")  # seen
+    alert = page.get_by_role("region", name="Messages").locator(".message", has_text=title)
+    expect(alert.get_by_role("link", name=title)).to_be_visible()
+    expect(alert.get_by_role("button", name="Publish", exact=True)).to_be_visible()
+    expect(page.get_by_role("textbox", name="Message")).to_have_attribute(
+        "placeholder", "Message newsbot, or try /news help")
