@@ -106,6 +106,7 @@ class Sandbox:
             team_id=self.slack.workspace.team_id, team_domain=self.slack.workspace.team_domain,
             api_app_id=self.slack.workspace.app_id, bot_user_id=self.slack.bot_user_id,
             response_url_factory=self.slack.new_response_url,
+            trigger_id_factory=self.slack.new_trigger_id,
         )
         self.slack.event_sink = self._forward_event
         self.runtime.start_jobs()

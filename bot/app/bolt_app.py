@@ -18,7 +18,15 @@ from newsbot.bot.config.settings import Config
 from newsbot.bot.services.admins import AdminCheck
 from newsbot.bot.services.intake import Intake
 from newsbot.handlers.after_ack import AfterAck
-from newsbot.handlers.listeners import buttons, event_metrics, home, news_command, reactions
+from newsbot.handlers.listeners import (
+    buttons,
+    event_metrics,
+    home,
+    home_controls,
+    news_command,
+    reactions,
+    schedule_modal,
+)
 from newsbot.handlers.posting.redrawer import Redrawer
 from newsbot.storage.db import Store
 from slack_bolt import App
@@ -43,10 +51,14 @@ def build_app(config: Config, store: Store, client: WebClient, signing_secret: s
     )
     event_metrics.register(app)
     admins = AdminCheck(config.admins, lambda user: client.users_info(user=user)["user"])
-    news_command.register(app, news_command.NewsCommand(store, config, client, admins))
+    home_tab = home.HomeTab(store, config, admins)
+    modal = schedule_modal.ScheduleModal(home_tab, after_ack)
+    news_command.register(app, news_command.NewsCommand(store, config, client, admins), modal)
     reactions.register(app, intake, config, redrawer, after_ack)
-    buttons.register(app, intake, config, redrawer, after_ack)
-    home.register(app, store, config)
+    buttons.register(app, intake, config, redrawer, after_ack, home_tab)
+    home.register(app, home_tab)
+    home_controls.register(app, home_tab)
+    schedule_modal.register(app, modal)
     app.event(re.compile(".*"))(unhandled_event)  # last: only events no listener above took
     return app
 
