@@ -118,8 +118,9 @@ def schedule_blocks(schedules: list[Schedule], admin: bool) -> list[dict]:
     if not schedules:
         blocks += text_blocks("No schedules yet.")
     blocks.append({"type": "actions", "elements": [
-        _control("Add schedule", ADD_ACTION, "new", "Add a digest schedule", "primary"),
-        _control("Sync now", SYNC_ACTION, "sync", "Write the decisions into the article files"),
+        _control("Add schedule", ADD_ACTION, "new", "Add schedule (opens a form)", "primary"),
+        _control("Sync now", SYNC_ACTION, "sync",
+                 "Sync now: write the decisions into the article files"),
     ]})
     return blocks
 
