@@ -38,19 +38,43 @@ def channel_id_by_name(client: WebClient, name: str) -> str | None:
 def posting_problem(client: WebClient, channel: str,
                     shown: Callable[[str], str] = lambda channel: channel) -> str | None:
     """Why newsbot could not post a digest in `channel`, with what to do; None if it can."""
+    state = channel_state(client, channel)
+    if state == "not_found":
+        return (f"unknown channel {channel}: it does not exist, or it is private and "
+                f"newsbot is not in it (invite newsbot there with `{INVITE}`, or check "
+                "the id)")
+    if state == "archived":
+        return f"{shown(channel)} is archived: unarchive it or pick another channel"
+    if state == "not_member":
+        return (f"newsbot is not a member of {shown(channel)}, so it cannot post digests "
+                f"there: type `{INVITE}` in that channel, then add the schedule again")
+    if state != "ok":
+        return f"could not check channel {channel} with Slack ({state}); nothing was changed"
+    return None
+
+
+def picked_channel_problem(client: WebClient, channel: str) -> str | None:
+    """The same check for a channel picked in a form, said beside the channel input."""
+    state = channel_state(client, channel)
+    if state in ("not_member", "not_found"):  # a private channel newsbot is not in: unseen
+        return f"newsbot is not in this channel: invite @newsbot there first ({INVITE})."
+    if state == "archived":
+        return "This channel is archived: unarchive it or pick another one."
+    if state != "ok":
+        return f"Slack could not check this channel ({state}); nothing was changed."
+    return None
+
+
+def channel_state(client: WebClient, channel: str) -> str:
+    """"ok", "not_member", "archived", "not_found", or Slack's error code."""
     try:
         info = client.conversations_info(channel=channel).get("channel") or {}
     except SlackApiError as error:
         code = error.response.get("error") if error.response is not None else "unknown"
         if code == "channel_not_found":
-            return (f"unknown channel {channel}: it does not exist, or it is private and "
-                    f"newsbot is not in it (invite newsbot there with `{INVITE}`, or check "
-                    "the id)")
+            return "not_found"
         log.warning("could not check a channel", extra={"channel": channel, "error": code})
-        return f"could not check channel {channel} with Slack ({code}); nothing was changed"
+        return str(code)
     if info.get("is_archived"):
-        return f"{shown(channel)} is archived: unarchive it or pick another channel"
-    if not info.get("is_member", False):
-        return (f"newsbot is not a member of {shown(channel)}, so it cannot post digests "
-                f"there: type `{INVITE}` in that channel, then add the schedule again")
-    return None
+        return "archived"
+    return "ok" if info.get("is_member", False) else "not_member"

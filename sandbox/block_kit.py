@@ -27,6 +27,12 @@ MAX_BUTTON_VALUE = 2000
 MAX_ID_LENGTH = 255  # block_id and action_id
 MAX_ACTIONS_ELEMENTS = 25
 MAX_CONTEXT_ELEMENTS = 10
+MAX_INPUT_LABEL = 2000
+MAX_OPTIONS = 100  # a select's options, its option groups, and each group's options
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+MAX_MODAL_TITLE = 24  # title, submit and close of a modal
+MAX_PRIVATE_METADATA = 3000
 
 
 class InvalidBlocks(ValueError):
@@ -90,6 +96,14 @@ def _check_block(block: dict[str, Any], where: str) -> list[str]:
             errors += _check_element(block["accessory"], f"{where}/accessory", action_ids)
     elif kind == "header":
         errors += _text_limit(block.get("text"), MAX_HEADER_TEXT, f"{where}/text")
+    elif kind == "input":
+        if not isinstance(block.get("label"), dict):
+            errors.append(f"missing required field: label [json-pointer:{where}]")
+        errors += _text_limit(block.get("label"), MAX_INPUT_LABEL, f"{where}/label")
+        if not isinstance(block.get("element"), dict):
+            errors.append(f"missing required field: element [json-pointer:{where}]")
+        else:
+            errors += _check_element(block["element"], f"{where}/element", action_ids)
     elif kind in ("actions", "context"):
         limit = MAX_ACTIONS_ELEMENTS if kind == "actions" else MAX_CONTEXT_ELEMENTS
         elements = block.get("elements") or []
@@ -106,11 +120,55 @@ def _check_element(element: dict[str, Any], where: str, action_ids: set[str]) ->
     errors: list[str] = []
     if "action_id" in element:
         errors += _check_id(element["action_id"], f"{where}/action_id", action_ids)
+    errors += _check_options(element, where)
     if element.get("type") == "button":
         errors += _text_limit(element.get("text"), MAX_BUTTON_TEXT, f"{where}/text")
         value = element.get("value")
         if isinstance(value, str) and len(value) > MAX_BUTTON_VALUE:
             errors.append(_too_long(MAX_BUTTON_VALUE, f"{where}/value"))
+    return errors
+
+
+def _check_options(element: dict[str, Any], where: str) -> list[str]:
+    """Select and checkbox options: at most 100 (or 100 groups of 100), short texts."""
+    errors: list[str] = []
+    lists = [("options", element.get("options"))]
+    groups = element.get("option_groups")
+    if isinstance(groups, list):
+        if len(groups) > MAX_OPTIONS:
+            errors.append(f"must be less than {MAX_OPTIONS + 1} items "
+                          f"[json-pointer:{where}/option_groups]")
+        lists += [(f"option_groups/{i}/options", g.get("options"))
+                  for i, g in enumerate(groups) if isinstance(g, dict)]
+    for path, options in lists:
+        if not isinstance(options, list):
+            continue
+        if len(options) > MAX_OPTIONS:
+            errors.append(
+                f"must be less than {MAX_OPTIONS + 1} items [json-pointer:{where}/{path}]")
+        for i, option in enumerate(options):
+            if not isinstance(option, dict):
+                continue
+            errors += _text_limit(option.get("text"), MAX_OPTION_TEXT, f"{where}/{path}/{i}/text")
+            value = option.get("value")
+            if isinstance(value, str) and len(value) > MAX_OPTION_VALUE:
+                errors.append(_too_long(MAX_OPTION_VALUE, f"{where}/{path}/{i}/value"))
+    return errors
+
+
+def validate_modal(view: dict[str, Any]) -> list[str]:
+    """A modal's own limits: title, submit and close texts; submit wherever it has inputs."""
+    errors = []
+    for key in ("title", "submit", "close"):
+        errors += _text_limit(view.get(key), MAX_MODAL_TITLE, f"/view/{key}")
+    has_inputs = any(isinstance(b, dict) and b.get("type") == "input"
+                     for b in view.get("blocks") or [])
+    if has_inputs and not isinstance(view.get("submit"), dict):
+        errors.append("submit is required when an input block is within the blocks array "
+                      "[json-pointer:/view/submit]")
+    metadata = view.get("private_metadata")
+    if isinstance(metadata, str) and len(metadata) > MAX_PRIVATE_METADATA:
+        errors.append(_too_long(MAX_PRIVATE_METADATA, "/view/private_metadata"))
     return errors
 
 

@@ -16,6 +16,7 @@ Faithful to Slack:
 - rate limiting is HTTP 429 with `Retry-After` seconds and `{"ok": false, "error":
   "ratelimited"}`; slack_sdk's `RateLimitErrorRetryHandler` honours the header.
 - response URLs for slash commands and clicks: see response_urls.py.
+- modals (views.open, views.push, views.update, trigger ids, submissions): modals.py.
 
 Simplified: one workspace and one app; no scopes, so any valid token may call any method
 (except views.publish, which needs the bot token); no real rate limits, only injected
@@ -329,6 +330,11 @@ class SlackLookalike:
     def new_response_url(self, channel: str, user: str, message_ts: str | None = None) -> str:
         """A live response URL for `user` acting in `channel` (on message `message_ts`)."""
         return f"{self.url}/response/{self.response_urls.create(channel, user, message_ts)}"
+
+    def new_trigger_id(self, user_id: str) -> str:
+        """A trigger_id for `user_id`, as Slack sends with a command or a click: valid for
+        3 s and one views.open or views.push (sandbox/modals.py)."""
+        return self.workspace.modals.new_trigger_id(user_id)
 
     def response_posts(self) -> list[ResponsePost]:
         """What apps posted to response URLs, oldest first."""

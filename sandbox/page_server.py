@@ -7,7 +7,8 @@
 - GET /api/state?since=N: everything the page draws; with `since`, waits (up to 20 s)
   until the workspace changes after version N: the page long-polls this for live updates.
 - POST /api/react {channel, ts, name, add}, /api/click {action_id, block_id, channel, ts,
-  ephemeral, home}, /api/command {channel, text}, /api/home: the user's actions.
+  ephemeral, home}, /api/command {channel, text}, /api/home, /api/view/submit {values},
+  /api/view/close: the user's actions.
 - GET /api/sync: the dry run (diff); POST /api/sync: run the sync.
 - GET /files/<id>/<name>: a file uploaded to the look-alike (images in messages).
 
@@ -70,6 +71,8 @@ class PageBackend(Protocol):
               ts: str | None = None, ephemeral: bool = False, home: bool = False) -> None: ...
     def command(self, channel: str, text: str) -> None: ...
     def open_home(self) -> None: ...
+    def submit_view(self, values: dict[str, Any]) -> None: ...
+    def close_view(self) -> None: ...
     def sync(self, dry_run: bool) -> dict[str, Any]: ...
 
 
@@ -145,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
                 ephemeral=bool(b.get("ephemeral")), home=bool(b.get("home"))),
             "/api/command": lambda s, b: s.command(_text(b, "channel"), _text(b, "text")),
             "/api/home": lambda s, b: s.open_home(),
+            "/api/view/submit": lambda s, b: s.submit_view(_mapping(b, "values")),
+            "/api/view/close": lambda s, b: s.close_view(),
             "/api/sync": lambda s, b: s.sync(dry_run=bool(b.get("dry_run"))),
         }
         action = actions.get(urlsplit(self.path).path)
@@ -252,5 +257,12 @@ def _emoji_files() -> set[str]:
 def _text(body: dict[str, Any], key: str) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value:
+        raise ActionRefused(f"{key}_required")
+    return value
+
+
+def _mapping(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key)
+    if not isinstance(value, dict):
         raise ActionRefused(f"{key}_required")
     return value

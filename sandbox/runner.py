@@ -18,7 +18,9 @@ What the page's user does reaches the app as Slack would send it, as signed HTTP
 - a button click is a signed `block_actions` payload carrying the message as stored;
 - `/news ...` is a signed slash command whose response_url is the look-alike's, so the
   answer appears as an ephemeral message only the sandbox user sees;
-- opening the App Home sends `app_home_opened`.
+- opening the App Home sends `app_home_opened`;
+- a modal's submit button is a signed `view_submission` with the inputs' values, and the
+  app's answer is carried out as Slack does it (sandbox/modals.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from newsbot.bot.newsroom.digest import DigestOptions, PlannedDigest, plan_diges
 from newsbot.handlers.posting.digest_post import post_digest
 from newsbot.sandbox.bundled_images import BundledImages
 from newsbot.sandbox.lookalike import SlackLookalike
+from newsbot.sandbox.modals import InvalidSubmissionAnswer, state_values
 from newsbot.sandbox.page_server import ActionRefused, PageServer
 from newsbot.sandbox.signed_requests import SignedSlackClient
 from newsbot.sandbox.workspace import SlackError, SlackUser, Workspace
@@ -116,6 +119,7 @@ class Sandbox:
             team_id=self.slack.workspace.team_id, team_domain=self.slack.workspace.team_domain,
             api_app_id=self.slack.workspace.app_id, bot_user_id=self.slack.bot_user_id,
             response_url_factory=self.slack.new_response_url,
+            trigger_id_factory=self.slack.new_trigger_id,
         )
         self.slack.event_sink = self._forward_event
         self.runtime.start_jobs()
@@ -239,6 +243,35 @@ class Sandbox:
                                              view=self.slack.workspace.home_view(self.user.id))
         _check_answer(answer.status)
 
+    def submit_view(self, values: Mapping[str, Any]) -> None:
+        """Press the submit button of the modal on top, with what the page's inputs hold
+        (`values`: block_id -> text, or a list of option values): a signed view_submission;
+        what the app answers is done as Slack does it (errors shown beside the inputs)."""
+        assert self.slack is not None and self.client is not None
+        modals = self.slack.workspace.modals
+        view = modals.top(self.user.id)
+        if view is None:
+            raise ActionRefused("no_modal_open", status=404)
+        try:
+            submitted = modals.submitting(self.user.id, state_values(view, values))
+        except ValueError as error:
+            raise ActionRefused(str(error)) from None
+        answer = self.client.view_submission(user_id=self.user.id, user_name=self.user.name,
+                                             view=submitted)
+        _check_answer(answer.status)
+        try:
+            modals.apply_answer(self.user.id, answer.body or None)
+        except InvalidSubmissionAnswer as error:  # Slack shows "We had some trouble..."
+            raise ActionRefused(f"Slack would refuse the app's answer: {error}",
+                                status=502) from None
+
+    def close_view(self) -> None:
+        """Cancel (or ×) on the modal on top; view_closed goes to the app if it asked."""
+        assert self.slack is not None and self.client is not None
+        closed = self.slack.workspace.modals.close(self.user.id)
+        if closed is not None and closed.get("notify_on_close"):
+            _check_answer(self.client.view_closed(user_id=self.user.id, view=closed).status)
+
     def sync(self, dry_run: bool) -> dict[str, Any]:
         """What `newsbot sync [--dry-run]` would do or did, for the page's sync panel."""
         from newsbot.bot.services.sync import SyncBusy, SyncError, sync_decisions
@@ -301,6 +334,7 @@ class Sandbox:
                          for c in channels + dms},
             "ephemeral": [_shown(m) for m in ws.ephemeral_messages(self.user.id)],
             "home": ws.home_view(self.user.id),
+            "modal": _modal_shown(ws, self.user.id),
             "emoji": {"publish": list(self.config.publish_emoji),
                       "skip": list(self.config.skip_emoji)},
             "articles": _shown_path(self.config.articles),
@@ -383,6 +417,15 @@ def _shown_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):
         return str(path)
+
+
+def _modal_shown(ws: Workspace, user_id: str) -> dict[str, Any] | None:
+    """The modal on top of the user's stack, with the errors the app answered, if any."""
+    view = ws.modals.top(user_id)
+    if view is None:
+        return None
+    return {"view": view, "errors": ws.modals.errors(view["id"]),
+            "depth": len(ws.modals.stack(user_id))}
 
 
 def _shown(message: dict[str, Any]) -> dict[str, Any]:

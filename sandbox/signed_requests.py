@@ -6,7 +6,8 @@ Faithful to Slack's documentation of what arrives at an app's Request URL:
   is_enterprise_install, response_url, trigger_id;
 - Events API: JSON `event_callback` envelopes (token, team_id, api_app_id, event,
   event_id, event_time, authorizations, ...), and the `url_verification` handshake;
-- interactivity: form field `payload` holding a JSON `block_actions` payload;
+- interactivity: form field `payload` holding a JSON `block_actions`, `view_submission`,
+  `view_closed` or `block_suggestion` payload;
 - every request carries `X-Slack-Request-Timestamp` and `X-Slack-Signature`
   (`v0=` + HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret); a redelivered
   event carries `X-Slack-Retry-Num` and `X-Slack-Retry-Reason` and the same body.
@@ -38,6 +39,7 @@ from slack_sdk.signature import SignatureVerifier
 PLACEHOLDER_RESPONSE_URL = "https://hooks.slack.com/commands/T0NEWSROOM/0/placeholder"
 
 ResponseUrlFactory = Callable[[str, str, str | None], str]
+TriggerIdFactory = Callable[[str], str]
 
 
 class AppResponse(NamedTuple):
@@ -74,6 +76,7 @@ class SignedSlackClient:
         bot_user_id: str = "U0NEWSBOT",
         verification_token: str = "legacy-verification-token",
         response_url_factory: ResponseUrlFactory | None = None,
+        trigger_id_factory: TriggerIdFactory | None = None,
         clock: Callable[[], float] = time.time,
         timeout: float = 10.0,
     ) -> None:
@@ -81,6 +84,8 @@ class SignedSlackClient:
 
         `response_url_factory(channel_id, user_id, message_ts)` makes the response_url of
         each command or click; pass `SlackLookalike.new_response_url` to get live ones.
+        `trigger_id_factory(user_id)` makes their trigger_id; pass
+        `SlackLookalike.new_trigger_id` so that views.open accepts it.
         """
         self.app_url = app_url
         self.team_id = team_id
@@ -91,6 +96,7 @@ class SignedSlackClient:
         self._verifier = SignatureVerifier(signing_secret)
         self._wrong_verifier = SignatureVerifier(signing_secret + "-but-wrong")
         self._response_url_factory = response_url_factory
+        self._trigger_id_factory = trigger_id_factory
         self._clock = clock
         self._timeout = timeout
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -125,7 +131,7 @@ class SignedSlackClient:
             "api_app_id": self.api_app_id,
             "is_enterprise_install": "false",
             "response_url": response_url or self._response_url(channel_id, user_id, None),
-            "trigger_id": trigger_id or self.new_trigger_id(),
+            "trigger_id": trigger_id or self.new_trigger_id(user_id),
         }
         return self.post(urlencode(form), "application/x-www-form-urlencoded", delivery)
 
@@ -240,7 +246,7 @@ class SignedSlackClient:
             "api_app_id": self.api_app_id,
             "token": self.verification_token,
             "container": _container(channel_id, message, view, ephemeral),
-            "trigger_id": trigger_id or self.new_trigger_id(),
+            "trigger_id": trigger_id or self.new_trigger_id(user_id),
             "team": {"id": self.team_id, "domain": self.team_domain},
             "enterprise": None,
             "is_enterprise_install": False,
@@ -255,6 +261,49 @@ class SignedSlackClient:
                 channel_id or "", user_id, message.get("ts"))
         if view is not None:
             payload["view"] = view
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.post(body, "application/x-www-form-urlencoded", delivery)
+
+    # ---- modals
+
+    def view_submission(self, *, user_id: str, view: dict[str, Any],
+                        user_name: str | None = None,
+                        delivery: Delivery | None = None) -> AppResponse:
+        """`user_id` pressed the submit button of `view` (as stored, with `state.values`:
+        sandbox/modals.py `Modals.submitting`). The app answers in the HTTP response:
+        empty, or `{"response_action": ...}`."""
+        payload = {**self._view_payload("view_submission", user_id, user_name, view),
+                   "trigger_id": self.new_trigger_id(user_id), "response_urls": []}
+        return self._interactive(payload, delivery)
+
+    def view_closed(self, *, user_id: str, view: dict[str, Any], user_name: str | None = None,
+                    is_cleared: bool = False, delivery: Delivery | None = None) -> AppResponse:
+        """`user_id` closed `view` (sent only for views with `notify_on_close`)."""
+        payload = {**self._view_payload("view_closed", user_id, user_name, view),
+                   "is_cleared": is_cleared}
+        return self._interactive(payload, delivery)
+
+    def block_suggestion(self, *, user_id: str, view: dict[str, Any], action_id: str,
+                         block_id: str, value: str, delivery: Delivery | None = None
+                         ) -> AppResponse:
+        """`user_id` typed `value` into the external select `action_id` of `view`; the
+        app answers `{"options": [...]}` (or `option_groups`)."""
+        payload = {**self._view_payload("block_suggestion", user_id, None, view),
+                   "container": {"type": "view", "view_id": view.get("id", "")},
+                   "action_id": action_id, "block_id": block_id, "value": value}
+        return self._interactive(payload, delivery)
+
+    def _view_payload(self, kind: str, user_id: str, user_name: str | None,
+                      view: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": kind, "team": {"id": self.team_id, "domain": self.team_domain},
+            "user": {"id": user_id, "username": user_name or user_id.lower(),
+                     "name": user_name or user_id.lower(), "team_id": self.team_id},
+            "api_app_id": self.api_app_id, "token": self.verification_token, "view": view,
+            "enterprise": None, "is_enterprise_install": False,
+        }
+
+    def _interactive(self, payload: dict[str, Any], delivery: Delivery | None) -> AppResponse:
         body = urlencode({"payload": json.dumps(payload)})
         return self.post(body, "application/x-www-form-urlencoded", delivery)
 
@@ -282,7 +331,9 @@ class SignedSlackClient:
         except urllib.error.HTTPError as error:
             return _app_response(error.code, error.headers, error.read())
 
-    def new_trigger_id(self) -> str:
+    def new_trigger_id(self, user_id: str = "") -> str:
+        if self._trigger_id_factory is not None and user_id:
+            return self._trigger_id_factory(user_id)
         return f"{next(self._counter)}.{self.team_id}.{secrets.token_hex(8)}"
 
     def new_event_id(self) -> str:

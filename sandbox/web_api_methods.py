@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from newsbot.sandbox.uploads import Uploads
+from newsbot.sandbox.view_methods import VIEW_METHODS
 from newsbot.sandbox.workspace import Actor, SlackError, Workspace, dm_channel_id, ts_key
 
 
@@ -223,11 +224,6 @@ def views_publish(call: MethodCall) -> dict[str, Any]:
     return {"view": view}
 
 
-def views_open(call: MethodCall) -> dict[str, Any]:
-    view = call.workspace.open_view(call.text("trigger_id"), call.json("view", "invalid_arguments"))
-    return {"view": view}
-
-
 def files_get_upload_url_external(call: MethodCall) -> dict[str, Any]:
     stored = call.uploads.start(
         filename=call.text("filename"), length=call.params.get("length"),
@@ -268,9 +264,9 @@ METHODS: dict[str, Method] = {
     "conversations.replies": conversations_replies,
     "users.info": users_info,
     "views.publish": views_publish,
-    "views.open": views_open,
     "files.getUploadURLExternal": files_get_upload_url_external,
     "files.completeUploadExternal": files_complete_upload_external,
+    **VIEW_METHODS,  # views.open, views.push, views.update: sandbox/view_methods.py
 }
 
 

@@ -40,7 +40,9 @@ from newsbot.sandbox.block_kit import (
     InvalidBlocks,
     assign_block_ids,
     validate_blocks,
+    validate_modal,
 )
+from newsbot.sandbox.modals import Modals
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +135,8 @@ class Workspace:
         self._messages: dict[str, dict[str, dict[str, Any]]] = {}
         self._ephemeral: dict[str, list[dict[str, Any]]] = {}
         self._home_views: dict[str, dict[str, Any]] = {}
-        self._opened_views: list[dict[str, Any]] = []
         self._view_count = 0
+        self.modals = Modals(clock, self._modal_view, self._modal_changed)  # sandbox/modals.py
 
     # ---- clock, versions, subscribers
 
@@ -604,23 +606,16 @@ class Workspace:
         with self._lock:
             return copy.deepcopy(self._home_views.get(user_id))
 
-    def open_view(self, trigger_id: str | None, view: Any) -> dict[str, Any]:
-        """Open a modal; trigger ids are not checked beyond being present."""
-        if not trigger_id:
-            raise SlackError("invalid_trigger_id")
+    def _modal_view(self, view: Any, view_id: str | None) -> dict[str, Any]:
+        """A modal as Slack stores it (for sandbox/modals.py); SlackError if invalid."""
         _check_view(view, "modal")
         with self._lock:
-            stored = self._view_object(view, None)
-            stored["trigger_id"] = trigger_id
-            self._opened_views.append(stored)
-            result = copy.deepcopy(stored)
-            change = self._bump("view_opened")
-        self._announce(change)
-        return result
+            return self._view_object(view, view_id)
 
-    def opened_views(self) -> list[dict[str, Any]]:
+    def _modal_changed(self, kind: str, user: str) -> None:
         with self._lock:
-            return copy.deepcopy(self._opened_views)
+            change = self._bump(kind, user=user)
+        self._announce(change)
 
     def _view_object(self, view: dict[str, Any], view_id: str | None) -> dict[str, Any]:
         self._view_count += 1
@@ -674,6 +669,10 @@ def _check_view(view: Any, kind: str) -> None:
         raise SlackError("invalid_arguments", response_metadata={
             "messages": ["[ERROR] missing required field: title [json-pointer:/view]"]})
     _check_blocks(view.get("blocks", []), MAX_VIEW_BLOCKS, "invalid_arguments", "/view/blocks")
+    problems = validate_modal(view) if kind == "modal" else []
+    if problems:
+        raise SlackError("invalid_arguments", response_metadata={
+            "messages": [f"[ERROR] {e}" for e in problems]})
 
 
 def _count_reply(parent: dict[str, Any], reply: dict[str, Any]) -> None:

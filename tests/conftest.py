@@ -325,7 +325,8 @@ def start_newsroom(tmp_path: Path, manual_redraw: bool = False,
             runtime.start_jobs()
             assert runtime.store is not None and runtime.redrawer is not None
             client = SignedSlackClient(f"{server.url}/slack/events", SECRET,
-                                       response_url_factory=slack.new_response_url)
+                                       response_url_factory=slack.new_response_url,
+                                       trigger_id_factory=slack.new_trigger_id)
             yield Newsroom(slack, client, runtime.store, config, server,
                            runtime.redrawer if manual_redraw else None, runtime)
         finally:

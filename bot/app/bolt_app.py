@@ -15,10 +15,17 @@ import re
 from concurrent.futures import Executor
 
 from newsbot.bot.config.settings import Config
-from newsbot.bot.services.admins import AdminCheck
 from newsbot.bot.services.intake import Intake
 from newsbot.handlers.after_ack import AfterAck
-from newsbot.handlers.listeners import buttons, event_metrics, home, news_command, reactions
+from newsbot.handlers.listeners import (
+    buttons,
+    event_metrics,
+    home,
+    home_controls,
+    news_command,
+    reactions,
+    schedule_modal,
+)
 from newsbot.handlers.posting.redrawer import Redrawer
 from newsbot.storage.db import Store
 from slack_bolt import App
@@ -29,10 +36,11 @@ log = logging.getLogger(__name__)
 
 def build_app(config: Config, store: Store, client: WebClient, signing_secret: str | None, *,
               intake: Intake, redrawer: Redrawer, after_ack: AfterAck,
-              listener_executor: Executor) -> App:
+              listener_executor: Executor, home_tab: home.HomeTab) -> App:
     """The app with every listener registered; calls auth.test once. The threads it uses
     (the listener executor, the after-ack replies, the redrawer) are the caller's, who
-    starts and drains them: bot/app/runtime.py."""
+    starts and drains them: bot/app/runtime.py. `home_tab` (with its admin check) is
+    shared with what publishes Home notes outside a listener."""
     app = App(
         client=client,
         signing_secret=signing_secret,
@@ -42,11 +50,14 @@ def build_app(config: Config, store: Store, client: WebClient, signing_secret: s
         listener_executor=listener_executor,
     )
     event_metrics.register(app)
-    admins = AdminCheck(config.admins, lambda user: client.users_info(user=user)["user"])
-    news_command.register(app, news_command.NewsCommand(store, config, client, admins))
+    admins = home_tab.admins
+    modal = schedule_modal.ScheduleModal(home_tab, after_ack)
+    news_command.register(app, news_command.NewsCommand(store, config, client, admins), modal)
     reactions.register(app, intake, config, redrawer, after_ack)
-    buttons.register(app, intake, config, redrawer, after_ack)
-    home.register(app, store, config)
+    buttons.register(app, intake, config, redrawer, after_ack, home_tab)
+    home.register(app, home_tab)
+    home_controls.register(app, home_tab)
+    schedule_modal.register(app, modal)
     app.event(re.compile(".*"))(unhandled_event)  # last: only events no listener above took
     return app
 

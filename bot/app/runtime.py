@@ -38,6 +38,7 @@ from newsbot.bot.config.settings import Config, articles_folder_problem
 from newsbot.bot.newsroom.alerts import waiting_alerts
 from newsbot.bot.newsroom.config_schedules import apply_config_schedules
 from newsbot.bot.services import metrics
+from newsbot.bot.services.admins import AdminCheck
 from newsbot.bot.services.folder_watch import FolderWatcher
 from newsbot.bot.services.health import Health
 from newsbot.bot.services.intake import Intake, apply_spool
@@ -47,6 +48,7 @@ from newsbot.bot.services.scheduler import DigestScheduler
 from newsbot.bot.services.sync import SyncBusy, SyncError, sync_decisions
 from newsbot.bot.services.workers import Workers
 from newsbot.handlers.after_ack import AfterAck
+from newsbot.handlers.listeners.home import HomeTab
 from newsbot.handlers.posting.alert_post import AlertPoster
 from newsbot.handlers.posting.by_kind import scheduled_poster_by_kind
 from newsbot.handlers.posting.redrawer import Redrawer
@@ -128,7 +130,10 @@ class Runtime:
         applied = apply_config_schedules(self.store, config.schedules, default_tz=config.timezone)
         log.info("config schedules applied", extra=applied.to_json())
         self.redrawer = Redrawer(self.client, self.store)
-        self.reporter = RejectionReporter(self.client, self.store, config)
+        client = self.client
+        admins = AdminCheck(config.admins, lambda user: client.users_info(user=user)["user"])
+        home_tab = HomeTab(self.store, config, admins)
+        self.reporter = RejectionReporter(self.client, self.store, home_tab)
         if self.redraw_thread:
             self.redrawer.start()
         self.alerts = AlertPoster(self.client, self.store, config)
@@ -143,7 +148,7 @@ class Runtime:
         after_ack, listeners = self._after_ack, self._listeners
         self.app = checked_app(lambda: build_app(
             config, store, self.client, self.signing_secret, intake=intake, redrawer=redrawer,
-            after_ack=after_ack, listener_executor=listeners), self.client)
+            after_ack=after_ack, listener_executor=listeners, home_tab=home_tab), self.client)
         warn_unpostable_schedules(self.store, self.client)  # the token and API work now
 
     def open_http(self, host: str, port: int, *, slack_events: bool = True) -> WebServer:

@@ -127,14 +127,26 @@ def parse_schedule_command(
     if not positional:
         raise ScheduleError(
             'missing the channel: /news schedule add #channel "0 9 * * 1-5" ...')
-    channel = normalize_channel(positional[0], resolve_channel)
-    cron = _cron_text(positional[1:], f'/news schedule add {positional[0]} "0 9 * * 1-5"')
+    # Every wrong value is reported at once: a bad cron and a bad zone are both named.
+    problems: dict[str, str] = {}
+    channel = positional[0]
+    try:
+        channel = normalize_channel(channel, resolve_channel)
+    except ScheduleError as error:
+        problems["channel"] = str(error)
+    try:
+        cron = _cron_text(positional[1:], f'/news schedule add {positional[0]} "0 9 * * 1-5"')
+    except ScheduleError as error:
+        cron, problems["cron"] = "", str(error)
     spec = ScheduleSpec(channel=channel, cron=cron, tz=options.get("tz"),
                         top=options.get("top"), topics=options.get("topics"),
                         min_quality=options.get("min_quality"), kind=options.get("kind"))
     tz_given = spec.tz is not None
-    spec = spec.validated()
-    return ScheduleCommand("add", spec=spec if tz_given else replace(spec, tz=None))
+    checked, found = spec.checked()
+    problems = {**found, **problems}  # field order; the parse's own words first
+    if checked is None or problems:
+        raise ScheduleError("; ".join(problems.values()))
+    return ScheduleCommand("add", spec=checked if tz_given else replace(checked, tz=None))
 
 
 def split_options(arguments: list[str], allowed: tuple[str, ...]) -> tuple[list[str], dict]:

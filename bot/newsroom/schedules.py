@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, replace
 from typing import Any
 
 from newsbot.bot.newsroom import checks
@@ -153,16 +153,33 @@ class ScheduleSpec:
     kind: str | None = None  # None: digest
 
     def validated(self, default_tz: str = "UTC") -> ScheduleSpec:
-        """The same spec with every value checked and normalised (ScheduleError if wrong)."""
-        return ScheduleSpec(
-            channel=normalize_channel(self.channel),
-            cron=check_cron(self.cron),
-            tz=check_zone_name(self.tz or default_tz),
-            top=check_top(self.top),
-            topics=check_topics(self.topics),
-            min_quality=check_min_quality(self.min_quality),
-            kind=check_kind(self.kind),
-        )
+        """The same spec with every value checked and normalised; ScheduleError naming
+        every wrong value at once (a bad cron and a bad zone are both reported)."""
+        spec, problems = self.checked(default_tz)
+        if spec is None:
+            raise ScheduleError("; ".join(problems.values()))
+        return spec
+
+    def checked(self, default_tz: str = "UTC") -> tuple[ScheduleSpec | None, dict[str, str]]:
+        """(the normalised spec, {}) or (None, {field: what is wrong}) for every wrong
+        field, in field order: a form shows each message beside its own input."""
+        checks: dict[str, Callable[[], Any]] = {
+            "channel": lambda: normalize_channel(self.channel),
+            "cron": lambda: check_cron(self.cron),
+            "tz": lambda: check_zone_name(self.tz or default_tz),
+            "top": lambda: check_top(self.top),
+            "topics": lambda: check_topics(self.topics),
+            "min_quality": lambda: check_min_quality(self.min_quality),
+            "kind": lambda: check_kind(self.kind),
+        }
+        values: dict[str, Any] = {}
+        problems: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                values[name] = check()
+            except ScheduleError as error:
+                problems[name] = str(error)
+        return (None, problems) if problems else (ScheduleSpec(**values), {})
 
     def same_digest(self, schedule: Schedule) -> bool:
         return (self.channel, self.cron, self.tz, self.top, self.topics, self.min_quality,
@@ -302,6 +319,35 @@ def add_schedule(
         schedule_id = insert_schedule(db, spec, schedule_id=None, origin=origin,
                               created_by=created_by, now=utc_text(now))
     return get_schedule(store, schedule_id)
+
+
+def update_schedule(store: Store, schedule_id: str, spec: ScheduleSpec, *,
+                    default_tz: str = "UTC", now: dt.datetime | None = None) -> Schedule:
+    """Replace what a Slack or command-line schedule posts, where and when (the edit
+    modal); a new timing starts now, as a resumed schedule does: nothing to catch up."""
+    spec = spec.validated(default_tz)
+    stamp = utc_text(now)
+    with store.write() as db:
+        current = get_schedule(store, schedule_id)
+        if current.origin == "config":
+            raise ScheduleError(f"{current.id} comes from the config file: change it there")
+        for other in list_schedules(store):
+            if other.id != current.id and spec.same_digest(other):
+                raise ScheduleError(f"the same {other.kind} is already scheduled as {other.id}")
+        retimed = (_fires(spec.cron), spec.tz) != (_fires(current.cron), current.tz)
+        db.execute(
+            "UPDATE schedules SET channel = ?, cron = ?, tz = ?, top = ?, topics = ?,"
+            " min_quality = ?, kind = ?, updated_at = ?"
+            + (", active_since = ?" if retimed else "") + " WHERE id = ?",
+            [spec.channel, spec.cron, spec.tz, spec.top, json.dumps(spec.topics),
+             spec.min_quality, spec.kind or "digest", stamp, *([stamp] if retimed else []),
+             current.id])
+    return get_schedule(store, current.id)
+
+
+def _fires(cron: str) -> tuple:
+    """What a cron expression fires on, whatever its spelling ("1-5" or "mon-fri")."""
+    return astuple(replace(parse_cron(cron), expression=""))
 
 
 def remove_schedule(store: Store, schedule_id: str) -> Schedule:

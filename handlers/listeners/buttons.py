@@ -45,7 +45,7 @@ from newsbot.bot.services import metrics
 from newsbot.bot.services.intake import SPOOLED, DecisionEvent, Intake, new_key
 from newsbot.handlers.after_ack import AfterAck
 from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION, escape, mention
-from newsbot.handlers.listeners.home import publish_home
+from newsbot.handlers.listeners.home import HomeTab
 from newsbot.handlers.listeners.reactions import mapping, text
 from newsbot.handlers.posting.redrawer import Redrawer
 from newsbot.storage.db import Store
@@ -66,7 +66,7 @@ def in_home_tab(body: dict) -> bool:
 
 def handle_click(
     intake: Intake, config: Config, client: WebClient, redrawer: Redrawer,
-    after_ack: AfterAck, body: dict, respond: Respond | None,
+    after_ack: AfterAck, body: dict, respond: Respond | None, home: HomeTab,
 ) -> Outcome | None:
     """Apply the clicking editor's choice to the button's article; returns once durable."""
     store = intake.store
@@ -84,7 +84,7 @@ def handle_click(
 
     def tell(text: str | None) -> None:
         if text:
-            after_ack(_tell, store, config, client, body, respond, user, text)
+            after_ack(_tell, home, client, body, respond, user, text)
 
     if config.editors and user not in config.editors:
         log.info("decision refused: not an editor", extra={"user": user, "article": article_id})
@@ -123,26 +123,26 @@ def handle_click(
         return outcome
     redrawer.wake()  # a change or a redelivery queued its redraw (newsroom/decisions.py)
     if in_home_tab(body):
-        after_ack(_publish_home_confirming, client, store, config, user, article_id, kind,
-                  outcome)
+        after_ack(_publish_home_confirming, home, client, user, article_id, kind, outcome)
     elif outcome.changed:
-        after_ack(_confirm_unless_digest_message, store, config, client, body, respond, user,
+        after_ack(_confirm_unless_digest_message, home, client, body, respond, user,
                   channel, ts, article_id, kind, outcome)
     return outcome
 
 
-def _confirm_unless_digest_message(store: Store, config: Config, client: WebClient,
+def _confirm_unless_digest_message(home: HomeTab, client: WebClient,
                                    body: dict, respond: Respond | None, user: str,
                                    channel: str | None, ts: str | None, article_id: str,
                                    kind: str, outcome: Outcome) -> None:
     """A button in an ephemeral /news answer is confirmed privately; one on a digest message
     needs no answer (the message shows the decision once redrawn). After the ack: only the
     reply depends on it."""
+    store = home.store
     if channel and ts and article_for_message(store, channel, ts) == article_id:
         return
     text = _confirmation(store, article_id, kind, outcome)
     if text:
-        _tell(store, config, client, body, respond, user, text)
+        _tell(home, client, body, respond, user, text)
 
 
 def _nothing_to_do(store: Store, article_id: str, kind: str, user: str) -> str | None:
@@ -167,9 +167,11 @@ def _nothing_to_do(store: Store, article_id: str, kind: str, user: str) -> str |
             "to decide otherwise.")
 
 
-def _publish_home_confirming(client: WebClient, store: Store, config: Config, user: str,
-                             article_id: str, kind: str, outcome: Outcome) -> None:
-    publish_home(client, store, config, user, _confirmation(store, article_id, kind, outcome))
+def _publish_home_confirming(home: HomeTab, client: WebClient, user: str, article_id: str,
+                             kind: str, outcome: Outcome) -> None:
+    """The Home tab again, the note first, with Undo beside a decision just recorded."""
+    undo = article_id if outcome.outcome == RECORDED and kind != UNDO else None
+    home.publish(client, user, _confirmation(home.store, article_id, kind, outcome), undo)
 
 
 def _confirmation(store: Store, article_id: str, kind: str, outcome: Outcome) -> str | None:
@@ -183,22 +185,22 @@ def _confirmation(store: Store, article_id: str, kind: str, outcome: Outcome) ->
     return None
 
 
-def _tell(store: Store, config: Config, client: WebClient, body: dict, respond: Respond | None,
+def _tell(home: HomeTab, client: WebClient, body: dict, respond: Respond | None,
           user: str, text: str) -> None:
     """Answer the clicking user privately wherever the click came from."""
     if respond is not None and body.get("response_url"):
         respond(text=text, response_type="ephemeral", replace_original=False)
     elif in_home_tab(body):
-        publish_home(client, store, config, user, text)
+        home.publish(client, user, text)
     else:
         log.info("button answer dropped: no response_url", extra={"user": user, "text": text})
 
 
 def register(app: App, intake: Intake, config: Config, redrawer: Redrawer,
-             after_ack: AfterAck) -> None:
+             after_ack: AfterAck, home: HomeTab) -> None:
     @app.action(re.compile(f"^({PUBLISH_ACTION}|{SKIP_ACTION}|{UNDO_ACTION})$"))
     def on_decision_button(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
         outcome = handle_click(intake, config, client, redrawer, after_ack, body,
-                               respond)  # raises: no ack
+                               respond, home)  # raises: no ack
         ack()
         metrics.decision_outcome("block_actions", outcome)

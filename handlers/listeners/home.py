@@ -1,5 +1,5 @@
-"""The App Home tab: the queue, recent decisions, the digest schedules and the reader's
-own follows (each with a Remove button)."""
+"""The App Home tab: the queue, recent decisions, the digest schedules (with admins'
+controls) and the reader's own follows (each with a Remove button)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from newsbot.bot.newsroom.stories import also_covered
 from newsbot.bot.newsroom.subscription_filters import SubscriptionError
 from newsbot.bot.newsroom.subscriptions import list_follows, remove_subscription
 from newsbot.bot.newsroom.wording import plural
+from newsbot.bot.services.admins import AdminCheck
 from newsbot.handlers.blocks import (
     MAX_VIEW_BLOCKS,
+    UNDO_ACTION,
     article_list_blocks,
     fit,
     header_blocks,
@@ -37,36 +39,124 @@ DONE = {"publish": "published", "skip": "skipped"}
 
 
 UNFOLLOW_ACTION = "newsbot_unfollow"
+# Admins' controls (handlers/listeners/home_controls.py answers them)
+PAUSE_ACTION, RESUME_ACTION = "newsbot_schedule_pause", "newsbot_schedule_resume"
+EDIT_ACTION, REMOVE_ACTION = "newsbot_schedule_edit", "newsbot_schedule_remove"
+ADD_ACTION, SYNC_ACTION = "newsbot_schedule_add", "newsbot_sync_now"
+SCHEDULES_WITH_BUTTONS = 10  # two blocks each; the rest are listed in one
+SCHEDULES_SHOWN = 25
 
 
-def home_view(store: Store, config: Config, note: str | None = None,
-              user: str | None = None) -> dict:
-    """`user`'s Home tab as a view: at most 100 blocks, as Slack allows.
+class HomeTab:
+    """Each user's Home tab: the queue (config `digest.top`), recent decisions, the
+    schedules (with Pause/Resume, Edit, Remove, Add and Sync now for admins) and the
+    reader's follows."""
 
-    `note` goes first: the Home tab has no channel for an ephemeral answer, so this is
-    where a click made in it is answered."""
-    queue = select_digest(store, DigestOptions(top=8))
-    blocks = text_blocks(note) if note else []
-    blocks += header_blocks("Newsroom queue")
-    blocks += article_list_blocks(
-        f"The top {plural(len(queue), 'undecided article')}", queue,
-        "Nothing waiting for a decision.",
-        buttons=True, also=also_covered(store, queue),
-    )
-    blocks += header_blocks("Recent decisions")
-    lines = [_history_line(event) for event in decision_history(store, limit=10)]
-    blocks += text_blocks("\n".join(lines) or "No decisions yet.")
-    blocks += header_blocks("Digest schedules")
-    schedule_lines = []
-    for schedule in list_schedules(store)[:15]:
-        next_fire = schedule.next_fire()
-        when = f", next {next_fire:%a %d %b %H:%M %Z}" if next_fire else ""
-        schedule_lines.append(f"• {schedule_line(schedule)}{when}")
-    blocks += text_blocks("\n".join(schedule_lines)
-                          or "No schedules yet: an admin can add one with `/news schedule add`.")
-    if user:
-        blocks += follow_blocks(store, user)
-    return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
+    def __init__(self, store: Store, config: Config, admins: AdminCheck) -> None:
+        self.store, self.config, self.admins = store, config, admins
+
+    def view(self, user: str | None, note: str | None = None,
+             undo: str | None = None) -> dict:
+        """`user`'s Home tab as a view: at most 100 blocks, as Slack allows.
+
+        `note` goes first: the Home tab has no channel for an ephemeral answer, so this is
+        where a click made in it is answered; `undo`: the article of a decision just
+        recorded, whose Undo button goes beside the note."""
+        store = self.store
+        queue = select_digest(store, DigestOptions(top=self.config.digest_top))
+        blocks = _note_blocks(note, undo) if note else []
+        blocks += header_blocks("Newsroom queue")
+        blocks += article_list_blocks(
+            f"The top {plural(len(queue), 'undecided article')}", queue,
+            "Nothing waiting for a decision.",
+            buttons=True, also=also_covered(store, queue),
+        )
+        blocks += header_blocks("Recent decisions")
+        lines = [_history_line(event) for event in decision_history(store, limit=10)]
+        blocks += text_blocks("\n".join(lines) or "No decisions yet.")
+        admin = bool(user) and self.admins.is_admin(user or "")
+        blocks += schedule_blocks(list_schedules(store), admin)
+        if user:
+            blocks += follow_blocks(store, user)
+        return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
+
+    def publish(self, client: WebClient, user: str, note: str | None = None,
+                undo: str | None = None) -> None:
+        """Publish `user`'s Home tab as it stands now; a refusal is logged, never raised."""
+        try:
+            client.views_publish(user_id=user, view=self.view(user, note, undo))
+        except SlackApiError as error:
+            log.warning("could not publish the Home tab",
+                        extra={"user": user, "error": str(error)})
+
+
+def _note_blocks(note: str, undo: str | None) -> list[dict]:
+    blocks = text_blocks(note)
+    if undo:
+        blocks[0]["accessory"] = {
+            "type": "button", "action_id": UNDO_ACTION, "value": undo,
+            "text": {"type": "plain_text", "text": "Undo"},
+            "accessibility_label": "Undo the decision just recorded"}
+    return blocks
+
+
+def schedule_blocks(schedules: list[Schedule], admin: bool) -> list[dict]:
+    """The schedules; for admins each with its buttons (a config file's schedule can only
+    be paused or resumed: the file owns the rest), then Add schedule and Sync now."""
+    blocks = header_blocks("Digest schedules")
+    lines = [f"• {schedule_line(s)}{_next(s)}" for s in schedules[:SCHEDULES_SHOWN]]
+    if not admin:
+        return blocks + text_blocks("\n".join(lines) or
+                                    "No schedules yet: an admin can add one with "
+                                    "`/news schedule add`.")
+    for schedule, line in zip(schedules[:SCHEDULES_WITH_BUTTONS], lines, strict=False):
+        blocks += text_blocks(line)
+        blocks.append({"type": "actions", "elements": _schedule_buttons(schedule)})
+    rest = lines[SCHEDULES_WITH_BUTTONS:]
+    if rest:
+        blocks += text_blocks("\n".join(rest) + "\n(change these with `/news schedule ...`)")
+    if not schedules:
+        blocks += text_blocks("No schedules yet.")
+    blocks.append({"type": "actions", "elements": [
+        _control("Add schedule", ADD_ACTION, "new", "Add schedule (opens a form)", "primary"),
+        _control("Sync now", SYNC_ACTION, "sync",
+                 "Sync now: write the decisions into the article files"),
+    ]})
+    return blocks
+
+
+def _schedule_buttons(schedule: Schedule) -> list[dict]:
+    sid = schedule.id
+    buttons = [_control("Pause", PAUSE_ACTION, sid, f"Pause schedule {sid}")
+               if schedule.enabled else
+               _control("Resume", RESUME_ACTION, sid, f"Resume schedule {sid}")]
+    if schedule.origin != "config":
+        buttons.append(_control("Edit", EDIT_ACTION, sid, f"Edit schedule {sid}"))
+        remove = _control("Remove", REMOVE_ACTION, sid, f"Remove schedule {sid}", "danger")
+        remove["confirm"] = {
+            "title": {"type": "plain_text", "text": f"Remove {sid}?"},
+            "text": {"type": "mrkdwn", "text": fit(
+                f"{schedule_line(schedule)}\n\nIt will post nothing more. Its run history "
+                "stays.", 300)},
+            "confirm": {"type": "plain_text", "text": "Remove"},
+            "deny": {"type": "plain_text", "text": "Keep it"}, "style": "danger"}
+        buttons.append(remove)
+    return buttons
+
+
+def _control(label: str, action_id: str, value: str, accessible: str,
+             style: str | None = None) -> dict:
+    button = {"type": "button", "action_id": action_id, "value": value,
+              "text": {"type": "plain_text", "text": label},
+              "accessibility_label": accessible}
+    if style:
+        button["style"] = style
+    return button
+
+
+def _next(schedule: Schedule) -> str:
+    next_fire = schedule.next_fire()
+    return f", next {next_fire:%a %d %b %H:%M %Z}" if next_fire else ""
 
 
 def follow_blocks(store: Store, user: str) -> list[dict]:
@@ -105,17 +195,9 @@ def schedule_line(schedule: Schedule) -> str:
     return fit(linked(schedule.describe(marked_channel, marked_user)), 300)
 
 
-def publish_home(
-    client: WebClient, store: Store, config: Config, user: str, note: str | None = None
-) -> None:
-    """Publish `user`'s Home tab as it stands now; a refusal is logged, never raised."""
-    try:
-        client.views_publish(user_id=user, view=home_view(store, config, note, user))
-    except SlackApiError as error:
-        log.warning("could not publish the Home tab", extra={"user": user, "error": str(error)})
+def register(app: App, home: HomeTab) -> None:
+    store = home.store
 
-
-def register(app: App, store: Store, config: Config) -> None:
     def acknowledge(ack: Ack) -> None:
         ack()
 
@@ -123,7 +205,7 @@ def register(app: App, store: Store, config: Config) -> None:
         """Lazy: Slack is answered first (the app answers after listeners return)."""
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
-        publish_home(client, store, config, event["user"])
+        home.publish(client, event["user"])
 
     app.event("app_home_opened")(ack=acknowledge, lazy=[on_home_opened])
 
@@ -137,6 +219,6 @@ def register(app: App, store: Store, config: Config) -> None:
             note = f"Removed {remove_subscription(store, follow_id, member=user).describe()}"
         except SubscriptionError as error:
             note = str(error)
-        publish_home(client, store, config, user, note)
+        home.publish(client, user, note)
 
     app.action(UNFOLLOW_ACTION)(ack=acknowledge, lazy=[on_unfollow])

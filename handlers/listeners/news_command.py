@@ -34,6 +34,7 @@ from newsbot.handlers.blocks import (
     unmarked,
 )
 from newsbot.handlers.channels import channel_id_by_name, posting_problem
+from newsbot.handlers.listeners.schedule_modal import ScheduleModal, wants_modal
 from newsbot.handlers.posting.report_post import report_answer
 from newsbot.storage.db import Store
 from slack_bolt import Ack, App, Respond
@@ -154,19 +155,7 @@ class NewsCommand:
         return Answer(unmarked(first), text_blocks(linked(reply.text)))
 
     def _sync(self, user_id: str) -> Answer:
-        if not self.admins.is_admin(user_id):
-            return Answer("Only admins can sync",
-                          text_blocks("Only newsbot admins can run a sync; nothing was written."))
-        try:
-            report = sync_decisions(self.store, self.config,
-                                    git_commit=self.config.sync_git_commit, lock_timeout=10)
-        except SyncError as error:  # SyncBusy included: another sync holds the lock
-            reason = f"Sync did not run: {escape(str(error))}"
-            return Answer("Sync did not run", text_blocks(reason))
-        log.info("/news sync", extra={"user": user_id, "written": len(report.written),
-                                      "conflicts": len(report.conflicts)})
-        summary = report.summary()
-        return Answer(summary.splitlines()[0], text_blocks(f"```{escape(summary)}```"))
+        return sync_answer(self.store, self.config, self.admins, user_id)
 
     def _channel_by_name(self, name: str) -> str | None:
         """A channel typed as a plain `#name` (not picked from Slack's menu)."""
@@ -175,6 +164,23 @@ class NewsCommand:
         except SlackApiError as error:
             log.warning("could not look up a channel name", extra={"error": str(error)})
             return None
+
+
+def sync_answer(store: Store, config: Config, admins: AdminCheck, user_id: str) -> Answer:
+    """`/news sync` (and App Home's Sync now): admins only."""
+    if not admins.is_admin(user_id):
+        return Answer("Only admins can sync",
+                      text_blocks("Only newsbot admins can run a sync; nothing was written."))
+    try:
+        report = sync_decisions(store, config,
+                                git_commit=config.sync_git_commit, lock_timeout=10)
+    except SyncError as error:  # SyncBusy included: another sync holds the lock
+        reason = f"Sync did not run: {escape(str(error))}"
+        return Answer("Sync did not run", text_blocks(reason))
+    log.info("/news sync", extra={"user": user_id, "written": len(report.written),
+                                  "conflicts": len(report.conflicts)})
+    summary = report.summary()
+    return Answer(summary.splitlines()[0], text_blocks(f"```{escape(summary)}```"))
 
 
 def _topic(store: Store, name: str) -> Answer:
@@ -227,15 +233,24 @@ def _digest(store: Store, config: Config) -> Answer:
                                                also=also_covered(store, articles)))
 
 
-def register(app: App, news: NewsCommand) -> None:
+def register(app: App, news: NewsCommand, modal: ScheduleModal) -> None:
     def acknowledge(ack: Ack) -> None:
         ack()
 
-    def on_news(command: dict, respond: Respond) -> None:
+    def on_news(command: dict, respond: Respond, client: WebClient) -> None:
         """Lazy: the app answers Slack after listeners return (for durable decisions), so
-        the acknowledgement comes first and the answer follows through the response_url."""
-        reply = news.answer(command.get("text", ""), command.get("user_id", ""),
-                            command.get("channel_id"))
+        the acknowledgement comes first and the answer follows through the response_url.
+        `/news schedule add` alone opens the schedule modal, first thing: its trigger_id
+        expires within seconds."""
+        text, user = command.get("text", ""), command.get("user_id", "")
+        if wants_modal(text):
+            problem = modal.open(client, command.get("trigger_id") or "", user,
+                                 channel=command.get("channel_id"))
+            if problem:
+                respond(**Answer(problem, text_blocks(escape(problem))).payload(),
+                        response_type="ephemeral")
+            return
+        reply = news.answer(text, user, command.get("channel_id"))
         respond(**reply.payload(), response_type="ephemeral")
         log.info("/news answered", extra={"user": command.get("user_id"),
                                           "subcommand": (command.get("text") or "").split(" ")[0]})

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from newsbot.bot.config.settings import Config
 from newsbot.bot.newsroom.rejections import (
     claim_reports,
     report_later,
@@ -25,7 +24,7 @@ from newsbot.bot.newsroom.rejections import (
 )
 from newsbot.bot.services import metrics
 from newsbot.handlers.blocks import escape
-from newsbot.handlers.listeners.home import home_view
+from newsbot.handlers.listeners.home import HomeTab
 from newsbot.handlers.slack_retry import effect_unknown, slack_reason
 from newsbot.storage.db import Store
 from slack_sdk import WebClient
@@ -48,8 +47,8 @@ def report_text(row: dict, title: str | None) -> str:
 class RejectionReporter:
     """One pass sends every report that is due; run it where the spool is applied."""
 
-    def __init__(self, client: WebClient, store: Store, config: Config) -> None:
-        self.client, self.store, self.config = client, store, config
+    def __init__(self, client: WebClient, store: Store, home: HomeTab) -> None:
+        self.client, self.store, self.home = client, store, home
 
     def __call__(self) -> int:
         """How many reports went out in this pass."""
@@ -97,4 +96,4 @@ class RejectionReporter:
         return True
 
     def _home_note(self, user: str, text: str) -> None:
-        self.client.views_publish(user_id=user, view=home_view(self.store, self.config, text))
+        self.client.views_publish(user_id=user, view=self.home.view(user, text))

@@ -228,6 +228,7 @@ function button(element, block, where) {
   const node = el("button", {
     type: "button",
     class: `bk-button ${element.style === "primary" || element.style === "danger" ? element.style : ""}`,
+    "aria-label": element.accessibility_label,  // what a screen reader says, as in Slack
   }, textObject(element.text));
   node.addEventListener("click", async () => {
     node.disabled = true;
@@ -627,6 +628,7 @@ function render() {
     renderChannel(page.view.id);
   }
   renderThread();
+  renderModal();
 }
 
 function showChannel(id) {
@@ -640,6 +642,152 @@ async function showHome() {
   render();
   try {
     await api("/api/home", {});
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+
+// ---- modals: the view on top of the user's stack, its inputs as form controls
+
+const MULTI = ["checkboxes", "multi_static_select", "multi_external_select"];
+
+function optionsOf(element) {
+  const all = [...(element.options || [])];
+  for (const group of element.option_groups || []) all.push(...(group.options || []));
+  return all;
+}
+
+function optionNode(option, selected) {
+  return el("option", { value: option.value, selected }, option.text ? option.text.text : option.value);
+}
+
+function inputControl(element, id) {
+  const initial = new Set((element.initial_options || []).map((o) => o.value));
+  const one = element.initial_option ? element.initial_option.value : null;
+  switch (element.type) {
+    case "conversations_select":
+    case "channels_select": {
+      const select = el("select", { id }, el("option", { value: "" },
+        element.placeholder ? element.placeholder.text : "Pick a channel"));
+      for (const channel of page.data.channels) {
+        select.append(el("option", { value: channel.id,
+          selected: channel.id === (element.initial_conversation || element.initial_channel) },
+        `# ${channel.name}`));
+      }
+      return select;
+    }
+    case "timepicker":
+      return el("input", { id, type: "time", value: element.initial_time || "" });
+    case "checkboxes":
+      return el("fieldset", { id, class: "bk-checkboxes" }, ...(element.options || []).map((o) =>
+        el("label", {}, el("input", { type: "checkbox", value: o.value, checked: initial.has(o.value) }),
+          ` ${o.text.text}`)));
+    case "static_select":
+    case "multi_static_select": {
+      const multiple = element.type === "multi_static_select";
+      const select = el("select", { id, multiple });
+      if (!multiple && !one) select.append(el("option", { value: "" }, "Pick one"));
+      if (element.option_groups) {
+        for (const group of element.option_groups) {
+          select.append(el("optgroup", { label: group.label.text },
+            ...group.options.map((o) => optionNode(o, o.value === one))));
+        }
+      } else {
+        for (const o of element.options || []) {
+          select.append(optionNode(o, multiple ? initial.has(o.value) : o.value === one));
+        }
+      }
+      return select;
+    }
+    case "multi_external_select":  // simplified: the values typed, comma-separated
+      return el("input", { id, type: "text", value: [...initial].join(", "),
+        placeholder: "values, comma-separated" });
+    case "number_input":
+      return el("input", { id, type: "text", inputmode: element.is_decimal_allowed ? "decimal" : "numeric",
+        value: element.initial_value || "" });
+    default:
+      return el("input", { id, type: "text", value: element.initial_value || "",
+        placeholder: element.placeholder ? element.placeholder.text : null });
+  }
+}
+
+function inputValue(element, control) {
+  if (element.type === "checkboxes") {
+    return [...control.querySelectorAll("input:checked")].map((box) => box.value);
+  }
+  if (element.type === "multi_static_select") return [...control.selectedOptions].map((o) => o.value);
+  if (element.type === "multi_external_select") {
+    return control.value.split(",").map((v) => v.trim()).filter(Boolean);
+  }
+  return control.value;
+}
+
+function renderModalBlock(block, index) {
+  if (block.type !== "input") return renderBlock(block, { modal: true });
+  const id = `modal-input-${index}`;
+  const control = inputControl(block.element, id);
+  const label = el("label", { for: id, class: "modal-label" }, block.label.text,
+    block.optional ? el("span", { class: "optional" }, " (optional)") : null);
+  const node = el("div", { class: "modal-input", "data-block": block.block_id }, label, control,
+    block.hint ? el("div", { class: "modal-hint" }, block.hint.text) : null,
+    el("div", { class: "modal-error", role: "alert", hidden: true }));
+  if (control.tagName === "FIELDSET") control.setAttribute("aria-label", block.label.text);
+  return node;
+}
+
+function renderModal() {
+  const shown = page.data.modal;
+  ui.modalBackdrop.hidden = !shown;
+  if (!shown) {
+    ui.modal.dataset.sig = "";
+    return;
+  }
+  const view = shown.view;
+  const sig = `${view.id}:${view.hash}`;
+  if (ui.modal.dataset.sig !== sig) {
+    ui.modal.dataset.sig = sig;
+    ui.modal.replaceChildren(
+      el("header", { class: "modal-header" },
+        el("h2", { id: "modal-title" }, view.title ? view.title.text : ""),
+        el("button", { type: "button", class: "close", "aria-label": "Close", onclick: closeModal }, "\u00d7")),
+      el("div", { class: "modal-body" }, ...(view.blocks || []).map(renderModalBlock)),
+      el("footer", { class: "modal-footer" },
+        el("button", { type: "button", class: "bk-button", onclick: closeModal },
+          view.close ? view.close.text : "Cancel"),
+        view.submit ? el("button", { type: "submit", class: "bk-button primary" }, view.submit.text) : null));
+    const first = ui.modal.querySelector("input, select");
+    if (first) first.focus();
+  }
+  for (const node of ui.modal.querySelectorAll(".modal-input")) {
+    const message = shown.errors[node.dataset.block];
+    const error = node.querySelector(".modal-error");
+    error.hidden = !message;
+    error.textContent = message || "";
+    node.classList.toggle("invalid", !!message);
+  }
+}
+
+async function submitModal(event) {
+  event.preventDefault();
+  const view = page.data.modal && page.data.modal.view;
+  if (!view) return;
+  const values = {};
+  (view.blocks || []).forEach((block, index) => {
+    if (block.type !== "input") return;
+    values[block.block_id] = inputValue(block.element, document.getElementById(`modal-input-${index}`));
+  });
+  showError("");
+  try {
+    await api("/api/view/submit", { values });
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+async function closeModal() {
+  try {
+    await api("/api/view/close", {});
   } catch (error) {
     showError(error.message);
   }
@@ -742,8 +890,10 @@ function start() {
     syncPanel: byId("sync-panel"), syncToggle: byId("toggle-sync"), syncRun: byId("sync-run"),
     diff: byId("sync-diff"), result: byId("sync-result"), articles: byId("articles-folder"),
     threadPanel: byId("thread-panel"), threadTitle: byId("thread-channel"),
-    threadMessages: byId("thread-messages"),
+    threadMessages: byId("thread-messages"), modal: byId("modal"),
+    modalBackdrop: byId("modal-backdrop"),
   });
+  ui.modal.addEventListener("submit", submitModal);
   byId("thread-close").addEventListener("click", closeThread);
   ui.composer.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -763,7 +913,8 @@ function start() {
   ui.syncRun.addEventListener("click", runSync);
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape") {
-      if (!ui.picker.hidden) closePicker();
+      if (!ui.modalBackdrop.hidden) closeModal();
+      else if (!ui.picker.hidden) closePicker();
       else if (page.thread) closeThread();
     }
   });

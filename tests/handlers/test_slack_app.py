@@ -571,7 +571,11 @@ def test_a_click_in_the_home_tab_decides_and_the_home_tab_shows_it(
     republished = texts(parsed(call.params["view"])["blocks"])
     title = newsroom.store.query("SELECT title FROM articles WHERE id = ?", [article_id])[0]
     assert f"Recorded: publish *{title['title']}*" in republished
-    assert f'"value": "{article_id}"' not in republished  # decided: out of the queue
+    blocks = parsed(call.params["view"])["blocks"]
+    queue_values = [e.get("value") for b in blocks[1:] for e in b.get("elements", [])]
+    assert article_id not in queue_values  # decided: out of the queue
+    undo = blocks[0]["accessory"]  # Undo beside the note of the decision just recorded
+    assert (undo["action_id"], undo["value"]) == (UNDO_ACTION, article_id)
     assert newsroom.votes() == [{"article_id": article_id, "user_id": EDITOR,
                                  "decision": "publish"}]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

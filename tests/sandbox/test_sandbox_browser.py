@@ -399,3 +399,46 @@ def test_a_follow_alerts_by_dm_and_the_sidebar_marks_it_new(page, sandbox: Sandb
     expect(alert.get_by_role("button", name="Publish", exact=True)).to_be_visible()
     expect(page.get_by_role("textbox", name="Message")).to_have_attribute(
         "placeholder", "Message newsbot, or try /news help")
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1200, "height": 1160}])  # the whole modal
+def test_a_schedule_added_through_the_modal_with_an_error_shown_then_fixed(page, sandbox):
+    """App Home's Add schedule opens the modal (views.open); a wrong cron and a wrong number
+    are shown beside their inputs at once (response_action errors); fixed, it is stored.
+    SANDBOX_SCREENSHOTS also saves docs/schedule-modal.png."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".bk-header")).to_be_visible()
+    page.get_by_role("button", name="newsbot · Home").click()
+    home = page.get_by_role("region", name="App Home")
+    home.get_by_role("button", name="Add schedule").click()
+    modal = page.get_by_role("dialog", name="New schedule")
+    expect(modal).to_be_visible()
+    modal.get_by_label("Channel").select_option(label="# newsroom")
+    expect(modal.get_by_label("Time of day")).to_have_value("09:00")
+    expect(modal.get_by_role("checkbox", name="Friday")).to_be_checked()
+    expect(modal.get_by_role("checkbox", name="Sunday")).not_to_be_checked()
+    expect(modal.get_by_label("Time zone")).to_have_value("UTC")  # the admin's own zone
+    modal.get_by_label("Topics").select_option(["Climate", "AI"])
+    modal.get_by_label("Number of articles").fill("0")
+    modal.get_by_label("Advanced: cron expression").fill("0 25 * * *")
+    modal.get_by_role("button", name="Add schedule").click()
+
+    cron_error = modal.locator('[data-block="cron"] .modal-error')
+    expect(cron_error).to_contain_text("hour field '25'")
+    expect(modal.locator('[data-block="top"] .modal-error')).to_contain_text("1 or more")
+    expect(modal.locator('[data-block="channel"] .modal-error')).to_be_hidden()
+    expect(modal.get_by_label("Topics")).to_have_values(["AI", "Climate"])  # input kept
+    assert sandbox.store.query("SELECT * FROM schedules") == []
+    screenshot(page, "schedule-modal.png")
+
+    modal.get_by_label("Advanced: cron expression").fill("")
+    modal.get_by_label("Number of articles").fill("5")
+    modal.get_by_label("Time of day").fill("07:30")
+    modal.get_by_role("button", name="Add schedule").click()
+    expect(modal).to_be_hidden()
+    expect(home).to_contain_text("Scheduled s1")
+    [row] = sandbox.store.query("SELECT cron, tz, top, topics FROM schedules")
+    assert row == {"cron": "30 7 * * 1-5", "tz": "UTC", "top": 5,
+                   "topics": '["AI", "Climate"]'}
+    expect(home.get_by_role("button", name="Pause schedule s1")).to_be_visible()

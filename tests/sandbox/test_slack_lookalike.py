@@ -180,7 +180,8 @@ def test_reactions_ephemeral_permalink_views_and_channels(slack: SlackLookalike,
         200, "not_allowed_token_type")
     modal = {"type": "modal", "title": {"type": "plain_text", "text": "Why skip?"},
              "blocks": [SECTION]}
-    assert bot.views_open(trigger_id="1.T.abc", view=modal)["view"]["type"] == "modal"
+    assert bot.views_open(trigger_id=slack.new_trigger_id(EDITOR),
+                          view=modal)["view"]["type"] == "modal"
 
     assert bot.conversations_info(channel=CHANNEL)["channel"]["name"] == "newsdesk"
     assert [c["id"] for c in bot.conversations_list()["channels"]] == [CHANNEL]
