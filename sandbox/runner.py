@@ -51,7 +51,8 @@ CHANNEL_ID = "C0NEWSROOM"
 CHANNEL_NAME = "newsroom"
 SANDBOX_USER = SlackUser("U0YOU", "you", "You (sandbox editor)", is_admin=True, is_owner=True)
 # The bot events deploy/manifest.yml subscribes to: Slack sends an app no others.
-SUBSCRIBED_EVENTS = frozenset({"app_home_opened", "reaction_added", "reaction_removed"})
+SUBSCRIBED_EVENTS = frozenset({"app_home_opened", "reaction_added", "reaction_removed",
+                               "link_shared"})
 COMMAND = "/news"
 
 

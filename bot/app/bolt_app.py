@@ -18,7 +18,15 @@ from newsbot.bot.config.settings import Config
 from newsbot.bot.services.admins import AdminCheck
 from newsbot.bot.services.intake import Intake
 from newsbot.handlers.after_ack import AfterAck
-from newsbot.handlers.listeners import buttons, event_metrics, home, news_command, reactions
+from newsbot.handlers.listeners import (
+    buttons,
+    event_metrics,
+    home,
+    news_command,
+    reactions,
+    shortcut,
+    unfurls,
+)
 from newsbot.handlers.posting.redrawer import Redrawer
 from newsbot.storage.db import Store
 from slack_bolt import App
@@ -47,6 +55,8 @@ def build_app(config: Config, store: Store, client: WebClient, signing_secret: s
     reactions.register(app, intake, config, redrawer, after_ack)
     buttons.register(app, intake, config, redrawer, after_ack)
     home.register(app, store, config)
+    unfurls.register(app, store, config)
+    shortcut.register(app, store, config)
     app.event(re.compile(".*"))(unhandled_event)  # last: only events no listener above took
     return app
 
