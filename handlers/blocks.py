@@ -26,6 +26,7 @@ SECTION_LIMIT = 3_000  # Slack's limit for a section's text
 CONTEXT_LIMIT = 2_000  # a context element's text
 FALLBACK_LIMIT = 3_000  # a message's `text` (notifications): Slack cuts at 40,000
 ECHO_LIMIT = 200  # how much of what someone typed is repeated back to them
+ACCESSIBILITY_LIMIT = 75  # a button's accessibility_label
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
@@ -163,19 +164,26 @@ def decision_line(decision: Decision, written_at: str | None = None) -> str:
             f"{slack_date(decision.decided_at)} · {file_note}")
 
 
-def decision_buttons(article_id: str, decision: Decision | None) -> dict:
-    """Publish / Skip, showing the standing decision on its button, plus Undo once decided."""
+def decision_buttons(article_id: str, decision: Decision | None, title: str = "") -> dict:
+    """Publish / Skip, showing the standing decision on its button, plus Undo once decided.
+    Each button names its article for screen readers (`accessibility_label`): a list of
+    articles is otherwise a column of identical "Publish" buttons."""
+    def button(label: str, action_id: str, style: str | None, spoken: str) -> dict:
+        return _button(label, action_id, article_id, style,
+                       _truncate(f"{spoken} {title}".strip(), ACCESSIBILITY_LIMIT))
+
+    publish = button("Publish", PUBLISH_ACTION, "primary", "Publish")
+    skip = button("Skip", SKIP_ACTION, "danger", "Skip")
     if decision is None:
-        elements = [_button("Publish", PUBLISH_ACTION, article_id, "primary"),
-                    _button("Skip", SKIP_ACTION, article_id, "danger")]
+        elements = [publish, skip]
     else:
         chosen = DECISION_STATE[decision.decision][2]
-        publish = (_button(chosen, PUBLISH_ACTION, article_id, None)
-                   if decision.decision == "publish"
-                   else _button("Publish", PUBLISH_ACTION, article_id, "primary"))
-        skip = (_button(chosen, SKIP_ACTION, article_id, None) if decision.decision == "skip"
-                else _button("Skip", SKIP_ACTION, article_id, "danger"))
-        elements = [publish, skip, _button("Undo", UNDO_ACTION, article_id, None)]
+        state = DECISION_STATE[decision.decision][1]
+        if decision.decision == "publish":
+            publish = button(chosen, PUBLISH_ACTION, None, f"{state}:")
+        else:
+            skip = button(chosen, SKIP_ACTION, None, f"{state}:")
+        elements = [publish, skip, button("Undo", UNDO_ACTION, None, "Undo the decision on")]
     # no block_id: ids must be unique within a message or view
     return {"type": "actions", "elements": elements}
 
@@ -214,7 +222,7 @@ def article_blocks(
             "elements": [{"type": "mrkdwn", "text": decision_line(decision, written_at)}],
         })
     if buttons:
-        blocks.append(decision_buttons(article.id, decision))
+        blocks.append(decision_buttons(article.id, decision, article.title))
     return blocks
 
 
@@ -237,13 +245,16 @@ def with_also_covered(blocks: list[dict], others: Sequence[Article]) -> list[dic
             for n, block in enumerate(blocks)]
 
 
-def _button(label: str, action_id: str, article_id: str, style: str | None) -> dict:
+def _button(label: str, action_id: str, value: str, style: str | None,
+            accessibility_label: str | None = None) -> dict:
     button = {
-        "type": "button", "action_id": action_id, "value": article_id,
+        "type": "button", "action_id": action_id, "value": value,
         "text": {"type": "plain_text", "text": label},
     }
     if style:
         button["style"] = style
+    if accessibility_label:
+        button["accessibility_label"] = accessibility_label
     return button
 
 
