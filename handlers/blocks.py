@@ -121,7 +121,9 @@ def mention(user_id: str) -> str:
 
 # Around the ids of channels and users that newsbot itself names in a text that repeats
 # what people typed: the text is escaped as a whole, then these become mentions (linked).
-CHANNEL_MARK, USER_MARK = "\x1f", "\x1e"
+# A moment is marked the same way, and becomes a <!date> token.
+CHANNEL_MARK, USER_MARK, TIME_MARK = "\x1f", "\x1e", "\x1d"
+_MARKED_TIME = re.compile(f"{TIME_MARK}([0-9]+)\\|([^{TIME_MARK}]*){TIME_MARK}")
 
 
 def marked_channel(channel: str) -> str:
@@ -132,17 +134,42 @@ def marked_user(user: str) -> str:
     return f"{USER_MARK}{user}{USER_MARK}"
 
 
+def marked_time(moment: dt.datetime) -> str:
+    """A moment in a text to be `linked`: each reader sees it in their own zone."""
+    return f"{TIME_MARK}{int(moment.timestamp())}|{zoned_fallback(moment)}{TIME_MARK}"
+
+
 def unmarked(text: str) -> str:
-    """Typed text with any marks taken out, so nobody can fake a mention with them."""
-    return text.replace(CHANNEL_MARK, "").replace(USER_MARK, "")
+    """Typed text with any marks taken out, so nobody can fake a mention with them (and
+    newsbot's own text as plain text: a marked moment becomes its fallback)."""
+    text = _MARKED_TIME.sub(lambda m: m[2], text)
+    return text.replace(CHANNEL_MARK, "").replace(USER_MARK, "").replace(TIME_MARK, "")
 
 
 def linked(text: str) -> str:
     """Escape `text`, then turn the marked channels and users into Slack mentions (a user
-    that is not a Slack id, a name from the command line, stays text)."""
+    that is not a Slack id, a name from the command line, stays text) and the marked
+    moments into <!date> tokens."""
     text = re.sub(f"{CHANNEL_MARK}([^{CHANNEL_MARK}]*){CHANNEL_MARK}", r"<#\1>", escape(text))
+    text = _MARKED_TIME.sub(lambda m: date_token(int(m[1]), m[2]), text)
     return re.sub(f"{USER_MARK}([^{USER_MARK}]*){USER_MARK}",
                   lambda m: f"<@{m[1]}>" if USER_ID.fullmatch(m[1]) else m[1], text)
+
+
+def date_token(epoch: int, fallback: str) -> str:
+    """Slack's <!date>: the reader's own zone; `fallback` (naming its zone) elsewhere."""
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def zoned_fallback(moment: dt.datetime) -> str:
+    """`Mon 7 Dec 2026, 09:00 Europe/London`: the moment in its own zone, named."""
+    zone = getattr(moment.tzinfo, "key", None) or moment.tzname() or "UTC"
+    return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M} {zone}"
+
+
+def slack_moment(moment: dt.datetime) -> str:
+    """A moment for mrkdwn, shown in each reader's zone (the fallback in the moment's)."""
+    return date_token(int(moment.timestamp()), escape(zoned_fallback(moment)))
 
 
 def slack_date(iso: str) -> str:
@@ -151,8 +178,7 @@ def slack_date(iso: str) -> str:
         moment = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
     except ValueError:
         return escape(iso)
-    fallback = readable_time(iso)
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+    return date_token(int(moment.timestamp()), readable_time(iso))
 
 
 def decision_line(decision: Decision, written_at: str | None = None) -> str:

@@ -140,6 +140,9 @@ def check_cron(value: Any) -> str:
         raise ScheduleError(f"invalid cron expression: {error}") from None
 
 
+NEXT_WORDS = {"digest": "next digest", "report": "next report", "gaps": "next gap check"}
+
+
 @dataclass(frozen=True)
 class ScheduleSpec:
     """What a new schedule posts, where and when, before it is stored."""
@@ -218,6 +221,11 @@ class Schedule:
             "createdAt": self.created_at,
             "nextFire": next_fire.isoformat() if next_fire else None, "kind": self.kind,
         }
+
+    @property
+    def next_words(self) -> str:
+        """What its next run is called: "next digest", "next report", "next gap check"."""
+        return NEXT_WORDS.get(self.kind, f"next {self.kind}")
 
     def describe(self, channel_format=lambda channel: channel,
                  user_format=lambda user: user) -> str:

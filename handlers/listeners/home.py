@@ -24,6 +24,7 @@ from newsbot.handlers.blocks import (
     mention,
     shown,
     slack_date,
+    slack_moment,
     text_blocks,
 )
 from newsbot.storage.db import Store
@@ -60,7 +61,7 @@ def home_view(store: Store, config: Config, note: str | None = None,
     schedule_lines = []
     for schedule in list_schedules(store)[:15]:
         next_fire = schedule.next_fire()
-        when = f", next {next_fire:%a %d %b %H:%M %Z}" if next_fire else ""
+        when = f", {schedule.next_words} {slack_moment(next_fire)}" if next_fire else ""
         schedule_lines.append(f"• {schedule_line(schedule)}{when}")
     blocks += text_blocks("\n".join(schedule_lines)
                           or "No schedules yet: an admin can add one with `/news schedule add`.")
@@ -92,7 +93,7 @@ def _history_line(event: dict) -> str:
     who, title = mention(event["user_id"]), shown(event["title"] or event["article_id"], 150)
     status = event["status"]
     if event["action"] == "undo":
-        text = f"{who} withdrew their vote on *{title}*"
+        text = f"{who}'s vote on *{title}* withdrawn"  # "withdrawn", as everywhere
     else:
         text = f"{who} {DONE[event['action']]} *{title}*"
         if status in (WRITTEN, WITHDRAWN, SUPERSEDED):
