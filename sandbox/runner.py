@@ -16,7 +16,9 @@ What the page's user does reaches the app as Slack would send it, as signed HTTP
 - a button click is a signed `block_actions` payload carrying the message as stored;
 - `/news ...` is a signed slash command whose response_url is the look-alike's, so the
   answer appears as an ephemeral message only the sandbox user sees;
-- opening the App Home sends `app_home_opened`.
+- opening the App Home sends `app_home_opened`;
+- a message with a link to one of `unfurl.domains` sends `link_shared`, and the app's
+  preview (chat.unfurl) shows under the message, its buttons clickable.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ class Sandbox:
     def _start_parts(self) -> None:
         self._page = PageServer(self, HOST, self.port)  # first: a busy port fails at once
         self.slack = SlackLookalike(channels={CHANNEL_ID: CHANNEL_NAME}, users=(self.user,),
-                                    host=HOST).start()
+                                    host=HOST, unfurl_domains=self.config.unfurl_domains).start()
         signing_secret = secrets.token_urlsafe(24)  # made up per run, known to both sides
         bot_client = web_client(self.slack.bot_token, self.slack.base_url)
         self.runtime = Runtime(self.config, bot_client, signing_secret).start()
@@ -190,10 +192,23 @@ class Sandbox:
         _check_answer(answer.status)
 
     def click(self, *, action_id: str, block_id: str, channel: str | None = None,
-              ts: str | None = None, ephemeral: bool = False, home: bool = False) -> None:
-        """Click the button `action_id` in block `block_id` of a message (or the Home tab)."""
+              ts: str | None = None, ephemeral: bool = False, home: bool = False,
+              unfurl: str | None = None) -> None:
+        """Click the button `action_id` in block `block_id` of a message, of the app's
+        preview of the link `unfurl` on a message, or of the Home tab."""
         assert self.slack is not None and self.client is not None
         ws = self.slack.workspace
+        if unfurl and channel and ts:
+            message = self._workspace_call(lambda w: w.message(channel, ts))
+            previews = [a for a in message.get("attachments", [])
+                        if a.get("is_app_unfurl") and a.get("app_unfurl_url") == unfurl]
+            button = _button(previews[0]["blocks"] if previews else [], block_id, action_id)
+            answer = self.client.unfurl_action(
+                user_id=self.user.id, action_id=action_id, value=button.get("value") or "",
+                channel_id=self._workspace_call(lambda w: w.channel(channel))["id"],
+                message=message, url=unfurl)
+            _check_answer(answer.status)
+            return
         if home:
             view = ws.home_view(self.user.id)
             if view is None:

@@ -181,3 +181,26 @@ def test_a_non_editor_sees_the_article_without_buttons(tmp_path: Path):
         [opened] = room.slack.wait_for_calls("views.open")
         view = valid_view(opened.response["view"])
         assert NOT_AN_EDITOR in json.dumps(view["blocks"]) and button_ids(view["blocks"]) == {}
+
+
+def test_slack_refusing_a_preview_or_a_modal_loses_nothing_else(room: Newsroom):
+    """chat.unfurl refused (the message deleted meanwhile) and views.open refused (the
+    trigger expired) are logged; the next link and the next shortcut work."""
+    article = an_article(room)
+    room.slack.fail_next("chat.unfurl", error="cannot_unfurl_url")
+    user_posts(room.slack, EDITOR, f"<{article['web_url']}>")
+    [refused] = room.slack.wait_for_calls("chat.unfurl")
+    assert not refused.ok
+    user_posts(room.slack, EDITOR, f"again <{article['web_url']}>")
+    assert room.slack.wait_for_calls("chat.unfurl", 2)[1].ok
+    assert all(d.error is None and d.result.status == 200 for d in room.slack.deliveries())
+
+    room.slack.fail_next("views.open", error="expired_trigger_id")
+    message = user_posts(room.slack, EDITOR, f"<{article['web_url']}>")
+    for _ in range(2):
+        answer = room.client.message_shortcut(user_id=EDITOR, callback_id=DECIDE_SHORTCUT,
+                                              channel_id=CHANNEL,
+                                              message=stored(room, message["ts"]))
+        assert answer.status == 200
+    calls = room.slack.wait_for_calls("views.open", 2)
+    assert sorted(c.ok for c in calls) == [False, True]
