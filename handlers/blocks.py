@@ -26,6 +26,7 @@ SECTION_LIMIT = 3_000  # Slack's limit for a section's text
 CONTEXT_LIMIT = 2_000  # a context element's text
 FALLBACK_LIMIT = 3_000  # a message's `text` (notifications): Slack cuts at 40,000
 ECHO_LIMIT = 200  # how much of what someone typed is repeated back to them
+ACCESSIBILITY_LIMIT = 75  # a button's accessibility_label
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
@@ -120,7 +121,9 @@ def mention(user_id: str) -> str:
 
 # Around the ids of channels and users that newsbot itself names in a text that repeats
 # what people typed: the text is escaped as a whole, then these become mentions (linked).
-CHANNEL_MARK, USER_MARK = "\x1f", "\x1e"
+# A moment is marked the same way, and becomes a <!date> token.
+CHANNEL_MARK, USER_MARK, TIME_MARK = "\x1f", "\x1e", "\x1d"
+_MARKED_TIME = re.compile(f"{TIME_MARK}([0-9]+)\\|([^{TIME_MARK}]*){TIME_MARK}")
 
 
 def marked_channel(channel: str) -> str:
@@ -131,17 +134,42 @@ def marked_user(user: str) -> str:
     return f"{USER_MARK}{user}{USER_MARK}"
 
 
+def marked_time(moment: dt.datetime) -> str:
+    """A moment in a text to be `linked`: each reader sees it in their own zone."""
+    return f"{TIME_MARK}{int(moment.timestamp())}|{zoned_fallback(moment)}{TIME_MARK}"
+
+
 def unmarked(text: str) -> str:
-    """Typed text with any marks taken out, so nobody can fake a mention with them."""
-    return text.replace(CHANNEL_MARK, "").replace(USER_MARK, "")
+    """Typed text with any marks taken out, so nobody can fake a mention with them (and
+    newsbot's own text as plain text: a marked moment becomes its fallback)."""
+    text = _MARKED_TIME.sub(lambda m: m[2], text)
+    return text.replace(CHANNEL_MARK, "").replace(USER_MARK, "").replace(TIME_MARK, "")
 
 
 def linked(text: str) -> str:
     """Escape `text`, then turn the marked channels and users into Slack mentions (a user
-    that is not a Slack id, a name from the command line, stays text)."""
+    that is not a Slack id, a name from the command line, stays text) and the marked
+    moments into <!date> tokens."""
     text = re.sub(f"{CHANNEL_MARK}([^{CHANNEL_MARK}]*){CHANNEL_MARK}", r"<#\1>", escape(text))
+    text = _MARKED_TIME.sub(lambda m: date_token(int(m[1]), m[2]), text)
     return re.sub(f"{USER_MARK}([^{USER_MARK}]*){USER_MARK}",
                   lambda m: f"<@{m[1]}>" if USER_ID.fullmatch(m[1]) else m[1], text)
+
+
+def date_token(epoch: int, fallback: str) -> str:
+    """Slack's <!date>: the reader's own zone; `fallback` (naming its zone) elsewhere."""
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def zoned_fallback(moment: dt.datetime) -> str:
+    """`Mon 7 Dec 2026, 09:00 Europe/London`: the moment in its own zone, named."""
+    zone = getattr(moment.tzinfo, "key", None) or moment.tzname() or "UTC"
+    return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M} {zone}"
+
+
+def slack_moment(moment: dt.datetime) -> str:
+    """A moment for mrkdwn, shown in each reader's zone (the fallback in the moment's)."""
+    return date_token(int(moment.timestamp()), escape(zoned_fallback(moment)))
 
 
 def slack_date(iso: str) -> str:
@@ -150,8 +178,7 @@ def slack_date(iso: str) -> str:
         moment = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
     except ValueError:
         return escape(iso)
-    fallback = readable_time(iso)
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+    return date_token(int(moment.timestamp()), readable_time(iso))
 
 
 def decision_line(decision: Decision, written_at: str | None = None) -> str:
@@ -163,19 +190,26 @@ def decision_line(decision: Decision, written_at: str | None = None) -> str:
             f"{slack_date(decision.decided_at)} · {file_note}")
 
 
-def decision_buttons(article_id: str, decision: Decision | None) -> dict:
-    """Publish / Skip, showing the standing decision on its button, plus Undo once decided."""
+def decision_buttons(article_id: str, decision: Decision | None, title: str = "") -> dict:
+    """Publish / Skip, showing the standing decision on its button, plus Undo once decided.
+    Each button names its article for screen readers (`accessibility_label`): a list of
+    articles is otherwise a column of identical "Publish" buttons."""
+    def button(label: str, action_id: str, style: str | None, spoken: str) -> dict:
+        return _button(label, action_id, article_id, style,
+                       _truncate(f"{spoken} {title}".strip(), ACCESSIBILITY_LIMIT))
+
+    publish = button("Publish", PUBLISH_ACTION, "primary", "Publish")
+    skip = button("Skip", SKIP_ACTION, "danger", "Skip")
     if decision is None:
-        elements = [_button("Publish", PUBLISH_ACTION, article_id, "primary"),
-                    _button("Skip", SKIP_ACTION, article_id, "danger")]
+        elements = [publish, skip]
     else:
         chosen = DECISION_STATE[decision.decision][2]
-        publish = (_button(chosen, PUBLISH_ACTION, article_id, None)
-                   if decision.decision == "publish"
-                   else _button("Publish", PUBLISH_ACTION, article_id, "primary"))
-        skip = (_button(chosen, SKIP_ACTION, article_id, None) if decision.decision == "skip"
-                else _button("Skip", SKIP_ACTION, article_id, "danger"))
-        elements = [publish, skip, _button("Undo", UNDO_ACTION, article_id, None)]
+        state = DECISION_STATE[decision.decision][1]
+        if decision.decision == "publish":
+            publish = button(chosen, PUBLISH_ACTION, None, f"{state}:")
+        else:
+            skip = button(chosen, SKIP_ACTION, None, f"{state}:")
+        elements = [publish, skip, button("Undo", UNDO_ACTION, None, "Undo the decision on")]
     # no block_id: ids must be unique within a message or view
     return {"type": "actions", "elements": elements}
 
@@ -214,7 +248,7 @@ def article_blocks(
             "elements": [{"type": "mrkdwn", "text": decision_line(decision, written_at)}],
         })
     if buttons:
-        blocks.append(decision_buttons(article.id, decision))
+        blocks.append(decision_buttons(article.id, decision, article.title))
     return blocks
 
 
@@ -237,13 +271,16 @@ def with_also_covered(blocks: list[dict], others: Sequence[Article]) -> list[dic
             for n, block in enumerate(blocks)]
 
 
-def _button(label: str, action_id: str, article_id: str, style: str | None) -> dict:
+def _button(label: str, action_id: str, value: str, style: str | None,
+            accessibility_label: str | None = None) -> dict:
     button = {
-        "type": "button", "action_id": action_id, "value": article_id,
+        "type": "button", "action_id": action_id, "value": value,
         "text": {"type": "plain_text", "text": label},
     }
     if style:
         button["style"] = style
+    if accessibility_label:
+        button["accessibility_label"] = accessibility_label
     return button
 
 

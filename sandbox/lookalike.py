@@ -12,7 +12,9 @@ Faithful to Slack:
   with `{"ok": false, "error": ...}`, as Slack answers.
 - the bot token acts as the app's bot user; each user's token (`xoxp-...`) acts as them,
   and what a user does that an app subscribes to is sent to `event_sink` as an Events API
-  event (`reaction_added`, `reaction_removed`, `message`), the way Slack would deliver it.
+  event (`reaction_added`, `reaction_removed`, `message`, and `link_shared` for links to
+  the app's `unfurl_domains`), the way Slack would deliver it; `chat.unfurl` keeps each
+  preview on its message as an app unfurl attachment.
 - rate limiting is HTTP 429 with `Retry-After` seconds and `{"ok": false, "error":
   "ratelimited"}`; slack_sdk's `RateLimitErrorRetryHandler` honours the header.
 - response URLs for slash commands and clicks: see response_urls.py.
@@ -153,6 +155,7 @@ class SlackLookalike:
         port: int = 0,
         event_sink: EventSink | None = None,
         clock: Callable[[], float] = time.time,
+        unfurl_domains: Iterable[str] = (),
     ) -> None:
         self.bot_token = bot_token
         self.event_sink = event_sink  # may be set after start, once the app's URL is known
@@ -161,6 +164,7 @@ class SlackLookalike:
             bot_user=SlackUser(bot_user_id, bot_name, is_bot=True, token=bot_token),
             bot_id=bot_id, app_id=app_id, clock=clock,
         )
+        self.workspace.unfurl_domains = tuple(unfurl_domains)  # the manifest's, as Slack keeps them
         for channel_id, name in channels.items():
             self.workspace.add_channel(name, channel_id)
         for user in users:

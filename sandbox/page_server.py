@@ -7,8 +7,8 @@
 - GET /api/state?since=N: everything the page draws; with `since`, waits (up to 20 s)
   until the workspace changes after version N: the page long-polls this for live updates.
 - POST /api/react {channel, ts, name, add}, /api/click {action_id, block_id, channel, ts,
-  ephemeral, home}, /api/command {channel, text}, /api/home, /api/view/submit {values},
-  /api/view/close: the user's actions.
+  ephemeral, home, unfurl (the URL of the preview clicked in)}, /api/command {channel,
+  text}, /api/home, /api/view/submit {values}, /api/view/close: the user's actions.
 - GET /api/sync: the dry run (diff); POST /api/sync: run the sync.
 - GET /files/<id>/<name>: a file uploaded to the look-alike (images in messages).
 
@@ -68,7 +68,8 @@ class PageBackend(Protocol):
     def wait_for_change(self, since: int, timeout: float) -> int: ...
     def react(self, channel: str, ts: str, name: str, add: bool = True) -> None: ...
     def click(self, *, action_id: str, block_id: str, channel: str | None = None,
-              ts: str | None = None, ephemeral: bool = False, home: bool = False) -> None: ...
+              ts: str | None = None, ephemeral: bool = False, home: bool = False,
+              unfurl: str | None = None) -> None: ...
     def command(self, channel: str, text: str) -> None: ...
     def open_home(self) -> None: ...
     def submit_view(self, values: dict[str, Any]) -> None: ...
@@ -145,7 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
             "/api/click": lambda s, b: s.click(
                 action_id=_text(b, "action_id"), block_id=_text(b, "block_id"),
                 channel=b.get("channel"), ts=b.get("ts"),
-                ephemeral=bool(b.get("ephemeral")), home=bool(b.get("home"))),
+                ephemeral=bool(b.get("ephemeral")), home=bool(b.get("home")),
+                unfurl=b.get("unfurl") or None),
             "/api/command": lambda s, b: s.command(_text(b, "channel"), _text(b, "text")),
             "/api/home": lambda s, b: s.open_home(),
             "/api/view/submit": lambda s, b: s.submit_view(_mapping(b, "values")),

@@ -21,6 +21,8 @@ What the page's user does reaches the app as Slack would send it, as signed HTTP
 - opening the App Home sends `app_home_opened`;
 - a modal's submit button is a signed `view_submission` with the inputs' values, and the
   app's answer is carried out as Slack does it (sandbox/modals.py).
+- a message with a link to one of `unfurl.domains` sends `link_shared`, and the app's
+  preview (chat.unfurl) shows under the message, its buttons clickable.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ DESK_CHANNEL_ID = "C0NEWSDESK"
 DESK_CHANNEL_NAME = "newsdesk"
 SANDBOX_USER = SlackUser("U0YOU", "you", "You (sandbox editor)", is_admin=True, is_owner=True)
 # The bot events deploy/manifest.yml subscribes to: Slack sends an app no others.
-SUBSCRIBED_EVENTS = frozenset({"app_home_opened", "reaction_added", "reaction_removed"})
+SUBSCRIBED_EVENTS = frozenset({"app_home_opened", "reaction_added", "reaction_removed",
+                               "link_shared"})
 COMMAND = "/news"
 
 
@@ -104,7 +107,8 @@ class Sandbox:
         self._page = PageServer(self, HOST, self.port)  # first: a busy port fails at once
         self.slack = SlackLookalike(
             channels={CHANNEL_ID: CHANNEL_NAME, DESK_CHANNEL_ID: DESK_CHANNEL_NAME},
-            users=(self.user,), host=HOST).start()
+            users=(self.user,), host=HOST,
+            unfurl_domains=self.config.unfurl_domains).start()
         # the DM with the bot is on the page from the start, as in Slack's sidebar; the
         # bot's conversations.open for a follow's alert finds this one
         self.slack.workspace.open_dm(self.user.id)
@@ -203,10 +207,23 @@ class Sandbox:
         _check_answer(answer.status)
 
     def click(self, *, action_id: str, block_id: str, channel: str | None = None,
-              ts: str | None = None, ephemeral: bool = False, home: bool = False) -> None:
-        """Click the button `action_id` in block `block_id` of a message (or the Home tab)."""
+              ts: str | None = None, ephemeral: bool = False, home: bool = False,
+              unfurl: str | None = None) -> None:
+        """Click the button `action_id` in block `block_id` of a message, of the app's
+        preview of the link `unfurl` on a message, or of the Home tab."""
         assert self.slack is not None and self.client is not None
         ws = self.slack.workspace
+        if unfurl and channel and ts:
+            message = self._workspace_call(lambda w: w.message(channel, ts))
+            previews = [a for a in message.get("attachments", [])
+                        if a.get("is_app_unfurl") and a.get("app_unfurl_url") == unfurl]
+            button = _button(previews[0]["blocks"] if previews else [], block_id, action_id)
+            answer = self.client.unfurl_action(
+                user_id=self.user.id, action_id=action_id, value=button.get("value") or "",
+                channel_id=self._workspace_call(lambda w: w.channel(channel))["id"],
+                message=message, url=unfurl)
+            _check_answer(answer.status)
+            return
         if home:
             view = ws.home_view(self.user.id)
             if view is None:

@@ -6,8 +6,9 @@ Faithful to Slack's documentation of what arrives at an app's Request URL:
   is_enterprise_install, response_url, trigger_id;
 - Events API: JSON `event_callback` envelopes (token, team_id, api_app_id, event,
   event_id, event_time, authorizations, ...), and the `url_verification` handshake;
-- interactivity: form field `payload` holding a JSON `block_actions`, `view_submission`,
-  `view_closed` or `block_suggestion` payload;
+- interactivity: form field `payload` holding a JSON `block_actions` (from a message, a
+  view, or an app's link preview), `view_submission`, `view_closed`, `block_suggestion`
+  or `message_action` (message shortcut) payload;
 - every request carries `X-Slack-Request-Timestamp` and `X-Slack-Signature`
   (`v0=` + HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret); a redelivered
   event carries `X-Slack-Retry-Num` and `X-Slack-Retry-Reason` and the same body.
@@ -306,6 +307,73 @@ class SignedSlackClient:
     def _interactive(self, payload: dict[str, Any], delivery: Delivery | None) -> AppResponse:
         body = urlencode({"payload": json.dumps(payload)})
         return self.post(body, "application/x-www-form-urlencoded", delivery)
+
+    def unfurl_action(
+        self,
+        *,
+        user_id: str,
+        action_id: str,
+        value: str,
+        channel_id: str,
+        message: dict[str, Any],
+        url: str,
+        response_url: str | None = None,
+        delivery: Delivery | None = None,
+    ) -> AppResponse:
+        """`user_id` clicked `action_id` in the app's preview of `url` on `message` (a
+        user's message): the container is the unfurl attachment, as Slack sends it."""
+        attachment = next((a for a in message.get("attachments", [])
+                           if a.get("is_app_unfurl") and a.get("app_unfurl_url") == url), {})
+        action = {"action_id": action_id, "value": value, "type": "button",
+                  "block_id": _block_id_of(attachment.get("blocks", []), action_id) or "",
+                  "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                  "action_ts": self._event_ts()}
+        payload = {
+            "type": "block_actions", "user": self._user(user_id), "api_app_id": self.api_app_id,
+            "token": self.verification_token,
+            "container": {"type": "message_attachment", "message_ts": message.get("ts", ""),
+                          "attachment_id": attachment.get("id", 1), "channel_id": channel_id,
+                          "is_ephemeral": False, "is_app_unfurl": True, "app_unfurl_url": url},
+            "trigger_id": self.new_trigger_id(user_id),
+            "team": {"id": self.team_id, "domain": self.team_domain}, "enterprise": None,
+            "is_enterprise_install": False, "channel": {"id": channel_id, "name": channel_id},
+            "message": message, "state": {"values": {}},
+            "response_url": response_url or self._response_url(channel_id, user_id,
+                                                               message.get("ts")),
+            "actions": [action],
+        }
+        return self.post(urlencode({"payload": json.dumps(payload)}),
+                         "application/x-www-form-urlencoded", delivery)
+
+    def message_shortcut(
+        self,
+        *,
+        user_id: str,
+        callback_id: str,
+        channel_id: str,
+        message: dict[str, Any],
+        trigger_id: str | None = None,
+        delivery: Delivery | None = None,
+    ) -> AppResponse:
+        """`user_id` chose the app's message shortcut `callback_id` on `message`: a
+        `message_action` payload, as Slack sends it."""
+        payload = {
+            "type": "message_action", "callback_id": callback_id,
+            "trigger_id": trigger_id or self.new_trigger_id(user_id),
+            "action_ts": self._event_ts(),
+            "token": self.verification_token,
+            "team": {"id": self.team_id, "domain": self.team_domain},
+            "user": self._user(user_id), "channel": {"id": channel_id, "name": channel_id},
+            "is_enterprise_install": False, "enterprise": None,
+            "message_ts": message.get("ts", ""), "message": message,
+            "response_url": self._response_url(channel_id, user_id, None),
+        }
+        return self.post(urlencode({"payload": json.dumps(payload)}),
+                         "application/x-www-form-urlencoded", delivery)
+
+    def _user(self, user_id: str) -> dict[str, str]:
+        return {"id": user_id, "username": user_id.lower(), "name": user_id.lower(),
+                "team_id": self.team_id}
 
     # ---- the wire
 

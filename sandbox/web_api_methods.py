@@ -9,7 +9,8 @@ but encode a plain offset here.
 
 When a *user* (user token, not the bot) changes something an app would hear about,
 the method adds the Events API event to `call.events`: `reaction_added`,
-`reaction_removed`, and `message` for a posted message.
+`reaction_removed`, `message` for a posted message, and `link_shared` for a posted
+message with links to the app's unfurl domains (`Workspace.unfurl_domains`).
 """
 
 from __future__ import annotations
@@ -110,7 +111,30 @@ def chat_post_message(call: MethodCall) -> dict[str, Any]:
     )
     if call.by_user:
         call.events.append(_message_event(call.workspace, channel, message))
+        call.events += _link_shared_events(call.workspace, channel, message)
     return {"channel": channel, "ts": message["ts"], "message": message}
+
+
+def _link_shared_events(ws: Workspace, channel: str, message: dict[str, Any]) -> list[dict]:
+    """What Slack sends an app for a user's message with links to its unfurl domains."""
+    links = ws.shared_links(message.get("text", ""))
+    if not links:
+        return []
+    return [{"type": "link_shared", "channel": channel, "is_bot_user_member": True,
+             "user": message["user"], "message_ts": message["ts"],
+             "unfurl_id": f"{channel}.{message['ts']}", "source": "conversations_history",
+             "links": links, "event_ts": ws.next_ts(),
+             **({"thread_ts": message["thread_ts"]} if "thread_ts" in message else {})}]
+
+
+def chat_unfurl(call: MethodCall) -> dict[str, Any]:
+    """By channel + ts, or by the unfurl_id link_shared gave (here `<channel>.<ts>`)."""
+    channel, ts = call.text("channel"), call.text("ts")
+    if not (channel and ts):
+        channel, _, ts = (call.text("unfurl_id") or "").partition(".")
+    call.workspace.unfurl(call.actor, channel or None, ts or None,
+                          call.json("unfurls", "invalid_unfurls_format"))
+    return {}
 
 
 def chat_update(call: MethodCall) -> dict[str, Any]:
@@ -264,6 +288,7 @@ METHODS: dict[str, Method] = {
     "conversations.replies": conversations_replies,
     "users.info": users_info,
     "views.publish": views_publish,
+    "chat.unfurl": chat_unfurl,
     "files.getUploadURLExternal": files_get_upload_url_external,
     "files.completeUploadExternal": files_complete_upload_external,
     **VIEW_METHODS,  # views.open, views.push, views.update: sandbox/view_methods.py

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
+import re
 import threading
 import zoneinfo
 from collections.abc import Callable
@@ -47,6 +48,8 @@ from newsbot.sandbox.modals import Modals
 log = logging.getLogger(__name__)
 
 MAX_TEXT_LENGTH = 40_000  # longer text is refused with msg_too_long
+# A link as Slack writes it in a message's text (`<https://...|label>`), or typed bare.
+_LINK_IN_TEXT = re.compile(r"<(https?://[^>|\s]+)(?:\|[^>]*)?>|(https?://[^\s<>|]+)")
 
 
 class SlackError(Exception):
@@ -137,6 +140,8 @@ class Workspace:
         self._home_views: dict[str, dict[str, Any]] = {}
         self._view_count = 0
         self.modals = Modals(clock, self._modal_view, self._modal_changed)  # sandbox/modals.py
+        # the app's features.unfurl_domains: a user's link to one of them is link_shared
+        self.unfurl_domains: tuple[str, ...] = ()
 
     # ---- clock, versions, subscribers
 
@@ -581,6 +586,52 @@ class Workspace:
             change = self._bump("ephemeral_updated", message["channel"], ts, user_id)
         self._announce(change)
         return True
+
+    # ---- link previews (chat.unfurl)
+
+    def shared_links(self, text: str) -> list[dict[str, str]]:
+        """The links of a message's text to the app's unfurl domains (or their
+        subdomains), as link_shared lists them: `[{"domain", "url"}]`."""
+        links = []
+        for match in _LINK_IN_TEXT.finditer(text):
+            url = match[1] or match[2]
+            host = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split(":")[0].lower()
+            domain = next((d for d in self.unfurl_domains
+                           if host == d or host.endswith("." + d)), None)
+            if domain and all(link["url"] != url for link in links):
+                links.append({"domain": domain, "url": url})
+        return links
+
+    def unfurl(self, actor: Actor, channel: str | None, ts: str | None,
+               unfurls: Any) -> dict[str, Any]:
+        """chat.unfurl: each preview kept on the message as an app unfurl attachment
+        (`is_app_unfurl`, `app_unfurl_url`, `blocks`); a second one for the same URL
+        replaces the first. Only a URL the message holds may be unfurled."""
+        if not isinstance(unfurls, dict) or not unfurls:
+            raise SlackError("invalid_unfurls_format")
+        for url, unfurl in unfurls.items():
+            if not isinstance(unfurl, dict) or not isinstance(unfurl.get("blocks"), list):
+                raise SlackError("invalid_unfurls_format")
+            _check_blocks(unfurl["blocks"], MAX_MESSAGE_BLOCKS, "invalid_unfurls_format",
+                          f"/unfurls/{url}/blocks")
+        with self._lock:
+            channel_id = self._channel_id(channel)
+            message = self._message(channel_id, ts)
+            if any(url not in message.get("text", "") for url in unfurls):
+                raise SlackError("cannot_unfurl_url")
+            attachments = [a for a in message.get("attachments", [])
+                           if not (a.get("is_app_unfurl") and a.get("app_unfurl_url") in unfurls)]
+            for url, unfurl in unfurls.items():
+                attachments.append({
+                    "id": len(attachments) + 1, "app_unfurl_url": url, "is_app_unfurl": True,
+                    "app_id": self.app_id, "bot_id": self.bot_id,
+                    "fallback": unfurl.get("fallback", url), "from_url": url,
+                    "blocks": assign_block_ids(unfurl["blocks"], seed=f"{ts}/{url}")})
+            message["attachments"] = attachments
+            stored = copy.deepcopy(message)
+            change = self._bump("message_unfurled", channel_id, message["ts"], actor.user_id)
+        self._announce(change)
+        return stored
 
     # ---- views
 

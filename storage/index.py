@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsbot.storage.article_file import BrokenArticle, parse_article
+from newsbot.storage.canonical_urls import canonical_url
 from newsbot.storage.story_clusters import ClusterSettings, update_clusters
 
 if TYPE_CHECKING:  # workers import this module: keep sqlite_utils out of them
@@ -156,7 +157,7 @@ def scan_folder(root: Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> dict[
 ARTICLE_COLUMNS = (
     "id", "title", "excerpt", "web_url", "provider_name", "provider_domain", "topics",
     "quality", "heat", "published", "skipped", "published_at", "category", "type",
-    "image_url", "size", "mtime_ns", "content_hash",
+    "image_url", "size", "mtime_ns", "content_hash", "canonical_url",
 )
 
 
@@ -195,6 +196,7 @@ def read_and_parse(root: str, article_id: str, known_hash: str | None,
         json.dumps(topics, ensure_ascii=False), fields["quality"], fields["heat"],
         fields["published"], fields["skipped"], fields["published_at"], fields["category"],
         fields["type"], fields["image_url"], st.st_size, st.st_mtime_ns, content_hash,
+        canonical_url(fields["web_url"]),
     )
     # topic rows carry the article's digest-order keys (see schema.topic_order)
     topic_rows = [
@@ -295,7 +297,8 @@ ON CONFLICT (id) DO UPDATE SET title = excluded.title, excerpt = excluded.excerp
     skipped = excluded.skipped,
     published_at = excluded.published_at, category = excluded.category, type = excluded.type,
     image_url = excluded.image_url, size = excluded.size, mtime_ns = excluded.mtime_ns,
-    content_hash = excluded.content_hash, error = NULL, indexed_at = excluded.indexed_at
+    content_hash = excluded.content_hash, canonical_url = excluded.canonical_url, error = NULL,
+    indexed_at = excluded.indexed_at
 """
 _UPSERT_BROKEN = """
 INSERT INTO articles (id, size, mtime_ns, content_hash, error, indexed_at)

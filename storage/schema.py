@@ -606,6 +606,21 @@ def rejected_decisions(db: sqlite_utils.Database) -> None:
     )
 
 
+def article_urls(db: sqlite_utils.Database) -> None:
+    """v16: each article's webUrl as the story clusters canonicalise it, indexed: a link pasted
+    in Slack finds its article (handlers/listeners/unfurls.py) whatever its tracking
+    parameters, `www.` or scheme. The index fills it for every article it parses; the rows
+    already there are filled here, since an unchanged file is never parsed again."""
+    from newsbot.storage.canonical_urls import canonical_url
+
+    db.execute("ALTER TABLE articles ADD COLUMN canonical_url TEXT")
+    rows = db.execute("SELECT id, web_url FROM articles WHERE web_url IS NOT NULL").fetchall()
+    db.conn.executemany("UPDATE articles SET canonical_url = ? WHERE id = ?",
+                        [(canonical_url(web_url), article_id) for article_id, web_url in rows])
+    db.execute("CREATE INDEX articles_canonical_url ON articles (canonical_url)"
+               " WHERE canonical_url IS NOT NULL AND error IS NULL")
+
+
 MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters,
               report_schedules, decision_event_time, redraw_claims, subscriptions, alerts,
-              job_leases, rejected_decisions]
+              job_leases, rejected_decisions, article_urls]

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
+from newsbot.storage.canonical_urls import canonical_url
 from rapidfuzz.fuzz import ratio
 
 if TYPE_CHECKING:
@@ -45,13 +46,6 @@ CROWDED_KEY = 64  # a key shared by more articles than this within one window bl
 BULK = 2_000  # with this many changes, read every item instead of each one's window
 SQL_CHUNK = 500
 
-# Tracking parameters: utm_*, click ids of ad networks, mail campaign ids and the like.
-_TRACKING = re.compile(
-    r"(utm_[a-z0-9_]*|fbclid|gclid|gclsrc|dclid|gbraid|wbraid|msclkid|yclid|twclid|ttclid|"
-    r"li_fat_id|mc_cid|mc_eid|igshid|_ga|_gl|_hsenc|_hsmi|mkt_tok|oly_anon_id|oly_enc_id|"
-    r"vero_id|rb_clickid|s_cid|ocid|cmpid|smid|ref_src)\Z",
-    re.IGNORECASE,
-)
 # An outlet's name after the title: "… | Reuters", "… - AP News", "… — The Circuit".
 _SEPARATORS = (" | ", " - ", " – ", " — ")
 SUFFIX_CHARS = 40
@@ -70,27 +64,6 @@ class ClusterSettings:
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
-
-
-_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://(?:[^/?#@]*@)?([^/?#]+)([^?#]*)(?:\?([^#]*))?")
-
-
-def canonical_url(url: str | None) -> str | None:
-    """The URL as two copies of one page agree on it: scheme and host lower-cased, a
-    leading `www.` or `m.` dropped, no fragment, no tracking parameters, no trailing
-    slash. None for anything that is not an absolute URL."""
-    match = _URL.match(url.strip()) if url else None
-    if match is None:
-        return None
-    scheme, host, path, query = match.groups()
-    host = host.lower()
-    for prefix in ("www.", "m."):
-        if host.startswith(prefix):
-            host = host[len(prefix):]
-    if query:
-        query = "&".join(pair for pair in query.split("&")
-                         if pair and not _TRACKING.match(pair.split("=", 1)[0]))
-    return f"{scheme.lower()}://{host}{path.rstrip('/')}" + (f"?{query}" if query else "")
 
 
 def normalise(text: str | None) -> str:

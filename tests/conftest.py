@@ -315,7 +315,8 @@ def start_newsroom(tmp_path: Path, manual_redraw: bool = False,
     config_overrides.setdefault("clusters_enabled", False)
     db = config_overrides.pop("db", tmp_path / "newsbot.db")
     config = Config(articles=articles, db=db, **config_overrides)
-    with SlackLookalike() as slack:
+    # Slack sends link_shared for the manifest's unfurl domains: newsbot manifest's, the config's
+    with SlackLookalike(unfurl_domains=config.unfurl_domains) as slack:
         runtime = Runtime(config, web_client(slack.bot_token, slack.base_url), SECRET,
                           redraw_thread=not manual_redraw)
         try:

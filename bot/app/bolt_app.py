@@ -25,6 +25,8 @@ from newsbot.handlers.listeners import (
     news_command,
     reactions,
     schedule_modal,
+    shortcut,
+    unfurls,
 )
 from newsbot.handlers.posting.redrawer import Redrawer
 from newsbot.storage.db import Store
@@ -58,6 +60,8 @@ def build_app(config: Config, store: Store, client: WebClient, signing_secret: s
     home.register(app, home_tab)
     home_controls.register(app, home_tab)
     schedule_modal.register(app, modal)
+    unfurls.register(app, store, config)
+    shortcut.register(app, store, config)
     app.event(re.compile(".*"))(unhandled_event)  # last: only events no listener above took
     return app
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from newsbot.bot.cli.context import Context, UsageError
 from newsbot.bot.newsroom.decisions import (
+    RETRACTED,
     UnknownArticle,
     UnusableArticle,
     decide,
@@ -36,7 +37,8 @@ def cmd_decide(ctx: Context) -> int:
     if cluster:
         document["cluster"] = cluster.to_json()
     summary = f"{standing.decision}, by {standing.user_id}" if standing else "no decision"
-    text = f"{args.article_id}: {result.outcome}; standing: {summary}"
+    said = "withdrawn" if result.outcome == RETRACTED else result.outcome  # one word for it
+    text = f"{args.article_id}: {said}; standing: {summary}"
     if cluster:
         role = "its lead" if cluster.lead == args.article_id else f"lead {cluster.lead}"
         text += (f"\nOne story with {len(cluster.members) - 1} other article(s) ({role}; "

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from newsbot.bot.cli import arguments
 from newsbot.bot.cli.context import Context, UsageError
 from newsbot.bot.cli.decisions import cmd_decide, cmd_decisions, cmd_sync
+from newsbot.bot.cli.manifest import cmd_manifest
 from newsbot.bot.cli.reading import (
     cmd_clusters,
     cmd_digest,
@@ -202,6 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="how recent an article must be (24)")
     sub.add_argument("--min-quality", type=arguments.finite, metavar="Q",
                      help="minimum quality (default: none, as the digest)")
+
+    sub = command("manifest", cmd_manifest, "print the Slack app manifest for this "
+                  "configuration (YAML with each scope's reason; --json: the manifest alone)",
+                  only_reads=True, refreshes=False)
+    sub.add_argument("--url", metavar="https://HOST",
+                     help="HTTP mode: the public address of `newsbot serve --http` (requests "
+                          "go to /slack/events there unless the URL has a path)")
+    sub.add_argument("--socket-mode", action="store_true",
+                     help="Socket Mode: no request URLs (the default of `newsbot serve`)")
 
     sub = command("sandbox", cmd_sandbox, "try newsbot without Slack: a look-alike workspace and "
                   "the bot on this machine, with a web page (127.0.0.1 only)")

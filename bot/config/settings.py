@@ -81,6 +81,9 @@ class Config:
     clusters_window_hours: float = 72.0  # copies are published at most this far apart
     # Coverage gaps: the topics to watch; empty: every topic seen in the last 30 days
     gap_topics: tuple[str, ...] = ()
+    # Link previews: the domains of the newsroom's article links (at most 5, as Slack allows);
+    # empty: no previews, and the manifest asks for no links:* scope
+    unfurl_domains: tuple[str, ...] = ()
     # Serving
     # How often `newsbot serve` walks the whole articles folder; None: every 300 s while
     # file events drive the index (the walk is only a safety net then), every 60 s without
@@ -219,6 +222,8 @@ SETTINGS: dict[str, Setting] = dict(
         ("clusters.window_hours",
          Setting("clusters_window_hours", _positive_number, "NEWSBOT_CLUSTERS_WINDOW_HOURS")),
         ("gaps.topics", Setting("gap_topics", checks.names)),
+        ("unfurl.domains",
+         Setting("unfurl_domains", checks.unfurl_domains, "NEWSBOT_UNFURL_DOMAINS")),
     ]
 )
 _PATH_ATTRIBUTES = {"articles", "db"}

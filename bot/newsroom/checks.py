@@ -11,6 +11,7 @@ schedule its option (`top '0': ...`), and the command line its flag, in argparse
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,25 @@ def names(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise Invalid("a list of text values", "a list of text values")
     return tuple(v.strip() for v in value if v.strip())
+
+
+MAX_UNFURL_DOMAINS = 5  # Slack's limit for an app's features.unfurl_domains
+_DOMAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+
+
+def unfurl_domains(value: Any) -> tuple[str, ...]:
+    """Up to 5 domains (`news.example.org`), as Slack's manifest takes them: no scheme, no
+    path, no port. Lower-cased; a duplicate is dropped."""
+    domains: list[str] = []
+    for name in names(value):
+        domain = name.lower().rstrip(".")
+        if not re.fullmatch(rf"(?:{_DOMAIN_LABEL}\.)+{_DOMAIN_LABEL}", domain):
+            raise Invalid(f"domains without scheme or path, e.g. news.example.org; "
+                          f"{name!r} is not one", "a list of domains")
+        if domain not in domains:
+            domains.append(domain)
+    if len(domains) > MAX_UNFURL_DOMAINS:
+        raise Invalid(f"at most {MAX_UNFURL_DOMAINS} domains, as Slack allows; "
+                      f"{len(domains)} are given", "a list of domains",
+                      f"at most {MAX_UNFURL_DOMAINS} domains")
+    return tuple(domains)

@@ -385,3 +385,10 @@ def article_for_message(store: Store, channel: str, ts: str) -> str | None:
         kept.clear()
     kept[(channel, ts)] = row[0]
     return row[0]
+
+
+def is_digest_header(store: Store, channel: str, ts: str) -> bool:
+    """True for the header message of a digest (which shows no one article)."""
+    return store.db.execute(
+        "SELECT EXISTS (SELECT 1 FROM digests WHERE channel = ? AND header_ts = ?)",
+        [channel, ts]).fetchone()[0] == 1

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from newsbot.bot.newsroom.article import COLUMNS, DIGEST_ORDER, TOPIC_DIGEST_ORDER, Article, stamp
 from newsbot.bot.newsroom.stories import NO_DECIDED_COPY, first_per_cluster
+from newsbot.storage.canonical_urls import canonical_url
 from newsbot.storage.db import Store
 
 
@@ -171,4 +172,20 @@ def _search(store: Store, words: str, limit: int, include_embargoed: bool,
 def article_by_id(store: Store, article_id: str) -> Article | None:
     sql = f"SELECT {COLUMNS} FROM articles a WHERE a.id = ?"
     row = store.db.execute(sql, [article_id]).fetchone()
+    return Article.from_row(row) if row else None
+
+
+def article_by_url(store: Store, url: str) -> Article | None:
+    """The usable article a link points at, matched as the story clusters match copies
+    (storage/story_clusters.canonical_url: tracking parameters, `www.`, case of scheme and
+    host), and http:// or https:// alike (a link pasted without TLS is the same page);
+    among copies at one address, the first in digest order. None: not an indexed article."""
+    key = canonical_url(url)
+    if key is None:
+        return None
+    _, _, rest = key.partition("://")
+    row = store.db.execute(
+        f"SELECT {COLUMNS} FROM articles a WHERE a.canonical_url IN (?, ?, ?)"
+        f" AND a.error IS NULL ORDER BY {DIGEST_ORDER} LIMIT 1",
+        [key, f"https://{rest}", f"http://{rest}"]).fetchone()
     return Article.from_row(row) if row else None

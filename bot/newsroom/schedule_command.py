@@ -220,6 +220,7 @@ def run_schedule_command(
     user_format: Callable[[str], str] = lambda user: user,
     resolve_channel: Callable[[str], str | None] | None = None,
     channel_problem: Callable[[str], str | None] | None = None,
+    time_format: Callable[[dt.datetime], str] | None = None,
 ) -> Reply:
     """Parse and carry out `text` (what follows `/news schedule`) for `user_id`.
 
@@ -237,6 +238,7 @@ def run_schedule_command(
                 user_zone, user_id, fallback_zone),
             channel_known=channel_known, channel_format=channel_format, origin=origin,
             now=now, channel_problem=channel_problem, user_format=user_format,
+            time_format=time_format or iso_with_weekday,
         )
     except ScheduleError as error:
         return Reply(False, str(error))
@@ -265,11 +267,13 @@ def execute_schedule_command(
     now: dt.datetime | None = None,
     channel_problem: Callable[[str], str | None] | None = None,
     user_format: Callable[[str], str] = lambda user: user,
+    time_format: Callable[[dt.datetime], str] | None = None,
 ) -> Reply:
     """Carry out a parsed command (the caller has checked admin rights); ScheduleError
     when it cannot be done. `channel_problem` says why the bot could not post in a new
     schedule's channel (None: it can); hints are spelled for `origin`'s surface."""
     now = now or dt.datetime.now(dt.UTC)
+    when = time_format or iso_with_weekday  # Slack: a <!date> token each reader sees locally
     def fmt(schedule: Schedule) -> str:  # channels and people as this surface shows them
         return schedule.describe(channel_format, user_format)
     if command.action == "list":
@@ -277,13 +281,13 @@ def execute_schedule_command(
         if not schedules:
             return Reply(True, "No digest schedules yet. Add one with: "
                                + ADD_EXAMPLE.get(origin, ADD_EXAMPLE["slack"]))
-        lines = ["Digest schedules:"] + [f"• {_with_next(s, now, fmt)}" for s in schedules]
+        lines = ["Digest schedules:"] + [f"• {_with_next(s, now, fmt, when)}" for s in schedules]
         return Reply(True, "\n".join(lines), schedules=schedules)
     if command.action == "preview":
         zone_name = command.tz or default_zone()
         fires = tuple(next_fire_times(command.cron, zone_name, now, PREVIEW_COUNT))
         lines = [f'Next {len(fires)} fire times of "{command.cron}" in {zone_name}:']
-        lines += [f"• {fire.isoformat()} ({fire:%a})" for fire in fires]
+        lines += [f"• {when(fire)}" for fire in fires]
         return Reply(True, "\n".join(lines), fires=fires)
     if command.action == "add":
         spec = command.spec
@@ -298,7 +302,7 @@ def execute_schedule_command(
         if spec.tz is None:
             spec = replace(spec, tz=default_zone())
         schedule = add_schedule(store, spec, origin=origin, created_by=user_id, now=now)
-        return Reply(True, f"Scheduled {_with_next(schedule, now, fmt)}", changed=True,
+        return Reply(True, f"Scheduled {_with_next(schedule, now, fmt, when)}", changed=True,
                      schedule=schedule)
     if command.action == "remove":
         schedule = remove_schedule(store, command.schedule_id)
@@ -310,12 +314,19 @@ def execute_schedule_command(
                 if changed else f"{schedule.id} is already paused.")
         return Reply(True, text, changed=changed, schedule=schedule)
     schedule, changed = resume_schedule(store, command.schedule_id, now)
-    text = f"Resumed {_with_next(schedule, now, fmt)}" if changed else (
+    text = f"Resumed {_with_next(schedule, now, fmt, when)}" if changed else (
         f"{schedule.id} is already running.")
     return Reply(True, text, changed=changed, schedule=schedule)
 
 
-def _with_next(schedule: Schedule, now: dt.datetime, fmt: Callable[[Schedule], str]) -> str:
+def iso_with_weekday(moment: dt.datetime) -> str:
+    """A fire time for the command line: ISO 8601 with its offset, and the weekday."""
+    return f"{moment.isoformat()} ({moment:%a})"
+
+
+def _with_next(schedule: Schedule, now: dt.datetime, fmt: Callable[[Schedule], str],
+               when: Callable[[dt.datetime], str]) -> str:
+    """The schedule and its next run, named for its kind ("next gap check")."""
     next_fire = schedule.next_fire(now)
-    after = f"; next digest {next_fire.isoformat()} ({next_fire:%a})" if next_fire else ""
+    after = f"; {schedule.next_words} {when(next_fire)}" if next_fire else ""
     return fmt(schedule) + after

@@ -21,8 +21,7 @@ from newsbot.bot.newsroom.cron import build_trigger, parse_cron, zone
 from newsbot.storage.db import Store
 
 ORIGINS = ("config", "slack", "cli")
-# What a schedule posts: the digest, the editorial report (bot/report.py) or coverage-gap
-# alerts (bot/gaps.py; `topics` are then the watched topics, `min_quality` their minimum).
+# What a schedule posts: the digest, the report (report.py) or gap alerts (gaps.py).
 KINDS = ("digest", "report", "gaps")
 _CHANNEL_LINK = re.compile(r"^<#([A-Za-z0-9]+)(?:\|[^>]*)?>$")  # <#C123|name>, <#C123|>, <#C123>
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
@@ -140,6 +139,9 @@ def check_cron(value: Any) -> str:
         raise ScheduleError(f"invalid cron expression: {error}") from None
 
 
+NEXT_WORDS = {"digest": "next digest", "report": "next report", "gaps": "next gap check"}
+
+
 @dataclass(frozen=True)
 class ScheduleSpec:
     """What a new schedule posts, where and when, before it is stored."""
@@ -235,6 +237,11 @@ class Schedule:
             "createdAt": self.created_at,
             "nextFire": next_fire.isoformat() if next_fire else None, "kind": self.kind,
         }
+
+    @property
+    def next_words(self) -> str:
+        """What its next run is called: "next digest", "next report", "next gap check"."""
+        return NEXT_WORDS.get(self.kind, f"next {self.kind}")
 
     def describe(self, channel_format=lambda channel: channel,
                  user_format=lambda user: user) -> str:

@@ -4,11 +4,15 @@ A button shows the standing decision ("Published ✓"); clicking the chosen one 
 changes nothing, and Undo withdraws the clicking editor's own vote. Every change queues
 the redraw of the article's messages (bot/newsroom/redraw_queue.py), wherever the click
 came from.
-The buttons appear in three places, and each answers the clicking editor its own way:
+The buttons appear in five places, and each answers the clicking editor its own way:
 - a digest message: the message itself is redrawn with the decision;
 - an ephemeral /news answer: a private reply through the click's response_url;
 - the App Home tab: no response_url and no channel there, so the Home tab is published
-  again, with a note at the top, for the user who clicked.
+  again, with a note at the top, for the user who clicked;
+- a link preview (handlers/listeners/unfurls.py): a private reply through the
+  response_url, and the preview unfurled again with the decision;
+- the "Decide on this article" modal (handlers/listeners/shortcut.py): the modal is
+  redrawn with the decision and a note.
 Bolt always passes a `Respond`, usable only when the payload has a response_url.
 
 The click is acknowledged once it is durable (bot/services/intake.py), at its
@@ -47,6 +51,8 @@ from newsbot.handlers.after_ack import AfterAck
 from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION, escape, mention
 from newsbot.handlers.listeners.home import HomeTab
 from newsbot.handlers.listeners.reactions import mapping, text
+from newsbot.handlers.listeners.shortcut import in_modal, redraw_modal
+from newsbot.handlers.listeners.unfurls import unfurl_again
 from newsbot.handlers.posting.redrawer import Redrawer
 from newsbot.storage.db import Store
 from slack_bolt import Ack, App, Respond
@@ -62,6 +68,12 @@ SPOOLED_NOTE = "Noted: your click is saved and will show as soon as the database
 
 def in_home_tab(body: dict) -> bool:
     return mapping(body.get("view")).get("type") == "home"
+
+
+def unfurled_url(body: dict) -> str | None:
+    """The link whose preview (an app unfurl) holds the clicked button, if it is one."""
+    container = mapping(body.get("container"))
+    return text(container.get("app_unfurl_url")) if container.get("is_app_unfurl") else None
 
 
 def handle_click(
@@ -122,6 +134,8 @@ def handle_click(
             tell(SPOOLED_NOTE)  # the Home tab and the message need the database
         return outcome
     redrawer.wake()  # a change or a redelivery queued its redraw (newsroom/decisions.py)
+    if outcome.changed and unfurled_url(body):
+        after_ack(unfurl_again, client, store, config, channel, ts, unfurled_url(body))
     if in_home_tab(body):
         after_ack(_publish_home_confirming, home, client, user, article_id, kind, outcome)
     elif outcome.changed:
@@ -192,6 +206,8 @@ def _tell(home: HomeTab, client: WebClient, body: dict, respond: Respond | None,
         respond(text=text, response_type="ephemeral", replace_original=False)
     elif in_home_tab(body):
         home.publish(client, user, text)
+    elif in_modal(body):
+        redraw_modal(client, home.store, home.config, body, user, text)
     else:
         log.info("button answer dropped: no response_url", extra={"user": user, "text": text})
 

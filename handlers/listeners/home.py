@@ -26,6 +26,7 @@ from newsbot.handlers.blocks import (
     mention,
     shown,
     slack_date,
+    slack_moment,
     text_blocks,
 )
 from newsbot.storage.db import Store
@@ -156,7 +157,7 @@ def _control(label: str, action_id: str, value: str, accessible: str,
 
 def _next(schedule: Schedule) -> str:
     next_fire = schedule.next_fire()
-    return f", next {next_fire:%a %d %b %H:%M %Z}" if next_fire else ""
+    return f", {schedule.next_words} {slack_moment(next_fire)}" if next_fire else ""
 
 
 def follow_blocks(store: Store, user: str) -> list[dict]:
@@ -182,7 +183,7 @@ def _history_line(event: dict) -> str:
     who, title = mention(event["user_id"]), shown(event["title"] or event["article_id"], 150)
     status = event["status"]
     if event["action"] == "undo":
-        text = f"{who} withdrew their vote on *{title}*"
+        text = f"{who}'s vote on *{title}* withdrawn"  # "withdrawn", as everywhere
     else:
         text = f"{who} {DONE[event['action']]} *{title}*"
         if status in (WRITTEN, WITHDRAWN, SUPERSEDED):

@@ -28,6 +28,7 @@ from newsbot.handlers.blocks import (
     escape,
     linked,
     marked_channel,
+    marked_time,
     marked_user,
     shown,
     text_blocks,
@@ -43,7 +44,9 @@ from slack_sdk.errors import SlackApiError
 
 log = logging.getLogger(__name__)
 
-HELP = """*newsbot* answers privately. Try:
+HELP = """*newsbot* answers privately. Decide on an article with a PUBLISH_EMOJI (publish) or \
+SKIP_EMOJI (skip) reaction on its message, or its Publish/Skip buttons; remove your \
+reaction or click Undo to withdraw your vote. Try:
 • `/news topic <name>`: unpublished articles on a topic, best first
 • `/news search <words>`: search titles and excerpts
 • `/news topics`: every topic with its unpublished and total counts
@@ -62,6 +65,18 @@ HELP = """*newsbot* answers privately. Try:
 • `/news sync`: write the decisions into the article files (admins)
 • `/news report [days]`: the editorial report with its chart (default: the last 7 days)
 • `/news help`: this message"""
+
+
+def help_text(config: Config) -> str:
+    """The help, naming the reactions that decide here (`reactions.publish`/`.skip`)."""
+    return (HELP.replace("PUBLISH_EMOJI", f":{config.publish_emoji[0]}:")
+            .replace("SKIP_EMOJI", f":{config.skip_emoji[0]}:"))
+
+
+MISSING = {  # a look-up typed with nothing after it
+    "topic": "Which topic? Type one after it: `/news topic AI` (`/news topics` lists them).",
+    "search": "Search for what? Type words after it: `/news search facial recognition`.",
+}
 
 
 @dataclass(frozen=True)
@@ -89,9 +104,11 @@ class NewsCommand:
         words = (text or "").strip()
         sub, _, rest = words.partition(" ")
         sub, rest = sub.lower(), rest.strip()
-        if sub == "topic" and rest:  # Slack sends a typed &, < or > as &amp;, &lt;, &gt;
+        if sub in MISSING and not rest:
+            return Answer(MISSING[sub], text_blocks(MISSING[sub]))
+        if sub == "topic":  # Slack sends a typed &, < or > as &amp;, &lt;, &gt;
             return _topic(self.store, slack_unescape(rest))
-        if sub == "search" and rest:
+        if sub == "search":
             return _search(self.store, slack_unescape(rest))
         if sub == "topics":
             return _topics(self.store)
@@ -108,14 +125,14 @@ class NewsCommand:
         if sub == "report":
             return Answer(*report_answer(self.store, self.config, self.client, rest))
         intro = "" if sub in ("", "help") else f"I don't know `{shown(words, 100)}`.\n\n"
-        return Answer("newsbot help", text_blocks(intro + HELP))
+        return Answer("newsbot help", text_blocks(intro + help_text(self.config)))
 
     def _schedule(self, text: str, user_id: str) -> Answer:
         reply = run_schedule_command(
             self.store, unmarked(text),
             user_id=user_id, is_admin=self.admins.is_admin, user_zone=self.admins.time_zone,
             fallback_zone=self.config.timezone, channel_format=marked_channel,
-            user_format=marked_user, origin="slack",
+            user_format=marked_user, origin="slack", time_format=marked_time,
             resolve_channel=self._channel_by_name,
             channel_problem=lambda c: posting_problem(self.client, c, marked_channel),
         )

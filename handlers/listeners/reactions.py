@@ -24,7 +24,7 @@ from newsbot.bot.newsroom.decisions import (
     now_us,
     slack_ts_us,
 )
-from newsbot.bot.newsroom.digest import article_for_message
+from newsbot.bot.newsroom.digest import article_for_message, is_digest_header
 from newsbot.bot.services import metrics
 from newsbot.bot.services.intake import DecisionEvent, Intake, new_key
 from newsbot.handlers.after_ack import AfterAck
@@ -108,8 +108,10 @@ def handle_reaction(
                       f"{escape(str(error))}; your reaction was not recorded "
                       "(fix the file, then react again).")
         return None
-    if taken is None:  # not a digest message
+    if taken is None:  # not a digest article message
         log.debug("reaction ignored: not an article message", extra={"event_id": event_id})
+        if added:
+            after_ack(hint_on_header, intake, client, channel, ts, user)
         return None
     article_id, outcome = taken
     redrawer.wake()  # a change or a redelivery queued its redraw (newsroom/decisions.py)
@@ -128,6 +130,16 @@ def refuse_non_editor(intake: Intake, client: WebClient, channel: str, ts: str,
         tell_privately(client, channel, user,
                        "Only the newsroom's editors can publish or skip articles; "
                        "your reaction was not recorded.")
+
+
+HEADER_HINT = "That is the digest's header: react on an article's message to decide it."
+
+
+def hint_on_header(intake: Intake, client: WebClient, channel: str, ts: str,
+                   user: str) -> None:
+    """A ✅ or ❌ on a digest's header decides nothing: say where it would."""
+    if is_digest_header(intake.store, channel, ts):
+        tell_privately(client, channel, user, HEADER_HINT)
 
 
 def tell_privately(client: WebClient, channel: str, user: str, text: str) -> None:

@@ -236,7 +236,7 @@ function button(element, block, where) {
     try {
       await api("/api/click", {
         action_id: element.action_id, block_id: block.block_id, channel: where.channel,
-        ts: where.ts, ephemeral: !!where.ephemeral, home: !!where.home,
+        ts: where.ts, ephemeral: !!where.ephemeral, home: !!where.home, unfurl: where.unfurl || "",
       });
       if (element.url && LINK_SCHEMES.test(element.url)) window.open(element.url, "_blank", "noopener");
     } catch (error) {
@@ -352,6 +352,11 @@ function renderMessage(message, where) {
   if (message.blocks && message.blocks.length) body.append(renderBlocks(message.blocks, where));
   else if (message.text || !message.files) body.append(el("div", { class: "text" }, mrkdwn(message.text)));
   if (message.files && message.files.length) body.append(renderFiles(message.files));
+  // The app's link previews (chat.unfurl), under the message as Slack shows them.
+  for (const preview of (message.attachments || []).filter((a) => a.is_app_unfurl && a.blocks)) {
+    body.append(el("div", { class: "unfurl", "aria-label": `Preview of ${preview.app_unfurl_url}` },
+      renderBlocks(preview.blocks, { ...where, ts: message.ts, unfurl: preview.app_unfurl_url })));
+  }
   if (!where.ephemeral) body.append(renderReactions(message, where));
   node.append(body);
   return node;

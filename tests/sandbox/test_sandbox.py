@@ -478,3 +478,29 @@ def test_the_sandbox_shows_a_syndicated_story_once_with_its_also_line(sandbox: S
            "cancers|Health Wire> (quality 71)" in story[0]
     assert not any("017_3b9e0d1c52a7f460" in text or "018_c07d5a9e1f3b2c84" in text
                    for text in shown)
+
+
+# --- link previews
+
+
+def test_a_pasted_article_link_is_previewed_on_the_page_and_its_buttons_decide(tmp_path):
+    articles = tmp_path / "articles"
+    shutil.copytree(BUNDLED_ARTICLES, articles)
+    config = Config(articles=articles, db=tmp_path / "newsbot.db",
+                    unfurl_domains=("example-news.org",))
+    with Sandbox(config, port=0) as sandbox:
+        [row] = sandbox.store.query("SELECT id, web_url FROM articles WHERE web_url LIKE"
+                                    " '%example-news.org%' ORDER BY id LIMIT 1")
+        api(sandbox, "api/command", {"channel": CHANNEL_ID, "text": f"see {row['web_url']}"})
+        sandbox.slack.wait_for_calls("chat.unfurl")
+        [message] = [m for m in api(sandbox, "api/state")["messages"][CHANNEL_ID]
+                     if m.get("attachments")]
+        [preview] = message["attachments"]
+        assert preview["is_app_unfurl"] and preview["app_unfurl_url"] == row["web_url"]
+        [actions] = [b for b in preview["blocks"] if b["type"] == "actions"]
+        api(sandbox, "api/click", {"action_id": PUBLISH_ACTION, "block_id": actions["block_id"],
+                                   "channel": CHANNEL_ID, "ts": message["ts"],
+                                   "unfurl": row["web_url"]})
+        sandbox.slack.wait_until(lambda: decisions(sandbox))
+        assert decisions(sandbox)[0]["article_id"] == row["id"]
+        sandbox.slack.wait_for_calls("chat.unfurl", 2)  # the preview shows the decision
