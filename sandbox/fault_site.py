@@ -1,5 +1,8 @@
 """A newsroom on disk with a posted digest and `newsbot serve --http` running, for the
 fault tests (tests/test_durability.py) and the fault benchmark (benchmarks/faults.py).
+`second_server` starts another `serve` on the same database and articles folder, as a
+rolling deploy or a second replica does; `drawn_texts` reads back what each message was
+redrawn to, in the order Slack applied it.
 
 The database is read as another process would (`mode=ro`, never creating the file); the
 spool is read as the file it is. Events are signed reactions with chosen `event_ts`.
@@ -112,6 +115,21 @@ def start_site(slack: SlackLookalike, folder: Path, top: int = 5, **env: str) ->
                                response_url_factory=slack.new_response_url)
     return FaultSite(slack, folder, environment, json.loads(posted.stdout)["articles"], serve,
                      client)
+
+
+def second_server(site: FaultSite) -> tuple[ServeProcess, SignedSlackClient]:
+    """Another `newsbot serve --http` on the site's database and folder, with its own port,
+    and a client that signs Slack's requests to it."""
+    serve = ServeProcess(site.env, site.folder).start()
+    return serve, SignedSlackClient(f"{serve.url}/slack/events", SECRET,
+                                    response_url_factory=site.slack.new_response_url)
+
+
+def drawn_texts(slack: SlackLookalike, ts: str) -> list[str]:
+    """The text of every chat.update Slack applied to the message `ts`, in the order it
+    applied them: the last one is what readers see."""
+    return [call.params.get("text", "") for call in slack.calls("chat.update")
+            if call.ok and call.params.get("ts") == ts]
 
 
 def eventually(predicate: Callable[[], object], timeout: float = 30,

@@ -189,6 +189,22 @@ class Store:
                     self.last_write_failure = (time.monotonic(), str(error))
             raise
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[sqlite_utils.Database]:
+        """A read transaction: every query in the block sees the database as its first read
+        did, whatever other threads and processes commit meanwhile (WAL keeps that view).
+        Inside a transaction already it joins it."""
+        db = self.db
+        if db.conn.in_transaction:
+            yield db
+            return
+        db.execute("BEGIN DEFERRED")
+        try:
+            yield db
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")  # it only read
+
     def query(self, sql: str, params: tuple | list | dict = ()) -> list[dict]:
         return list(self.db.query(sql, params))
 

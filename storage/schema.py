@@ -434,8 +434,8 @@ def decision_event_time(db: sqlite_utils.Database) -> None:
             db.execute("UPDATE decision_log SET only_if = ? WHERE id = ?", [other, log_id])
 
 
-# Version 11 on: a change to an article already queued frees its claim, so the change is
-# drawn even while another process draws the one before.
+# From redraw_claims until redraw_claims_kept: a change to an article already queued freed
+# its claim (so the change was drawn even while another process drew the one before).
 QUEUE_REDRAW_CLAIMABLE = """
     INSERT INTO redraw_queue (article_id, seq, queued_at)
     VALUES ({article}, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
@@ -621,6 +621,22 @@ def article_urls(db: sqlite_utils.Database) -> None:
                " WHERE canonical_url IS NOT NULL AND error IS NULL")
 
 
+def redraw_claims_kept(db: sqlite_utils.Database) -> None:
+    """v17: a change to an article whose redraw is claimed keeps the claim (v11 freed it).
+
+    Freed, a second server could draw the article while the first was still drawing it:
+    the two chat.updates then race, and the older content can land last and stay there.
+    Kept, one process at a time draws an article; when it is done it deletes the row if
+    nothing changed since what it drew, or else lets the claim go (redraw_queue.redraw_done)
+    so that either server draws the newer change. The triggers go back to QUEUE_REDRAW."""
+    db.executescript(
+        "".join(f"DROP TRIGGER {name};\n" for name, _, _ in _REDRAW_TRIGGERS)
+        + "".join(f"CREATE TRIGGER {name} {when} BEGIN"
+                  f"{QUEUE_REDRAW.format(article=article)}END;\n"
+                  for name, when, article in _REDRAW_TRIGGERS)
+    )
+
+
 MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters,
               report_schedules, decision_event_time, redraw_claims, subscriptions, alerts,
-              job_leases, rejected_decisions, article_urls]
+              job_leases, rejected_decisions, article_urls, redraw_claims_kept]

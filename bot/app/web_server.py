@@ -300,7 +300,10 @@ class WebServer:
         """request_stop() and wait until the server has drained and closed."""
         self.request_stop()
         if not self._stopped.is_set():
-            self._server.pull_trigger()  # wake the loop now (not from a signal handler)
+            # wake the loop now (not from a signal handler); EBADF: the loop has just closed
+            # its trigger on its way out, so there is nothing left to wake
+            with contextlib.suppress(OSError):
+                self._server.pull_trigger()
         if self._thread is not None:
             self._thread.join(timeout)
         else:

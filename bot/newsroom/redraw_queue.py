@@ -5,8 +5,14 @@ the serving process cannot rely on being told in memory. Database triggers queue
 whenever what its message shows can have changed; the serving process polls the queue,
 redraws every message of each queued article once, and deletes the rows it has drawn. A
 burst of changes to one article is one row, so one redraw; the queue survives restarts, so
-a decision made while the bot was down is drawn when it starts. A process claims the rows
-it draws, so two serving processes on one database draw each change once.
+a decision made while the bot was down is drawn when it starts.
+
+Two serving processes on one database (a rolling deploy, a second replica) draw each change
+once: a process claims the rows it draws, and a change made meanwhile keeps the claim, so
+one process at a time draws an article and the last content drawn is the newest. The
+drawer reads the row's `seq` in the same snapshot as the content it draws (`as_drawn`),
+so it forgets exactly the changes that content shows; a later change stays queued and is
+drawn next, by whichever process claims it once the claim is let go.
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from newsbot.storage.db import Store
-from newsbot.storage.schema import QUEUE_REDRAW_CLAIMABLE
+from newsbot.storage.schema import QUEUE_REDRAW
 
-_QUEUE = QUEUE_REDRAW_CLAIMABLE.format(article="?")  # the triggers' statement, for one article
+_QUEUE = QUEUE_REDRAW.format(article="?")  # the triggers' statement, for one article
 CLAIM_SECONDS = 60  # a claim this old is taken over: the process that made it is gone
 
 
@@ -24,6 +30,7 @@ CLAIM_SECONDS = 60  # a claim this old is taken over: the process that made it i
 class QueuedRedraw:
     article_id: str
     seq: int  # the change drawn; a later change to the article has a higher seq
+    owner: str | None = None  # the process that claimed it
 
 
 def queue_redraw(store: Store, article_id: str) -> None:
@@ -45,12 +52,23 @@ def queued_redraws(store: Store, owner: str, limit: int = 100) -> list[QueuedRed
             "   OR CAST(claimed_at AS INTEGER) < CAST(strftime('%s', 'now') AS INTEGER) - ?"
             "  ORDER BY seq LIMIT ?)"
             " RETURNING article_id, seq", [owner, owner, CLAIM_SECONDS, limit]).fetchall()
-    return sorted((QueuedRedraw(article_id, seq) for article_id, seq in rows),
+    return sorted((QueuedRedraw(article_id, seq, owner) for article_id, seq in rows),
                   key=lambda queued: queued.seq)
 
 
+def as_drawn(store: Store, queued: QueuedRedraw) -> QueuedRedraw:
+    """The claimed row as it stands now. Called in the snapshot (Store.snapshot) that reads
+    the content to draw: a change committed after the claim but before that read is shown
+    by the drawing, so it is forgotten with it rather than drawn a second time."""
+    row = store.db.execute("SELECT seq FROM redraw_queue WHERE article_id = ?",
+                           [queued.article_id]).fetchone()
+    return QueuedRedraw(queued.article_id, max(row[0], queued.seq) if row else queued.seq,
+                        queued.owner)
+
+
 def redraw_done(store: Store, *drawn: QueuedRedraw) -> None:
-    """Forget the rows drawn, each unless its article changed again since it was read: one
+    """Forget the rows drawn, each unless its article changed again since it was read; let
+    go of the claim on those that did, so that either process draws the newer change. One
     write for a whole pass, so the redraws hold the write lock once, not once per article
     (the decision writer waits behind every such write)."""
     if not drawn:
@@ -58,6 +76,10 @@ def redraw_done(store: Store, *drawn: QueuedRedraw) -> None:
     with store.write() as db:
         db.conn.executemany("DELETE FROM redraw_queue WHERE article_id = ? AND seq <= ?",
                             [(queued.article_id, queued.seq) for queued in drawn])
+        db.conn.executemany(
+            "UPDATE redraw_queue SET claimed_by = NULL, claimed_at = NULL"
+            " WHERE article_id = ? AND claimed_by = ?",
+            [(queued.article_id, queued.owner) for queued in drawn if queued.owner])
 
 
 def article_messages(store: Store, article_id: str) -> list[tuple[str, str, bool]]:

@@ -25,7 +25,12 @@ import uuid
 from newsbot.bot.newsroom.decisions import standing_decision, written_at
 from newsbot.bot.newsroom.fires import process_name
 from newsbot.bot.newsroom.lookup import article_by_id
-from newsbot.bot.newsroom.redraw_queue import article_messages, queued_redraws, redraw_done
+from newsbot.bot.newsroom.redraw_queue import (
+    article_messages,
+    as_drawn,
+    queued_redraws,
+    redraw_done,
+)
 from newsbot.bot.newsroom.stories import also_covered
 from newsbot.handlers.blocks import article_blocks, article_fallback, with_also_covered
 from newsbot.storage.db import Store
@@ -82,10 +87,12 @@ def redraw_queued(client: WebClient, store: Store, owner: str) -> int:
     drawn, done = 0, []
     try:
         for queued in queued_redraws(store, owner):
-            contents: dict[bool, tuple[str, list[dict]] | None] = {}
-            for channel, ts, buttons in article_messages(store, queued.article_id):
-                if buttons not in contents:
-                    contents[buttons] = message_content(store, queued.article_id, buttons)
+            with store.snapshot():  # the content and the changes it shows, read as one
+                queued = as_drawn(store, queued)
+                messages = article_messages(store, queued.article_id)
+                contents = {buttons: message_content(store, queued.article_id, buttons)
+                            for buttons in {buttons for _, _, buttons in messages}}
+            for channel, ts, buttons in messages:
                 if contents[buttons] is not None:
                     show_decision(client, store, channel, ts, queued.article_id,
                                   contents[buttons])

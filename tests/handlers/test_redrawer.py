@@ -77,3 +77,41 @@ def test_a_pass_takes_the_write_lock_twice_however_many_articles_it_draws(tmp_pa
         assert drawn == len(messages) == 5
         assert sum(s.startswith("BEGIN IMMEDIATE") for s in statements) == 2
         assert newsroom.store.query("SELECT * FROM redraw_queue") == []
+
+
+def test_a_change_made_between_the_claim_and_the_read_is_drawn_once(tmp_path):
+    """A change that lands after a pass claimed its article but before it read what to draw
+    is shown by that drawing: it must not be drawn a second time by the next pass. The
+    other process's write is made from SQLite's trace hook, right after the claim."""
+    from newsbot.storage.db import Store
+
+    with start_newsroom(tmp_path, manual_redraw=True) as newsroom:
+        plan = newsroom.post_digest(top=1)
+        [message] = [m for m in plan.messages if m.ts]
+        other_process = Store(newsroom.store.path)  # its own connection
+        decide(newsroom.store, message.article.id, "publish", EDITOR, source="cli")
+        seen = {"claim": False, "commit": False, "change": False}
+
+        def after_the_claim(statement: str) -> None:
+            """The statement after the claim's COMMIT: the other process decides, once."""
+            if seen["change"]:
+                return
+            if "SET claimed_by" in statement:
+                seen["claim"] = True
+            elif seen["claim"] and statement == "COMMIT":
+                seen["commit"] = True
+            elif seen["commit"]:
+                seen["change"] = True
+                decide(other_process, message.article.id, "skip", "U0OTHER", source="cli")
+
+        before = len(newsroom.slack.calls("chat.update"))
+        newsroom.store.db.conn.set_trace_callback(after_the_claim)
+        try:
+            newsroom.redrawer.redraw_now()
+        finally:
+            newsroom.store.db.conn.set_trace_callback(None)
+        assert seen["change"]
+        newsroom.redrawer.redraw_now()  # the next pass: nothing left to draw
+        updates = [c.params["text"] for c in newsroom.slack.calls("chat.update")[before:]]
+        assert len(updates) == 1 and updates[0].endswith("skipped by U0OTHER"), updates
+        assert newsroom.store.query("SELECT * FROM redraw_queue") == []

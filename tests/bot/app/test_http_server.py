@@ -14,6 +14,7 @@ import time
 
 import pytest
 from conftest import SECRET, Newsroom, start_newsroom
+from newsbot.bot.app.startup import listen
 from newsbot.bot.app.web_server import MAX_BODY, Routes, WebServer
 from newsbot.bot.services.health import Health
 
@@ -259,3 +260,14 @@ def test_the_socket_mode_server_has_health_and_metrics_but_no_slack_route(newsro
         assert statuses(exchange(metrics_only, signed(body))) == [404]
     finally:
         metrics_only.stop()
+
+
+def test_stop_while_the_loop_is_closing_does_not_raise(tmp_path):
+    """The loop closes its wake-up trigger just before it says it has stopped: a stop()
+    in between found the trigger's descriptor closed (EBADF, seen in a test teardown)."""
+    with start_newsroom(tmp_path) as newsroom:
+        runtime = newsroom.runtime
+        server = listen(Routes(runtime.health, None), "127.0.0.1", 0, runtime.config)
+        server._server.trigger.close()  # the moment: trigger closed, not yet stopped
+        server.stop(timeout=0.1)
+        server.close()

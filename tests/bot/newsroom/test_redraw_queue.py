@@ -13,7 +13,12 @@ from newsbot.bot.newsroom.decisions import (
     decide,
     decision_history,
 )
-from newsbot.bot.newsroom.redraw_queue import queue_redraw, queued_redraws, redraw_done
+from newsbot.bot.newsroom.redraw_queue import (
+    CLAIM_SECONDS,
+    queue_redraw,
+    queued_redraws,
+    redraw_done,
+)
 from newsbot.bot.services.sync import sync_decisions
 from newsbot.storage.db import Store
 from newsbot.storage.index import refresh
@@ -94,3 +99,26 @@ def test_history_shows_what_each_event_amounts_to_now(indexed, articles):
     ]
     sync_decisions(indexed, Config(articles=articles, db=indexed.path))
     assert decision_history(indexed)[2]["status"] == WRITTEN
+
+
+def test_a_change_while_claimed_stays_with_the_claimer_until_it_lets_go(indexed):
+    """Two servers: while one draws an article, a new change must not let the other draw it
+    too (their chat.updates would race, and the older content could land last)."""
+    decide(indexed, "a.md", "publish", "U1", source="cli")
+    [first] = queued_redraws(indexed, "first")
+    decide(indexed, "a.md", "skip", "U2", source="cli")  # while `first` draws
+    assert queued_redraws(indexed, "second") == []
+    redraw_done(indexed, first)  # drew the publish: the skip is left, for either of them
+    [second] = queued_redraws(indexed, "second")
+    assert second.article_id == "a.md" and second.seq > first.seq
+    redraw_done(indexed, second)
+    assert queued(indexed) == []
+
+
+def test_a_claim_is_taken_over_once_it_is_too_old(indexed):
+    decide(indexed, "a.md", "publish", "U1", source="cli")
+    queued_redraws(indexed, "crashed")
+    assert queued_redraws(indexed, "second") == []
+    with indexed.write() as db:  # as CLAIM_SECONDS later
+        db.execute("UPDATE redraw_queue SET claimed_at = claimed_at - ?", [CLAIM_SECONDS + 1])
+    assert [q.article_id for q in queued_redraws(indexed, "second")] == ["a.md"]
