@@ -22,12 +22,17 @@ with its rank in digest order (0: the lead, whose id is the cluster's id).
 
 from __future__ import annotations
 
+import array
 import collections
 import datetime as dt
+import functools
+import hashlib
 import json
 import re
+import sqlite3
+import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -148,21 +153,45 @@ class Item(NamedTuple):
                    normalise_title(title), lede)
 
     def blocking_keys(self) -> list[int]:
-        """Blocking keys, as hashes (only compared within one run): the canonical URL, the
-        title, the title less each one of its words (so one word changed, added or
-        dropped still shares a key; word order aside) and the excerpt's first words."""
-        keys = [hash(("u", self.url))] if self.url else []
+        """Blocking keys, as 64-bit hashes: the canonical URL, the title, the title less
+        each one of its words (so one word changed, added or dropped still shares a key;
+        word order aside) and the excerpt's first words. Stable across processes (unlike
+        hash()), so index workers can compute them for the process that matches."""
+        keys = [stable_hash("u\0" + self.url)] if self.url else []
         words = self.title.split()
         if words:
-            hashes = [hash(word) for word in words]
+            hashes = [stable_hash(word) for word in words]
             total = sum(hashes)
-            keys.append(total)
+            keys.append(total & KEY_MASK)
             if len(words) >= 3:
-                keys += [total - h for h in hashes]
+                keys += [(total - h) & KEY_MASK for h in hashes]
         lede = self.lede.split(" ", LEDE_KEY_WORDS)
         if len(lede) > LEDE_KEY_WORDS:
-            keys.append(hash(("l", *lede[:LEDE_KEY_WORDS])))
+            keys.append(stable_hash("l\0" + " ".join(lede[:LEDE_KEY_WORDS])))
         return keys
+
+
+KEY_MASK = (1 << 64) - 1
+
+
+@functools.lru_cache(maxsize=1 << 16)  # title words repeat: most hashes are looked up
+def stable_hash(text: str) -> int:
+    """A 64-bit hash of the text, the same in every process and every run."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
+                                          digest_size=8).digest(), "little")
+
+
+# What an index worker sends for each usable article, so that the matching process
+# neither normalises nor hashes: (id, content_hash, moment, url, title, lede, keys),
+# the keys packed as unsigned 64-bit integers.
+ClusterRecord = tuple[str, str, float | None, str | None, str, str, bytes]
+
+
+def cluster_record(article_id: str, content_hash: str, title: str | None, excerpt: str | None,
+                   web_url: str | None, published_at: str | None) -> ClusterRecord:
+    item = Item.of(article_id, title, excerpt, web_url, published_at)
+    keys = array.array("Q", set(item.blocking_keys())).tobytes()
+    return (article_id, content_hash, item.moment, item.url, item.title, item.lede, keys)
 
 
 def _seconds(published_at: str | None) -> float | None:
@@ -177,7 +206,13 @@ def _seconds(published_at: str | None) -> float | None:
 def find_links(items: Iterable[Item], focus: set[str] | None,
                settings: ClusterSettings) -> dict[tuple[str, str], str]:
     """Pairs (a < b) of the same story among `items`, given oldest first, with why: URL or
-    TEXT. With a `focus`, only pairs with at least one article in it.
+    TEXT. With a `focus`, only pairs with at least one article in it."""
+    return link_keyed(((item, item.blocking_keys()) for item in items), focus, settings)
+
+
+def link_keyed(keyed: Iterable[tuple[Item, Sequence[int]]], focus: set[str] | None,
+               settings: ClusterSettings) -> dict[tuple[str, str], str]:
+    """`find_links` for items that come with their blocking keys (computed elsewhere).
 
     One pass in time order: only the articles of the last `window_hours` are kept, each
     under its blocking keys, so memory holds one window, not the folder. A key shared by
@@ -188,7 +223,7 @@ def find_links(items: Iterable[Item], focus: set[str] | None,
     live: dict[int, collections.deque[Item]] = {}  # key -> its articles in the window
     expiry: collections.deque[tuple[Item, list[int]]] = collections.deque()
     links: dict[tuple[str, str], str] = {}
-    for item in items:
+    for item, item_keys in keyed:
         moment = item.moment
         if moment is None:
             continue
@@ -199,7 +234,7 @@ def find_links(items: Iterable[Item], focus: set[str] | None,
                 queue.popleft()
                 if not queue:
                     del live[key]
-        keys = list(set(item.blocking_keys()))
+        keys = list(set(item_keys))
         seen: set[str] = set()
         mine = focus is None or item.id in focus
         for key in keys:
@@ -248,12 +283,15 @@ _ITEM_SOURCE = (f"SELECT a.id, a.title, substr(a.excerpt, 1, 2 * {LEDE_CHARS}), 
 _FINGERPRINT = "SELECT count(*), count(error), max(indexed_at) FROM articles"
 
 
-def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False) -> None:
+def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False,
+                    cold: ColdClusters | None = None) -> None:
     """Bring the clusters in line with the index; see the module docstring.
 
     `quiet`: the refresh indexed and removed nothing. Then, if the index is also as the
     last clustering left it (its fingerprint: a file that broke, or a refresh killed
     before it clustered, changes it), nothing is compared at all.
+    `cold`: the index was empty before this refresh and every usable article's record
+    is in `cold`: the clusters are made from it instead of read back from the index.
     """
     db = store.db
     stored = db.execute("SELECT settings, fingerprint FROM cluster_settings"
@@ -268,7 +306,9 @@ def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False
                        [settings.to_json()])
     elif quiet and stored[1] == fingerprint:
         return
-    if settings.enabled:
+    if settings.enabled and cold is not None:
+        _cluster_cold(store, cold)
+    elif settings.enabled:
         _recluster(store, settings)
     with store.write() as tx:
         tx.execute("UPDATE cluster_settings SET fingerprint = ? WHERE id = 1", [fingerprint])
@@ -307,6 +347,86 @@ def _recluster(store: Store, settings: ClusterSettings) -> None:
         _rebuild(store, seeds)
 
 
+class ColdClusters:
+    """The clustering of a cold build, fed with the workers' records while it parses.
+
+    A cold build clusters every article, and used to do it after the load: read every
+    row back, normalise, hash and match, serially, while the other cores idled. Here the
+    workers normalise and hash (`cluster_record`), the records wait in a private
+    temporary SQLite database (on disk past a 2 MB cache: memory stays flat however big
+    the folder), and the matching runs in a thread (`start_matching`) over them in time
+    order while the index builds its indexes and full-text search, which run in SQLite
+    without the GIL. The links are those `_recluster` finds from the index itself.
+    """
+
+    def __init__(self, settings: ClusterSettings) -> None:
+        self.settings = settings
+        # "": a private on-disk database, deleted when closed; only the matching thread
+        # reads it once the parse (this thread) is done with it
+        self._side = sqlite3.connect("", check_same_thread=False)
+        self._side.execute("PRAGMA journal_mode = OFF")
+        self._side.execute("CREATE TABLE items (id, content_hash, moment, url, title, lede,"
+                           " keys)")
+        self._thread: threading.Thread | None = None
+        self._links: dict[tuple[str, str], str] | None = None
+        self._failure: BaseException | None = None
+
+    def __enter__(self) -> ColdClusters:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        self._side.close()
+
+    def add(self, records: Iterable[ClusterRecord]) -> None:
+        self._side.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)", records)
+
+    def start_matching(self) -> None:
+        """Match in a thread of its own; `links` waits for it."""
+        self._thread = threading.Thread(target=self._match, name="cold-clusters", daemon=True)
+        self._thread.start()
+
+    def _match(self) -> None:
+        try:
+            rows = self._side.execute("SELECT id, moment, url, title, lede, keys FROM items"
+                                      " WHERE moment IS NOT NULL ORDER BY moment, id")
+            keyed = ((Item(*row[:5]), array.array("Q", row[5])) for row in rows)
+            self._links = link_keyed(keyed, None, self.settings)
+        except BaseException as error:  # handed to the thread that waits for the links
+            self._failure = error
+
+    def links(self) -> dict[tuple[str, str], str]:
+        if self._thread is None:
+            self._match()
+        else:
+            self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+        assert self._links is not None
+        return self._links
+
+    def items(self) -> Iterator[tuple[str, str, float | None]]:
+        """(article id, content hash, moment) of every usable article, for cluster_items."""
+        return self._side.execute("SELECT id, content_hash, moment FROM items")
+
+
+def _cluster_cold(store: Store, cold: ColdClusters) -> None:
+    """Every cluster made anew from the records of a cold build: whatever the cluster
+    tables held named articles the empty index no longer had."""
+    links = cold.links()
+    with store.write() as tx:
+        conn = tx.conn
+        for table in ("cluster_items", "cluster_links", "cluster_members"):
+            conn.execute(f"DELETE FROM {table}")
+        conn.executemany(
+            "INSERT INTO cluster_items (article_id, content_hash, moment) VALUES (?, ?, ?)",
+            cold.items())
+        conn.executemany("INSERT INTO cluster_links (a, b, reason) VALUES (?, ?, ?)",
+                         [(a, b, reason) for (a, b), reason in links.items()])
+        _rebuild(store, {node for pair in links for node in pair})
+
+
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
     values = list(values)
     for start in range(0, len(values), SQL_CHUNK):
@@ -343,8 +463,8 @@ def _region(store: Store, changed: dict[str, float | None], removed: set[str],
     if not moments:
         return iter(())
     if len(moments) >= BULK:  # publishedDateTime as stored sorts as time does
-        rows = store.db.execute(f"{_ITEM_SOURCE} WHERE a.error IS NULL"
-                                " AND a.published_at IS NOT NULL ORDER BY a.published_at")
+        rows = store.db.execute(f"{_ITEM_SOURCE} WHERE a.error IS NULL AND a.published_at"
+                                " IS NOT NULL ORDER BY a.published_at, a.id")  # as ColdClusters
         return (Item.of(*row) for row in rows)
     window = settings.window_hours * 3600
     spans: list[list[float]] = []  # overlapping windows merged
