@@ -326,6 +326,8 @@ def _parse_all(root: Path, todo: Iterable[tuple[str, str | None]], parallel: boo
 
     # forkserver: forking a threaded process (Bolt, APScheduler) is unsafe
     context = multiprocessing.get_context("forkserver")
+    # imported once by the fork server, not by every worker (only before it first starts)
+    context.set_forkserver_preload(["newsbot.storage.index"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         in_flight: collections.deque = collections.deque()
         for batch in _batches(todo, BATCH_SIZE):
