@@ -217,7 +217,8 @@ def read_and_parse(root: str, article_id: str, known_hash: str | None,
         topic_keys,
     )
     record = (cluster_record(article_id, content_hash, fields["title"], fields["excerpt"],
-                             fields["web_url"], fields["published_at"]) if clusters else None)
+                             fields["web_url"], fields["published_at"], fields["quality"],
+                             fields["heat"]) if clusters else None)
     return ("ok", article_id, st.st_size, st.st_mtime_ns, content_hash, (row, record))
 
 

@@ -27,6 +27,7 @@ import collections
 import datetime as dt
 import functools
 import hashlib
+import heapq
 import json
 import re
 import sqlite3
@@ -182,16 +183,21 @@ def stable_hash(text: str) -> int:
 
 
 # What an index worker sends for each usable article, so that the matching process
-# neither normalises nor hashes: (id, content_hash, moment, url, title, lede, keys),
-# the keys packed as unsigned 64-bit integers.
-ClusterRecord = tuple[str, str, float | None, str | None, str, str, bytes]
+# neither normalises nor hashes nor reads the index back: (id, content_hash, moment, url,
+# title, lede, keys, quality, heat, published_at), the keys packed as unsigned 64-bit
+# integers, the last three the article's digest-order key.
+ClusterRecord = tuple
+_RECORD_COLUMNS = ("id", "content_hash", "moment", "url", "title", "lede", "keys", "quality",
+                   "heat", "published_at")
 
 
 def cluster_record(article_id: str, content_hash: str, title: str | None, excerpt: str | None,
-                   web_url: str | None, published_at: str | None) -> ClusterRecord:
+                   web_url: str | None, published_at: str | None, quality: object,
+                   heat: object) -> ClusterRecord:
     item = Item.of(article_id, title, excerpt, web_url, published_at)
     keys = array.array("Q", set(item.blocking_keys())).tobytes()
-    return (article_id, content_hash, item.moment, item.url, item.title, item.lede, keys)
+    return (article_id, content_hash, item.moment, item.url, item.title, item.lede, keys,
+            quality, heat, published_at)
 
 
 def _seconds(published_at: str | None) -> float | None:
@@ -207,12 +213,18 @@ def find_links(items: Iterable[Item], focus: set[str] | None,
                settings: ClusterSettings) -> dict[tuple[str, str], str]:
     """Pairs (a < b) of the same story among `items`, given oldest first, with why: URL or
     TEXT. With a `focus`, only pairs with at least one article in it."""
-    return link_keyed(((item, item.blocking_keys()) for item in items), focus, settings)
+    links: dict[tuple[str, str], str] = {}
+    for later, earlier, reason in sweep(((item, item.blocking_keys()) for item in items),
+                                        focus, settings):
+        links[(later.id, earlier.id) if later.id < earlier.id else (earlier.id, later.id)] = (
+            reason)
+    return links
 
 
-def link_keyed(keyed: Iterable[tuple[Item, Sequence[int]]], focus: set[str] | None,
-               settings: ClusterSettings) -> dict[tuple[str, str], str]:
-    """`find_links` for items that come with their blocking keys (computed elsewhere).
+def sweep(keyed: Iterable[tuple[Item, Sequence[int]]], focus: set[str] | None,
+          settings: ClusterSettings) -> Iterator[tuple[Item, Item, str]]:
+    """The links of `find_links` as they are found, (later, earlier, reason), for items
+    that come with their blocking keys (computed elsewhere), oldest first.
 
     One pass in time order: only the articles of the last `window_hours` are kept, each
     under its blocking keys, so memory holds one window, not the folder. A key shared by
@@ -222,7 +234,6 @@ def link_keyed(keyed: Iterable[tuple[Item, Sequence[int]]], focus: set[str] | No
     cutoff = settings.similarity * 100
     live: dict[int, collections.deque[Item]] = {}  # key -> its articles in the window
     expiry: collections.deque[tuple[Item, list[int]]] = collections.deque()
-    links: dict[tuple[str, str], str] = {}
     for item, item_keys in keyed:
         moment = item.moment
         if moment is None:
@@ -250,12 +261,9 @@ def link_keyed(keyed: Iterable[tuple[Item, Sequence[int]]], focus: set[str] | No
                     if mine or other.id in focus:  # type: ignore[operator]
                         reason = _link(item, other, cutoff)
                         if reason:
-                            pair = (item.id, other.id) if item.id < other.id else (
-                                other.id, item.id)
-                            links[pair] = reason
+                            yield item, other, reason
             queue.append(item)
         expiry.append((item, keys))
-    return links
 
 
 def _link(a: Item, b: Item, cutoff: float) -> str | None:
@@ -351,24 +359,29 @@ class ColdClusters:
     """The clustering of a cold build, fed with the workers' records while it parses.
 
     A cold build clusters every article, and used to do it after the load: read every
-    row back, normalise, hash and match, serially, while the other cores idled. Here the
-    workers normalise and hash (`cluster_record`), the records wait in a private
-    temporary SQLite database (on disk past a 2 MB cache: memory stays flat however big
-    the folder), and the matching runs in a thread (`start_matching`) over them in time
-    order while the index builds its indexes and full-text search, which run in SQLite
-    without the GIL. The links are those `_recluster` finds from the index itself.
+    row back, normalise, hash and match, serially, while the other cores idled, then
+    hold every link and clustered article in memory to make the clusters. Here the
+    workers normalise and hash (`cluster_record`); the records wait in a private
+    temporary SQLite database (on disk past a 2 MB cache); the matching runs in a thread
+    (`start_matching`) over them in time order while the index builds its indexes and
+    full-text search, which run in SQLite without the GIL; and each cluster is ranked
+    and set down in that database as soon as no later article can join it (`_Clusters`).
+    Memory holds one time window, however big the folder. The result is what
+    `_recluster` makes from the index itself (tests/storage/test_cold_clusters.py).
     """
 
     def __init__(self, settings: ClusterSettings) -> None:
         self.settings = settings
         # "": a private on-disk database, deleted when closed; only the matching thread
-        # reads it once the parse (this thread) is done with it
+        # uses it once the parse (this thread) is done with it
         self._side = sqlite3.connect("", check_same_thread=False)
-        self._side.execute("PRAGMA journal_mode = OFF")
-        self._side.execute("CREATE TABLE items (id, content_hash, moment, url, title, lede,"
-                           " keys)")
+        self._side.executescript(f"""
+            PRAGMA journal_mode = OFF;
+            CREATE TABLE items ({', '.join(_RECORD_COLUMNS)});
+            CREATE TABLE links (a, b, reason);
+            CREATE TABLE members (article_id, cluster_id, rank, reason);
+        """)
         self._thread: threading.Thread | None = None
-        self._links: dict[tuple[str, str], str] | None = None
         self._failure: BaseException | None = None
 
     def __enter__(self) -> ColdClusters:
@@ -380,51 +393,140 @@ class ColdClusters:
         self._side.close()
 
     def add(self, records: Iterable[ClusterRecord]) -> None:
-        self._side.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)", records)
+        marks = ", ".join("?" * len(_RECORD_COLUMNS))
+        self._side.executemany(f"INSERT INTO items VALUES ({marks})", records)
 
     def start_matching(self) -> None:
-        """Match in a thread of its own; `links` waits for it."""
+        """Match in a thread of its own; `wait` waits for it."""
         self._thread = threading.Thread(target=self._match, name="cold-clusters", daemon=True)
         self._thread.start()
 
     def _match(self) -> None:
         try:
-            rows = self._side.execute("SELECT id, moment, url, title, lede, keys FROM items"
-                                      " WHERE moment IS NOT NULL ORDER BY moment, id")
-            keyed = ((Item(*row[:5]), array.array("Q", row[5])) for row in rows)
-            self._links = link_keyed(keyed, None, self.settings)
-        except BaseException as error:  # handed to the thread that waits for the links
+            self._cluster()
+        except BaseException as error:  # handed to the thread that waits (`wait`)
             self._failure = error
 
-    def links(self) -> dict[tuple[str, str], str]:
+    def _cluster(self) -> None:
+        window = self.settings.window_hours * 3600
+        rows = self._side.execute(
+            "SELECT id, moment, url, title, lede, keys, quality, heat, published_at FROM items"
+            " WHERE moment IS NOT NULL ORDER BY moment, id")
+        order: dict[str, OrderKey] = {}  # the articles of the window: who may be linked
+        recent: collections.deque[tuple[float, str]] = collections.deque()
+
+        def keyed() -> Iterator[tuple[Item, array.array]]:
+            for article_id, moment, url, title, lede, keys, *order_key in rows:
+                while recent and recent[0][0] < moment - window:
+                    order.pop(recent.popleft()[1], None)
+                order[article_id] = tuple(order_key)
+                recent.append((moment, article_id))
+                yield Item(article_id, moment, url, title, lede), array.array("Q", keys)
+
+        clusters = _Clusters(self._side)
+        links: list[tuple[str, str, str]] = []
+        for later, earlier, reason in sweep(keyed(), None, self.settings):
+            a, b = sorted((later.id, earlier.id))
+            links.append((a, b, reason))
+            clusters.link(later, earlier, reason, order)
+            if len(links) >= SQL_CHUNK:
+                self._side.executemany("INSERT INTO links VALUES (?, ?, ?)", links)
+                links.clear()
+                clusters.settle(later.moment - window)
+        self._side.executemany("INSERT INTO links VALUES (?, ?, ?)", links)
+        clusters.settle(float("inf"))
+
+    def wait(self) -> None:
+        """Until the matching is done (in this thread, if it never started); its error."""
         if self._thread is None:
             self._match()
         else:
             self._thread.join()
         if self._failure is not None:
             raise self._failure
-        assert self._links is not None
-        return self._links
 
-    def items(self) -> Iterator[tuple[str, str, float | None]]:
-        """(article id, content hash, moment) of every usable article, for cluster_items."""
-        return self._side.execute("SELECT id, content_hash, moment FROM items")
+    def rows(self, table: str) -> Iterator[tuple]:
+        """What `_cluster_cold` stores: cluster_items, cluster_links, cluster_members."""
+        return self._side.execute({
+            "cluster_items": "SELECT id, content_hash, moment FROM items",
+            "cluster_links": "SELECT a, b, reason FROM links",
+            "cluster_members": "SELECT article_id, cluster_id, rank, reason FROM members",
+        }[table])
+
+
+class _Cluster:
+    __slots__ = ("members", "kinds", "newest")
+
+    def __init__(self) -> None:
+        self.members: dict[str, OrderKey] = {}
+        self.kinds: set[str] = set()
+        self.newest = float("-inf")
+
+
+class _Clusters:
+    """Connected groups of links as a sweep finds them (union by size). A group whose
+    newest member is older than the window before the sweep's current article can grow
+    no more: `settle` ranks it (digest_order, as `_rebuild` does) into `members`."""
+
+    def __init__(self, side: sqlite3.Connection) -> None:
+        self.side = side
+        self.of: dict[str, _Cluster] = {}
+        self.by_newest: list[tuple[float, int, _Cluster]] = []  # a heap; stale entries too
+        self.pushed = 0
+
+    def link(self, later: Item, earlier: Item, reason: str,
+             order: dict[str, OrderKey]) -> None:
+        ours, theirs = self.of.get(later.id), self.of.get(earlier.id)
+        if ours is None and theirs is None:
+            ours = _Cluster()
+        elif ours is None or (theirs is not None and len(theirs.members) > len(ours.members)):
+            ours, theirs = theirs, ours
+        assert ours is not None
+        if theirs is not None and theirs is not ours:
+            ours.members.update(theirs.members)
+            ours.kinds |= theirs.kinds
+            ours.newest = max(ours.newest, theirs.newest)
+            for member in theirs.members:
+                self.of[member] = ours
+        for item in (later, earlier):
+            if item.id not in ours.members:
+                ours.members[item.id] = order[item.id]
+                self.of[item.id] = ours
+        ours.kinds.add(reason)
+        ours.newest = max(ours.newest, later.moment or 0, earlier.moment or 0)
+        self.pushed += 1
+        heapq.heappush(self.by_newest, (ours.newest, self.pushed, ours))
+
+    def settle(self, before: float) -> None:
+        rows = []
+        while self.by_newest and self.by_newest[0][0] < before:
+            newest, _, cluster = heapq.heappop(self.by_newest)
+            first = next(iter(cluster.members))
+            if cluster.newest != newest or self.of.get(first) is not cluster:
+                continue  # merged into another since, or grown: a later entry stands for it
+            ranked = digest_order(cluster.members, cluster.members)
+            reason = URL if cluster.kinds == {URL} else TEXT
+            rows += [(article_id, ranked[0], rank, reason)
+                     for rank, article_id in enumerate(ranked)]
+            for member in cluster.members:
+                del self.of[member]
+        self.side.executemany("INSERT INTO members VALUES (?, ?, ?, ?)", rows)
 
 
 def _cluster_cold(store: Store, cold: ColdClusters) -> None:
     """Every cluster made anew from the records of a cold build: whatever the cluster
     tables held named articles the empty index no longer had."""
-    links = cold.links()
+    cold.wait()
     with store.write() as tx:
         conn = tx.conn
         for table in ("cluster_items", "cluster_links", "cluster_members"):
             conn.execute(f"DELETE FROM {table}")
-        conn.executemany(
-            "INSERT INTO cluster_items (article_id, content_hash, moment) VALUES (?, ?, ?)",
-            cold.items())
+        conn.executemany("INSERT INTO cluster_items (article_id, content_hash, moment)"
+                         " VALUES (?, ?, ?)", cold.rows("cluster_items"))
         conn.executemany("INSERT INTO cluster_links (a, b, reason) VALUES (?, ?, ?)",
-                         [(a, b, reason) for (a, b), reason in links.items()])
-        _rebuild(store, {node for pair in links for node in pair})
+                         cold.rows("cluster_links"))
+        conn.executemany("INSERT INTO cluster_members (article_id, cluster_id, rank, reason)"
+                         " VALUES (?, ?, ?, ?)", cold.rows("cluster_members"))
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:

@@ -44,6 +44,10 @@ def folder(tmp_path_factory) -> Path:
     for n in range(3):
         write_article(folder, f"undated/{n}.md", title=SAME_TITLE,
                       publishedDateTime=Raw("null"), webUrl="https://same.example/strike")
+    for n, day in enumerate((1, 3, 5, 7)):  # a chain: each within the window of the next only
+        write_article(folder, f"chain/{n}.md", title="Tidal barrage wins final approval",
+                      webUrl=f"https://chain{n}.example/barrage", quality=10 * n,
+                      publishedDateTime=Raw(f"2019-05-0{day}T08:00:00Z"))
     return folder
 
 
@@ -51,6 +55,7 @@ def build(path: Path, folder: Path, monkeypatch: pytest.MonkeyPatch, cold: bool)
     """A cold build with two worker processes, or a row-by-row build that clusters from
     the index as every later refresh does."""
     monkeypatch.setattr(index_module, "PARALLEL_THRESHOLD", 1 if cold else 10**9)
+    monkeypatch.setattr(story_clusters, "SQL_CHUNK", 1)  # settle clusters after every link
     store = Store(path)
     refresh(store, folder, workers=2, clusters=ClusterSettings())
     return store
@@ -68,6 +73,8 @@ def test_a_cold_build_clusters_as_the_index_path_does(tmp_path, folder, monkeypa
     assert len(links) > 100 and {reason for *_, reason in links} == {"url", "text"}
     crowd = {row[0] for row in from_records["cluster_members"] if row[0].startswith("crowd/")}
     assert 0 < len(crowd) < CROWDED_KEY + 6  # linked, yet not every pair: a crowded key
+    chain = [row for row in from_records["cluster_members"] if row[0].startswith("chain/")]
+    assert {row[1] for row in chain} == {"chain/3.md"} and len(chain) == 4  # 6 days, 1 story
     topics = {row[1:3] for row in from_records["article_topics"]
               if row[0] == "crowd/000.md"}
     assert topics == {("Labor", "labor"), ("Énergie", "énergie"), ("Straße", "strasse")}
@@ -79,7 +86,7 @@ def test_a_cold_build_whose_matching_failed_is_clustered_by_the_next_refresh(
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as patched:
-        patched.setattr(story_clusters, "link_keyed", broken_matching)
+        patched.setattr(story_clusters, "sweep", broken_matching)
         with pytest.raises(OSError, match="No space left"):
             build(tmp_path / "cold.db", folder, monkeypatch, cold=True)
     store = Store(tmp_path / "cold.db")
