@@ -1,7 +1,8 @@
 """How fast `newsbot index` and the look-ups are, against a naive python-frontmatter scan.
 
     python benchmarks/bench_index.py [--count 100000] [--dir bench-data] [--seed 1]
-                                     [--rounds 2]
+                                     [--rounds 2] [--no-big-files]
+    python benchmarks/bench_index.py --memory-at 100000,200000,500000
 
 Generates (or reuses) a corpus shaped like the newsroom's folder, then measures in one
 run, so every ratio compares figures taken on the same machine at the same time:
@@ -24,8 +25,12 @@ run, so every ratio compares figures taken on the same machine at the same time:
 
 Peak memory is the largest sum of resident memory over the index process and all its
 descendants (forkserver and worker processes), sampled every 20 ms from /proc; PSS
-(shared pages split between processes) and `ru_maxrss` (largest single process) are
-printed beside it. This is a benchmark, not a test: it prints PASS/FAIL per goal and
+(shared pages split between processes), `ru_maxrss` (largest single process) and the
+index process's own peak are printed beside it. `--memory-at` runs only a cold index at
+each count and checks the index process's peak: under 150 MB at 100k, and flat (at most
+1.15x) from the smallest count to the largest. The CPU of the baseline and of the index
+tree are printed too: on a shared machine the wall-time ratio moves with the load, the
+CPU ratio much less. This is a benchmark, not a test: it prints PASS/FAIL per goal and
 exits 1 if a goal is missed.
 """
 
@@ -51,7 +56,9 @@ ROOT = Path(__file__).resolve().parent.parent
 COLD_RATIO_GOAL = 0.35  # issue 20 (the floor, reading the bytes, is about 0.05x)
 NO_CHANGE_GOAL_S = 2.0
 QUERY_GOAL_MS = 20.0
-MEMORY_GOAL_MB = 300.0
+MEMORY_GOAL_MB = 300.0  # the whole process tree
+MAIN_MEMORY_GOAL_MB = 150.0  # the index process itself, at 100k (issue 20)
+MEMORY_FLAT_GOAL = 1.15  # its peak at the largest count over its peak at the smallest
 BIG_FILE_MB = (50, 100, 150)
 CLUSTER_COLD_GOAL = 0.25  # clustering adds at most 25% to a cold index
 CLUSTER_NO_CHANGE_GOAL_S = 0.3  # and at most 0.3 s to a refresh with nothing changed
@@ -80,6 +87,7 @@ class TreeSample:
     """The peak of a process tree, from /proc (Linux)."""
 
     peak_rss: int = 0  # bytes, sum over the processes alive at one sample
+    peak_main_rss: int = 0  # bytes, the index process itself (not its workers)
     peak_pss: int = 0
     peak_processes: int = 0
     cpu_ticks: dict[int, int] = field(default_factory=dict)  # last seen utime+stime by pid
@@ -110,9 +118,10 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _sample(pids: list[int], tree: TreeSample) -> None:
+    """`pids[0]` is the index process (the wrapper's child), the rest its descendants."""
     page = os.sysconf("SC_PAGE_SIZE")
     rss = pss = alive = 0
-    for pid in pids:
+    for position, pid in enumerate(pids):
         try:
             with open(f"/proc/{pid}/stat", "rb") as handle:
                 fields = handle.read().rsplit(b")", 1)[1].split()
@@ -123,6 +132,8 @@ def _sample(pids: list[int], tree: TreeSample) -> None:
         alive += 1
         tree.cpu_ticks[pid] = int(fields[11]) + int(fields[12])
         rss += int(fields[21]) * page
+        if position == 0:
+            tree.peak_main_rss = max(tree.peak_main_rss, int(fields[21]) * page)
         for line in rollup.splitlines():
             if line.startswith(b"Pss:"):
                 pss += int(line.split()[1]) * 1024
@@ -166,7 +177,7 @@ def baseline_scan(folder: Path) -> tuple[float, int, int]:
     """What a naive tool does: python-frontmatter on every file. (seconds, loaded, errors)"""
     import frontmatter
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     loaded = errors = 0
     for pattern in corpus_patterns():
         for path in folder.rglob(pattern):
@@ -175,7 +186,11 @@ def baseline_scan(folder: Path) -> tuple[float, int, int]:
                 loaded += 1
             except Exception:
                 errors += 1
+    BASELINE_CPU_S.append(time.process_time() - cpu)
     return time.perf_counter() - started, loaded, errors
+
+
+BASELINE_CPU_S: list[float] = []  # CPU seconds of each baseline scan
 
 
 def corpus_patterns() -> tuple[str, ...]:
@@ -344,6 +359,44 @@ def fast_path_share(folder: Path) -> tuple[int, int, float, float]:
     return hits, len(texts), scanned, time.perf_counter() - started
 
 
+def memory_at(counts: list[int], directory: Path, seed: int) -> int:
+    """A cold index at each count, one run each: the peak memory of the index process and
+    of its tree. Streamed, the index process should stay flat as the folder grows."""
+    rows = []
+    for count in counts:
+        folder = (directory / f"corpus-{count}-s{seed}").resolve()
+        db = (directory / f"index-{count}-s{seed}-memory.db").resolve()
+        ensure_corpus(folder, count, seed)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        run, tree = run_measured(index_command(folder, db))
+        report = json.loads(run["stdout"])
+        rows.append((count, tree, run["wall"], report["total"]))
+        print(f"{count} files: index process peak {tree.peak_main_rss / 2**20:.0f} MB, "
+              f"tree peak {tree.peak_rss / 2**20:.0f} MB ({tree.peak_processes} processes), "
+              f"{run['wall']:.1f} s, total {report['total']}, load average {load_average()}")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    ok = True
+    smallest = rows[0][1].peak_main_rss
+    for count, tree, _, _ in rows:
+        main_mb = tree.peak_main_rss / 2**20
+        verdicts = []
+        if count == 100_000:
+            verdicts.append(f"< {MAIN_MEMORY_GOAL_MB:.0f} MB at 100k: "
+                            f"{verdict(main_mb < MAIN_MEMORY_GOAL_MB)}")
+            ok &= main_mb < MAIN_MEMORY_GOAL_MB
+        growth = tree.peak_main_rss / smallest
+        if count == rows[-1][0] and len(rows) > 1:
+            verdicts.append(f"{growth:.2f}x the {rows[0][0]} files' peak, <= "
+                            f"{MEMORY_FLAT_GOAL}x: {verdict(growth <= MEMORY_FLAT_GOAL)}")
+            ok &= growth <= MEMORY_FLAT_GOAL
+        print(f"  {count:>7} files  index process {main_mb:5.0f} MB  tree "
+              f"{tree.peak_rss / 2**20:5.0f} MB  PSS {tree.peak_pss / 2**20:5.0f} MB  "
+              + "; ".join(verdicts))
+    return 0 if ok else 1
+
+
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -361,7 +414,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="baseline and cold index take turns R times; best of each (2)")
     parser.add_argument("--no-big-files", action="store_true",
                         help="skip the cold index with 50-150 MB files added")
+    parser.add_argument("--memory-at", metavar="N,N,...",
+                        help="only the cold index's peak memory, one run at each count")
     args = parser.parse_args(argv)
+    if args.memory_at:
+        return memory_at([int(n) for n in args.memory_at.split(",")], args.dir, args.seed)
 
     folder = (args.dir / f"corpus-{args.count}-s{args.seed}").resolve()
     db = (args.dir / f"index-{args.count}-s{args.seed}.db").resolve()
@@ -438,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((f"{name} (worst of {QUERY_RUNS})", f"{worst:.1f} ms",
                      f"median {statistics.median(times):.1f} ms", f"< {QUERY_GOAL_MS:.0f} ms",
                      verdict(worst < QUERY_GOAL_MS)))
+    rows.append(("cold index peak memory of the index process (worst run)",
+                 f"{tree.peak_main_rss / 2**20:.0f} MB", "", "", ""))
     rows.append((f"cold index peak memory (worst run), {tree.peak_processes} processes",
                  f"{peak_mb:.0f} MB",
                  f"PSS {tree.peak_pss / 2**20:.0f} MB", f"< {MEMORY_GOAL_MB:.0f} MB",
@@ -486,8 +545,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("rounds: baseline " + ", ".join(f"{s:.2f} s" for s in base_runs)
           + "; cold index " + ", ".join(f"{run['wall']:.2f} s" for run, _ in cold_runs))
-    print("cold index CPU over its process tree (sampled): "
+    print("baseline CPU: " + ", ".join(f"{s:.2f} s" for s in BASELINE_CPU_S)
+          + "; cold index CPU over its process tree (sampled): "
           + ", ".join(f"{tree.cpu_seconds:.1f} s" for _, tree in cold_runs)
+          + f" (best {min(t.cpu_seconds for _, t in cold_runs) / min(BASELINE_CPU_S):.2f}x"
+          " the baseline's CPU)"
           + f"; ru_maxrss of the largest reaped process {cold['maxrss_kb'] / 1024:.0f} MB")
     print(f"no-change runs: {', '.join(f'{s:.2f} s' for s in no_change)}; without clustering "
           f"{', '.join(f'{s:.2f} s' for s in no_change_plain)}")

@@ -40,7 +40,7 @@ from pathlib import Path
 from newsbot.bot.cli.main import main as newsbot
 from newsbot.bot.newsroom.report import build_report
 from newsbot.storage.db import Store
-from newsbot.storage.index import _write
+from newsbot.storage.index import Parsed, _write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,12 +68,10 @@ def build(db_path: Path, articles: int, decisions: int, seed: int = 1) -> dict[s
         is_published, skipped = int(n % 100 == 1), int(n % 100 == 2)
         row = (article_id, f"Article {n}", "An excerpt.", f"https://example.com/{n}",
                "Provider", "example.com", json.dumps(topics), quality, heat, is_published,
-               skipped, iso(when), "news", "article", None, 1000, n, f"{n:032x}")
-        topic_rows = [(article_id, t, t.casefold(), is_published, skipped, quality, heat,
-                       iso(when)) for t in topics]
-        results.append(("ok", article_id, 1000, n, f"{n:032x}", (row, topic_rows)))
+               skipped, iso(when), "news", "article", None, 1000, n, f"{n:032x}", None)
+        results.append(row)  # index.STAGED_COLUMNS; topics are ASCII: no topic_keys
     for start in range(0, len(results), 10_000):
-        _write(store, results[start:start + 10_000], iso(now), [])
+        _write(store, Parsed(articles=results[start:start + 10_000]), iso(now), [])
 
     # decision events, in time order over the last 60 days, with decide()'s outcomes
     open_ids = [a for a in published if not a.endswith(("01.txt", "02.txt"))]

@@ -24,19 +24,26 @@ import datetime as dt
 import errno
 import fnmatch
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsbot.storage.article_file import BrokenArticle, parse_article
 from newsbot.storage.canonical_urls import canonical_url
-from newsbot.storage.story_clusters import ClusterSettings, update_clusters
+from newsbot.storage.story_clusters import (
+    ClusterRecord,
+    ClusterSettings,
+    ColdClusters,
+    cluster_record,
+    update_clusters,
+)
 
 if TYPE_CHECKING:  # workers import this module: keep sqlite_utils out of them
     from newsbot.storage.db import Store
@@ -103,7 +110,15 @@ _STAT_IN_FOLDER = os.stat in os.supports_dir_fd
 
 
 def scan_folder(root: Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> dict[str, FileStat]:
-    """Every matching file below root, by article id (POSIX path relative to root).
+    """Every matching file below root, by article id (POSIX path relative to root); see
+    walk_folder."""
+    return dict(walk_folder(root, patterns))
+
+
+def walk_folder(root: Path, patterns: Iterable[str] = DEFAULT_PATTERNS
+                ) -> Iterator[tuple[str, FileStat]]:
+    """Every matching file below root, with its article id (POSIX path relative to root),
+    as the walk finds it: a cold build streams it, and holds no dict of the folder.
 
     Hidden folders (`.git`, ...) are skipped and no symbolic link is followed, so a link
     cannot make the walk loop or leave the folder. A matching entry that is not a regular
@@ -114,7 +129,6 @@ def scan_folder(root: Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> dict[
     100,000 times.
     """
     matches = compile_patterns(patterns)
-    found: dict[str, FileStat] = {}
     stack = [(str(root), "")]
     while stack:
         folder, prefix = stack.pop()
@@ -144,13 +158,12 @@ def scan_folder(root: Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> dict[
                         kind = SYMLINK if entry.is_symlink() else NOT_REGULAR
                     st = (os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
                           if _STAT_IN_FOLDER else entry.stat(follow_symlinks=False))
-                    found[prefix + name] = (kind or st.st_size, st.st_mtime_ns)
                 except OSError:
                     continue  # vanished or unreadable between listing and stat
+                yield prefix + name, (kind or st.st_size, st.st_mtime_ns)
         finally:
             if folder_fd is not None:
                 os.close(folder_fd)
-    return found
 
 
 # The indexed columns a worker fills, in the order of its row tuples.
@@ -159,16 +172,20 @@ ARTICLE_COLUMNS = (
     "quality", "heat", "published", "skipped", "published_at", "category", "type",
     "image_url", "size", "mtime_ns", "content_hash", "canonical_url",
 )
+# A row as staged: the article's columns, then its topics' keys (a JSON list beside
+# `topics`, or NULL when every topic is ASCII and its key is SQLite's lower()): the
+# article_topics rows are made from it in SQL, not sent as tuples of their own.
+STAGED_COLUMNS = (*ARTICLE_COLUMNS, "topic_keys")
 
 
 def read_and_parse(root: str, article_id: str, known_hash: str | None,
-                   max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple:
+                   max_bytes: int = DEFAULT_MAX_FILE_BYTES, clusters: bool = False) -> tuple:
     """Read one file and parse it unless its bytes are the ones already indexed.
 
     Returns (status, id, size, mtime_ns, hash, payload), status one of "same", "ok",
-    "broken" or "gone". For "ok" the payload is the row ready to store (ARTICLE_COLUMNS)
-    and its article_topics rows; for "broken" it is the reason. Runs in worker
-    processes, so it takes and returns plain values, cheap to pickle.
+    "broken" or "gone". For "ok" the payload is the row ready to stage (STAGED_COLUMNS)
+    and, with `clusters`, its story_clusters.cluster_record (else None); for "broken" it
+    is the reason. Runs in worker processes, so it takes and returns plain values.
     """
     try:
         st, data = _read_file(os.path.join(root, article_id), max_bytes)
@@ -190,6 +207,8 @@ def read_and_parse(root: str, article_id: str, known_hash: str | None,
         reason = f"could not be parsed: {type(error).__name__}: {error}"
         return ("broken", article_id, st.st_size, st.st_mtime_ns, content_hash, reason)
     topics = fields["topics"]
+    topic_keys = (None if all(topic.isascii() for topic in topics)
+                  else json.dumps([topic.casefold() for topic in topics], ensure_ascii=False))
     row = (
         article_id, fields["title"], fields["excerpt"], fields["web_url"],
         fields["provider_name"], fields["provider_domain"],
@@ -197,14 +216,12 @@ def read_and_parse(root: str, article_id: str, known_hash: str | None,
         fields["published"], fields["skipped"], fields["published_at"], fields["category"],
         fields["type"], fields["image_url"], st.st_size, st.st_mtime_ns, content_hash,
         canonical_url(fields["web_url"]),
+        topic_keys,
     )
-    # topic rows carry the article's digest-order keys (see schema.topic_order)
-    topic_rows = [
-        (article_id, topic, topic.casefold(), fields["published"], fields["skipped"],
-         fields["quality"], fields["heat"], fields["published_at"])
-        for topic in topics
-    ]
-    return ("ok", article_id, st.st_size, st.st_mtime_ns, content_hash, (row, topic_rows))
+    record = (cluster_record(article_id, content_hash, fields["title"], fields["excerpt"],
+                             fields["web_url"], fields["published_at"], fields["quality"],
+                             fields["heat"]) if clusters else None)
+    return ("ok", article_id, st.st_size, st.st_mtime_ns, content_hash, (row, record))
 
 
 class _Refused(Exception):
@@ -243,36 +260,81 @@ def _read_file(path: str, max_bytes: int) -> tuple[os.stat_result, bytes]:
     return st, data
 
 
-def _parse_batch(root: str, batch: list[tuple[str, str | None]], max_bytes: int) -> list[tuple]:
-    return [read_and_parse(root, article_id, known, max_bytes) for article_id, known in batch]
+@dataclass
+class Parsed:
+    """Parse results in the shapes the write takes, sorted by outcome in the worker: the
+    main process pickles, loops over and reshapes nothing per file."""
+
+    articles: list[tuple] = field(default_factory=list)  # STAGED_COLUMNS
+    broken: list[tuple] = field(default_factory=list)  # (id, size, mtime_ns, hash, reason)
+    same: list[tuple] = field(default_factory=list)  # (size, mtime_ns, id): bytes as stored
+    gone: list[str] = field(default_factory=list)  # listed by the walk, gone when read
+    clusters: list[ClusterRecord] = field(default_factory=list)  # when asked for
+
+    def __len__(self) -> int:
+        return len(self.articles) + len(self.broken) + len(self.same) + len(self.gone)
+
+    def extend(self, other: Parsed) -> None:
+        self.articles += other.articles
+        self.broken += other.broken
+        self.same += other.same
+        self.gone += other.gone
+        self.clusters += other.clusters
+
+    def add(self, result: tuple) -> None:
+        """One read_and_parse result."""
+        status, article_id, size, mtime_ns, content_hash, payload = result
+        if status == "ok":
+            row, record = payload
+            self.articles.append(row)
+            if record is not None:
+                self.clusters.append(record)
+        elif status == "broken":
+            self.broken.append((article_id, size, mtime_ns, content_hash, payload))
+        elif status == "same":
+            self.same.append((size, mtime_ns, article_id))
+        else:
+            self.gone.append(article_id)
 
 
-def _batches(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _parse_batch(root: str, batch: list[tuple[str, str | None]], max_bytes: int,
+                 clusters: bool = False) -> Parsed:
+    parsed = Parsed()
+    for article_id, known in batch:
+        parsed.add(read_and_parse(root, article_id, known, max_bytes, clusters))
+    return parsed
 
 
-def _parse_all(
-    root: Path, todo: list[tuple[str, str | None]], workers: int | None, max_bytes: int
-) -> Iterator[list[tuple]]:
-    """Parsed results in batches, in order; in worker processes when there is enough to do.
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _parse_all(root: Path, todo: Iterable[tuple[str, str | None]], parallel: bool,
+               workers: int | None, max_bytes: int, clusters: bool = False
+               ) -> Iterator[Parsed]:
+    """Parsed results in batches, in order; in worker processes when `parallel` (there
+    is enough to do). `todo` may be a stream: it is read a batch at a time.
 
     Only a few batches per worker are queued ahead, so results never pile up in
     memory faster than they are written.
     """
     workers = workers or len(os.sched_getaffinity(0))
-    if workers <= 1 or len(todo) < PARALLEL_THRESHOLD:
+    if workers <= 1 or not parallel:
         for batch in _batches(todo, BATCH_SIZE):
-            yield _parse_batch(str(root), batch, max_bytes)
+            yield _parse_batch(str(root), batch, max_bytes, clusters)
         return
     from concurrent.futures import ProcessPoolExecutor  # only a big refresh pays for it
 
     # forkserver: forking a threaded process (Bolt, APScheduler) is unsafe
     context = multiprocessing.get_context("forkserver")
+    # imported once by the fork server, not by every worker (only before it first starts)
+    context.set_forkserver_preload(["newsbot.storage.index"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         in_flight: collections.deque = collections.deque()
         for batch in _batches(todo, BATCH_SIZE):
-            in_flight.append(pool.submit(_parse_batch, str(root), batch, max_bytes))
+            in_flight.append(pool.submit(_parse_batch, str(root), batch, max_bytes, clusters))
             if len(in_flight) >= workers * IN_FLIGHT_PER_WORKER:
                 yield in_flight.popleft().result()
         while in_flight:
@@ -284,9 +346,9 @@ def _parse_all(
 # statement makes FTS5 flush its pending terms, which cost five times the whole insert.
 _STAGING = "temp.newsbot_staged_articles"
 _CREATE_STAGING = (
-    f"CREATE TEMP TABLE IF NOT EXISTS newsbot_staged_articles ({', '.join(ARTICLE_COLUMNS)})"
+    f"CREATE TEMP TABLE IF NOT EXISTS newsbot_staged_articles ({', '.join(STAGED_COLUMNS)})"
 )
-_STAGE_ARTICLE = f"INSERT INTO {_STAGING} VALUES ({', '.join('?' * len(ARTICLE_COLUMNS))})"
+_STAGE_ARTICLE = f"INSERT INTO {_STAGING} VALUES ({', '.join('?' * len(STAGED_COLUMNS))})"
 _UPSERT_STAGED = f"""
 INSERT INTO articles ({', '.join(ARTICLE_COLUMNS)}, error, indexed_at)
 SELECT {', '.join(ARTICLE_COLUMNS)}, NULL, ? FROM {_STAGING} WHERE true
@@ -307,10 +369,14 @@ ON CONFLICT (id) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_n
     content_hash = excluded.content_hash, error = excluded.error,
     indexed_at = excluded.indexed_at
 """
-_INSERT_TOPIC = """
+# Topic rows carry the article's digest-order keys (see schema.topic_order). Where two
+# topics share a key, the first listed is kept (json_each goes in list order).
+_INSERT_STAGED_TOPICS = f"""
 INSERT OR IGNORE INTO article_topics
     (article_id, topic, topic_key, published, skipped, quality, heat, published_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+SELECT s.id, t.value, coalesce(json_extract(s.topic_keys, '$[' || t.key || ']'), lower(t.value)),
+    s.published, s.skipped, s.quality, s.heat, s.published_at
+FROM {_STAGING} s, json_each(s.topics) t
 """
 # The articles whose topic rows a write replaces or deletes.
 _IDS = "temp.newsbot_article_ids"
@@ -346,7 +412,15 @@ def refresh(
     """
     if not Path(root).is_dir():
         raise NotADirectoryError(f"the articles folder {root} is not a folder (not mounted?)")
-    on_disk = scan_folder(root, patterns)
+    if _is_empty(store):
+        walk = walk_folder(root, patterns)
+        first = list(itertools.islice(walk, PARALLEL_THRESHOLD))
+        if len(first) == PARALLEL_THRESHOLD:
+            return _cold_build(store, root, itertools.chain(first, walk), progress, workers,
+                               max_file_bytes, clusters)
+        on_disk = dict(first)
+    else:
+        on_disk = scan_folder(root, patterns)
     stored = store.db.execute(STORED_STATS)
     return _reconcile(store, root, on_disk, stored, progress, workers, max_file_bytes, clusters)
 
@@ -437,35 +511,91 @@ def _reconcile(store: Store, root: Path, on_disk: dict[str, FileStat], stored: I
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     done = 0
     # recorded as broken without being read: their ids cannot be stored, nor opened again
-    pending: list[tuple] = [
-        ("broken", article_id, *on_disk[article_id], "", MISNAMED)
+    pending = Parsed(broken=[
+        (article_id, *on_disk[article_id], "", MISNAMED)
         for article_id in misnamed if article_id in new or article_id in changed
     ] + [
-        ("broken", article_id, *on_disk[article_id], "",
-         REFUSED.get(size) or too_large(size, max_file_bytes))
+        (article_id, *on_disk[article_id], "", REFUSED.get(size) or too_large(size, max_file_bytes))
         for article_id, size in unread
-    ]
+    ])
     big = len(todo) >= PARALLEL_THRESHOLD
     cold = big and not (changed or gone) and _is_empty(store)
     with _page_cache(store, WRITE_CACHE_KIB if big else 0), _bulk_load(store, cold):
-        for results in _parse_all(root, todo, workers, max_file_bytes):
-            pending.extend(results)
-            done += len(results)
+        for parsed in _parse_all(root, todo, big, workers, max_file_bytes):
+            pending.extend(parsed)
+            done += len(parsed)
             if len(pending) >= COMMIT_EVERY:
                 report.indexed += _write(store, pending, now, vanished)
-                pending = []
+                pending = Parsed()
             if progress:
                 progress(done, len(todo))
         report.indexed += _write(store, pending, now, vanished)
     was_stored = set(changed)
     report.removed = _forget(store, gone + [a for a in vanished if a in was_stored])
+    return _finish(store, report, clusters)
+
+
+def _cold_build(store: Store, root: Path, walk: Iterable[tuple[str, FileStat]],
+                progress: Progress | None, workers: int | None, max_file_bytes: int,
+                clusters: ClusterSettings | None) -> IndexReport:
+    """`refresh` of an empty index with thousands of files, streamed: each file goes from
+    the walk to a worker to the write without a dict of the folder, so memory does not
+    grow with it (the walk's dict was most of 1 MB per 1,000 files). The load is one
+    transaction (`_bulk_load`), and the clusters are made from the workers' records
+    (story_clusters.ColdClusters). `progress` gets (done, walked so far)."""
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    report = IndexReport()
+    refused: list[tuple] = []  # recorded as broken without being read, as _reconcile does
+    walked = done = 0
+
+    def readable() -> Iterator[tuple[str, str | None]]:
+        nonlocal walked
+        for article_id, (size, mtime_ns) in walk:
+            walked += 1
+            if not _is_utf8(article_id):
+                refused.append((_printable(article_id), size, mtime_ns, "", MISNAMED))
+            elif not 0 <= size <= max_file_bytes:
+                refused.append((article_id, size, mtime_ns, "",
+                                REFUSED.get(size) or too_large(size, max_file_bytes)))
+            else:
+                yield article_id, None
+
+    matching = clusters is not None and clusters.enabled
+    vanished: list[str] = []  # nothing was stored: a file gone when read is just not there
+    with (ColdClusters(clusters) if matching else contextlib.nullcontext()) as cold:
+        with _page_cache(store, WRITE_CACHE_KIB), _bulk_load(
+                store, True, before_tail=cold.start_matching if cold else None):
+            pending = Parsed()
+            for parsed in _parse_all(root, readable(), True, workers, max_file_bytes,
+                                     matching):
+                if cold:
+                    cold.add(parsed.clusters)
+                    parsed.clusters = []
+                pending.extend(parsed)
+                pending.broken += refused
+                refused.clear()
+                done += len(parsed)
+                if len(pending) >= COMMIT_EVERY:
+                    report.indexed += _write(store, pending, now, vanished)
+                    pending = Parsed()
+                if progress:
+                    progress(done, max(walked, done))
+            pending.broken += refused
+            report.indexed += _write(store, pending, now, vanished)
+        return _finish(store, report, clusters, cold)
+
+
+def _finish(store: Store, report: IndexReport, clusters: ClusterSettings | None,
+            cold: ColdClusters | None = None) -> IndexReport:
+    """The report's counts from the index as written, then the clusters."""
     report.failed = store.db.execute(
         "SELECT count(*) FROM articles WHERE error IS NOT NULL"
     ).fetchone()[0]
     report.total = store.db.execute("SELECT count(*) FROM articles").fetchone()[0]
     report.unchanged = report.total - report.indexed - report.failed
     if clusters is not None:
-        update_clusters(store, clusters, quiet=not (report.indexed or report.removed))
+        update_clusters(store, clusters, quiet=not (report.indexed or report.removed),
+                        cold=cold)
     return report
 
 
@@ -480,14 +610,17 @@ _BULK_DEFERRED = ("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NU
 
 
 @contextlib.contextmanager
-def _bulk_load(store: Store, cold: bool) -> Iterator[None]:
+def _bulk_load(store: Store, cold: bool,
+               before_tail: Callable[[], None] | None = None) -> Iterator[None]:
     """For a cold build (an empty index, thousands of files): one transaction in which
     the secondary indexes of articles and article_topics and the full-text trigger are
     dropped, the rows loaded, then the indexes created again from their own stored SQL
     and articles_fts rebuilt in one pass. Sorted index builds cost a fraction of
     row-by-row inserts into them. Killed half way, the transaction rolls back whole:
     the schema is never left without its indexes, and the next run starts cold again.
-    The lots written inside become savepoints; other writers wait for the commit."""
+    The lots written inside become savepoints; other writers wait for the commit.
+    `before_tail` runs once the rows are in, before the indexes are built: work that
+    can overlap that tail (it runs in SQLite, without the GIL) starts there."""
     if not cold:
         yield
         return
@@ -497,6 +630,8 @@ def _bulk_load(store: Store, cold: bool) -> Iterator[None]:
         for kind, name, _ in deferred:
             conn.execute(f'DROP {kind.upper()} "{name}"')
         yield
+        if before_tail is not None:
+            before_tail()
         for kind, _, sql in deferred:
             if kind == "index":
                 conn.execute(sql)
@@ -515,11 +650,14 @@ def _misnamed(on_disk: dict[str, tuple[int, int]]) -> set[str]:
     in place in `on_disk`, and returned so the refresh records them as broken."""
     misnamed = set()
     for article_id in [a for a in on_disk if not _is_utf8(a)]:
-        printable = article_id.encode("utf-8", "surrogateescape").decode("utf-8",
-                                                                          "backslashreplace")
+        printable = _printable(article_id)
         on_disk[printable] = on_disk.pop(article_id)
         misnamed.add(printable)
     return misnamed
+
+
+def _printable(article_id: str) -> str:
+    return article_id.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _is_utf8(text: str) -> bool:
@@ -564,44 +702,31 @@ def _known_hashes(store: Store, article_ids: list[str]) -> dict[str, str]:
     return hashes
 
 
-def _write(store: Store, results: list[tuple], now: str, vanished: list[str]) -> int:
+def _write(store: Store, parsed: Parsed, now: str, vanished: list[str]) -> int:
     """Store one lot of parse results; returns how many usable articles it (re)indexed."""
-    articles: list[tuple] = []
-    topics: list[tuple] = []
-    broken: list[tuple] = []
-    touched: list[tuple] = []
-    for status, article_id, size, mtime_ns, content_hash, payload in results:
-        if status == "ok":
-            row, topic_rows = payload
-            articles.append(row)
-            topics.extend(topic_rows)
-        elif status == "broken":
-            broken.append((article_id, size, mtime_ns, content_hash, payload, now))
-        elif status == "same":
-            touched.append((size, mtime_ns, article_id))
-        else:  # gone between the scan and the read
-            vanished.append(article_id)
-    if not (articles or broken or touched):
+    vanished += parsed.gone  # gone between the scan and the read
+    if not (parsed.articles or parsed.broken or parsed.same):
         return 0
+    broken = [(*row, now) for row in parsed.broken]
     with store.write() as db:
         conn = db.conn
         conn.execute(_CREATE_STAGING)
         conn.execute(_CREATE_IDS)
-        conn.executemany(_STAGE_ARTICLE, articles)
+        conn.executemany(_STAGE_ARTICLE, parsed.articles)
         conn.execute(_UPSERT_STAGED, (now,))
         conn.executemany(_UPSERT_BROKEN, broken)
-        conn.executemany("UPDATE articles SET size = ?, mtime_ns = ? WHERE id = ?", touched)
+        conn.executemany("UPDATE articles SET size = ?, mtime_ns = ? WHERE id = ?", parsed.same)
         # the topics of re-indexed and broken articles are replaced
         conn.execute(f"INSERT INTO {_IDS} SELECT id FROM {_STAGING}")
         conn.executemany(f"INSERT OR IGNORE INTO {_IDS} VALUES (?)", [(r[0],) for r in broken])
         conn.execute(_COUNT_TOPICS, (-1, -1))
         conn.execute(f"DELETE FROM article_topics WHERE article_id IN (SELECT id FROM {_IDS})")
-        conn.executemany(_INSERT_TOPIC, topics)
+        conn.execute(_INSERT_STAGED_TOPICS)
         conn.execute(_COUNT_TOPICS, (1, 1))
         conn.execute("DELETE FROM topic_counts WHERE total <= 0")
         conn.execute(f"DELETE FROM {_STAGING}")
         conn.execute(f"DELETE FROM {_IDS}")
-    return len(articles)
+    return len(parsed.articles)
 
 
 def _forget(store: Store, article_ids: list[str]) -> int:

@@ -22,12 +22,18 @@ with its rank in digest order (0: the lead, whose id is the cluster's id).
 
 from __future__ import annotations
 
+import array
 import collections
 import datetime as dt
+import functools
+import hashlib
+import heapq
 import json
 import re
+import sqlite3
+import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -121,21 +127,50 @@ class Item(NamedTuple):
                    normalise_title(title), lede)
 
     def blocking_keys(self) -> list[int]:
-        """Blocking keys, as hashes (only compared within one run): the canonical URL, the
-        title, the title less each one of its words (so one word changed, added or
-        dropped still shares a key; word order aside) and the excerpt's first words."""
-        keys = [hash(("u", self.url))] if self.url else []
+        """Blocking keys, as 64-bit hashes: the canonical URL, the title, the title less
+        each one of its words (so one word changed, added or dropped still shares a key;
+        word order aside) and the excerpt's first words. Stable across processes (unlike
+        hash()), so index workers can compute them for the process that matches."""
+        keys = [stable_hash("u\0" + self.url)] if self.url else []
         words = self.title.split()
         if words:
-            hashes = [hash(word) for word in words]
+            hashes = [stable_hash(word) for word in words]
             total = sum(hashes)
-            keys.append(total)
+            keys.append(total & KEY_MASK)
             if len(words) >= 3:
-                keys += [total - h for h in hashes]
+                keys += [(total - h) & KEY_MASK for h in hashes]
         lede = self.lede.split(" ", LEDE_KEY_WORDS)
         if len(lede) > LEDE_KEY_WORDS:
-            keys.append(hash(("l", *lede[:LEDE_KEY_WORDS])))
+            keys.append(stable_hash("l\0" + " ".join(lede[:LEDE_KEY_WORDS])))
         return keys
+
+
+KEY_MASK = (1 << 64) - 1
+
+
+@functools.lru_cache(maxsize=1 << 16)  # title words repeat: most hashes are looked up
+def stable_hash(text: str) -> int:
+    """A 64-bit hash of the text, the same in every process and every run."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
+                                          digest_size=8).digest(), "little")
+
+
+# What an index worker sends for each usable article, so that the matching process
+# neither normalises nor hashes nor reads the index back: (id, content_hash, moment, url,
+# title, lede, keys, quality, heat, published_at), the keys packed as unsigned 64-bit
+# integers, the last three the article's digest-order key.
+ClusterRecord = tuple
+_RECORD_COLUMNS = ("id", "content_hash", "moment", "url", "title", "lede", "keys", "quality",
+                   "heat", "published_at")
+
+
+def cluster_record(article_id: str, content_hash: str, title: str | None, excerpt: str | None,
+                   web_url: str | None, published_at: str | None, quality: object,
+                   heat: object) -> ClusterRecord:
+    item = Item.of(article_id, title, excerpt, web_url, published_at)
+    keys = array.array("Q", set(item.blocking_keys())).tobytes()
+    return (article_id, content_hash, item.moment, item.url, item.title, item.lede, keys,
+            quality, heat, published_at)
 
 
 def _seconds(published_at: str | None) -> float | None:
@@ -150,7 +185,19 @@ def _seconds(published_at: str | None) -> float | None:
 def find_links(items: Iterable[Item], focus: set[str] | None,
                settings: ClusterSettings) -> dict[tuple[str, str], str]:
     """Pairs (a < b) of the same story among `items`, given oldest first, with why: URL or
-    TEXT. With a `focus`, only pairs with at least one article in it.
+    TEXT. With a `focus`, only pairs with at least one article in it."""
+    links: dict[tuple[str, str], str] = {}
+    for later, earlier, reason in sweep(((item, item.blocking_keys()) for item in items),
+                                        focus, settings):
+        links[(later.id, earlier.id) if later.id < earlier.id else (earlier.id, later.id)] = (
+            reason)
+    return links
+
+
+def sweep(keyed: Iterable[tuple[Item, Sequence[int]]], focus: set[str] | None,
+          settings: ClusterSettings) -> Iterator[tuple[Item, Item, str]]:
+    """The links of `find_links` as they are found, (later, earlier, reason), for items
+    that come with their blocking keys (computed elsewhere), oldest first.
 
     One pass in time order: only the articles of the last `window_hours` are kept, each
     under its blocking keys, so memory holds one window, not the folder. A key shared by
@@ -160,8 +207,7 @@ def find_links(items: Iterable[Item], focus: set[str] | None,
     cutoff = settings.similarity * 100
     live: dict[int, collections.deque[Item]] = {}  # key -> its articles in the window
     expiry: collections.deque[tuple[Item, list[int]]] = collections.deque()
-    links: dict[tuple[str, str], str] = {}
-    for item in items:
+    for item, item_keys in keyed:
         moment = item.moment
         if moment is None:
             continue
@@ -172,7 +218,7 @@ def find_links(items: Iterable[Item], focus: set[str] | None,
                 queue.popleft()
                 if not queue:
                     del live[key]
-        keys = list(set(item.blocking_keys()))
+        keys = list(set(item_keys))
         seen: set[str] = set()
         mine = focus is None or item.id in focus
         for key in keys:
@@ -188,12 +234,9 @@ def find_links(items: Iterable[Item], focus: set[str] | None,
                     if mine or other.id in focus:  # type: ignore[operator]
                         reason = _link(item, other, cutoff)
                         if reason:
-                            pair = (item.id, other.id) if item.id < other.id else (
-                                other.id, item.id)
-                            links[pair] = reason
+                            yield item, other, reason
             queue.append(item)
         expiry.append((item, keys))
-    return links
 
 
 def _link(a: Item, b: Item, cutoff: float) -> str | None:
@@ -221,12 +264,15 @@ _ITEM_SOURCE = (f"SELECT a.id, a.title, substr(a.excerpt, 1, 2 * {LEDE_CHARS}), 
 _FINGERPRINT = "SELECT count(*), count(error), max(indexed_at) FROM articles"
 
 
-def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False) -> None:
+def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False,
+                    cold: ColdClusters | None = None) -> None:
     """Bring the clusters in line with the index; see the module docstring.
 
     `quiet`: the refresh indexed and removed nothing. Then, if the index is also as the
     last clustering left it (its fingerprint: a file that broke, or a refresh killed
     before it clustered, changes it), nothing is compared at all.
+    `cold`: the index was empty before this refresh and every usable article's record
+    is in `cold`: the clusters are made from it instead of read back from the index.
     """
     db = store.db
     stored = db.execute("SELECT settings, fingerprint FROM cluster_settings"
@@ -241,7 +287,9 @@ def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False
                        [settings.to_json()])
     elif quiet and stored[1] == fingerprint:
         return
-    if settings.enabled:
+    if settings.enabled and cold is not None:
+        _cluster_cold(store, cold)
+    elif settings.enabled:
         _recluster(store, settings)
     with store.write() as tx:
         tx.execute("UPDATE cluster_settings SET fingerprint = ? WHERE id = 1", [fingerprint])
@@ -280,6 +328,180 @@ def _recluster(store: Store, settings: ClusterSettings) -> None:
         _rebuild(store, seeds)
 
 
+class ColdClusters:
+    """The clustering of a cold build, fed with the workers' records while it parses.
+
+    A cold build clusters every article, and used to do it after the load: read every
+    row back, normalise, hash and match, serially, while the other cores idled, then
+    hold every link and clustered article in memory to make the clusters. Here the
+    workers normalise and hash (`cluster_record`); the records wait in a private
+    temporary SQLite database (on disk past a 2 MB cache); the matching runs in a thread
+    (`start_matching`) over them in time order while the index builds its indexes and
+    full-text search, which run in SQLite without the GIL; and each cluster is ranked
+    and set down in that database as soon as no later article can join it (`_Clusters`).
+    Memory holds one time window, however big the folder. The result is what
+    `_recluster` makes from the index itself (tests/storage/test_cold_clusters.py).
+    """
+
+    def __init__(self, settings: ClusterSettings) -> None:
+        self.settings = settings
+        # "": a private on-disk database, deleted when closed; only the matching thread
+        # uses it once the parse (this thread) is done with it
+        self._side = sqlite3.connect("", check_same_thread=False)
+        self._side.executescript(f"""
+            PRAGMA journal_mode = OFF;
+            CREATE TABLE items ({', '.join(_RECORD_COLUMNS)});
+            CREATE TABLE links (a, b, reason);
+            CREATE TABLE members (article_id, cluster_id, rank, reason);
+        """)
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    def __enter__(self) -> ColdClusters:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        self._side.close()
+
+    def add(self, records: Iterable[ClusterRecord]) -> None:
+        marks = ", ".join("?" * len(_RECORD_COLUMNS))
+        self._side.executemany(f"INSERT INTO items VALUES ({marks})", records)
+
+    def start_matching(self) -> None:
+        """Match in a thread of its own; `wait` waits for it."""
+        self._thread = threading.Thread(target=self._match, name="cold-clusters", daemon=True)
+        self._thread.start()
+
+    def _match(self) -> None:
+        try:
+            self._cluster()
+        except BaseException as error:  # handed to the thread that waits (`wait`)
+            self._failure = error
+
+    def _cluster(self) -> None:
+        window = self.settings.window_hours * 3600
+        rows = self._side.execute(
+            "SELECT id, moment, url, title, lede, keys, quality, heat, published_at FROM items"
+            " WHERE moment IS NOT NULL ORDER BY moment, id")
+        order: dict[str, OrderKey] = {}  # the articles of the window: who may be linked
+        recent: collections.deque[tuple[float, str]] = collections.deque()
+
+        def keyed() -> Iterator[tuple[Item, array.array]]:
+            for article_id, moment, url, title, lede, keys, *order_key in rows:
+                while recent and recent[0][0] < moment - window:
+                    order.pop(recent.popleft()[1], None)
+                order[article_id] = tuple(order_key)
+                recent.append((moment, article_id))
+                yield Item(article_id, moment, url, title, lede), array.array("Q", keys)
+
+        clusters = _Clusters(self._side)
+        links: list[tuple[str, str, str]] = []
+        for later, earlier, reason in sweep(keyed(), None, self.settings):
+            a, b = sorted((later.id, earlier.id))
+            links.append((a, b, reason))
+            clusters.link(later, earlier, reason, order)
+            if len(links) >= SQL_CHUNK:
+                self._side.executemany("INSERT INTO links VALUES (?, ?, ?)", links)
+                links.clear()
+                clusters.settle(later.moment - window)
+        self._side.executemany("INSERT INTO links VALUES (?, ?, ?)", links)
+        clusters.settle(float("inf"))
+
+    def wait(self) -> None:
+        """Until the matching is done (in this thread, if it never started); its error."""
+        if self._thread is None:
+            self._match()
+        else:
+            self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+
+    def rows(self, table: str) -> Iterator[tuple]:
+        """What `_cluster_cold` stores: cluster_items, cluster_links, cluster_members."""
+        return self._side.execute({
+            "cluster_items": "SELECT id, content_hash, moment FROM items",
+            "cluster_links": "SELECT a, b, reason FROM links",
+            "cluster_members": "SELECT article_id, cluster_id, rank, reason FROM members",
+        }[table])
+
+
+class _Cluster:
+    __slots__ = ("members", "kinds", "newest")
+
+    def __init__(self) -> None:
+        self.members: dict[str, OrderKey] = {}
+        self.kinds: set[str] = set()
+        self.newest = float("-inf")
+
+
+class _Clusters:
+    """Connected groups of links as a sweep finds them (union by size). A group whose
+    newest member is older than the window before the sweep's current article can grow
+    no more: `settle` ranks it (digest_order, as `_rebuild` does) into `members`."""
+
+    def __init__(self, side: sqlite3.Connection) -> None:
+        self.side = side
+        self.of: dict[str, _Cluster] = {}
+        self.by_newest: list[tuple[float, int, _Cluster]] = []  # a heap; stale entries too
+        self.pushed = 0
+
+    def link(self, later: Item, earlier: Item, reason: str,
+             order: dict[str, OrderKey]) -> None:
+        ours, theirs = self.of.get(later.id), self.of.get(earlier.id)
+        if ours is None and theirs is None:
+            ours = _Cluster()
+        elif ours is None or (theirs is not None and len(theirs.members) > len(ours.members)):
+            ours, theirs = theirs, ours
+        assert ours is not None
+        if theirs is not None and theirs is not ours:
+            ours.members.update(theirs.members)
+            ours.kinds |= theirs.kinds
+            ours.newest = max(ours.newest, theirs.newest)
+            for member in theirs.members:
+                self.of[member] = ours
+        for item in (later, earlier):
+            if item.id not in ours.members:
+                ours.members[item.id] = order[item.id]
+                self.of[item.id] = ours
+        ours.kinds.add(reason)
+        ours.newest = max(ours.newest, later.moment or 0, earlier.moment or 0)
+        self.pushed += 1
+        heapq.heappush(self.by_newest, (ours.newest, self.pushed, ours))
+
+    def settle(self, before: float) -> None:
+        rows = []
+        while self.by_newest and self.by_newest[0][0] < before:
+            newest, _, cluster = heapq.heappop(self.by_newest)
+            first = next(iter(cluster.members))
+            if cluster.newest != newest or self.of.get(first) is not cluster:
+                continue  # merged into another since, or grown: a later entry stands for it
+            ranked = digest_order(cluster.members, cluster.members)
+            reason = URL if cluster.kinds == {URL} else TEXT
+            rows += [(article_id, ranked[0], rank, reason)
+                     for rank, article_id in enumerate(ranked)]
+            for member in cluster.members:
+                del self.of[member]
+        self.side.executemany("INSERT INTO members VALUES (?, ?, ?, ?)", rows)
+
+
+def _cluster_cold(store: Store, cold: ColdClusters) -> None:
+    """Every cluster made anew from the records of a cold build: whatever the cluster
+    tables held named articles the empty index no longer had."""
+    cold.wait()
+    with store.write() as tx:
+        conn = tx.conn
+        for table in ("cluster_items", "cluster_links", "cluster_members"):
+            conn.execute(f"DELETE FROM {table}")
+        conn.executemany("INSERT INTO cluster_items (article_id, content_hash, moment)"
+                         " VALUES (?, ?, ?)", cold.rows("cluster_items"))
+        conn.executemany("INSERT INTO cluster_links (a, b, reason) VALUES (?, ?, ?)",
+                         cold.rows("cluster_links"))
+        conn.executemany("INSERT INTO cluster_members (article_id, cluster_id, rank, reason)"
+                         " VALUES (?, ?, ?, ?)", cold.rows("cluster_members"))
+
+
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
     values = list(values)
     for start in range(0, len(values), SQL_CHUNK):
@@ -316,8 +538,8 @@ def _region(store: Store, changed: dict[str, float | None], removed: set[str],
     if not moments:
         return iter(())
     if len(moments) >= BULK:  # publishedDateTime as stored sorts as time does
-        rows = store.db.execute(f"{_ITEM_SOURCE} WHERE a.error IS NULL"
-                                " AND a.published_at IS NOT NULL ORDER BY a.published_at")
+        rows = store.db.execute(f"{_ITEM_SOURCE} WHERE a.error IS NULL AND a.published_at"
+                                " IS NOT NULL ORDER BY a.published_at, a.id")  # as ColdClusters
         return (Item.of(*row) for row in rows)
     window = settings.window_hours * 3600
     spans: list[list[float]] = []  # overlapping windows merged
