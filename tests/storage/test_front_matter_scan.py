@@ -135,9 +135,15 @@ def test_the_scanner_agrees_with_the_full_parse_or_declines(text):
     assert_agrees(text)
 
 
+# a value on one line, as the newsroom writes them (a line break inside quotes is a
+# multi-line scalar: the full parse's, never the scanner's)
+NO_LINE_BREAKS = st.characters(blacklist_characters="\n\r\x85\u2028\u2029")
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["title", "excerpt", "webUrl", "heat", "type"]),
-                          st.one_of(st.text(max_size=30), st.integers(0, 10**20))),
+                          st.one_of(st.text(NO_LINE_BREAKS, max_size=30),
+                                    st.integers(0, 10**20))),
                 min_size=1, max_size=8))
 def test_the_newsroom_style_is_read_by_the_scanner_itself(pairs):
     """Double-quoted text (any printable unicode, quotes, backslashes) and whole numbers,
