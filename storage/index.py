@@ -367,7 +367,8 @@ def refresh_paths(
     stored = [row for chunk in _batches(touched, 200) for row in store.db.execute(
         STORED_STATS + " WHERE " + " OR ".join(["id = ? OR (id >= ? AND id < ?)"] * len(chunk)),
         [value for path in chunk for value in (path, path + "/", path + "0")])]  # "0" follows "/"
-    return _reconcile(store, root, on_disk, stored, None, None, max_file_bytes, clusters)
+    return _reconcile(store, root, on_disk, stored, None, None, max_file_bytes, clusters,
+                      partial=True)
 
 
 # a file recorded as too large is looked at again when the limit changes, and back
@@ -407,8 +408,9 @@ def scan_paths(root: Path, touched: Iterable[str],
 
 def _reconcile(store: Store, root: Path, on_disk: dict[str, FileStat], stored: Iterable,
                progress: Progress | None, workers: int | None, max_file_bytes: int,
-               clusters: ClusterSettings | None) -> IndexReport:
-    """Bring the stored rows given in line with the files found for the same paths."""
+               clusters: ClusterSettings | None, partial: bool = False) -> IndexReport:
+    """Bring the stored rows given in line with the files found for the same paths
+    (`partial`: only some paths were looked at, so only their clusters are)."""
     misnamed = _misnamed(on_disk)
     new = dict(on_disk)  # what is left once the stored rows are ticked off
     changed: list[str] = []  # stored, but size or mtime differ
@@ -460,7 +462,8 @@ def _reconcile(store: Store, root: Path, on_disk: dict[str, FileStat], stored: I
     report.total = store.db.execute("SELECT count(*) FROM articles").fetchone()[0]
     report.unchanged = report.total - report.indexed - report.failed
     if clusters is not None:
-        update_clusters(store, clusters, quiet=not (report.indexed or report.removed))
+        update_clusters(store, clusters, quiet=not (report.indexed or report.removed),
+                        only=set(on_disk) | set(gone) if partial else None)
     return report
 
 

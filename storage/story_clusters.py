@@ -27,7 +27,7 @@ import datetime as dt
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -239,7 +239,7 @@ WHERE a.error IS NULL AND c.content_hash IS NOT a.content_hash
 """
 _REMOVED = """
 SELECT c.article_id FROM cluster_items c LEFT JOIN articles a ON a.id = c.article_id
-WHERE a.id IS NULL OR a.error IS NOT NULL
+WHERE (a.id IS NULL OR a.error IS NOT NULL)
 """
 # What Item.of takes, of usable articles; only an excerpt's start is ever compared
 _ITEM_SOURCE = (f"SELECT a.id, a.title, substr(a.excerpt, 1, 2 * {LEDE_CHARS}), a.web_url,"
@@ -248,16 +248,30 @@ _ITEM_SOURCE = (f"SELECT a.id, a.title, substr(a.excerpt, 1, 2 * {LEDE_CHARS}), 
 _FINGERPRINT = "SELECT count(*), count(error), max(indexed_at) FROM articles"
 
 
-def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False) -> None:
+def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False,
+                    only: Collection[str] | None = None) -> None:
     """Bring the clusters in line with the index; see the module docstring.
 
     `quiet`: the refresh indexed and removed nothing. Then, if the index is also as the
     last clustering left it (its fingerprint: a file that broke, or a refresh killed
     before it clustered, changes it), nothing is compared at all.
+
+    `only`: the articles a refresh of some paths looked at (file events). Only they are
+    checked, so the cost follows the change, not the folder (every file event at 100,000
+    articles paid 0.4 s for scanning all of them), and the fingerprint is cleared: the
+    next full refresh checks everything once more.
     """
     db = store.db
     stored = db.execute("SELECT settings, fingerprint FROM cluster_settings"
                         " WHERE id = 1").fetchone()
+    if only is not None and stored is not None and stored[0] == settings.to_json():
+        if quiet:
+            return
+        if settings.enabled:
+            _recluster(store, settings, only)
+        with store.write() as tx:
+            tx.execute("UPDATE cluster_settings SET fingerprint = NULL WHERE id = 1")
+        return
     fingerprint = json.dumps(db.execute(_FINGERPRINT).fetchone())
     if stored is None or stored[0] != settings.to_json():
         with store.write() as tx:  # other settings: every link may differ, start over
@@ -274,10 +288,19 @@ def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False
         tx.execute("UPDATE cluster_settings SET fingerprint = ? WHERE id = 1", [fingerprint])
 
 
-def _recluster(store: Store, settings: ClusterSettings) -> None:
+def _recluster(store: Store, settings: ClusterSettings,
+               only: Collection[str] | None = None) -> None:
     db = store.db
-    changed_rows = db.execute(_CHANGED).fetchall()
-    removed = [row[0] for row in db.execute(_REMOVED)]
+    if only is None:
+        changed_rows = db.execute(_CHANGED).fetchall()
+        removed = [row[0] for row in db.execute(_REMOVED)]
+    else:
+        changed_rows, removed = [], []
+        for chunk in _chunks(only):
+            marks = ", ".join("?" * len(chunk))
+            changed_rows += db.execute(f"{_CHANGED} AND a.id IN ({marks})", chunk).fetchall()
+            removed += [row[0] for row in db.execute(
+                f"{_REMOVED} AND c.article_id IN ({marks})", chunk)]
     if not changed_rows and not removed:
         return
     changed = {row[0]: _seconds(row[2]) for row in changed_rows}
