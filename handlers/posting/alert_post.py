@@ -15,9 +15,18 @@ from pathlib import Path
 
 from newsbot.bot.config.settings import Config
 from newsbot.bot.newsroom.alerts import collect, plan_alerts, unposted_alerts
-from newsbot.bot.newsroom.digest import DigestBusy, load_digest, skip_message
+from newsbot.bot.newsroom.digest import (
+    DigestBusy,
+    load_digest,
+    release_dead_claims,
+    skip_message,
+)
 from newsbot.bot.services import metrics
-from newsbot.handlers.posting.digest_post import DigestPostError, post_digest
+from newsbot.handlers.posting.digest_post import (
+    DigestPostError,
+    claim_holder_died,
+    post_digest,
+)
 from newsbot.storage.db import Store
 from slack_sdk import WebClient
 
@@ -101,8 +110,10 @@ class AlertPoster:
             try:
                 done = post_digest(self.client, store, load_digest(store, digest_id),
                                    pace=self.pace)
-            except DigestBusy:
-                continue  # another process posts it
+            except DigestBusy:  # another process posts it, unless it died meanwhile:
+                if release_dead_claims(store, claim_holder_died):
+                    self._again.set()  # then it is ours to post, in the next round
+                continue
             except DigestPostError as error:
                 log.warning("alert not posted", extra={"digest": digest_id,
                                                        "error": str(error)})
