@@ -2,7 +2,8 @@
 
 `AlertPoster.run` is one pass: judge what the index queued, plan what may go, post what
 is planned. The runtime runs it as a scheduler job every few seconds, and at once when
-the index changes (`wake`). Posts keep to Slack's one message a second per channel.
+the index changes (`wake`). Posts keep to Slack's one message a second per channel, and
+channels are posted to side by side, so one channel's burst delays no other.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from newsbot.bot.config.settings import Config
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 
 POST_SECONDS = 1.0  # Slack allows about one chat.postMessage a second per channel
 MAX_ROUNDS = 50  # passes in one run while new alerts keep arriving (then the next run)
+# Channels posted to at once: one channel's burst, paced at a post a second, must not hold
+# up the alerts of every other channel (serially, 300 burst posts delayed others by 5 min).
+POSTING_THREADS = 8
 
 
 class ChannelPace:
@@ -99,8 +104,20 @@ class AlertPoster:
         collect(store, clustered=config.cluster_settings.enabled)
         editors = set(config.editors)
         plan_alerts(store, may_decide=lambda member: not editors or member in editors)
-        posted = 0
+        by_channel: dict[str, list[int]] = {}
         for digest_id in unposted_alerts(store):
+            by_channel.setdefault(load_digest(store, digest_id).channel, []).append(digest_id)
+        if len(by_channel) <= 1:
+            return sum(map(self._post_channel, by_channel.values()))
+        with ThreadPoolExecutor(min(POSTING_THREADS, len(by_channel)),
+                                thread_name_prefix="alert-post") as pool:
+            return sum(pool.map(self._post_channel, by_channel.values()))
+
+    def _post_channel(self, digest_ids: list[int]) -> int:
+        """One channel's alert digests, oldest first, at the channel's own pace."""
+        config, store = self.config, self.store
+        posted = 0
+        for digest_id in digest_ids:
             plan = load_digest(store, digest_id)
             before = len(plan.posted)
             for message in plan.pending:

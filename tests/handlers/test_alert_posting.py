@@ -308,3 +308,30 @@ def test_only_a_claim_whose_process_is_gone_counts_as_dead():
     assert not claim_holder_died(f"{PROCESS}:1")  # ourselves, another thread
     assert not claim_holder_died(f"{host}:1:abcd:1")  # pid 1 runs
     assert not claim_holder_died(f"other-host:{gone}:abcd:1")  # cannot tell: the lease
+
+
+def test_one_channels_paced_burst_does_not_hold_up_another_channels_alert(tmp_path: Path):
+    """Each channel keeps to its post a second; another channel's alert goes out beside
+    the burst, not after it (serially, a 300-post burst delayed other channels 5 min)."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    config = Config(articles=articles, db=tmp_path / "newsbot.db", clusters_enabled=False)
+    store = Store(config.db)
+    channels = {CHANNEL: "newsdesk", "C0SCIENCE": "science"}
+    with SlackLookalike(channels=channels) as slack:
+        poster = AlertPoster(web_client(slack.bot_token, slack.base_url), store, config,
+                             pace=ChannelPace(0.3))
+        add_subscription(store, SubscriptionSpec(CHANNEL, Filters(topics=("AI",))))
+        add_subscription(store, SubscriptionSpec("C0SCIENCE", Filters(topics=("Space",))))
+        for number in range(8):
+            write_article(articles, f"burst-{number}.md")
+        refresh(store, articles)
+        collect(store, clustered=False)
+        plan_alerts(store)  # the burst is planned first
+        write_article(articles, "lone.md", topics=["Space"])
+        refresh(store, articles)
+        assert poster.one_pass() == 9
+    store.close()
+    burst = [float(m["ts"]) for m in slack.workspace.messages(CHANNEL)]
+    [lone] = [float(m["ts"]) for m in slack.workspace.messages("C0SCIENCE")]
+    assert len(burst) == 9 and lone < max(burst)  # header + 8 in its thread, 0.3 s apart
