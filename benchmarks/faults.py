@@ -9,6 +9,9 @@ was not acknowledged, delays compressed) while a fault strikes, then counts:
 - lost: sent but never recorded; duplicated: log rows beyond one per event;
 - out of order: editor/article pairs whose final vote is not what event-time order gives.
 
+The alert rows (benchmarks/faults_alerts.py) count stories instead: matching files written,
+alert messages in Slack, files never alerted, alerts doubled.
+
 A scenario is a function (settings -> Row); add a fault by adding one to SCENARIOS.
 
     python benchmarks/faults.py [--quick] [--seed 1]
@@ -778,11 +781,37 @@ def queued_redraws(site: FaultSite) -> int:
         return connection.execute("SELECT count(*) FROM redraw_queue").fetchone()[0]
 
 
+def alert_row(scenario: str, settings: Settings) -> Row:
+    """An alert row of benchmarks/faults_alerts.py: `settings.editors` files per trial,
+    counted in stories (sent: matching files; recorded: alert messages in Slack)."""
+    import faults_alerts  # beside this file
+
+    r = getattr(faults_alerts, scenario)(settings.trials, settings.editors, settings.seed)
+    return Row(r["fault"], r["trials"], r["events sent"], r["events recorded"], r["lost"],
+               r["duplicated"], r["out of order"])
+
+
+def alert_stored_then_500(settings: Settings) -> Row:
+    """30% of alert posts stored by Slack and still answered 500: read back, not doubled."""
+    return alert_row("stored_then_500", settings)
+
+
+def alert_killed_between_indexing_and_posting(settings: Settings) -> Row:
+    """serve killed (-9) right after a trial's files are indexed, then started again."""
+    return alert_row("killed_between_indexing_and_posting", settings)
+
+
+def alert_two_serve_processes(settings: Settings) -> Row:
+    """Two serve processes on one database and folder: each story alerted once."""
+    return alert_row("two_serve_processes", settings)
+
+
 SCENARIOS: list[Callable[[Settings], Row | list[Row]]] = [
     concurrent_order, held_database, read_only_database, corrupt_database, deleted_database,
     killed_with_spool, killed_mid_batch, full_disk, restore_from_replica,
     article_deleted_before_apply, skewed_clocks, ambiguous_posting, slow_connections,
-    sync_racing_appends, two_servers_redrawing,
+    sync_racing_appends, two_servers_redrawing, alert_stored_then_500,
+    alert_killed_between_indexing_and_posting, alert_two_serve_processes,
 ]
 
 

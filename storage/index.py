@@ -444,7 +444,8 @@ def refresh_paths(
     stored = [row for chunk in _batches(touched, 200) for row in store.db.execute(
         STORED_STATS + " WHERE " + " OR ".join(["id = ? OR (id >= ? AND id < ?)"] * len(chunk)),
         [value for path in chunk for value in (path, path + "/", path + "0")])]  # "0" follows "/"
-    return _reconcile(store, root, on_disk, stored, None, None, max_file_bytes, clusters)
+    return _reconcile(store, root, on_disk, stored, None, None, max_file_bytes, clusters,
+                      partial=True)
 
 
 # a file recorded as too large is looked at again when the limit changes, and back
@@ -484,8 +485,9 @@ def scan_paths(root: Path, touched: Iterable[str],
 
 def _reconcile(store: Store, root: Path, on_disk: dict[str, FileStat], stored: Iterable,
                progress: Progress | None, workers: int | None, max_file_bytes: int,
-               clusters: ClusterSettings | None) -> IndexReport:
-    """Bring the stored rows given in line with the files found for the same paths."""
+               clusters: ClusterSettings | None, partial: bool = False) -> IndexReport:
+    """Bring the stored rows given in line with the files found for the same paths
+    (`partial`: only some paths were looked at, so only their clusters are)."""
     misnamed = _misnamed(on_disk)
     new = dict(on_disk)  # what is left once the stored rows are ticked off
     changed: list[str] = []  # stored, but size or mtime differ
@@ -532,7 +534,8 @@ def _reconcile(store: Store, root: Path, on_disk: dict[str, FileStat], stored: I
         report.indexed += _write(store, pending, now, vanished)
     was_stored = set(changed)
     report.removed = _forget(store, gone + [a for a in vanished if a in was_stored])
-    return _finish(store, report, clusters)
+    return _finish(store, report, clusters,
+                   only=set(on_disk) | set(gone) if partial else None)
 
 
 def _cold_build(store: Store, root: Path, walk: Iterable[tuple[str, FileStat]],
@@ -586,8 +589,9 @@ def _cold_build(store: Store, root: Path, walk: Iterable[tuple[str, FileStat]],
 
 
 def _finish(store: Store, report: IndexReport, clusters: ClusterSettings | None,
-            cold: ColdClusters | None = None) -> IndexReport:
-    """The report's counts from the index as written, then the clusters."""
+            cold: ColdClusters | None = None, only: set[str] | None = None) -> IndexReport:
+    """The report's counts from the index as written, then the clusters (`only`: of
+    these articles, after a refresh of some paths)."""
     report.failed = store.db.execute(
         "SELECT count(*) FROM articles WHERE error IS NOT NULL"
     ).fetchone()[0]
@@ -595,7 +599,7 @@ def _finish(store: Store, report: IndexReport, clusters: ClusterSettings | None,
     report.unchanged = report.total - report.indexed - report.failed
     if clusters is not None:
         update_clusters(store, clusters, quiet=not (report.indexed or report.removed),
-                        cold=cold)
+                        cold=cold, only=only)
     return report
 
 

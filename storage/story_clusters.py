@@ -33,7 +33,7 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -255,7 +255,7 @@ WHERE a.error IS NULL AND c.content_hash IS NOT a.content_hash
 """
 _REMOVED = """
 SELECT c.article_id FROM cluster_items c LEFT JOIN articles a ON a.id = c.article_id
-WHERE a.id IS NULL OR a.error IS NOT NULL
+WHERE (a.id IS NULL OR a.error IS NOT NULL)
 """
 # What Item.of takes, of usable articles; only an excerpt's start is ever compared
 _ITEM_SOURCE = (f"SELECT a.id, a.title, substr(a.excerpt, 1, 2 * {LEDE_CHARS}), a.web_url,"
@@ -265,7 +265,8 @@ _FINGERPRINT = "SELECT count(*), count(error), max(indexed_at) FROM articles"
 
 
 def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False,
-                    cold: ColdClusters | None = None) -> None:
+                    cold: ColdClusters | None = None,
+                    only: Collection[str] | None = None) -> None:
     """Bring the clusters in line with the index; see the module docstring.
 
     `quiet`: the refresh indexed and removed nothing. Then, if the index is also as the
@@ -273,10 +274,23 @@ def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False
     before it clustered, changes it), nothing is compared at all.
     `cold`: the index was empty before this refresh and every usable article's record
     is in `cold`: the clusters are made from it instead of read back from the index.
+
+    `only`: the articles a refresh of some paths looked at (file events). Only they are
+    checked, so the cost follows the change, not the folder (every file event at 100,000
+    articles paid 0.4 s for scanning all of them), and the fingerprint is cleared: the
+    next full refresh checks everything once more.
     """
     db = store.db
     stored = db.execute("SELECT settings, fingerprint FROM cluster_settings"
                         " WHERE id = 1").fetchone()
+    if only is not None and stored is not None and stored[0] == settings.to_json():
+        if quiet:
+            return
+        if settings.enabled:
+            _recluster(store, settings, only)
+        with store.write() as tx:
+            tx.execute("UPDATE cluster_settings SET fingerprint = NULL WHERE id = 1")
+        return
     fingerprint = json.dumps(db.execute(_FINGERPRINT).fetchone())
     if stored is None or stored[0] != settings.to_json():
         with store.write() as tx:  # other settings: every link may differ, start over
@@ -295,10 +309,19 @@ def update_clusters(store: Store, settings: ClusterSettings, quiet: bool = False
         tx.execute("UPDATE cluster_settings SET fingerprint = ? WHERE id = 1", [fingerprint])
 
 
-def _recluster(store: Store, settings: ClusterSettings) -> None:
+def _recluster(store: Store, settings: ClusterSettings,
+               only: Collection[str] | None = None) -> None:
     db = store.db
-    changed_rows = db.execute(_CHANGED).fetchall()
-    removed = [row[0] for row in db.execute(_REMOVED)]
+    if only is None:
+        changed_rows = db.execute(_CHANGED).fetchall()
+        removed = [row[0] for row in db.execute(_REMOVED)]
+    else:
+        changed_rows, removed = [], []
+        for chunk in _chunks(only):
+            marks = ", ".join("?" * len(chunk))
+            changed_rows += db.execute(f"{_CHANGED} AND a.id IN ({marks})", chunk).fetchall()
+            removed += [row[0] for row in db.execute(
+                f"{_REMOVED} AND c.article_id IN ({marks})", chunk)]
     if not changed_rows and not removed:
         return
     changed = {row[0]: _seconds(row[2]) for row in changed_rows}

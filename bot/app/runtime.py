@@ -37,6 +37,7 @@ from newsbot.bot.app.web_server import Routes, SlackEvents, WebServer
 from newsbot.bot.config.settings import Config, articles_folder_problem
 from newsbot.bot.newsroom.alerts import waiting_alerts
 from newsbot.bot.newsroom.config_schedules import apply_config_schedules
+from newsbot.bot.newsroom.digest import release_dead_claims
 from newsbot.bot.services import metrics
 from newsbot.bot.services.admins import AdminCheck
 from newsbot.bot.services.folder_watch import FolderWatcher
@@ -51,6 +52,7 @@ from newsbot.handlers.after_ack import AfterAck
 from newsbot.handlers.listeners.home import HomeTab
 from newsbot.handlers.posting.alert_post import AlertPoster
 from newsbot.handlers.posting.by_kind import scheduled_poster_by_kind
+from newsbot.handlers.posting.digest_post import claim_holder_died
 from newsbot.handlers.posting.redrawer import Redrawer
 from newsbot.handlers.posting.rejection_reports import RejectionReporter
 from newsbot.storage.db import Store
@@ -114,6 +116,9 @@ class Runtime:
     def _start(self) -> None:
         config = self.config
         self.store, self.spool = open_store(config.db, config.busy_timeout_ms)
+        released = release_dead_claims(self.store, claim_holder_died)
+        if released:  # a poster killed before this start: resume its digests now
+            log.warning("claims of a dead poster released", extra={"digests": released})
         problem = articles_folder_problem(config.articles)
         if problem:
             raise StartupError(problem)

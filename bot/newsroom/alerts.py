@@ -74,8 +74,8 @@ def collect(store: Store, now: dt.datetime | None = None, *, clustered: bool = T
                    " embargo_checked_until = excluded.embargo_checked_until", [stamp(now)])
         db.execute("DELETE FROM alert_candidates WHERE article_id NOT IN"
                    " (SELECT id FROM articles)")  # it left the index before it was judged
-        ready = [row[0] for row in db.execute(
-            "SELECT a.id FROM alert_candidates q JOIN articles a ON a.id = q.article_id"
+        ready = [row[0] for row in db.execute(  # CROSS JOIN: the queue outer, never the index
+            "SELECT a.id FROM alert_candidates q CROSS JOIN articles a ON a.id = q.article_id"
             + (f" WHERE {_CLUSTERED}" if clustered else ""))]
         if not ready:
             return 0

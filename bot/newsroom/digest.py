@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from newsbot.bot.newsroom.article import COLUMNS, DIGEST_ORDER, Article, stamp
@@ -287,6 +287,19 @@ def claim_digest(store: Store, digest_id: int, owner: str,
         ).rowcount == 1
 
 
+def release_dead_claims(store: Store, died: Callable[[str], bool]) -> int:
+    """Let go of the claims of posters `died` says are dead (a process killed on this host
+    before a restart), so their digests resume now rather than when the lease lapses:
+    alerts are due within seconds, not in CLAIM_LEASE. Returns how many were released."""
+    with store.write() as db:
+        owners = [row[0] for row in db.execute(
+            "SELECT DISTINCT claimed_by FROM digests WHERE claimed_by IS NOT NULL"
+            " AND status IN ('planned', 'posting', 'failed')")]
+        dead = [owner for owner in owners if died(owner)]
+        return sum(db.execute("UPDATE digests SET claimed_by = NULL, claimed_until = NULL"
+                              " WHERE claimed_by = ?", [owner]).rowcount for owner in dead)
+
+
 def start_posting(store: Store, digest_id: int) -> None:
     """Mark the digest as started, before its first post: a resume then reads the channel
     back, since a post may have reached Slack without reaching us."""
@@ -358,37 +371,3 @@ def finish_digest(store: Store, digest_id: int, error: str | None = None) -> Non
             " claimed_until = NULL WHERE id = ?",
             ["failed" if error else "done", error, stamp(dt.datetime.now(dt.UTC)), digest_id],
         )
-
-
-# (channel, ts) -> article of the digest messages seen, per Store. Only answers found are
-# kept: a message's row gets its ts once (record_message, `AND ts IS NULL`) and is never
-# re-pointed nor deleted, so a kept answer cannot go stale, and a message posted since
-# (by this process or another one on the same file) is a miss that reads the database.
-_MESSAGE_ARTICLES: weakref.WeakKeyDictionary[Store, dict[tuple[str, str], str]] = (
-    weakref.WeakKeyDictionary())
-MAX_KEPT_MESSAGES = 100_000  # a bound on memory: past it the cache starts afresh
-
-
-def article_for_message(store: Store, channel: str, ts: str) -> str | None:
-    """The article a digest message shows, or None for any other message. Every reaction
-    and click asks this, so a message's answer is read from the database once."""
-    kept = _MESSAGE_ARTICLES.setdefault(store, {})  # one dict.setdefault: safe across threads
-    article_id = kept.get((channel, ts))
-    if article_id is not None:
-        return article_id
-    row = store.db.execute(
-        "SELECT article_id FROM digest_messages WHERE channel = ? AND ts = ?", [channel, ts]
-    ).fetchone()
-    if row is None:
-        return None
-    if len(kept) >= MAX_KEPT_MESSAGES:
-        kept.clear()
-    kept[(channel, ts)] = row[0]
-    return row[0]
-
-
-def is_digest_header(store: Store, channel: str, ts: str) -> bool:
-    """True for the header message of a digest (which shows no one article)."""
-    return store.db.execute(
-        "SELECT EXISTS (SELECT 1 FROM digests WHERE channel = ? AND header_ts = ?)",
-        [channel, ts]).fetchone()[0] == 1

@@ -42,7 +42,7 @@ from newsbot.bot.newsroom.decisions import (
     UnusableArticle,
     decide,
 )
-from newsbot.bot.newsroom.digest import article_for_message
+from newsbot.bot.newsroom.message_lookup import article_for_message
 from newsbot.bot.newsroom.rejections import (
     ARTICLE_GONE,
     ARTICLE_UNUSABLE,

@@ -43,8 +43,8 @@ from newsbot.bot.newsroom.decisions import (
     standing_decision,
     user_vote,
 )
-from newsbot.bot.newsroom.digest import article_for_message
 from newsbot.bot.newsroom.lookup import article_by_id
+from newsbot.bot.newsroom.message_lookup import article_for_message
 from newsbot.bot.services import metrics
 from newsbot.bot.services.intake import SPOOLED, DecisionEvent, Intake, new_key
 from newsbot.handlers.after_ack import AfterAck

@@ -24,7 +24,7 @@ from newsbot.bot.newsroom.decisions import (
     now_us,
     slack_ts_us,
 )
-from newsbot.bot.newsroom.digest import article_for_message, is_digest_header
+from newsbot.bot.newsroom.message_lookup import article_for_message, is_digest_header
 from newsbot.bot.services import metrics
 from newsbot.bot.services.intake import DecisionEvent, Intake, new_key
 from newsbot.handlers.after_ack import AfterAck

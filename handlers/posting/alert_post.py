@@ -2,7 +2,8 @@
 
 `AlertPoster.run` is one pass: judge what the index queued, plan what may go, post what
 is planned. The runtime runs it as a scheduler job every few seconds, and at once when
-the index changes (`wake`). Posts keep to Slack's one message a second per channel.
+the index changes (`wake`). Posts keep to Slack's one message a second per channel, and
+channels are posted to side by side, so one channel's burst delays no other.
 """
 
 from __future__ import annotations
@@ -11,13 +12,23 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from newsbot.bot.config.settings import Config
 from newsbot.bot.newsroom.alerts import collect, plan_alerts, unposted_alerts
-from newsbot.bot.newsroom.digest import DigestBusy, load_digest, skip_message
+from newsbot.bot.newsroom.digest import (
+    DigestBusy,
+    load_digest,
+    release_dead_claims,
+    skip_message,
+)
 from newsbot.bot.services import metrics
-from newsbot.handlers.posting.digest_post import DigestPostError, post_digest
+from newsbot.handlers.posting.digest_post import (
+    DigestPostError,
+    claim_holder_died,
+    post_digest,
+)
 from newsbot.storage.db import Store
 from slack_sdk import WebClient
 
@@ -25,6 +36,9 @@ log = logging.getLogger(__name__)
 
 POST_SECONDS = 1.0  # Slack allows about one chat.postMessage a second per channel
 MAX_ROUNDS = 50  # passes in one run while new alerts keep arriving (then the next run)
+# Channels posted to at once: one channel's burst, paced at a post a second, must not hold
+# up the alerts of every other channel (serially, 300 burst posts delayed others by 5 min).
+POSTING_THREADS = 8
 
 
 class ChannelPace:
@@ -90,8 +104,20 @@ class AlertPoster:
         collect(store, clustered=config.cluster_settings.enabled)
         editors = set(config.editors)
         plan_alerts(store, may_decide=lambda member: not editors or member in editors)
-        posted = 0
+        by_channel: dict[str, list[int]] = {}
         for digest_id in unposted_alerts(store):
+            by_channel.setdefault(load_digest(store, digest_id).channel, []).append(digest_id)
+        if len(by_channel) <= 1:
+            return sum(map(self._post_channel, by_channel.values()))
+        with ThreadPoolExecutor(min(POSTING_THREADS, len(by_channel)),
+                                thread_name_prefix="alert-post") as pool:
+            return sum(pool.map(self._post_channel, by_channel.values()))
+
+    def _post_channel(self, digest_ids: list[int]) -> int:
+        """One channel's alert digests, oldest first, at the channel's own pace."""
+        config, store = self.config, self.store
+        posted = 0
+        for digest_id in digest_ids:
             plan = load_digest(store, digest_id)
             before = len(plan.posted)
             for message in plan.pending:
@@ -101,8 +127,10 @@ class AlertPoster:
             try:
                 done = post_digest(self.client, store, load_digest(store, digest_id),
                                    pace=self.pace)
-            except DigestBusy:
-                continue  # another process posts it
+            except DigestBusy:  # another process posts it, unless it died meanwhile:
+                if release_dead_claims(store, claim_holder_died):
+                    self._again.set()  # then it is ours to post, in the next round
+                continue
             except DigestPostError as error:
                 log.warning("alert not posted", extra={"digest": digest_id,
                                                        "error": str(error)})

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import secrets
 import socket
 import threading
 from collections.abc import Callable
@@ -65,6 +66,30 @@ CLOCK_SKEW = dt.timedelta(minutes=10)  # how far back before the plan a header m
 POSTED, LEFT_OUT, UNSURE = "posted", "left out", "unsure"  # what became of one post
 
 
+# Who posts, in a digest's claim: host, process id, and a token of this process's own, so
+# that a restarted process given the same pid (pid 1 in a container) is not the dead one.
+PROCESS = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def claim_holder_died(owner: str) -> bool:
+    """Whether the poster that claimed a digest is certainly dead: a process of this host
+    that no longer runs, or ran with our pid before us. Another host's claim, or one
+    whose process still runs, is left to its lease."""
+    host, pid, token = (owner.split(":") + ["", "", ""])[:3]
+    me_host, me_pid, me_token = PROCESS.split(":")
+    if host != me_host or not pid.isdigit():
+        return False
+    if pid == me_pid:
+        return token != me_token
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it runs, as another user
+    return False
+
+
 class DigestPostError(RuntimeError):
     """Slack refused the digest; what was posted is kept and a rerun resumes."""
 
@@ -102,7 +127,7 @@ def post_digest(
     """
     if plan.status == "done":
         return plan
-    owner = owner or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    owner = owner or f"{PROCESS}:{threading.get_ident()}"
     if not claim_digest(store, plan.id, owner):
         raise DigestBusy(f"digest {plan.id} for {plan.channel} is being posted by another "
                          "process right now")

@@ -5,6 +5,9 @@ into the folder becomes a message in the subscribed channel, decided like any ot
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -20,8 +23,10 @@ from newsbot.bot.newsroom.subscriptions import SubscriptionSpec, add_subscriptio
 from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION
 from newsbot.handlers.listeners.home import UNFOLLOW_ACTION
 from newsbot.handlers.posting.alert_post import AlertPoster, ChannelPace
-from newsbot.handlers.posting.digest_post import ARTICLE_EVENT
+from newsbot.handlers.posting.digest_post import ARTICLE_EVENT, PROCESS, claim_holder_died
 from newsbot.sandbox import SlackLookalike
+from newsbot.sandbox.alert_site import serve_environment
+from newsbot.sandbox.serve_process import ServeProcess
 from newsbot.sandbox.workspace import dm_channel_id
 from newsbot.storage.db import Store
 from newsbot.storage.index import refresh
@@ -255,3 +260,81 @@ def test_following_lists_own_follows_app_home_removes_them_and_twenty_is_the_mos
             newsroom.slack.workspace.home_view(EDITOR)["blocks"]))
         assert "follow1:" not in follow_answer(newsroom, "following", EDITOR)
         assert follow_answer(newsroom, "unfollow follow2", EDITOR).startswith("Removed follow2")
+
+
+# --- a poster killed while it held an alert: the restarted serve posts it at once
+
+CLAIM_AND_DIE = """
+import os, signal, sys
+from newsbot.bot.newsroom.digest import claim_digest
+from newsbot.handlers.posting.digest_post import PROCESS
+from newsbot.storage.db import Store
+assert claim_digest(Store(sys.argv[1]), int(sys.argv[2]), PROCESS + ":1")
+os.kill(os.getpid(), signal.SIGKILL)  # as kill -9 between claiming and posting
+"""
+
+
+def test_an_alert_claimed_by_a_killed_serve_is_posted_on_restart_not_after_the_lease(
+        tmp_path: Path):
+    """The claim's lease is 10 minutes; a restarted serve on the same host sees that its
+    holder is dead and posts the alert within seconds."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    db = tmp_path / "newsbot.db"
+    store = Store(db)
+    add_subscription(store, SubscriptionSpec(CHANNEL, Filters()))
+    write_article(articles, "claimed.md")
+    refresh(store, articles)
+    collect(store, clustered=False)
+    [digest_id] = plan_alerts(store)
+    store.close()
+    died = subprocess.run([sys.executable, "-c", CLAIM_AND_DIE, str(db), str(digest_id)],
+                          capture_output=True, text=True)
+    assert died.returncode == -signal.SIGKILL, died.stderr
+    with SlackLookalike() as slack:
+        serve = ServeProcess(serve_environment(slack, articles, db), tmp_path).start()
+        try:
+            slack.wait_until(lambda: len(slack.workspace.messages(CHANNEL)) == 1,
+                             timeout=WAIT)
+        finally:
+            serve.stop()
+    assert [m["metadata"]["event_payload"]["article_id"]
+            for m in slack.workspace.messages(CHANNEL)] == ["claimed.md"]
+
+
+def test_only_a_claim_whose_process_is_gone_counts_as_dead():
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host, pid, token = PROCESS.split(":")
+    assert claim_holder_died(f"{host}:{gone}:abcd:1")  # its process has exited
+    assert claim_holder_died(f"{host}:{pid}:{token}x:1")  # our pid, an earlier process
+    assert not claim_holder_died(f"{PROCESS}:1")  # ourselves, another thread
+    assert not claim_holder_died(f"{host}:1:abcd:1")  # pid 1 runs
+    assert not claim_holder_died(f"other-host:{gone}:abcd:1")  # cannot tell: the lease
+
+
+def test_one_channels_paced_burst_does_not_hold_up_another_channels_alert(tmp_path: Path):
+    """Each channel keeps to its post a second; another channel's alert goes out beside
+    the burst, not after it (serially, a 300-post burst delayed other channels 5 min)."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    config = Config(articles=articles, db=tmp_path / "newsbot.db", clusters_enabled=False)
+    store = Store(config.db)
+    channels = {CHANNEL: "newsdesk", "C0SCIENCE": "science"}
+    with SlackLookalike(channels=channels) as slack:
+        poster = AlertPoster(web_client(slack.bot_token, slack.base_url), store, config,
+                             pace=ChannelPace(0.3))
+        add_subscription(store, SubscriptionSpec(CHANNEL, Filters(topics=("AI",))))
+        add_subscription(store, SubscriptionSpec("C0SCIENCE", Filters(topics=("Space",))))
+        for number in range(8):
+            write_article(articles, f"burst-{number}.md")
+        refresh(store, articles)
+        collect(store, clustered=False)
+        plan_alerts(store)  # the burst is planned first
+        write_article(articles, "lone.md", topics=["Space"])
+        refresh(store, articles)
+        assert poster.one_pass() == 9
+    store.close()
+    burst = [float(m["ts"]) for m in slack.workspace.messages(CHANNEL)]
+    [lone] = [float(m["ts"]) for m in slack.workspace.messages("C0SCIENCE")]
+    assert len(burst) == 9 and lone < max(burst)  # header + 8 in its thread, 0.3 s apart

@@ -11,7 +11,8 @@ from conftest import CHANNEL, EDITOR, Raw, start_newsroom, texts, write_article
 from newsbot.bot.newsroom.decisions import decide
 from newsbot.bot.newsroom.digest import DigestOptions, plan_digest, select_digest
 from newsbot.bot.newsroom.lookup import lookup_topic, search
-from newsbot.storage.index import refresh
+from newsbot.storage.db import Store
+from newsbot.storage.index import refresh, refresh_paths
 from newsbot.storage.story_clusters import ClusterSettings, canonical_url
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -299,3 +300,62 @@ def test_a_quiet_refresh_still_sees_a_file_that_broke_or_was_never_clustered(sto
     assert members(store) == {}
     assert refresh(store, articles, clusters=ON).indexed == 0
     assert members(store) == {"a.md": ["a.md", "b.md"]}
+
+
+def test_file_events_recluster_what_they_touched_as_a_walk_would(store, articles, tmp_path):
+    story(articles, "a.md", quality=30)
+    story(articles, "b.md", quality=20, provider="Bee", hours=20)
+    other(articles, "x.md", "Council rejects rooftop solar permits", hours=31)
+    refresh(store, articles, clusters=ON)
+    story(articles, "c.md", quality=10, provider="Sea", hours=40)  # a copy arrives
+    other(articles, "y.md", "Council rejects rooftop solar permit", hours=32)
+    (articles / "a.md").unlink()
+    refresh_paths(store, articles, ["c.md", "y.md", "a.md"], clusters=ON)
+    assert members(store) == {"b.md": ["b.md", "c.md"], "x.md": ["x.md", "y.md"]}
+    walked = Store(tmp_path / "walked.db")
+    try:
+        refresh(walked, articles, clusters=ON)
+        assert members(walked) == members(store)
+    finally:
+        walked.close()
+    assert refresh(store, articles, clusters=ON).indexed == 0  # the walk after: the same
+    assert members(store) == {"b.md": ["b.md", "c.md"], "x.md": ["x.md", "y.md"]}
+
+
+def vm_steps(store, call, *args, **kwargs) -> int:
+    """SQLite virtual machine steps `call(*args, **kwargs)` makes on the store's connection: work,
+    counted exactly, without timing anything."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    store.db.conn.set_progress_handler(count, 1)
+    try:
+        call(*args, **kwargs)
+    finally:
+        store.db.conn.set_progress_handler(None, 1)
+    return steps
+
+
+def test_a_file_event_costs_what_it_changed_not_what_the_folder_holds(tmp_path):
+    """Clustering after a file event once compared every article with its clusters: 0.4 s
+    a file event at 100,000 articles, most of an alert's latency."""
+    costs = []
+    for size in (20, 500):
+        folder = tmp_path / f"articles-{size}"
+        for number in range(size):
+            other(folder, f"old-{number}.md", f"Story {number * 7919 % 10007} of {size}",
+                  hours=100 + 100 * number)  # outside the new story's window
+        store = Store(tmp_path / f"index-{size}.db")
+        try:
+            refresh(store, folder, clusters=ON)
+            story(folder, "new.md")
+            costs.append(vm_steps(store, refresh_paths, store, folder, ["new.md"],
+                                  clusters=ON))
+            assert store.query("SELECT 1 FROM cluster_items WHERE article_id = 'new.md'")
+        finally:
+            store.close()
+    assert costs[1] < costs[0] * 1.5, costs

@@ -190,7 +190,8 @@ def test_a_message_answer_is_read_once_and_a_message_posted_elsewhere_is_found(
         store, articles):
     """article_for_message keeps what it found; what it did not find it asks again, so a
     message posted since by another process on the same file (a second `serve`) is found."""
-    from newsbot.bot.newsroom.digest import article_for_message, plan_digest, record_message
+    from newsbot.bot.newsroom.digest import plan_digest, record_message
+    from newsbot.bot.newsroom.message_lookup import article_for_message
 
     write_article(articles, "a.md", quality=50)
     refresh(store, articles)
