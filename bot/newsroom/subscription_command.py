@@ -20,7 +20,7 @@ from newsbot.bot.newsroom.schedule_command import (
     zone_for,
 )
 from newsbot.bot.newsroom.schedules import ScheduleError, normalize_channel
-from newsbot.bot.newsroom.subscription_filters import Filters, SubscriptionError
+from newsbot.bot.newsroom.subscription_filters import FILTER_KINDS, Filters, SubscriptionError
 from newsbot.bot.newsroom.subscriptions import (
     MAX_FOLLOWS,
     Subscription,
@@ -63,17 +63,27 @@ def refusal(action: str) -> SubscriptionReply:
     )
 
 
+def _command_words(text: str) -> list[str]:
+    """The words of a subscribe or follow command (quotes keep words with spaces together)."""
+    try:
+        return command_words(text)
+    except ValueError:
+        raise SubscriptionError(
+            'unbalanced quotes: put words with spaces in double quotes, e.g. words="heat wave"'
+        ) from None
+
+
+def _filters(options: dict) -> Filters:
+    """The filter options typed, unchecked (SubscriptionSpec.validated checks them)."""
+    return Filters(**{kind: options.get(kind) for kind in FILTER_KINDS})
+
+
 def parse_subscribe(text: str, current_channel: str | None,
                     resolve_channel: Callable[[str], str | None] | None = None
                     ) -> SubscriptionSpec:
     """What follows `/news subscribe`, checked (SubscriptionError says what is wrong).
     The channel named, else `current_channel`; the zone stays None unless tz= is given."""
-    try:
-        words = command_words(text)
-    except ValueError:
-        raise SubscriptionError(
-            'unbalanced quotes: put words with spaces in double quotes, e.g. words="heat wave"'
-        ) from None
+    words = _command_words(text)
     try:
         positional, options = split_options(words, OPTIONS)
         if len(positional) > 1:
@@ -86,11 +96,7 @@ def parse_subscribe(text: str, current_channel: str | None,
         channel = normalize_channel(slack_unescape(channel), resolve_channel)
     except ScheduleError as error:
         raise SubscriptionError(str(error)) from None
-    filters = Filters(
-        topics=options.get("topics"), providers=options.get("providers"),
-        words=options.get("words"), exclude_topics=options.get("exclude_topics"),
-        exclude_words=options.get("exclude_words"), min_quality=options.get("min_quality"),
-        min_heat=options.get("min_heat"))
+    filters = _filters(options)
     spec = SubscriptionSpec(channel=channel, filters=filters, quiet=options.get("quiet"),
                             tz=options.get("tz"))
     checked = spec.validated()  # every value, the zone included when given
@@ -153,12 +159,7 @@ def run_subscription_command(
 
 def parse_follow(text: str) -> SubscriptionSpec:
     """What follows `/news follow`: filters only, the DM channel is filled in by the caller."""
-    try:
-        words = command_words(text)
-    except ValueError:
-        raise SubscriptionError(
-            'unbalanced quotes: put words with spaces in double quotes, e.g. words="heat wave"'
-        ) from None
+    words = _command_words(text)
     try:
         positional, options = split_options(words, FOLLOW_OPTIONS)
     except ScheduleError as error:
@@ -166,11 +167,7 @@ def parse_follow(text: str) -> SubscriptionSpec:
     if positional:
         raise SubscriptionError(f"a follow comes to you by DM: no channel, only key=value "
                                 f"options (got '{' '.join(positional)}'). Usage: {FOLLOW_USAGE}")
-    filters = Filters(
-        topics=options.get("topics"), providers=options.get("providers"),
-        words=options.get("words"), exclude_topics=options.get("exclude_topics"),
-        exclude_words=options.get("exclude_words"), min_quality=options.get("min_quality"),
-        min_heat=options.get("min_heat"))
+    filters = _filters(options)
     return SubscriptionSpec(channel="", filters=filters, quiet=options.get("quiet"),
                             tz=options.get("tz"), member="pending", until=options.get("until"))
 
