@@ -36,6 +36,7 @@ from newsbot.handlers.blocks import (
 )
 from newsbot.handlers.channels import channel_id_by_name, posting_problem
 from newsbot.handlers.listeners.schedule_modal import ScheduleModal, wants_modal
+from newsbot.handlers.listeners.subscription_modal import SubscriptionModal, wanted_modal
 from newsbot.handlers.posting.report_post import report_answer
 from newsbot.storage.db import Store
 from slack_bolt import Ack, App, Respond
@@ -250,19 +251,23 @@ def _digest(store: Store, config: Config) -> Answer:
                                                also=also_covered(store, articles)))
 
 
-def register(app: App, news: NewsCommand, modal: ScheduleModal) -> None:
+def register(app: App, news: NewsCommand, modal: ScheduleModal,
+             subscription_modal: SubscriptionModal) -> None:
     def acknowledge(ack: Ack) -> None:
         ack()
 
     def on_news(command: dict, respond: Respond, client: WebClient) -> None:
         """Lazy: the app answers Slack after listeners return (for durable decisions), so
         the acknowledgement comes first and the answer follows through the response_url.
-        `/news schedule add` alone opens the schedule modal, first thing: its trigger_id
-        expires within seconds."""
+        `/news schedule add`, `/news subscribe` and `/news follow` alone open their modal,
+        first thing: the trigger_id expires within seconds."""
         text, user = command.get("text", ""), command.get("user_id", "")
-        if wants_modal(text):
-            problem = modal.open(client, command.get("trigger_id") or "", user,
-                                 channel=command.get("channel_id"))
+        trigger, channel = command.get("trigger_id") or "", command.get("channel_id")
+        form = wanted_modal(text)
+        if form or wants_modal(text):
+            problem = (subscription_modal.open(client, trigger, user, channel=channel,
+                                               follow=form == "follow") if form
+                       else modal.open(client, trigger, user, channel=channel))
             if problem:
                 respond(**Answer(problem, text_blocks(escape(problem))).payload(),
                         response_type="ephemeral")
