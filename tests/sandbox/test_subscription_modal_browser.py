@@ -26,15 +26,19 @@ def label(text: str) -> re.Pattern:
     return re.compile(rf"^{re.escape(text)}( \(optional\))?$")
 
 
+def home_tab(shown):
+    """Open the page's App Home; its region."""
+    shown.get_by_role("button", name="newsbot · Home").click()
+    return shown.get_by_role("region", name="App Home")
+
+
 def test_a_follow_and_a_subscription_through_their_modals(page, sandbox: Sandbox):  # noqa: F811
     from playwright.sync_api import expect
 
     expect(page.locator(".bk-header")).to_be_visible()
-    page.get_by_role("button", name="newsbot · Home").click()
-    home = page.get_by_role("region", name="App Home")
+    home = home_tab(page)
     home.get_by_role("button", name="Follow a topic (opens a form)").click()
     modal = page.get_by_role("dialog", name="Follow a topic")
-    expect(modal).to_be_visible()
     expect(modal.get_by_label(label("Time zone"))).to_have_value("UTC")  # the member's own
     modal.get_by_label(label("Topics")).select_option(["AI", "Climate"])
     modal.get_by_label(label("Providers")).fill("Example News")
