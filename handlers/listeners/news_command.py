@@ -59,10 +59,11 @@ reaction or click Undo to withdraw your vote. Try:
 • `/news subscriptions`: the channel subscriptions
 • `/news subscribe [#channel] [topics=A,B] [providers=X,Y] [words="some words"] \
 [exclude_topics=A,B] [exclude_words="some words"] [min_quality=Q] [min_heat=H] \
-[quiet=HH:MM-HH:MM] [tz=Zone]` (this channel if none is named), `/news unsubscribe <id>` (admins)
+[quiet=HH:MM-HH:MM] [tz=Zone]` (this channel if none is named), `/news unsubscribe <id>` (admins); \
+`/news subscribe` alone opens a form
 • `/news follow [topics=A,B] [words="some words"] [min_quality=Q] [quiet=HH:MM-HH:MM] \
 [until=YYYY-MM-DD]`: new articles for you alone, by direct message; `/news following`, \
-`/news unfollow <id>` (anyone, up to 20 follows)
+`/news unfollow <id>` (anyone, up to 20 follows); `/news follow` alone opens a form
 • `/news sync`: write the decisions into the article files (admins)
 • `/news report [days]`: the editorial report with its chart (default: the last 7 days)
 • `/news help`: this message"""

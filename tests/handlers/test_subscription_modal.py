@@ -7,7 +7,7 @@ import json
 
 from conftest import CHANNEL, CHIEF, EDITOR, Newsroom, private_answer, run_cli, texts
 from newsbot.bot.newsroom.subscription_filters import Filters
-from newsbot.bot.newsroom.subscriptions import SubscriptionSpec, add_subscription
+from newsbot.bot.newsroom.subscriptions import SubscriptionSpec, add_subscription, list_follows
 from newsbot.handlers.listeners import home_subscriptions as home_controls
 from newsbot.sandbox.workspace import dm_channel_id
 from slack_sdk.models.blocks import block_elements as elements
@@ -239,3 +239,14 @@ def test_the_twenty_first_follow_is_refused_beside_the_form(newsroom: Newsroom):
     assert action == "errors" and set(body["errors"]) == {"topics"}
     assert "You already have 20 follows" in body["errors"]["topics"]
     assert len(follows(newsroom)) == 20
+
+
+def test_follows_past_the_home_tabs_room_are_listed_without_buttons(store):
+    for n in range(20):
+        add_subscription(store, SubscriptionSpec("D0ANA", Filters(min_heat=n), member="U0ANA"))
+    shown = home_controls.follow_blocks(list_follows(store, "U0ANA"), room=15)
+    assert len(shown) <= 15
+    assert [b for b, _ in buttons({"blocks": shown})].count(EDIT_FOLLOW) == 5
+    assert "follow20" in texts(shown[-1]) and "/news unfollow ID" in texts(shown[-1])
+    roomy = home_controls.follow_blocks(list_follows(store, "U0ANA"), room=100)
+    assert [b for b, _ in buttons({"blocks": roomy})].count(UNFOLLOW) == 20
