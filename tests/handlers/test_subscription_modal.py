@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import json
 
-from conftest import CHANNEL, CHIEF, EDITOR, Newsroom, private_answer, run_cli, texts
+from conftest import (
+    CHANNEL,
+    CHIEF,
+    EDITOR,
+    Newsroom,
+    Raw,
+    private_answer,
+    run_cli,
+    texts,
+    write_article,
+)
 from newsbot.bot.newsroom.subscription_filters import Filters
 from newsbot.bot.newsroom.subscriptions import SubscriptionSpec, add_subscription, list_follows
 from newsbot.handlers.listeners import home_subscriptions as home_controls
 from newsbot.sandbox.workspace import dm_channel_id
+from newsbot.storage.index import refresh
 from slack_sdk.models.blocks import block_elements as elements
 from slack_views import (
     OUTSIDE,
@@ -146,6 +157,9 @@ def test_home_lists_subscriptions_for_admins_with_edit_remove_and_add(newsroom: 
         EDIT, REMOVE, ADD}
     editors = click(newsroom, EDITOR, editors, REMOVE, "sub1")
     assert "Only newsbot admins can unsubscribe" in texts(editors["blocks"][0])
+    editors = click(newsroom, EDITOR, editors, EDIT, "sub1")  # a forged Edit: no form
+    assert "Only newsbot admins can subscribe" in texts(editors["blocks"][0])
+    assert not newsroom.slack.calls("views.open")
     assert len(stored(newsroom)) == 1
 
     home = click(newsroom, CHIEF, home, REMOVE, "sub1")
@@ -250,3 +264,18 @@ def test_follows_past_the_home_tabs_room_are_listed_without_buttons(store):
     assert "follow20" in texts(shown[-1]) and "/news unfollow ID" in texts(shown[-1])
     roomy = home_controls.follow_blocks(list_follows(store, "U0ANA"), room=100)
     assert [b for b, _ in buttons({"blocks": roomy})].count(UNFOLLOW) == 20
+
+
+def test_past_100_topics_the_follow_form_looks_them_up(newsroom: Newsroom):
+    names = [Raw(f"Beat {n:03d}") for n in range(101)]
+    write_article(newsroom.config.articles, "beats.md", topics=names)
+    refresh(newsroom.store, newsroom.config.articles)
+    newsroom.client.slash_command("/news", "follow", user_id=EDITOR, channel_id=CHANNEL)
+    view = opened_modal(newsroom, user=EDITOR)
+    assert isinstance(inputs(view)["topics"], elements.ExternalDataMultiSelectElement)
+    found = newsroom.client.block_suggestion(user_id=EDITOR, view=view, action_id="topics",
+                                             block_id="topics", value="beat 10")
+    assert [o["value"] for o in found.body["options"]] == ["Beat 100"]
+    action, _ = submit(newsroom, EDITOR, {"topics": ["Beat 100"], "tz": "UTC"})
+    assert action == "close"
+    assert json.loads(follows(newsroom)[0]["filters"])["topics"] == ["Beat 100"]
