@@ -284,6 +284,23 @@ def _button(label: str, action_id: str, value: str, style: str | None,
     return button
 
 
+def control(label: str, action_id: str, value: str, accessible: str,
+            style: str | None = None) -> dict:
+    """A control button (App Home's Pause, Edit, Add ...), with its accessibility label."""
+    return _button(label, action_id, value, style, accessible)
+
+
+def removal(action_id: str, value: str, accessible: str, what: str) -> dict:
+    """A Remove button that Slack confirms first (`confirm`), saying `what` (mrkdwn) goes."""
+    remove = control("Remove", action_id, value, accessible, "danger")
+    remove["confirm"] = {
+        "title": {"type": "plain_text", "text": _truncate(f"Remove {value}?", 100)},
+        "text": {"type": "mrkdwn", "text": fit(what, 300)},
+        "confirm": {"type": "plain_text", "text": "Remove"},
+        "deny": {"type": "plain_text", "text": "Keep it"}, "style": "danger"}
+    return remove
+
+
 def header_blocks(title: str) -> list[dict]:
     return [{"type": "header", "text": {"type": "plain_text", "text": _truncate(title, 150)}}]
 

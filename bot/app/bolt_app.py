@@ -26,6 +26,7 @@ from newsbot.handlers.listeners import (
     reactions,
     schedule_modal,
     shortcut,
+    subscription_modal,
     unfurls,
 )
 from newsbot.handlers.posting.redrawer import Redrawer
@@ -54,12 +55,15 @@ def build_app(config: Config, store: Store, client: WebClient, signing_secret: s
     event_metrics.register(app)
     admins = home_tab.admins
     modal = schedule_modal.ScheduleModal(home_tab, after_ack)
-    news_command.register(app, news_command.NewsCommand(store, config, client, admins), modal)
+    subscriptions = subscription_modal.SubscriptionModal(home_tab, after_ack)
+    news_command.register(app, news_command.NewsCommand(store, config, client, admins), modal,
+                          subscriptions)
     reactions.register(app, intake, config, redrawer, after_ack)
     buttons.register(app, intake, config, redrawer, after_ack, home_tab)
     home.register(app, home_tab)
     home_controls.register(app, home_tab)
     schedule_modal.register(app, modal)
+    subscription_modal.register(app, subscriptions)
     unfurls.register(app, store, config)
     shortcut.register(app, store, config)
     app.event(re.compile(".*"))(unhandled_event)  # last: only events no listener above took

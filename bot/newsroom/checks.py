@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,18 @@ def unfurl_domains(value: Any) -> tuple[str, ...]:
                       f"{len(domains)} are given", "a list of domains",
                       f"at most {MAX_UNFURL_DOMAINS} domains")
     return tuple(domains)
+
+
+def each(checks: Mapping[str, Callable[[], Any]], error: type[Exception]
+         ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Run every check, not only up to the first failing one: (the values of those that
+    passed, {name: message} of those that raised `error`). A form shows each message
+    beside its own input, so all of them are wanted at once."""
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except error as failure:
+            problems[name] = str(failure)
+    return values, problems

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from newsbot.bot.newsroom.cron import parse_cron
 from newsbot.bot.newsroom.schedules import Schedule, ScheduleSpec
+from newsbot.bot.newsroom.wording import sentence
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # the form's order, Monday first
 UNIX_DAY = {name: (number + 1) % 7 for number, name in enumerate(WEEKDAYS)}  # sun = 0
@@ -54,7 +55,7 @@ def form_spec(form: ScheduleForm) -> tuple[ScheduleSpec | None, dict[str, str]]:
     for name, message in found.items():
         if name == "channel" and "channel" in problems:
             continue
-        problems[name] = _sentence(message)
+        problems[name] = sentence(message)
     if checked is None or problems:
         return None, problems
     return checked, {}
@@ -110,7 +111,3 @@ def schedule_form(schedule: Schedule) -> ScheduleForm:
 
 def _blank_is_none(text: str | None) -> str | None:
     return text.strip() if text and text.strip() else None
-
-
-def _sentence(message: str) -> str:
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")

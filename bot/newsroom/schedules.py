@@ -165,7 +165,7 @@ class ScheduleSpec:
     def checked(self, default_tz: str = "UTC") -> tuple[ScheduleSpec | None, dict[str, str]]:
         """(the normalised spec, {}) or (None, {field: what is wrong}) for every wrong
         field, in field order: a form shows each message beside its own input."""
-        checks: dict[str, Callable[[], Any]] = {
+        field_checks: dict[str, Callable[[], Any]] = {
             "channel": lambda: normalize_channel(self.channel),
             "cron": lambda: check_cron(self.cron),
             "tz": lambda: check_zone_name(self.tz or default_tz),
@@ -174,13 +174,7 @@ class ScheduleSpec:
             "min_quality": lambda: check_min_quality(self.min_quality),
             "kind": lambda: check_kind(self.kind),
         }
-        values: dict[str, Any] = {}
-        problems: dict[str, str] = {}
-        for name, check in checks.items():
-            try:
-                values[name] = check()
-            except ScheduleError as error:
-                problems[name] = str(error)
+        values, problems = checks.each(field_checks, ScheduleError)
         return (None, problems) if problems else (ScheduleSpec(**values), {})
 
     def same_digest(self, schedule: Schedule) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from newsbot.bot.newsroom.schedule_command import (
     command_words,
@@ -149,12 +149,24 @@ def run_subscription_command(
         problem = channel_problem(spec.channel) if channel_problem is not None else None
         if problem:
             raise SubscriptionError(problem)
-        added = add_subscription(store, spec, created_by=user_id, now=now,
-                                 default_tz=zone_for(user_zone, user_id, fallback_zone))
-        return SubscriptionReply(True, f"Subscribed {fmt(added)}", changed=True,
-                                 subscription=added)
     except SubscriptionError as error:
         return SubscriptionReply(False, str(error))
+    return subscribe(store, spec, user_id=user_id, now=now, describe=fmt,
+                     default_tz=zone_for(user_zone, user_id, fallback_zone))
+
+
+def subscribe(store: Store, spec: SubscriptionSpec, *, user_id: str, default_tz: str,
+              describe: Callable[[Subscription], str] = Subscription.describe,
+              now: dt.datetime | None = None) -> SubscriptionReply:
+    """Store a checked channel subscription for `user_id` (an admin): what `/news
+    subscribe` and the subscription form both do once their input is valid."""
+    try:
+        added = add_subscription(store, spec, created_by=user_id, now=now,
+                                 default_tz=default_tz)
+    except SubscriptionError as error:
+        return SubscriptionReply(False, str(error))
+    return SubscriptionReply(True, f"Subscribed {describe(added)}", changed=True,
+                             subscription=added)
 
 
 def parse_follow(text: str) -> SubscriptionSpec:
@@ -205,11 +217,22 @@ def run_follow_command(
                                      subscription=removed)
         spec = parse_follow(text)
         spec.validated()  # every value checked before a DM is opened
-        spec = SubscriptionSpec(dm_channel(user_id), spec.filters, spec.quiet, spec.tz,
-                                member=user_id, until=spec.until)
-        added = add_subscription(store, spec, created_by=user_id, now=now,
-                                 default_tz=zone_for(user_zone, user_id, fallback_zone))
-        return SubscriptionReply(True, f"Following {added.describe()}: alerts come here, by "
-                                       "direct message", changed=True, subscription=added)
     except SubscriptionError as error:
         return SubscriptionReply(False, str(error))
+    return follow(store, spec, user_id=user_id, dm_channel=dm_channel, now=now,
+                  default_tz=zone_for(user_zone, user_id, fallback_zone))
+
+
+def follow(store: Store, spec: SubscriptionSpec, *, user_id: str,
+           dm_channel: Callable[[str], str], default_tz: str,
+           now: dt.datetime | None = None) -> SubscriptionReply:
+    """Store a checked follow for `user_id`, alerted in the DM `dm_channel(user_id)` opens:
+    what `/news follow` and the follow form both do once their input is valid."""
+    try:
+        added = add_subscription(store, replace(spec, channel=dm_channel(user_id),
+                                                member=user_id),
+                                 created_by=user_id, now=now, default_tz=default_tz)
+    except SubscriptionError as error:
+        return SubscriptionReply(False, str(error))
+    return SubscriptionReply(True, f"Following {added.describe()}: alerts come here, by "
+                                   "direct message", changed=True, subscription=added)

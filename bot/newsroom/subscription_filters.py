@@ -13,6 +13,7 @@ rising story and the backlog a new subscription must not replay are all judged a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -82,14 +83,22 @@ class Filters:
     min_heat: float | None = None
 
     def validated(self) -> Filters:
-        return Filters(
-            topics=_names("topics", self.topics), providers=_names("providers", self.providers),
-            words=_words("words", self.words),
-            exclude_topics=_names("exclude_topics", self.exclude_topics),
-            exclude_words=_words("exclude_words", self.exclude_words),
-            min_quality=_threshold("min_quality", self.min_quality),
-            min_heat=_threshold("min_heat", self.min_heat),
-        )
+        """The same filters checked and normalised; SubscriptionError naming every wrong one."""
+        filters, problems = self.checked()
+        if filters is None:
+            raise SubscriptionError("; ".join(problems.values()))
+        return filters
+
+    def checked(self) -> tuple[Filters | None, dict[str, str]]:
+        """(the normalised filters, {}) or (None, {kind: what is wrong}) for every wrong
+        kind at once: the subscription form shows each beside its own input."""
+        readers = {"topics": _names, "providers": _names, "words": _words,
+                   "exclude_topics": _names, "exclude_words": _words,
+                   "min_quality": _threshold, "min_heat": _threshold}
+        values, problems = checks.each(
+            {kind: functools.partial(read, kind, getattr(self, kind))
+             for kind, read in readers.items()}, SubscriptionError)
+        return (None, problems) if problems else (Filters(**values), {})
 
     def match_key(self) -> tuple:
         """Equal for two filter sets that match the same articles whatever their spelling

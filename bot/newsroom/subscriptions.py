@@ -16,9 +16,10 @@ import datetime as dt
 import json
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from newsbot.bot.newsroom import checks
 from newsbot.bot.newsroom.article import stamp
 from newsbot.bot.newsroom.schedules import (
     ScheduleError,
@@ -77,14 +78,32 @@ class SubscriptionSpec:
     until: str | None = None  # a follow's last day (YYYY-MM-DD, in its zone)
 
     def validated(self, default_tz: str = "UTC") -> SubscriptionSpec:
-        """The same spec with every value checked and normalised (SubscriptionError if wrong)."""
-        quiet = parse_quiet_hours(self.quiet)
-        return SubscriptionSpec(channel=self.channel if self.member else _check_channel(
-                                    self.channel),
-                                filters=self.filters.validated(),
-                                quiet=quiet.text if quiet else None,
-                                tz=_check_zone(self.tz or default_tz), member=self.member,
-                                until=_check_day(self.until))
+        """The same spec with every value checked and normalised; SubscriptionError naming
+        every wrong value at once."""
+        spec, problems = self.checked(default_tz)
+        if spec is None:
+            raise SubscriptionError("; ".join(problems.values()))
+        return spec
+
+    def checked(self, default_tz: str = "UTC"
+                ) -> tuple[SubscriptionSpec | None, dict[str, str]]:
+        """(the normalised spec, {}) or (None, {field: what is wrong}) for every wrong
+        field: channel, a filter kind, quiet, tz or until."""
+        values, problems = checks.each({
+            "channel": lambda: self.channel if self.member else _check_channel(self.channel),
+        }, SubscriptionError)
+        filters, wrong_filters = self.filters.checked()
+        problems.update(wrong_filters)
+        more, wrong = checks.each({"quiet": lambda: parse_quiet_hours(self.quiet),
+                                   "tz": lambda: _check_zone(self.tz or default_tz),
+                                   "until": lambda: _check_day(self.until)}, SubscriptionError)
+        problems.update(wrong)
+        if filters is None or problems:
+            return None, problems
+        quiet = more["quiet"]
+        return SubscriptionSpec(channel=values["channel"], filters=filters,
+                                quiet=quiet.text if quiet else None, tz=more["tz"],
+                                member=self.member, until=more["until"]), {}
 
 
 @dataclass(frozen=True)
@@ -184,17 +203,7 @@ def add_subscription(store: Store, spec: SubscriptionSpec, *, created_by: str | 
     now = now or dt.datetime.now(dt.UTC)
     stamp_now = utc_text(now)
     with store.write() as db:
-        existing = (list_follows(store, spec.member) if spec.member
-                    else list_subscriptions(store))
-        for other in existing:
-            if (other.channel, other.filters.match_key()) == (
-                    spec.channel, spec.filters.match_key()):
-                change = "unfollow" if spec.member else "unsubscribe"
-                whom = ("You already follow" if spec.member
-                        else f"{spec.channel} is already subscribed to")
-                raise SubscriptionError(
-                    f"{whom} the same articles as {other.id}"
-                    f" (change it with: {change} {other.id}, then {change[2:]} again)")
+        existing = _refuse_same_filters(store, spec)
         if spec.member and len(existing) >= MAX_FOLLOWS:
             raise SubscriptionError(
                 f"you already have {MAX_FOLLOWS} follows, the most a member may have;"
@@ -208,11 +217,65 @@ def add_subscription(store: Store, spec: SubscriptionSpec, *, created_by: str | 
             [seq, subscription_id, spec.channel, json.dumps(spec.filters.to_json()), spec.quiet,
              spec.tz, created_by, stamp_now, stamp_now, spec.member, spec.until])
         added = get_subscription(store, subscription_id, spec.member)
-        backlog = matching_articles(store, added, now=now, settled_stories=True)
-        db.conn.executemany(
-            "INSERT INTO alerts (subscription_id, article_id, state, matched_at)"
-            " VALUES (?, ?, 'backlog', ?)", [(added.id, a, stamp_now) for a in backlog])
+        _mark_backlog(store, added, now)
     return added
+
+
+def update_subscription(store: Store, subscription_id: str, spec: SubscriptionSpec, *,
+                        member: str | None = None, default_tz: str = "UTC",
+                        now: dt.datetime | None = None) -> Subscription:
+    """Replace what a subscription (or one of `member`'s follows) wants, keeping its id,
+    creator and what it was already told (the edit form). A follow keeps its DM channel.
+
+    Nothing replays: what the new filters match now and never matched before is marked
+    backlog, as for a new subscription, and an alert still held that they no longer want
+    is dropped."""
+    spec = spec.validated(default_tz)
+    now = now or dt.datetime.now(dt.UTC)
+    with store.write() as db:
+        current = get_subscription(store, subscription_id, member)
+        spec = replace(spec, member=current.member,
+                       channel=current.channel if current.member else spec.channel)
+        _refuse_same_filters(store, spec, current.id)
+        db.execute("UPDATE subscriptions SET channel = ?, filters = ?, quiet = ?, tz = ?,"
+                   " until = ? WHERE id = ?",
+                   [spec.channel, json.dumps(spec.filters.to_json()), spec.quiet, spec.tz,
+                    spec.until, current.id])
+        updated = get_subscription(store, current.id, member)
+        wanted = _mark_backlog(store, updated, now)
+        db.execute("DELETE FROM alerts WHERE subscription_id = ? AND state = 'held'"
+                   " AND article_id NOT IN (SELECT value FROM json_each(?))",
+                   [current.id, json.dumps(wanted)])
+    return updated
+
+
+def _refuse_same_filters(store: Store, spec: SubscriptionSpec, editing: str | None = None
+                         ) -> list[Subscription]:
+    """The channel's subscriptions (or the member's follows); SubscriptionError if one
+    other than `editing` has the same filters: it would alert twice."""
+    existing = (list_follows(store, spec.member) if spec.member
+                else list_subscriptions(store))
+    for other in existing:
+        if other.id != editing and (other.channel, other.filters.match_key()) == (
+                spec.channel, spec.filters.match_key()):
+            change = "unfollow" if spec.member else "unsubscribe"
+            whom = ("You already follow" if spec.member
+                    else f"{spec.channel} is already subscribed to")
+            raise SubscriptionError(
+                f"{whom} the same articles as {other.id}"
+                f" (change it with: {change} {other.id}, then {change[2:]} again)")
+    return existing
+
+
+def _mark_backlog(store: Store, subscription: Subscription, now: dt.datetime) -> list[str]:
+    """Mark what `subscription` matches now as backlog (never alerted), unless already
+    matched; returns every article it matches now."""
+    backlog = matching_articles(store, subscription, now=now, settled_stories=True)
+    store.db.conn.executemany(
+        "INSERT INTO alerts (subscription_id, article_id, state, matched_at)"
+        " VALUES (?, ?, 'backlog', ?) ON CONFLICT (subscription_id, article_id) DO NOTHING",
+        [(subscription.id, article, utc_text(now)) for article in backlog])
+    return backlog
 
 
 def remove_subscription(store: Store, subscription_id: str, member: str | None = None

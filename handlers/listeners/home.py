@@ -1,5 +1,6 @@
-"""The App Home tab: the queue, recent decisions, the digest schedules (with admins'
-controls) and the reader's own follows (each with a Remove button)."""
+"""The App Home tab: the queue, recent decisions, the digest schedules and, for admins,
+the channel subscriptions (with their controls), then the reader's own follows (each with
+Edit and Remove: handlers/listeners/home_subscriptions.py)."""
 
 from __future__ import annotations
 
@@ -11,23 +12,34 @@ from newsbot.bot.newsroom.digest import DigestOptions, select_digest
 from newsbot.bot.newsroom.schedules import Schedule, list_schedules
 from newsbot.bot.newsroom.stories import also_covered
 from newsbot.bot.newsroom.subscription_filters import SubscriptionError
-from newsbot.bot.newsroom.subscriptions import list_follows, remove_subscription
+from newsbot.bot.newsroom.subscriptions import (
+    list_follows,
+    list_subscriptions,
+    remove_subscription,
+)
 from newsbot.bot.newsroom.wording import plural
 from newsbot.bot.services.admins import AdminCheck
 from newsbot.handlers.blocks import (
     MAX_VIEW_BLOCKS,
     UNDO_ACTION,
     article_list_blocks,
+    control,
     fit,
     header_blocks,
     linked,
     marked_channel,
     marked_user,
     mention,
+    removal,
     shown,
     slack_date,
     slack_moment,
     text_blocks,
+)
+from newsbot.handlers.listeners.home_subscriptions import (
+    UNFOLLOW_ACTION,
+    follow_blocks,
+    subscription_blocks,
 )
 from newsbot.storage.db import Store
 from slack_bolt import Ack, App
@@ -39,7 +51,6 @@ log = logging.getLogger(__name__)
 DONE = {"publish": "published", "skip": "skipped"}
 
 
-UNFOLLOW_ACTION = "newsbot_unfollow"
 # Admins' controls (handlers/listeners/home_controls.py answers them)
 PAUSE_ACTION, RESUME_ACTION = "newsbot_schedule_pause", "newsbot_schedule_resume"
 EDIT_ACTION, REMOVE_ACTION = "newsbot_schedule_edit", "newsbot_schedule_remove"
@@ -77,8 +88,10 @@ class HomeTab:
         blocks += text_blocks("\n".join(lines) or "No decisions yet.")
         admin = bool(user) and self.admins.is_admin(user or "")
         blocks += schedule_blocks(list_schedules(store), admin)
+        if admin:
+            blocks += subscription_blocks(list_subscriptions(store))
         if user:
-            blocks += follow_blocks(store, user)
+            blocks += follow_blocks(list_follows(store, user), MAX_VIEW_BLOCKS - len(blocks))
         return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
 
     def publish(self, client: WebClient, user: str, note: str | None = None,
@@ -119,63 +132,29 @@ def schedule_blocks(schedules: list[Schedule], admin: bool) -> list[dict]:
     if not schedules:
         blocks += text_blocks("No schedules yet.")
     blocks.append({"type": "actions", "elements": [
-        _control("Add schedule", ADD_ACTION, "new", "Add schedule (opens a form)", "primary"),
-        _control("Sync now", SYNC_ACTION, "sync",
-                 "Sync now: write the decisions into the article files"),
+        control("Add schedule", ADD_ACTION, "new", "Add schedule (opens a form)", "primary"),
+        control("Sync now", SYNC_ACTION, "sync",
+                "Sync now: write the decisions into the article files"),
     ]})
     return blocks
 
 
 def _schedule_buttons(schedule: Schedule) -> list[dict]:
     sid = schedule.id
-    buttons = [_control("Pause", PAUSE_ACTION, sid, f"Pause schedule {sid}")
+    buttons = [control("Pause", PAUSE_ACTION, sid, f"Pause schedule {sid}")
                if schedule.enabled else
-               _control("Resume", RESUME_ACTION, sid, f"Resume schedule {sid}")]
+               control("Resume", RESUME_ACTION, sid, f"Resume schedule {sid}")]
     if schedule.origin != "config":
-        buttons.append(_control("Edit", EDIT_ACTION, sid, f"Edit schedule {sid}"))
-        remove = _control("Remove", REMOVE_ACTION, sid, f"Remove schedule {sid}", "danger")
-        remove["confirm"] = {
-            "title": {"type": "plain_text", "text": f"Remove {sid}?"},
-            "text": {"type": "mrkdwn", "text": fit(
-                f"{schedule_line(schedule)}\n\nIt will post nothing more. Its run history "
-                "stays.", 300)},
-            "confirm": {"type": "plain_text", "text": "Remove"},
-            "deny": {"type": "plain_text", "text": "Keep it"}, "style": "danger"}
-        buttons.append(remove)
+        buttons.append(control("Edit", EDIT_ACTION, sid, f"Edit schedule {sid}"))
+        buttons.append(removal(REMOVE_ACTION, sid, f"Remove schedule {sid}",
+                               f"{schedule_line(schedule)}\n\nIt will post nothing more. "
+                               "Its run history stays."))
     return buttons
-
-
-def _control(label: str, action_id: str, value: str, accessible: str,
-             style: str | None = None) -> dict:
-    button = {"type": "button", "action_id": action_id, "value": value,
-              "text": {"type": "plain_text", "text": label},
-              "accessibility_label": accessible}
-    if style:
-        button["style"] = style
-    return button
 
 
 def _next(schedule: Schedule) -> str:
     next_fire = schedule.next_fire()
     return f", {schedule.next_words} {slack_moment(next_fire)}" if next_fire else ""
-
-
-def follow_blocks(store: Store, user: str) -> list[dict]:
-    """The reader's follows, each with its Remove button (the last blocks: the first to go
-    past Slack's 100)."""
-    follows = list_follows(store, user)
-    blocks = header_blocks("Your follows")
-    if not follows:
-        return blocks + text_blocks("You follow nothing yet. New articles can come to you by "
-                                    "direct message: `/news follow topics=AI min_quality=70`.")
-    for follow in follows:
-        blocks.append({
-            "type": "section", "text": {"type": "mrkdwn", "text": fit(shown(follow.describe(),
-                                                                             1000), 3000)},
-            "accessory": {"type": "button", "action_id": UNFOLLOW_ACTION, "value": follow.id,
-                          "text": {"type": "plain_text", "text": "Remove"},
-                          "accessibility_label": f"Stop following {follow.id}"}})
-    return blocks
 
 
 def _history_line(event: dict) -> str:

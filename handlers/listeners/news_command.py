@@ -36,6 +36,7 @@ from newsbot.handlers.blocks import (
 )
 from newsbot.handlers.channels import channel_id_by_name, posting_problem
 from newsbot.handlers.listeners.schedule_modal import ScheduleModal, wants_modal
+from newsbot.handlers.listeners.subscription_modal import SubscriptionModal, wanted_modal
 from newsbot.handlers.posting.report_post import report_answer
 from newsbot.storage.db import Store
 from slack_bolt import Ack, App, Respond
@@ -58,10 +59,11 @@ reaction or click Undo to withdraw your vote. Try:
 • `/news subscriptions`: the channel subscriptions
 • `/news subscribe [#channel] [topics=A,B] [providers=X,Y] [words="some words"] \
 [exclude_topics=A,B] [exclude_words="some words"] [min_quality=Q] [min_heat=H] \
-[quiet=HH:MM-HH:MM] [tz=Zone]` (this channel if none is named), `/news unsubscribe <id>` (admins)
+[quiet=HH:MM-HH:MM] [tz=Zone]` (this channel if none is named), `/news unsubscribe <id>` (admins); \
+`/news subscribe` alone opens a form
 • `/news follow [topics=A,B] [words="some words"] [min_quality=Q] [quiet=HH:MM-HH:MM] \
 [until=YYYY-MM-DD]`: new articles for you alone, by direct message; `/news following`, \
-`/news unfollow <id>` (anyone, up to 20 follows)
+`/news unfollow <id>` (anyone, up to 20 follows); `/news follow` alone opens a form
 • `/news sync`: write the decisions into the article files (admins)
 • `/news report [days]`: the editorial report with its chart (default: the last 7 days)
 • `/news help`: this message"""
@@ -250,19 +252,23 @@ def _digest(store: Store, config: Config) -> Answer:
                                                also=also_covered(store, articles)))
 
 
-def register(app: App, news: NewsCommand, modal: ScheduleModal) -> None:
+def register(app: App, news: NewsCommand, modal: ScheduleModal,
+             subscription_modal: SubscriptionModal) -> None:
     def acknowledge(ack: Ack) -> None:
         ack()
 
     def on_news(command: dict, respond: Respond, client: WebClient) -> None:
         """Lazy: the app answers Slack after listeners return (for durable decisions), so
         the acknowledgement comes first and the answer follows through the response_url.
-        `/news schedule add` alone opens the schedule modal, first thing: its trigger_id
-        expires within seconds."""
+        `/news schedule add`, `/news subscribe` and `/news follow` alone open their modal,
+        first thing: the trigger_id expires within seconds."""
         text, user = command.get("text", ""), command.get("user_id", "")
-        if wants_modal(text):
-            problem = modal.open(client, command.get("trigger_id") or "", user,
-                                 channel=command.get("channel_id"))
+        trigger, channel = command.get("trigger_id") or "", command.get("channel_id")
+        form = wanted_modal(text)
+        if form or wants_modal(text):
+            problem = (subscription_modal.open(client, trigger, user, channel=channel,
+                                               follow=form == "follow") if form
+                       else modal.open(client, trigger, user, channel=channel))
             if problem:
                 respond(**Answer(problem, text_blocks(escape(problem))).payload(),
                         response_type="ephemeral")

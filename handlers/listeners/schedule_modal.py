@@ -12,9 +12,7 @@ Only admins may open or submit it; anyone else gets the typed command's refusal.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from dataclasses import replace
 
 from newsbot.bot.newsroom.lookup import list_topics
@@ -26,25 +24,28 @@ from newsbot.bot.newsroom.schedule_command import (
 from newsbot.bot.newsroom.schedule_form import form_spec, schedule_form
 from newsbot.bot.newsroom.schedules import ScheduleError, get_schedule, update_schedule
 from newsbot.handlers.after_ack import AfterAck
-from newsbot.handlers.blocks import linked, marked_channel, marked_user, unmarked
+from newsbot.handlers.blocks import marked_channel, marked_user
 from newsbot.handlers.channels import picked_channel_problem
 from newsbot.handlers.listeners.home import ADD_ACTION, EDIT_ACTION, HomeTab
+from newsbot.handlers.listeners.modal_flow import (
+    channel_typed_in,
+    confirm,
+    notice_view,
+    show_modal,
+    starting_zone,
+    view_metadata,
+)
+from newsbot.handlers.modal_elements import TOPICS_ACTION, topic_options
 from newsbot.handlers.schedule_modal_view import (
     CALLBACK_ID,
     DEFAULT_FORM,
-    TOPICS_ACTION,
-    known_zone,
     schedule_modal,
     submitted_form,
-    topic_options,
 )
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 log = logging.getLogger(__name__)
-
-_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 
 
 def wants_modal(text: str) -> bool:
@@ -73,30 +74,19 @@ class ScheduleModal:
                 return f"{schedule.id} comes from the config file: change it there."
             form = schedule_form(schedule)
         else:
-            zone = (known_zone(self.admins.time_zone(user)) or known_zone(self.config.timezone)
-                    or "UTC")
-            form = replace(DEFAULT_FORM, tz=zone,
-                           channel=channel if channel and _CHANNEL_ID.match(channel) else None)
+            form = replace(DEFAULT_FORM, tz=starting_zone(self.admins, self.config, user),
+                           channel=channel_typed_in(channel))
         view = schedule_modal(form, topics=[t.topic for t in list_topics(self.store)],
                               default_top=self.config.digest_top, schedule_id=schedule_id,
                               metadata={"channel": channel, "home": home})
-        try:
-            client.views_open(trigger_id=trigger_id, view=view)
-        except SlackApiError as error:
-            code = error.response.get("error") if error.response is not None else "unknown"
-            log.warning("could not open the schedule modal", extra={"error": code})
-            return f"Slack did not open the form ({code}): try again, or type the command."
-        return None
+        return show_modal(client, trigger_id, view, "schedule")
 
     def submit(self, ack: Ack, body: dict, client: WebClient) -> None:
         """Check everything, store the schedule, then ack (closing the modal) or answer
         with every error beside its block."""
         user = (body.get("user") or {}).get("id") or ""
         view = body.get("view") or {}
-        try:
-            meta = json.loads(view.get("private_metadata") or "{}")
-        except ValueError:
-            meta = {}
+        meta = view_metadata(view)
         if not self.admins.is_admin(user):
             ack(response_action="update", view=notice_view(refusal("add").text))
             return
@@ -124,23 +114,7 @@ class ScheduleModal:
             return
         ack()
         log.info("schedule form stored", extra={"user": user, "schedule": meta.get("schedule")})
-        self.after_ack(self._confirm, client, user, meta, text)
-
-    def _confirm(self, client: WebClient, user: str, meta: dict, text: str) -> None:
-        channel = meta.get("channel")
-        if meta.get("home") or not channel:
-            self.home.publish(client, user, linked(text))
-            return
-        client.chat_postEphemeral(channel=channel, user=user, text=unmarked(text),
-                                  blocks=[{"type": "section", "text": {
-                                      "type": "mrkdwn", "text": linked(text)}}])
-
-
-def notice_view(text: str) -> dict:
-    """A modal that only says something (a refusal)."""
-    return {"type": "modal", "title": {"type": "plain_text", "text": "newsbot"},
-            "close": {"type": "plain_text", "text": "Close"},
-            "blocks": [{"type": "section", "text": {"type": "plain_text", "text": text}}]}
+        self.after_ack(confirm, self.home, client, user, meta, text)
 
 
 def register(app: App, modal: ScheduleModal) -> None:

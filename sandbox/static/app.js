@@ -684,6 +684,8 @@ function inputControl(element, id) {
     }
     case "timepicker":
       return el("input", { id, type: "time", value: element.initial_time || "" });
+    case "datepicker":
+      return el("input", { id, type: "date", value: element.initial_date || "" });
     case "checkboxes":
       return el("fieldset", { id, class: "bk-checkboxes" }, ...(element.options || []).map((o) =>
         el("label", {}, el("input", { type: "checkbox", value: o.value, checked: initial.has(o.value) }),

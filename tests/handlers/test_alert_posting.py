@@ -141,7 +141,7 @@ def test_a_burst_is_one_message_with_the_articles_in_its_thread_one_post_a_secon
 def test_the_backlog_is_never_replayed(tmp_path: Path):
     with start_newsroom(tmp_path) as newsroom:
         before = len(newsroom.slack.calls("chat.postMessage"))
-        subscribe(newsroom, "")  # every article: the whole bundled folder matches
+        subscribe(newsroom, CHANNEL)  # every article: the whole bundled folder matches
         write_article(newsroom.config.articles, "after.md")
         newsroom.slack.wait_until(lambda: "after.md" in alerts_in(newsroom), timeout=WAIT)
         assert list(alerts_in(newsroom)) == ["after.md"]
@@ -251,8 +251,8 @@ def test_following_lists_own_follows_app_home_removes_them_and_twenty_is_the_mos
         newsroom.client.app_home_opened(user_id=EDITOR)
         newsroom.slack.wait_until(lambda: newsroom.slack.workspace.home_view(EDITOR))
         home = newsroom.slack.workspace.home_view(EDITOR)
-        removes = [b["accessory"]["value"] for b in home["blocks"]
-                   if (b.get("accessory") or {}).get("action_id") == UNFOLLOW_ACTION]
+        removes = [e["value"] for b in home["blocks"] for e in b.get("elements", [])
+                   if e.get("action_id") == UNFOLLOW_ACTION]
         assert removes[:2] == ["follow1", "follow2"] and len(removes) == 20
         newsroom.client.block_action(user_id=EDITOR, action_id=UNFOLLOW_ACTION,
                                      value="follow1", view=home)

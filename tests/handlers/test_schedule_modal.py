@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CHANNEL, CHIEF, EDITOR, Newsroom, parsed, private_answer, start_newsroom, texts
+import slack_views
+from conftest import CHANNEL, CHIEF, EDITOR, Newsroom, private_answer, start_newsroom, texts
 from newsbot.handlers.listeners.home import (
     ADD_ACTION,
     EDIT_ACTION,
@@ -16,14 +17,11 @@ from newsbot.handlers.listeners.home import (
     RESUME_ACTION,
     SYNC_ACTION,
 )
-from newsbot.sandbox.modals import state_values
 from newsbot.storage.index import refresh
 from slack_sdk.models.blocks import block_elements as elements
-from slack_sdk.models.views import View
+from slack_views import OUTSIDE, buttons, click, field, home_of, opened_modal, sdk_view, submit
 
 pytestmark = pytest.mark.usefixtures("no_proxy")
-
-OUTSIDE = "C0SPORTS"  # a channel newsbot was never invited to
 EXPECTED_ELEMENTS = {  # the issue's element types, by block
     "channel": elements.ConversationSelectElement, "time": elements.TimePickerElement,
     "days": elements.CheckboxesElement, "tz": elements.StaticSelectElement,
@@ -31,43 +29,6 @@ EXPECTED_ELEMENTS = {  # the issue's element types, by block
     "topics": elements.StaticMultiSelectElement, "min_quality": elements.NumberInputElement,
     "cron": elements.PlainTextInputElement,
 }
-
-
-def sdk_view(view: dict) -> View:
-    """The view as slack_sdk's models read it: valid, and every element of a known type
-    (slack_sdk drops an element whose type it does not know)."""
-    sent = {k: view[k] for k in ("type", "title", "submit", "close", "blocks",
-                                 "private_metadata", "callback_id") if view.get(k) is not None}
-    model = View(**sent)
-    model.validate_json()
-    for block in model.blocks:
-        if block.type == "input":
-            assert block.element is not None, f"slack_sdk could not read {block.block_id}"
-    return model
-
-
-def field(value: object, name: str) -> object:
-    """An attribute slack_sdk's model keeps as an object or (some) as the dict it got."""
-    return value[name] if isinstance(value, dict) else getattr(value, name)
-
-
-def opened_modal(newsroom: Newsroom, before: int = 0) -> dict:
-    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("views.open")) > before)
-    call = newsroom.slack.calls("views.open")[before]
-    assert call.ok, call.response
-    sdk_view(parsed(call.params["view"]))
-    [top] = newsroom.slack.workspace.modals.stack(call.params.get("user") or CHIEF)[-1:]
-    return top
-
-
-def submit(newsroom: Newsroom, user: str, entered: dict):
-    modals = newsroom.slack.workspace.modals
-    view = modals.submitting(user, state_values(modals.top(user), entered))
-    answer = newsroom.client.view_submission(user_id=user, view=view)
-    assert answer.status == 200
-    action = modals.apply_answer(user, answer.body or None)  # refused if Slack would
-    return action, answer.body
-
 
 GOOD = {"channel": CHANNEL, "time": "07:45", "days": ["mon", "tue", "wed", "thu", "fri"],
         "tz": "Europe/Paris", "kind": "digest", "top": "5", "topics": ["Climate"],
@@ -160,44 +121,9 @@ def test_the_advanced_cron_replaces_time_and_days(newsroom: Newsroom):
 def test_a_non_admin_submission_is_refused(newsroom: Newsroom):
     newsroom.client.slash_command("/news", "schedule add", user_id=CHIEF, channel_id=CHANNEL)
     view = opened_modal(newsroom)
-    forged = {**view, "state": {"values": state_values(view, GOOD)}}
-    answer = newsroom.client.view_submission(user_id=EDITOR, view=forged)
-    assert answer.body["response_action"] == "update"
-    sdk_view(answer.body["view"])
-    assert "Only newsbot admins can add schedules" in texts(answer.body["view"]["blocks"])
+    refused = slack_views.refused_submission(newsroom, EDITOR, view, GOOD)
+    assert "Only newsbot admins can add schedules" in refused
     assert rows(newsroom) == []
-
-
-def home_of(newsroom: Newsroom, user: str, before: int | None = None) -> dict:
-    if before is None:
-        before = len(newsroom.slack.calls("views.publish"))
-        newsroom.client.app_home_opened(user_id=user)
-    newsroom.slack.wait_until(lambda: len(newsroom.slack.calls("views.publish")) > before)
-    call = newsroom.slack.calls("views.publish")[before]
-    assert call.ok, call.response
-    sdk_view_home(parsed(call.params["view"]))
-    return newsroom.slack.workspace.home_view(user)
-
-
-def sdk_view_home(view: dict) -> None:
-    View(type="home", blocks=view["blocks"]).validate_json()
-
-
-def buttons(view: dict) -> dict[tuple[str, str], dict]:
-    found = {}
-    for block in view["blocks"]:
-        for element in [*block.get("elements", []), block.get("accessory") or {}]:
-            if element.get("type") == "button":
-                found[(element["action_id"], element.get("value", ""))] = element
-    return found
-
-
-def click(newsroom: Newsroom, user: str, view: dict, action_id: str, value: str) -> dict:
-    before = len(newsroom.slack.calls("views.publish"))
-    answer = newsroom.client.block_action(user_id=user, action_id=action_id, value=value,
-                                          view=view)
-    assert answer.status == 200
-    return home_of(newsroom, user, before)
 
 
 def test_home_controls_pause_resume_remove_with_confirm(newsroom: Newsroom):

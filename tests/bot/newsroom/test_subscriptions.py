@@ -8,6 +8,7 @@ import json
 
 import pytest
 from conftest import Raw, write_article
+from newsbot.bot.newsroom.alerts import collect
 from newsbot.bot.newsroom.decisions import decide
 from newsbot.bot.newsroom.subscription_command import parse_subscribe
 from newsbot.bot.newsroom.subscription_filters import (
@@ -23,6 +24,7 @@ from newsbot.bot.newsroom.subscriptions import (
     list_subscriptions,
     matches,
     remove_subscription,
+    update_subscription,
 )
 from newsbot.storage.index import refresh
 from newsbot.storage.story_clusters import ClusterSettings
@@ -104,6 +106,55 @@ def test_an_unknown_id_names_the_ids_there_are(store):
     subscribe(store)
     with pytest.raises(UnknownSubscription, match=r"'sub9' \(subscriptions: sub1\)"):
         remove_subscription(store, "sub9")
+
+
+def test_an_update_keeps_the_id_and_replays_nothing(store, articles):
+    write_article(articles, "ai.md", topics=["AI"], title="Models")
+    write_article(articles, "climate.md", topics=["Climate"], title="Floods")
+    refresh(store, articles)
+    first = add_subscription(store, SubscriptionSpec(CHANNEL, Filters(topics=("Climate",))),
+                             created_by="U1", now=NOW)
+    write_article(articles, "storm.md", topics=["Climate"], title="Storm")
+    refresh(store, articles)
+    collect(store, NOW, clustered=False)
+    assert alert_states(store) == {"climate.md": "backlog", "storm.md": "held"}
+    updated = update_subscription(store, "SUB1", SubscriptionSpec(
+        "<#C0OTHER|other>", Filters(topics=("AI",)), quiet="22:00-07:00", tz="Europe/Paris"),
+        now=NOW)
+    assert (updated.id, updated.created_by, updated.created_at) == (
+        first.id, "U1", first.created_at)
+    assert (updated.channel, updated.filters.topics, updated.tz) == ("C0OTHER", ("AI",),
+                                                                     "Europe/Paris")
+    assert [s.id for s in list_subscriptions(store)] == ["sub1"]
+    # what it matches now is backlog, as for a new one; a held alert it no longer wants goes
+    assert alert_states(store) == {"climate.md": "backlog", "ai.md": "backlog"}
+    assert collect(store, NOW, clustered=False) == 0
+
+
+def test_an_update_is_refused_what_an_add_would_be(store):
+    subscribe(store, topics=("AI",))
+    other = subscribe(store, topics=("Space",))
+    with pytest.raises(SubscriptionError, match="same articles as sub1"):
+        update_subscription(store, other.id, SubscriptionSpec(CHANNEL, Filters(topics="ai")))
+    with pytest.raises(SubscriptionError, match="min_heat 'hot'"):
+        update_subscription(store, other.id, SubscriptionSpec(CHANNEL, Filters(min_heat="hot")))
+    assert update_subscription(store, other.id, SubscriptionSpec(
+        CHANNEL, Filters(topics=("Space",), min_heat=3))).filters.min_heat == 3
+    assert update_subscription(store, other.id, SubscriptionSpec(  # its own filters again
+        CHANNEL, Filters(topics=("Space",), min_heat=3), quiet="22:00-07:00")).quiet
+    follow = add_subscription(store, SubscriptionSpec("D0ANA", member="U0ANA"), now=NOW)
+    with pytest.raises(UnknownSubscription):  # not someone else's follow
+        update_subscription(store, follow.id, SubscriptionSpec("", member="U0BOB"),
+                            member="U0BOB")
+    edited = update_subscription(store, follow.id, SubscriptionSpec(
+        "", Filters(topics=("AI",)), member="pending", until="2027-01-01"), member="U0ANA")
+    assert (edited.id, edited.channel, edited.member, edited.until) == (
+        follow.id, "D0ANA", "U0ANA", "2027-01-01")
+
+
+def alert_states(store) -> dict[str, str]:
+    return {row["article_id"]: row["state"] for row in store.query(
+        "SELECT article_id, state FROM alerts")}
 
 
 # --- matching
