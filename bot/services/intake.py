@@ -129,6 +129,7 @@ def _record(store: Store, event: DecisionEvent, wait_ms: int | None) -> Recorded
         event_key=event.key, channel=event.channel, message_ts=event.message_ts,
         only_if=event.only_if, toggle=event.toggle, event_us=event.event_us,
         after_recorded=event.after_recorded, received_at=event.received_at, wait_ms=wait_ms,
+        read_standing=False,  # no listener shows it
     )
     return article_id, outcome
 
