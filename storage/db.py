@@ -160,7 +160,7 @@ class Store:
             db.execute("PRAGMA synchronous = FULL")
             self._local.full_sync = True
         if db.conn.in_transaction:
-            with db.atomic():
+            with savepoint(db.conn):
                 yield db
             return
         self.check_identity()
@@ -215,6 +215,23 @@ class Store:
             db.close()
             self._local.db = None
             self._local.full_sync = False
+
+
+@contextlib.contextmanager
+def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    """A nested write: rolled back alone when it raises. sqlite_utils' `atomic` names each
+    savepoint anew (a statement SQLite prepares every time); nested ones may share a
+    name, since ROLLBACK TO and RELEASE take the innermost of that name."""
+    conn.execute("SAVEPOINT newsbot_nested")
+    try:
+        yield
+    except BaseException:
+        # a RAISE(ROLLBACK) or a failed COMMIT may have ended the transaction already
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO newsbot_nested")
+            conn.execute("RELEASE newsbot_nested")
+        raise
+    conn.execute("RELEASE newsbot_nested")
 
 
 def refuse_unread_changes(path: Path) -> None:

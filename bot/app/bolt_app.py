@@ -47,18 +47,22 @@ def build_app(config: Config, store: Store, client: WebClient, signing_secret: s
     app = App(
         client=client,
         signing_secret=signing_secret,
-        request_verification_enabled=signing_secret is not None,
+        # In HTTP mode web_server.SlackEvents checks the signature before Bolt sees the
+        # request (Bolt's own check would compute the same HMAC a second time); Socket
+        # Mode is not signed.
+        request_verification_enabled=False,
         logger=logging.getLogger("slack_bolt"),
         process_before_response=True,
         listener_executor=listener_executor,
     )
     event_metrics.register(app)
+    # first: most of what Slack sends, and Bolt asks the listeners in this order
+    reactions.register(app, intake, config, redrawer, after_ack)
     admins = home_tab.admins
     modal = schedule_modal.ScheduleModal(home_tab, after_ack)
     subscriptions = subscription_modal.SubscriptionModal(home_tab, after_ack)
     news_command.register(app, news_command.NewsCommand(store, config, client, admins), modal,
                           subscriptions)
-    reactions.register(app, intake, config, redrawer, after_ack)
     buttons.register(app, intake, config, redrawer, after_ack, home_tab)
     home.register(app, home_tab)
     home_controls.register(app, home_tab)

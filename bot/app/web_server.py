@@ -37,6 +37,7 @@ from io import BytesIO
 from typing import Any
 
 import waitress
+from newsbot.bot.services.workers import name_os_thread
 from prometheus_client import make_wsgi_app
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -258,6 +259,9 @@ class WebServer:
             clear_untrusted_proxy_headers=True,
         )
         self._server.newsbot_limits = Limits(request_seconds, per_address)
+        for thread in threading.enumerate():  # waitress started its workers just now
+            if thread.name.startswith("waitress-"):
+                name_os_thread(thread)
         self._server.channel_class = BoundedChannel  # waitress's own hook for its connections
         self._stop_requested = False  # a plain flag: set from signal handlers too
         self._stopped = threading.Event()

@@ -68,7 +68,7 @@ class Decision:
 @dataclass(frozen=True)
 class Outcome:
     outcome: str  # RECORDED, RETRACTED, NO_OP or DUPLICATE
-    standing: Decision | None  # the article's standing decision afterwards
+    standing: Decision | None  # the article's standing decision afterwards (if read)
 
     @property
     def changed(self) -> bool:
@@ -116,6 +116,7 @@ def decide(
     after_recorded: bool = False,
     received_at: str | None = None,
     wait_ms: int | None = None,
+    read_standing: bool = True,
 ) -> Outcome:
     """Apply one editor's action to an article, at its event time.
 
@@ -132,7 +133,9 @@ def decide(
     machine's clock): an undo given after a reaction wins even when the clocks disagree
     by seconds, while events of one source (one clock) keep their own order, however
     Slack delivers them. `received_at` is when it arrived (default: now), `wait_ms` how long to wait
-    for another writer (default: the store's timeout).
+    for another writer (default: the store's timeout). Without `read_standing` the outcome's
+    `standing` is not read (None): the decision path of a listener, which never shows it,
+    saves a query per event.
     UnknownArticle if no article has this id, UnusableArticle if its file is broken.
     """
     if action not in (PUBLISH, SKIP, UNDO):
@@ -150,23 +153,28 @@ def decide(
                 " AND received_at <= ? AND source != ?",
                 [article_id, received_at or now, source]).fetchone()[0]
             event_us = max(event_us or now_us(), (latest or 0) + 1)
-        cursor = db.execute(
-            "INSERT INTO decision_log (event_key, article_id, user_id, action, source, channel,"
-            " message_ts, outcome, created_at, event_us, received_at, only_if, toggle)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?) ON CONFLICT (event_key) DO NOTHING",
-            [event_key, article_id, user_id, action, source, channel, message_ts, now,
-             event_us, received_at or now, only_if, int(toggle)],
-        )
-        if cursor.rowcount == 0:  # a redelivery: redraw again, which repairs a failed redraw
-            queue_redraw(store, article_id)
-            return Outcome(DUPLICATE, standing_decision(store, article_id))
-        seq = cursor.lastrowid
         before = db.execute(
             "SELECT decision, seq FROM votes WHERE article_id = ? AND user_id = ?",
             [article_id, user_id],
         ).fetchone()
-        vote = _replay(db, article_id, user_id)
-        if vote is None:
+        # The vote after this event, replayed before the event is logged so that its log
+        # row is written once, with its outcome.
+        vote = _replay(db, article_id, user_id, (action, only_if, toggle, event_us))
+        unchanged = ((vote[0], vote[1]) if vote else None) == (tuple(before) if before else None)
+        outcome = NO_OP if unchanged else RECORDED if vote else RETRACTED
+        cursor = db.execute(
+            "INSERT INTO decision_log (event_key, article_id, user_id, action, source, channel,"
+            " message_ts, outcome, created_at, event_us, received_at, only_if, toggle)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_key) DO NOTHING",
+            [event_key, article_id, user_id, action, source, channel, message_ts, outcome, now,
+             event_us, received_at or now, only_if, int(toggle)],
+        )
+        if cursor.rowcount == 0:  # a redelivery: redraw again, which repairs a failed redraw
+            queue_redraw(store, article_id)
+            outcome = DUPLICATE
+        elif outcome == NO_OP:  # the vote as it was: nothing to write, nothing to redraw
+            pass
+        elif vote is None:
             db.execute("DELETE FROM votes WHERE article_id = ? AND user_id = ?",
                        [article_id, user_id])
         else:
@@ -178,26 +186,27 @@ def decide(
                 " decided_at = excluded.decided_at, seq = excluded.seq, source = excluded.source,"
                 " channel = excluded.channel, message_ts = excluded.message_ts,"
                 " event_us = excluded.event_us",
-                [vote[0], us_iso(vote[2]), vote[1]],
+                [vote[0], us_iso(vote[2]), cursor.lastrowid if vote[1] is None else vote[1]],
             )
-        after = (vote[0], vote[1]) if vote else None
-        if after == (tuple(before) if before else None):
-            outcome = NO_OP
-        else:
-            outcome = RECORDED if vote else RETRACTED
-        db.execute("UPDATE decision_log SET outcome = ? WHERE id = ?", [outcome, seq])
-        return Outcome(outcome, standing_decision(store, article_id))
+        return Outcome(outcome, standing_decision(store, article_id) if read_standing else None)
 
 
-def _replay(db, article_id: str, user_id: str) -> tuple[str, int, int] | None:
-    """The user's vote on the article after all their events in event-time order:
-    (decision, id of the log row that cast it, its event time), or None."""
-    vote: tuple[str, int, int] | None = None
+def _replay(db, article_id: str, user_id: str,
+            new: tuple[str, str | None, bool, int]) -> tuple[str, int | None, int] | None:
+    """The user's vote on the article after all their logged events and the `new` one
+    (action, only_if, toggle, event time), in event-time order: (decision, id of the log
+    row that cast it, None for the new event, its event time), or None. Events of one
+    time keep the order they were logged in; the new one, logged next, comes last."""
+    vote: tuple[str, int | None, int] | None = None
     rows = db.execute(
         "SELECT id, action, only_if, toggle, event_us FROM decision_log"
         " WHERE article_id = ? AND user_id = ? ORDER BY event_us, id",
         [article_id, user_id],
-    )
+    ).fetchall()
+    new_action, new_only_if, new_toggle, new_us = new
+    at = next((n for n, row in enumerate(rows) if row[4] is not None and row[4] > new_us),
+              len(rows))
+    rows.insert(at, (None, new_action, new_only_if, new_toggle, new_us))
     for log_id, action, only_if, toggle, event_us in rows:
         current = vote[0] if vote else None
         if action == UNDO:
@@ -214,9 +223,12 @@ _DECISION_COLUMNS = "article_id, decision, user_id, decided_at, source, channel,
 
 
 def standing_decision(store: Store, article_id: str) -> Decision | None:
+    """The article's standing decision: what the view `decisions` says for it, read the
+    cheap way (every decide and redraw asks; the view ranks all the article's votes)."""
     row = store.db.execute(
-        f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE article_id = ?", [article_id]
-    ).fetchone()
+        "SELECT article_id, decision, user_id, decided_at, source, channel, message_ts"
+        " FROM votes WHERE article_id = ? ORDER BY event_us DESC, seq DESC LIMIT 1",
+        [article_id]).fetchone()
     return Decision(*row) if row else None
 
 

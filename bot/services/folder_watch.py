@@ -24,6 +24,7 @@ from pathlib import Path
 import watchfiles
 from newsbot.bot.services import metrics
 from newsbot.bot.services.refresh import IndexRefresher
+from newsbot.bot.services.workers import name_os_thread
 from newsbot.storage.db import file_identity
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class FolderWatcher:
             self._thread = None
 
     def _run(self) -> None:
+        name_os_thread()
         replaced = False
         while not self._stop.is_set():
             try:

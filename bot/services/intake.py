@@ -129,6 +129,7 @@ def _record(store: Store, event: DecisionEvent, wait_ms: int | None) -> Recorded
         event_key=event.key, channel=event.channel, message_ts=event.message_ts,
         only_if=event.only_if, toggle=event.toggle, event_us=event.event_us,
         after_recorded=event.after_recorded, received_at=event.received_at, wait_ms=wait_ms,
+        read_standing=False,  # no listener shows it
     )
     return article_id, outcome
 
@@ -179,9 +180,10 @@ class Intake:
     One writer thread records them all: SQLite takes one writer at a time anyway, and
     listener threads racing for the write lock would spend their time in the busy
     handler's sleeps; that thread also keeps its connection open. Each listener queues
-    its event and asks the writer for a pass; a pass records every event queued by then
-    (up to MAX_BATCH) in one transaction (record_together), so a pass that finds the
-    queue emptied by an earlier one does nothing. A listener waits for its event at most
+    its event and asks the writer for a pass, unless a pass is asked for and has not
+    begun; a pass records every event queued, up to MAX_BATCH in one transaction
+    (record_together), until none is left, so a pass that finds the queue emptied by an
+    earlier one does nothing. A listener waits for its event at most
     the write wait plus half a second; past that (a queue behind a held database) the
     event is spooled, and if the writer records it after all, applying the spooled copy
     finds its key and changes nothing.
@@ -198,6 +200,8 @@ class Intake:
         self.wait_ms = decision_wait_ms(store) if wait_ms is None else wait_ms
         self._writer = Workers(1, "decisions")
         self._queued: deque[tuple[DecisionEvent, Future]] = deque()
+        # a pass is asked for and has not begun: a listener queuing now need not ask again
+        self._pass_asked = False
         self._down_until = 0.0  # time.monotonic() before which the database is not tried
 
     def take(self, event: DecisionEvent) -> tuple[str | None, Outcome] | None:
@@ -208,7 +212,9 @@ class Intake:
             return self._spool(event, "the database failed less than a second ago")
         answer: Future = Future()
         self._queued.append((event, answer))
-        self._writer.submit(self._write_queued)
+        if not self._pass_asked:  # a pass not begun yet takes this event too
+            self._pass_asked = True
+            self._writer.submit(self._write_queued)
         try:
             return answer.result(timeout=self.wait_ms / 1000 + 0.5)
         except TimeoutError:
@@ -222,7 +228,15 @@ class Intake:
         return self._spool(event, reason)
 
     def _write_queued(self) -> None:
-        """On the writer thread: record what is queued now in one transaction, then answer
+        """On the writer thread: record what is queued in transactions of up to MAX_BATCH,
+        answering each listener after its commit, until the queue is empty. A listener
+        that queues once this pass began asks for another (or this one takes it)."""
+        self._pass_asked = False
+        while self._queued:
+            self._write_batch()
+
+    def _write_batch(self) -> None:
+        """Record what is queued now (up to MAX_BATCH) in one transaction, then answer
         each listener (deque.popleft is atomic; only this thread takes from the queue)."""
         batch: list[tuple[DecisionEvent, Future]] = []
         while self._queued and len(batch) < self.MAX_BATCH:

@@ -9,6 +9,7 @@ process, and metrics only make sense in it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import Counter, Gauge
 
@@ -61,17 +62,29 @@ INDEX_REFRESH_AGE.set(-1)
 INDEX_FILE_EVENTS.set(-1)
 
 
+# Each request counts once or twice: the labelled children are kept rather than looked up
+# (`labels()` takes a lock and checks its arguments every time)
+_CHILDREN: dict[tuple[Counter, str], Any] = {}
+
+
+def _child(counter: Counter, kind: str) -> Any:
+    child = _CHILDREN.get((counter, kind))
+    if child is None:
+        child = _CHILDREN.setdefault((counter, kind), counter.labels(kind))
+    return child
+
+
 def event_received(kind: str) -> None:
-    EVENTS_RECEIVED.labels(kind).inc()
+    _child(EVENTS_RECEIVED, kind).inc()
 
 
 def decision_outcome(kind: str, outcome: object | None) -> None:
     """Count a decision listener's result: an Outcome (bot/newsroom/decisions.py) or None."""
     name = getattr(outcome, "outcome", None)
     if name == "duplicate":
-        EVENTS_DUPLICATE.labels(kind).inc()
+        _child(EVENTS_DUPLICATE, kind).inc()
     elif getattr(outcome, "changed", False):
-        EVENTS_RECORDED.labels(kind).inc()
+        _child(EVENTS_RECORDED, kind).inc()
 
 
 def decision_rejected(reason: str) -> None:

@@ -11,6 +11,7 @@ Reactions on other messages, other emoji and the bot's own reactions are ignored
 from __future__ import annotations
 
 import logging
+import re
 
 from newsbot.bot.config.settings import Config
 from newsbot.bot.newsroom.decisions import (
@@ -151,16 +152,19 @@ def tell_privately(client: WebClient, channel: str, user: str, text: str) -> Non
                     extra={"channel": channel, "user": user, "error": str(error)})
 
 
+REACTIONS = re.compile("^reaction_(added|removed)$")
+
+
 def register(app: App, intake: Intake, config: Config, redrawer: Redrawer,
              after_ack: AfterAck) -> None:
-    def listener(added: bool):
-        def on_reaction(body: dict, client: WebClient, context: dict, request: BoltRequest) -> None:
-            retry = (request.headers.get("x-slack-retry-num") or [None])[0]
-            outcome = handle_reaction(intake, config, client, redrawer, after_ack, body,
-                                      context.get("bot_user_id"), added, retry)
-            metrics.decision_outcome("reaction_added" if added else "reaction_removed", outcome)
-
-        return on_reaction
-
-    app.event("reaction_added")(listener(added=True))
-    app.event("reaction_removed")(listener(added=False))
+    """One listener for both events: Bolt asks each listener registered before the one
+    that takes a request whether it matches, building every injectable argument for each
+    ask, and reactions are most of what Slack sends (bot/app/bolt_app.py registers this
+    first)."""
+    @app.event(REACTIONS)
+    def on_reaction(body: dict, client: WebClient, context: dict, request: BoltRequest) -> None:
+        kind = body["event"]["type"]
+        retry = (request.headers.get("x-slack-retry-num") or [None])[0]
+        outcome = handle_reaction(intake, config, client, redrawer, after_ack, body,
+                                  context.get("bot_user_id"), kind == "reaction_added", retry)
+        metrics.decision_outcome(kind, outcome)

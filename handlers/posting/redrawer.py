@@ -32,6 +32,7 @@ from newsbot.bot.newsroom.redraw_queue import (
     redraw_done,
 )
 from newsbot.bot.newsroom.stories import also_covered
+from newsbot.bot.services.workers import name_os_thread
 from newsbot.handlers.blocks import article_blocks, article_fallback, with_also_covered
 from newsbot.storage.db import Store
 from slack_sdk import WebClient
@@ -143,6 +144,7 @@ class Redrawer:
         return redraw_queued(self.client, self.store, self.owner)
 
     def _run(self) -> None:
+        name_os_thread()
         earliest = 0.0  # time.monotonic() before which no pass starts (after one that drew)
         while True:
             if self._wake.wait(self.interval):  # a stop cuts the pause short

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 
 import pytest
 import sqlite_utils
 from conftest import Raw, write_article
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from newsbot.bot.newsroom.decisions import (
     DUPLICATE,
     NO_OP,
@@ -225,3 +228,76 @@ def test_a_command_line_undo_after_a_reaction_wins_when_slacks_clock_runs_ahead(
     assert standing_decision(store, "a.md") is not None
     decide(store, "a.md", "undo", "U1", source="cli")
     assert standing_decision(store, "a.md") is None
+
+
+# --- decide against a plain model: every event's outcome and every vote, any order
+
+def model_vote(logged: list[tuple]) -> tuple[str, int] | None:
+    """An editor's vote after their logged events (id, action, only_if, toggle, event_us),
+    replayed in event-time order: (decision, id of the event that cast it) or None."""
+    vote = None
+    for log_id, action, only_if, toggle, _ in sorted(logged, key=lambda e: (e[4], e[0])):
+        current = vote[0] if vote else None
+        if action == "undo":
+            if only_if is None or only_if == current:
+                vote = None
+        elif toggle and action == current:
+            vote = None
+        else:
+            vote = (action, log_id)
+    return vote
+
+
+EVENT = st.tuples(st.sampled_from(["U1", "U2", "U3"]),
+                  st.sampled_from(["publish", "skip", "undo"]),
+                  st.sampled_from([None, "publish", "skip"]), st.booleans(),
+                  st.integers(0, 5))  # few event times: many ties
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=st.lists(EVENT, min_size=1, max_size=12), data=st.data())
+def test_decide_agrees_with_replaying_each_editors_events(empty_db, tmp_path_factory,
+                                                          events, data):
+    store = Store(shutil.copyfile(empty_db, tmp_path_factory.mktemp("db") / "index.db"))
+    store.db.execute("INSERT INTO articles (id, size, mtime_ns, content_hash, indexed_at)"
+                     " VALUES ('a.md', 1, 1, 'h', 'now')")
+    duplicate = data.draw(st.sampled_from(range(len(events))))
+    order = data.draw(st.permutations(range(len(events)))) + [duplicate]
+    logged: dict[str, list[tuple]] = {"U1": [], "U2": [], "U3": []}
+    seen: set[int] = set()
+    for n in order:
+        user, action, only_if, toggle, at = events[n]
+        only_if = only_if if action == "undo" else None
+        outcome = decide(store, "a.md", action, user, source="reaction", event_key=f"Ev{n}",
+                         only_if=only_if, toggle=toggle, event_us=T0 + at)
+        if n in seen:  # Slack's redelivery: nothing
+            assert outcome.outcome == DUPLICATE
+            continue
+        seen.add(n)
+        before = model_vote(logged[user])
+        logged[user].append((len(seen), action, only_if, toggle, T0 + at))  # its log id
+        after = model_vote(logged[user])
+        expected = NO_OP if after == before else RECORDED if after else RETRACTED
+        assert outcome.outcome == expected
+    votes = {row["user_id"]: (row["decision"], row["seq"]) for row in store.query(
+        "SELECT user_id, decision, seq FROM votes")}
+    assert votes == {user: model_vote(events_of_user) for user, events_of_user in logged.items()
+                     if model_vote(events_of_user)}
+    view = store.query("SELECT user_id, decision, decided_at FROM decisions"
+                       " WHERE article_id = 'a.md'")
+    standing_now = standing_decision(store, "a.md")
+    assert ([(standing_now.user_id, standing_now.decision, standing_now.decided_at)]
+            if standing_now else []) == [tuple(row.values()) for row in view]
+    store.close()
+
+
+def test_an_event_that_changes_no_vote_writes_no_vote_and_queues_no_redraw(indexed):
+    decide(indexed, "a.md", "skip", "U1", source="reaction", event_key="Ev1")
+    indexed.db.execute("DELETE FROM redraw_queue")
+    # removing a ✅ that was never there, or a redelivered event: the message stays as drawn
+    assert decide(indexed, "a.md", "undo", "U1", source="reaction", only_if="publish",
+                  event_key="Ev2").outcome == NO_OP
+    assert indexed.query("SELECT * FROM redraw_queue") == []
+    assert decide(indexed, "a.md", "undo", "U1", source="reaction", only_if="skip",
+                  event_key="Ev3").outcome == RETRACTED
+    assert [row["article_id"] for row in indexed.query("SELECT * FROM redraw_queue")] == ["a.md"]

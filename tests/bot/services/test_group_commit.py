@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, clean_env, write_article
 from newsbot.bot.newsroom.decisions import DUPLICATE, RECORDED, UnknownArticle
-from newsbot.bot.services.intake import DecisionEvent, record_together
+from newsbot.bot.services.intake import DecisionEvent, Intake, record_together
 from newsbot.storage.db import Store
 from newsbot.storage.index import refresh
+from newsbot.storage.spool import Spool
 
 T0 = 1_700_000_000_000_000
 
@@ -163,3 +164,16 @@ def test_the_busy_timeout_is_set_once_not_per_transaction(indexed: Store):
     indexed.db.conn.set_trace_callback(None)
     assert sum("busy_timeout" in s for s in statements) == 1
     assert sum(s.startswith("BEGIN IMMEDIATE") for s in statements) == 5
+
+
+def test_events_taken_one_after_another_are_each_recorded(indexed: Store, tmp_path: Path):
+    """A listener asks for a pass only when none is waiting to begin: each event still
+    finds one, whether it comes while a pass runs or after it ended."""
+    intake = Intake(indexed, Spool(tmp_path / "spool"), wait_ms=5_000)
+    try:
+        for n in range(5):
+            taken = intake.take(event(f"Ev{n}", "publish" if n % 2 else "skip", n=n))
+            assert taken is not None and taken[1].outcome == RECORDED
+    finally:
+        intake.close(5)
+    assert Spool(tmp_path / "spool").pending() == []
