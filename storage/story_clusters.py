@@ -121,9 +121,11 @@ class Item(NamedTuple):
 
     @classmethod
     def of(cls, article_id: str, title: str | None, excerpt: str | None, web_url: str | None,
-           published_at: str | None) -> Item:
+           published_at: str | None, url: str | None | bool = False) -> Item:
+        """`url`: the canonical URL when the caller has it already (False: make it)."""
         lede = normalise(excerpt[: LEDE_CHARS * 2] if excerpt else excerpt)[:LEDE_CHARS]
-        return cls(article_id, _seconds(published_at), canonical_url(web_url),
+        return cls(article_id, _seconds(published_at),
+                   canonical_url(web_url) if url is False else url,  # type: ignore[arg-type]
                    normalise_title(title), lede)
 
     def blocking_keys(self) -> list[int]:
@@ -166,8 +168,9 @@ _RECORD_COLUMNS = ("id", "content_hash", "moment", "url", "title", "lede", "keys
 
 def cluster_record(article_id: str, content_hash: str, title: str | None, excerpt: str | None,
                    web_url: str | None, published_at: str | None, quality: object,
-                   heat: object) -> ClusterRecord:
-    item = Item.of(article_id, title, excerpt, web_url, published_at)
+                   heat: object, url: str | None | bool = False) -> ClusterRecord:
+    """`url`: the canonical URL of `web_url` when the caller has it (False: made here)."""
+    item = Item.of(article_id, title, excerpt, web_url, published_at, url)
     keys = array.array("Q", set(item.blocking_keys())).tobytes()
     return (article_id, content_hash, item.moment, item.url, item.title, item.lede, keys,
             quality, heat, published_at)
