@@ -364,9 +364,7 @@ _CREATE_STAGING = (
     f"CREATE TEMP TABLE IF NOT EXISTS newsbot_staged_articles ({', '.join(STAGED_COLUMNS)})"
 )
 _STAGE_ARTICLE = f"INSERT INTO {_STAGING} VALUES ({', '.join('?' * len(STAGED_COLUMNS))})"
-_UPSERT_STAGED = f"""
-INSERT INTO articles ({', '.join(ARTICLE_COLUMNS)}, error, indexed_at)
-SELECT {', '.join(ARTICLE_COLUMNS)}, NULL, ? FROM {_STAGING} WHERE true
+_ON_CONFLICT = """
 ON CONFLICT (id) DO UPDATE SET title = excluded.title, excerpt = excluded.excerpt,
     web_url = excluded.web_url, provider_name = excluded.provider_name,
     provider_domain = excluded.provider_domain, topics = excluded.topics,
@@ -376,6 +374,32 @@ ON CONFLICT (id) DO UPDATE SET title = excluded.title, excerpt = excluded.excerp
     image_url = excluded.image_url, size = excluded.size, mtime_ns = excluded.mtime_ns,
     content_hash = excluded.content_hash, canonical_url = excluded.canonical_url, error = NULL,
     indexed_at = excluded.indexed_at
+"""
+_UPSERT_STAGED = f"""
+INSERT INTO articles ({', '.join(ARTICLE_COLUMNS)}, error, indexed_at)
+SELECT {', '.join(ARTICLE_COLUMNS)}, NULL, ? FROM {_STAGING} WHERE true {_ON_CONFLICT}"""
+# A cold build (no full-text trigger, no topic rows yet) inserts rows as they come, and
+# makes the topic rows and counts once the load is done (_COLD_TOPICS, _COLD_COUNTS).
+_UPSERT_ROW = f"""
+INSERT INTO articles ({', '.join(ARTICLE_COLUMNS)}, error, indexed_at)
+VALUES ({', '.join('?' * len(ARTICLE_COLUMNS))}, NULL, ?) {_ON_CONFLICT}"""
+_TOPIC_KEYS = "temp.newsbot_topic_keys"  # the topic keys of a cold build, where not lower()
+_CREATE_TOPIC_KEYS = ("CREATE TEMP TABLE IF NOT EXISTS newsbot_topic_keys"
+                      " (id TEXT PRIMARY KEY, topic_keys TEXT)")
+_COLD_TOPICS = f"""
+INSERT OR IGNORE INTO article_topics
+    (article_id, topic, topic_key, published, skipped, quality, heat, published_at)
+SELECT a.id, t.value, coalesce(json_extract(k.topic_keys, '$[' || t.key || ']'), lower(t.value)),
+    a.published, a.skipped, a.quality, a.heat, a.published_at
+FROM articles a JOIN json_each(a.topics) t LEFT JOIN {_TOPIC_KEYS} k ON k.id = a.id
+WHERE a.error IS NULL ORDER BY a.id
+"""
+_COLD_COUNTS = """
+INSERT INTO topic_counts (topic_key, topic, to_review, total)
+SELECT topic_key, topic, sum(published = 0 AND skipped = 0), count(*)
+FROM article_topics WHERE true GROUP BY topic_key, topic
+ON CONFLICT (topic_key, topic) DO UPDATE SET
+    to_review = to_review + excluded.to_review, total = total + excluded.total
 """
 _UPSERT_BROKEN = """
 INSERT INTO articles (id, size, mtime_ns, content_hash, error, indexed_at)
@@ -543,11 +567,11 @@ def _reconcile(store: Store, root: Path, on_disk: dict[str, FileStat], stored: I
             pending.extend(parsed)
             done += len(parsed)
             if len(pending) >= COMMIT_EVERY:
-                report.indexed += _write(store, pending, now, vanished)
+                report.indexed += _write(store, pending, now, vanished, cold)
                 pending = Parsed()
             if progress:
                 progress(done, len(todo))
-        report.indexed += _write(store, pending, now, vanished)
+        report.indexed += _write(store, pending, now, vanished, cold)
     was_stored = set(changed)
     report.removed = _forget(store, gone + [a for a in vanished if a in was_stored])
     return _finish(store, report, clusters,
@@ -612,12 +636,12 @@ def _cold_build(store: Store, root: Path, walk: Iterable[tuple[str, FileStat | N
                 refused.clear()
                 done += len(parsed)
                 if len(pending) >= COMMIT_EVERY:
-                    report.indexed += _write(store, pending, now, vanished)
+                    report.indexed += _write(store, pending, now, vanished, cold=True)
                     pending = Parsed()
                 if progress:
                     progress(done, max(walked, done))
             pending.broken += refused
-            report.indexed += _write(store, pending, now, vanished)
+            report.indexed += _write(store, pending, now, vanished, cold=True)
         return _finish(store, report, clusters, cold)
 
 
@@ -669,6 +693,11 @@ def _bulk_load(store: Store, cold: bool,
         yield
         if before_tail is not None:
             before_tail()
+        # the topic rows in article_topics' key order, then their counts, in one go each
+        conn.execute(_CREATE_TOPIC_KEYS)
+        conn.execute(_COLD_TOPICS)
+        conn.execute(_COLD_COUNTS)
+        conn.execute(f"DROP TABLE {_TOPIC_KEYS}")
         for kind, _, sql in deferred:
             if kind == "index":
                 conn.execute(sql)
@@ -739,12 +768,25 @@ def _known_hashes(store: Store, article_ids: list[str]) -> dict[str, str]:
     return hashes
 
 
-def _write(store: Store, parsed: Parsed, now: str, vanished: list[str]) -> int:
-    """Store one lot of parse results; returns how many usable articles it (re)indexed."""
+def _write(store: Store, parsed: Parsed, now: str, vanished: list[str],
+           cold: bool = False) -> int:
+    """Store one lot of parse results; returns how many usable articles it (re)indexed.
+    `cold`: inside _bulk_load's cold transaction, where the topic rows are made at the
+    end (no staging: without the full-text trigger, rows go straight in)."""
     vanished += parsed.gone  # gone between the scan and the read
     if not (parsed.articles or parsed.broken or parsed.same):
         return 0
     broken = [(*row, now) for row in parsed.broken]
+    if cold:
+        with store.write() as db:
+            conn = db.conn
+            conn.executemany(_UPSERT_ROW, [(*row[:-1], now) for row in parsed.articles])
+            conn.execute(_CREATE_TOPIC_KEYS)
+            conn.executemany(f"INSERT OR REPLACE INTO {_TOPIC_KEYS} VALUES (?, ?)",
+                             [(row[0], row[-1]) for row in parsed.articles
+                              if row[-1] is not None])
+            conn.executemany(_UPSERT_BROKEN, broken)
+        return len(parsed.articles)
     with store.write() as db:
         conn = db.conn
         conn.execute(_CREATE_STAGING)
