@@ -71,6 +71,7 @@ def construct_scalar(constructor: SafeConstructor, node: ScalarNode, tag: str) -
 _OUTSIDE_SUBSET = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
+_ASCII_SUBSET = bytes(range(0x20, 0x7F)) + b"\n"  # the ASCII characters of that subset
 # Each line: indentation, an optional "- " (a sequence entry), an optional plain key and
 # its colon (followed by a space or the line's end), then the rest: a scalar or nothing
 # (a block follows). One findall call reads every line; four groups, not one per scalar
@@ -108,8 +109,8 @@ def scan_front_matter(text: str) -> dict[str, Any] | None:
         if text.count("\r") != text.count("\r\n"):
             return None  # a lone CR is a line break to YAML
         text = text.replace("\r\n", "\n")
-    if not (text.isascii() and text.replace("\n", "").isprintable()) and (
-            _OUTSIDE_SUBSET.search(text)):  # ASCII's check in C: printable, or a line break
+    if not (text.isascii() and not text.encode().translate(None, _ASCII_SUBSET)) and (
+            _OUTSIDE_SUBSET.search(text)):  # ASCII's check in one C call: nothing left over
         return None
     try:
         tokens = _tokens(text)
@@ -224,6 +225,8 @@ def _plain_scalar(text: str) -> Any:
         raise Unknown("indicator")
     if ": " in text or " #" in text or text[-1] in ": ":
         raise Unknown("plain")
+    if _UTC_SECONDS.match(text):  # what the resolver makes of it, without its regexes
+        return construct_scalar(_constructor, ScalarNode(_TIMESTAMP_TAG, text), _TIMESTAMP_TAG)
     value = _plain(text)
     if len(_plain_values) < PLAIN_VALUES_KEPT and isinstance(value, _IMMUTABLE):
         _plain_values[text] = value
