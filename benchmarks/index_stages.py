@@ -6,9 +6,10 @@ Runs in a fresh process, as `newsbot index` does: the start-up imports are timed
 then one cold build of FOLDER into DB (deleted first) with story clusters on. The index
 code is wrapped, not changed: each stage's CPU is the calling thread's own
 (`time.thread_time`), the matching thread's is taken inside it, and the workers' CPU is
-what the fork server reaped of them (cutime and cstime in /proc, read once the pool is
-gone). Then a sample of the folder's files is read, scanned and turned into rows again
-in this process, step by step, to split the workers' CPU per file.
+what was reaped of them once the pool is gone (this process's children when it forks
+them itself, else the fork server's: cutime and cstime in /proc). Then a sample of the
+folder's files is read, scanned and turned into rows again in this process, step by
+step, to split the workers' CPU per file.
 
 The stages do not add up to the wall time: the workers run beside the main thread, and
 the matching beside the index build. The main process's other threads (the pool's
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -128,8 +130,10 @@ def measure(folder: Path, db: Path) -> dict[str, float]:
     main_thread = time.thread_time() - main_before
     process_cpu = time.process_time() - process_before
     store.close()
-    time.sleep(0.3)  # the fork server reaps the last worker
+    time.sleep(0.3)  # a fork server reaps its last worker
     server_own, workers = _forkserver_cpu()
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)  # workers forked from here
+    workers += reaped.ru_utime + reaped.ru_stime
     stages["workers (read, parse, rows, cluster records)"] = workers
     stages["fork server"] = server_own
     stages["other threads of the main process (pool manager, feeder)"] = max(

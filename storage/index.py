@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import re
 import stat
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -342,10 +343,7 @@ def _parse_all(root: Path, todo: Iterable[tuple[str, str | None]], parallel: boo
         return
     from concurrent.futures import ProcessPoolExecutor  # only a big refresh pays for it
 
-    # forkserver: forking a threaded process (Bolt, APScheduler) is unsafe
-    context = multiprocessing.get_context("forkserver")
-    # imported once by the fork server, not by every worker (only before it first starts)
-    context.set_forkserver_preload(["newsbot.storage.index"])
+    context = _worker_context()
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         in_flight: collections.deque = collections.deque()
         for batch in _batches(todo, BATCH_SIZE):
@@ -354,6 +352,21 @@ def _parse_all(root: Path, todo: Iterable[tuple[str, str | None]], parallel: boo
                 yield in_flight.popleft().result()
         while in_flight:
             yield in_flight.popleft().result()
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """How the workers start. Forking a threaded process (`serve`: Bolt, APScheduler) is
+    unsafe, so they come from a fork server that imported this module once. A process
+    with no other thread (`newsbot index`) forks them itself: no fresh interpreter to
+    start and import (about 0.2 s before the first file is parsed). The pool forks its
+    workers before starting its own threads, and they never touch the parent's SQLite
+    connection (they return plain values and leave with os._exit)."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    # imported once by the fork server, not by every worker (only before it first starts)
+    context.set_forkserver_preload(["newsbot.storage.index"])
+    return context
 
 
 # Rows are staged in a temporary table and moved with one INSERT ... SELECT: the FTS5

@@ -4,6 +4,7 @@ incremental path finds from the index itself: same items, links and members."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import corpus
@@ -65,8 +66,22 @@ def dump(store: Store) -> dict[str, list]:
     return {name: store.db.execute(sql).fetchall() for name, sql in CLUSTER_TABLES.items()}
 
 
-def test_a_cold_build_clusters_as_the_index_path_does(tmp_path, folder, monkeypatch):
-    from_records = dump(build(tmp_path / "cold.db", folder, monkeypatch, cold=True))
+@pytest.mark.parametrize("threaded", [False, True], ids=["forked", "fork-server"])
+def test_a_cold_build_clusters_as_the_index_path_does(tmp_path, folder, monkeypatch, threaded):
+    """Workers forked by a process with no other thread (`newsbot index`), or started by
+    the fork server when another thread runs (`serve`): the same database either way."""
+    running = threading.Event()
+    if threaded:
+        threading.Thread(target=running.wait, daemon=True).start()
+    used: list[str] = []
+    context = index_module._worker_context
+    monkeypatch.setattr(index_module, "_worker_context",
+                        lambda: used.append(context().get_start_method()) or context())
+    try:
+        from_records = dump(build(tmp_path / "cold.db", folder, monkeypatch, cold=True))
+    finally:
+        running.set()
+    assert used == ["forkserver" if threaded else "fork"]
     from_index = dump(build(tmp_path / "rows.db", folder, monkeypatch, cold=False))
     assert from_records == from_index
     links = from_records["cluster_links"]
