@@ -77,11 +77,14 @@ def test_a_cold_build_clusters_as_the_index_path_does(tmp_path, folder, monkeypa
     context = index_module._worker_context
     monkeypatch.setattr(index_module, "_worker_context",
                         lambda: used.append(context().get_start_method()) or context())
+    side = tmp_path / "cold.db-cold-clusters"  # the matching's file, beside the index
+    side.write_bytes(b"left by a build killed half way")
     try:
         from_records = dump(build(tmp_path / "cold.db", folder, monkeypatch, cold=True))
     finally:
         running.set()
     assert used == ["forkserver" if threaded else "fork"]
+    assert not side.exists()
     from_index = dump(build(tmp_path / "rows.db", folder, monkeypatch, cold=False))
     assert from_records == from_index
     links = from_records["cluster_links"]
