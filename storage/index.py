@@ -635,7 +635,7 @@ def _cold_build(store: Store, root: Path, walk: Iterable[tuple[str, FileStat | N
 
     matching = clusters is not None and clusters.enabled
     vanished: list[str] = []  # nothing was stored: a file gone when read is just not there
-    side = store.path.with_name(store.path.name + "-cold-clusters")
+    side = ColdClusters.side_path(store.path)
     with (ColdClusters(clusters, side) if matching else contextlib.nullcontext()) as cold:
         with _page_cache(store, WRITE_CACHE_KIB), _bulk_load(
                 store, True, before_tail=cold.start_matching if cold else None):

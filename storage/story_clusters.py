@@ -26,9 +26,11 @@ import array
 import collections
 import datetime as dt
 import functools
+import glob
 import hashlib
 import heapq
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -371,8 +373,8 @@ class ColdClusters:
     """
 
     def __init__(self, settings: ClusterSettings, path: Path) -> None:
-        """`path`: the side database's file, beside the index (the index attaches it to
-        copy the clusters in SQL); one left by a build that was killed is replaced."""
+        """`path`: the side database's file (see `side_path`); the index attaches it to
+        copy the clusters in SQL."""
         self.settings = settings
         self.path = path
         path.unlink(missing_ok=True)
@@ -387,6 +389,18 @@ class ColdClusters:
         """)
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
+
+    @staticmethod
+    def side_path(database: Path) -> Path:
+        """The side database's file for a cold build of `database`: beside it, named for
+        this process, so two processes building the same index never share one. Files
+        that builds killed half way left, named for processes no longer running, go."""
+        prefix = f"{database.name}-cold-clusters-"
+        for stale in database.parent.glob(glob.escape(prefix) + "*"):
+            pid = stale.name[len(prefix):]
+            if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+                stale.unlink(missing_ok=True)
+        return database.with_name(f"{prefix}{os.getpid()}")
 
     def __enter__(self) -> ColdClusters:
         return self
@@ -450,6 +464,16 @@ class ColdClusters:
             self._thread.join()
         if self._failure is not None:
             raise self._failure
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: running
+        return True
+    return True
 
 
 class _Cluster:

@@ -4,6 +4,7 @@ incremental path finds from the index itself: same items, links and members."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -77,14 +78,20 @@ def test_a_cold_build_clusters_as_the_index_path_does(tmp_path, folder, monkeypa
     context = index_module._worker_context
     monkeypatch.setattr(index_module, "_worker_context",
                         lambda: used.append(context().get_start_method()) or context())
-    side = tmp_path / "cold.db-cold-clusters"  # the matching's file, beside the index
-    side.write_bytes(b"left by a build killed half way")
+    # the matching's file, beside the index: named for its process; one that a killed
+    # build left goes, one of a build still running stays
+    dead = tmp_path / f"cold.db-cold-clusters-{10**7}"  # above Linux's largest pid
+    dead.write_bytes(b"left by a build killed half way")
+    alive = tmp_path / f"cold.db-cold-clusters-{os.getppid()}"
+    alive.write_bytes(b"another process's build")
+    side = tmp_path / f"cold.db-cold-clusters-{os.getpid()}"
+    side.write_bytes(b"this process's, from a build it abandoned")
     try:
         from_records = dump(build(tmp_path / "cold.db", folder, monkeypatch, cold=True))
     finally:
         running.set()
     assert used == ["forkserver" if threaded else "fork"]
-    assert not side.exists()
+    assert not side.exists() and not dead.exists() and alive.exists()
     from_index = dump(build(tmp_path / "rows.db", folder, monkeypatch, cold=False))
     assert from_records == from_index
     links = from_records["cluster_links"]
