@@ -363,8 +363,10 @@ class ColdClusters:
     A cold build clusters every article, and used to do it after the load: read every
     row back, normalise, hash and match, serially, while the other cores idled, then
     hold every link and clustered article in memory to make the clusters. Here the
-    workers normalise and hash (`cluster_record`); the records wait in a private
-    temporary SQLite database (on disk past a 2 MB cache); the matching runs in a thread
+    workers normalise and hash (`cluster_record`); the records wait in a scratch SQLite
+    file beside the index (no journal, no sync: a crash only leaves it for the next cold
+    build to delete, while the index's own transaction rolls back; on disk past a 2 MB
+    cache), which the index attaches at the end; the matching runs in a thread
     (`start_matching`) over them in time order while the index builds its indexes and
     full-text search, which run in SQLite without the GIL; and each cluster is ranked
     and set down in that database as soon as no later article can join it (`_Clusters`).
