@@ -18,6 +18,10 @@ run, so every ratio compares figures taken on the same machine at the same time:
 - big files: a few files of 50 to 150 MB (one huge front matter each) added to the
   folder, then a cold `newsbot index` again: its peak memory, next to the cold index's
   without them, and whether each was recorded as too large (`--no-big-files` skips it).
+- where a cold build's CPU goes: one more cold build in benchmarks/index_stages.py, its
+  CPU by stage (start-up, walk, workers, writes, topic rows, indexes and full-text,
+  matching, clusters stored) and a worker's CPU per file by step, with an estimate of
+  the time on two free cores;
 - story clusters: the cold index and the no-change refresh again with clustering off
   (`NEWSBOT_CLUSTERS_ENABLED=false`, taking turns with the others), so what clustering
   adds is measured in the same run, and the clusters found against the copies the
@@ -397,6 +401,42 @@ def memory_at(counts: list[int], directory: Path, seed: int) -> int:
     return 0 if ok else 1
 
 
+def where_the_time_goes(folder: Path, db: Path) -> dict:
+    """One more cold build, in benchmarks/index_stages.py: CPU by stage and per file."""
+    run, tree = run_measured([sys.executable, str(Path(__file__).with_name("index_stages.py")),
+                              str(folder), str(db)])
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    found = json.loads(run["stdout"])
+    found["tree_cpu"] = tree.cpu_seconds
+    return found
+
+
+def print_stages(found: dict, baseline_cpu: float) -> None:
+    """Where a cold build's CPU goes, and what the ratio could be on two free cores."""
+    stages, walls = found["stages"], found["walls"]
+    total = sum(stages.values())
+    print(f"where a cold build's CPU goes (one more cold build, clusters on, "
+          f"benchmarks/index_stages.py; wall {walls['build']:.2f} s for the build, "
+          f"{walls['process']:.2f} s for the process; all rows in after "
+          f"{walls['all rows in']:.2f} s, then {walls['tail']:.2f} s of tail):")
+    for name, seconds in sorted(stages.items(), key=lambda item: -item[1]):
+        print(f"  {name:58} {seconds:6.2f} s CPU  {seconds / total:6.1%}")
+    print(f"  {'total':58} {total:6.2f} s CPU  ({total / baseline_cpu:.2f}x the baseline's "
+          f"CPU; the sampled tree {found['tree_cpu']:.2f} s)")
+    # On two free cores the load phase (workers and main thread side by side) takes at
+    # least half its CPU, and the tail (topic rows, indexes, full-text, commit, clusters
+    # stored; the matching runs beside it) its own; the baseline, one process, its CPU.
+    tail = (stages["topic rows, indexes, full-text, commit"]
+            + stages["clusters stored (main thread)"])
+    free = (total - tail - stages["matching (its own thread)"]) / 2 + max(
+        tail, stages["matching (its own thread)"])
+    print(f"  on 2 free cores, estimated: {free:.2f} s (the load phase's CPU over 2 cores, "
+          f"then the tail), {free / baseline_cpu:.2f}x the baseline's CPU time")
+    print("  a worker's CPU per file, by step (in one process, "
+          f"{'; '.join(f'{k} {v:.1f} us' for k, v in found['per_file_us'].items())})")
+
+
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -463,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"no-change refresh done: {unchanged_report}")
     precision, recall, missed, examples = cluster_quality(db, manifest)
 
+    stages = where_the_time_goes(folder, db.with_name(f"index-{args.count}-s{args.seed}-stages.db"))
     queries = measure_queries(db)
     hits, front_matters, scan_s, full_s = fast_path_share(folder)
     big = None if args.no_big_files else measure_big_files(folder, db.with_name(
@@ -560,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label}: " + " / ".join(
             f"{r['id']} {r['published_at']} {r['title']!r} {r['excerpt']!r} {r['web_url']}"
             for r in rows_found))
+    print_stages(stages, min(BASELINE_CPU_S))
     print(f"command: {' '.join(index_command(folder, db)[1:])}")
     return 0 if all(row[4] != "FAIL" for row in rows) else 1
 

@@ -23,8 +23,8 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import sqlite_utils
 from newsbot.storage import schema
+from newsbot.storage.lean_sqlite_utils import sqlite_utils
 
 log = logging.getLogger(__name__)
 

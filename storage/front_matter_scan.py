@@ -71,14 +71,20 @@ def construct_scalar(constructor: SafeConstructor, node: ScalarNode, tag: str) -
 _OUTSIDE_SUBSET = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
+_ASCII_SUBSET = bytes(range(0x20, 0x7F)) + b"\n"  # the ASCII characters of that subset
 # Each line: indentation, an optional "- " (a sequence entry), an optional plain key and
-# its colon (followed by a space or the line's end), then a double-quoted, single-quoted
-# or plain scalar, or nothing (a block follows). One findall call reads every line.
+# its colon (followed by a space or the line's end), then the rest: a scalar or nothing
+# (a block follows). One findall call reads every line; four groups, not one per scalar
+# style, since every group costs a string per line (it was a third of the scan). What the
+# rest holds is told by its first character (_quoted checks a quoted scalar whole).
 _LINES = re.compile(
-    r"""^( *)(- )?(?:([A-Za-z_][A-Za-z0-9_-]{0,127}):(?: |$))?"""
-    r"""(?:(")([^"\\\n]*(?:\\["\\][^"\\\n]*)*)"$|(')([^'\n]*(?:''[^'\n]*)*)'$|(.*)$)""",
+    r"""^( *)(- )?(?:([A-Za-z_][A-Za-z0-9_-]{0,127}):(?: |$))?(.*)$""",
     re.MULTILINE,
 )
+# A quoted scalar that ends its line: double-quoted with no escapes but \" and \\, or
+# single-quoted with '' for a quote.
+_DOUBLE = re.compile(r'"([^"\\\n]*(?:\\["\\][^"\\\n]*)*)"')
+_SINGLE = re.compile(r"'([^'\n]*(?:''[^'\n]*)*)'")
 _ESCAPE = re.compile(r'\\(["\\])')
 # A plain scalar may not start with an indicator (nor, here, a dot or a dash), except
 # for a number: -5, -.5, .5
@@ -103,7 +109,8 @@ def scan_front_matter(text: str) -> dict[str, Any] | None:
         if text.count("\r") != text.count("\r\n"):
             return None  # a lone CR is a line break to YAML
         text = text.replace("\r\n", "\n")
-    if _OUTSIDE_SUBSET.search(text):
+    if not (text.isascii() and not text.encode().translate(None, _ASCII_SUBSET)) and (
+            _OUTSIDE_SUBSET.search(text)):  # ASCII's check in one C call: nothing left over
         return None
     try:
         tokens = _tokens(text)
@@ -119,25 +126,49 @@ def scan_front_matter(text: str) -> dict[str, Any] | None:
 
 def _tokens(text: str) -> list[Token]:
     tokens: list[Token] = []
-    for indent, entry, key, double, in_double, single, in_single, rest in _LINES.findall(text):
-        if not (key or entry):
-            if double or single or (rest and rest[0] != "#"):
-                raise Unknown("line")  # a bare scalar, a flow or quoted key, a directive...
-            continue  # blank or a comment: with single-line scalars only, it separates nothing
-        if double:
-            value: Any = _ESCAPE.sub(r"\1", in_double) if "\\" in in_double else in_double
-        elif single:
-            value = in_single.replace("''", "'")
-        elif rest:
-            value = _plain_values.get(rest, _plain_values)
-            if value is _plain_values:
-                value = _plain_scalar(rest)
-        elif entry and not key:
+    append = tokens.append
+    plain_values = _plain_values
+    for indent, entry, key, rest in _LINES.findall(text):
+        if rest:
+            first = rest[0]
+            if first == '"' or first == "'":
+                value: Any = _quoted(rest, first)
+            elif not (key or entry):
+                if first != "#":
+                    raise Unknown("line")  # a bare scalar, a flow key, a directive...
+                continue  # a comment: with single-line scalars only, it separates nothing
+            else:
+                value = plain_values.get(rest, plain_values)
+                if value is plain_values:
+                    value = _plain_scalar(rest)
+        elif key:
+            value = _BLOCK
+        elif entry:
             raise Unknown("empty entry")
         else:
-            value = _BLOCK
-        tokens.append((len(indent), bool(entry), key, value))
+            continue  # blank
+        if not (key or entry):
+            raise Unknown("line")  # a quoted key or a bare quoted scalar
+        append((len(indent), bool(entry), key, value))
     return tokens
+
+
+def _quoted(rest: str, quote: str) -> str:
+    """A quoted scalar filling the rest of its line, as YAML reads it; Unknown otherwise
+    (a closing quote before the line's end, an escape other than \\" and \\\\)."""
+    inner = rest[1:-1]
+    if len(rest) >= 2 and rest[-1] == quote and quote not in inner:
+        if quote == "'":
+            return inner
+        if "\\" not in inner:
+            return inner  # the common case: no escape, no inner quote
+    match = (_DOUBLE if quote == '"' else _SINGLE).fullmatch(rest)
+    if match is None:
+        raise Unknown("quoted")
+    inner = match.group(1)
+    if quote == "'":
+        return inner.replace("''", "'")
+    return _ESCAPE.sub(r"\1", inner) if "\\" in inner else inner
 
 
 def _mapping(tokens: list[Token], pos: int, indent: int) -> tuple[dict, int]:
@@ -194,6 +225,8 @@ def _plain_scalar(text: str) -> Any:
         raise Unknown("indicator")
     if ": " in text or " #" in text or text[-1] in ": ":
         raise Unknown("plain")
+    if _UTC_SECONDS.match(text):  # what the resolver makes of it, without its regexes
+        return construct_scalar(_constructor, ScalarNode(_TIMESTAMP_TAG, text), _TIMESTAMP_TAG)
     value = _plain(text)
     if len(_plain_values) < PLAIN_VALUES_KEPT and isinstance(value, _IMMUTABLE):
         _plain_values[text] = value

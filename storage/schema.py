@@ -6,7 +6,7 @@ missing steps at open and records the version in `PRAGMA user_version`.
 
 from __future__ import annotations
 
-import sqlite_utils
+from newsbot.storage.lean_sqlite_utils import sqlite_utils
 
 
 def articles(db: sqlite_utils.Database) -> None:

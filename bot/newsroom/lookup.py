@@ -38,14 +38,19 @@ def list_topics(store: Store) -> list[TopicCount]:
 
     Reads the per-spelling counts the database keeps (schema.topic_order): joining
     every topic row to its article took a second at 100,000 articles. Only the few
-    decided articles are joined, to take them out.
+    decided articles are joined, to take them out: CROSS JOIN keeps SQLite to that
+    order (from the votes), which it otherwise chose against, scanning every topic row
+    (0.2-0.3 s at 50,000 articles, against 0.5 ms).
     """
-    rows = store.db.execute(
-        """
+    rows = store.db.execute(LIST_TOPICS)
+    return [TopicCount(name, unpublished, total) for name, unpublished, total in rows]
+
+
+LIST_TOPICS = """
         WITH waiting AS (
             SELECT t.topic_key, count(DISTINCT t.article_id) AS n
-            FROM votes v JOIN article_topics t ON t.article_id = v.article_id
-            JOIN articles a ON a.id = v.article_id
+            FROM votes v CROSS JOIN articles a ON a.id = v.article_id
+            CROSS JOIN article_topics t ON t.article_id = v.article_id
             WHERE a.error IS NULL AND a.published = 0 AND a.skipped = 0
             GROUP BY t.topic_key
         ), counted AS (
@@ -58,9 +63,7 @@ def list_topics(store: Store) -> list[TopicCount]:
         SELECT c.topic, c.to_review - coalesce(w.n, 0), c.total
         FROM counted c LEFT JOIN waiting w ON w.topic_key = c.topic_key
         ORDER BY 2 DESC, 3 DESC, c.topic_key
-        """
-    )
-    return [TopicCount(name, unpublished, total) for name, unpublished, total in rows]
+"""
 
 
 def close_topics(store: Store, wanted: str, limit: int = 5) -> list[str]:

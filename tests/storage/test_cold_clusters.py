@@ -4,6 +4,8 @@ incremental path finds from the index itself: same items, links and members."""
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import corpus
@@ -65,8 +67,31 @@ def dump(store: Store) -> dict[str, list]:
     return {name: store.db.execute(sql).fetchall() for name, sql in CLUSTER_TABLES.items()}
 
 
-def test_a_cold_build_clusters_as_the_index_path_does(tmp_path, folder, monkeypatch):
-    from_records = dump(build(tmp_path / "cold.db", folder, monkeypatch, cold=True))
+@pytest.mark.parametrize("threaded", [False, True], ids=["forked", "fork-server"])
+def test_a_cold_build_clusters_as_the_index_path_does(tmp_path, folder, monkeypatch, threaded):
+    """Workers forked by a process with no other thread (`newsbot index`), or started by
+    the fork server when another thread runs (`serve`): the same database either way."""
+    running = threading.Event()
+    if threaded:
+        threading.Thread(target=running.wait, daemon=True).start()
+    used: list[str] = []
+    context = index_module._worker_context
+    monkeypatch.setattr(index_module, "_worker_context",
+                        lambda: used.append(context().get_start_method()) or context())
+    # the matching's file, beside the index: named for its process; one that a killed
+    # build left goes, one of a build still running stays
+    dead = tmp_path / f"cold.db-cold-clusters-{10**7}"  # above Linux's largest pid
+    dead.write_bytes(b"left by a build killed half way")
+    alive = tmp_path / f"cold.db-cold-clusters-{os.getppid()}"
+    alive.write_bytes(b"another process's build")
+    side = tmp_path / f"cold.db-cold-clusters-{os.getpid()}"
+    side.write_bytes(b"this process's, from a build it abandoned")
+    try:
+        from_records = dump(build(tmp_path / "cold.db", folder, monkeypatch, cold=True))
+    finally:
+        running.set()
+    assert used == ["forkserver" if threaded else "fork"]
+    assert not side.exists() and not dead.exists() and alive.exists()
     from_index = dump(build(tmp_path / "rows.db", folder, monkeypatch, cold=False))
     assert from_records == from_index
     links = from_records["cluster_links"]

@@ -3,15 +3,19 @@ row-by-row build stores, in one transaction: a reader or a killed build never se
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 from conftest import Raw, article_text, write_article, write_raw
+from hypothesis import given
+from hypothesis import strategies as st
 from newsbot.bot.newsroom.lookup import list_topics, search
 from newsbot.storage import index as index_module
 from newsbot.storage.db import Store
-from newsbot.storage.index import refresh
+from newsbot.storage.index import refresh, topics_json
 from newsbot.storage.story_clusters import ClusterSettings
 
 TABLES = {
@@ -113,3 +117,37 @@ def test_a_bulk_build_stopped_half_way_leaves_the_schema_whole(tmp_path, folder,
     rows = build(tmp_path / "rows.db", folder, monkeypatch, bulk=False)
     refresh(store, folder, workers=1, clusters=ClusterSettings())  # cold again, whole
     assert dump(store) == dump(rows)
+
+
+def test_a_bulk_build_records_refused_entries_as_a_row_by_row_build_does(
+        tmp_path, folder, monkeypatch):
+    """The cold build's walk does not stat regular files (the workers fstat what they
+    open): a file over the size limit, a link, a FIFO and a name that is not UTF-8 are
+    still recorded with the same size and reason as by a build that stats first."""
+    write_raw(folder, "huge.md", article_text(title="Huge") + "x" * 5_000)
+    write_raw(folder, "small.md", article_text(title="Small"))
+    (folder / "link.md").symlink_to(folder / "small.md")
+    os.mkfifo(folder / "pipe.md")
+    with open(os.fsencode(folder) + b"/caf\xe9.md", "wb") as handle:
+        handle.write(article_text(title="Latin-1 name").encode())
+
+    def stores(bulk: bool) -> dict[str, list]:
+        monkeypatch.setattr(index_module, "PARALLEL_THRESHOLD", 1 if bulk else 10**9)
+        store = Store(tmp_path / f"{bulk}.db")
+        refresh(store, folder, workers=1, clusters=ClusterSettings(), max_file_bytes=2_000)
+        return dump(store)
+
+    bulk, rows = stores(True), stores(False)
+    assert bulk == rows
+    errors = {row[0]: (row[15], row[17]) for row in bulk["articles"] if row[17]}
+    assert errors["huge.md"][0] > 5_000 and errors["huge.md"][1].startswith("too large")
+    assert errors["link.md"] == (-1, "symbolic link")
+    assert errors["pipe.md"] == (-2, "not a regular file")
+    assert "rename the file" in errors["caf\\xe9.md"][1]
+
+
+@given(st.lists(st.text(max_size=8) | st.text(st.sampled_from('aZ 9"\\/\x00\x1f\x7fé東😀\u2028'),
+                                             max_size=8)))
+def test_topics_are_stored_as_json_dumps_writes_them(topics):
+    """The cold build writes `topics` itself when no character needs escaping."""
+    assert topics_json(topics) == json.dumps(topics, ensure_ascii=False)

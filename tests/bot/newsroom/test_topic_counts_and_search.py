@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import Raw, article_text, bump_mtime, write_article, write_raw
 from newsbot.bot.newsroom.article import COLUMNS, DIGEST_ORDER, Article
-from newsbot.bot.newsroom.lookup import fts_query, list_topics, lookup_topic, search
+from newsbot.bot.newsroom.lookup import LIST_TOPICS, fts_query, list_topics, lookup_topic, search
 from newsbot.storage.db import Store
 from newsbot.storage.index import refresh
 
@@ -114,3 +114,15 @@ def test_search_beyond_the_first_fetch_with_ties_and_broken_matches(store: Store
         assert search(store, "zebra", limit=limit) == search_by_sort(store, "zebra", limit)
     assert search(store, "zebra", limit=1)[0].id == "z/best.md"
     assert search(store, "nothing like it") == []
+
+
+def test_listing_topics_joins_from_the_votes_not_from_every_topic_row(articles, tmp_path):
+    """The decided articles are the few: SQLite, left to itself, scanned every topic row
+    (0.2-0.3 s at 50,000 articles) to find them."""
+    for n in range(30):
+        write_article(articles, f"{n}.md", title=f"Story {n}", topics=["Energy", f"T{n}"])
+    store = Store(tmp_path / "newsbot.db")
+    refresh(store, articles)
+    plan = [row[3].split()[:2] for row in store.db.execute("EXPLAIN QUERY PLAN " + LIST_TOPICS)]
+    assert ["SCAN", "v"] in plan and ["SCAN", "t"] not in plan, plan
+    assert_topics_agree(store)
