@@ -496,7 +496,8 @@ def overlaps(a: dict, b: dict) -> bool:
 @pytest.mark.parametrize("viewport", [{"width": 800, "height": 720}])
 def test_at_800_pixels_the_chart_fits_its_column_and_the_thread_has_its_own_reply_box(
         page, sandbox: Sandbox):
-    """SANDBOX_SCREENSHOTS also saves sandbox-800.png (the thread open, its reply box)."""
+    """SANDBOX_SCREENSHOTS also saves sandbox-800-report.png (the chart) and
+    sandbox-800.png (the thread open, with its reply box)."""
     from playwright.sync_api import expect
 
     thread = open_thread(page)
@@ -517,6 +518,7 @@ def test_at_800_pixels_the_chart_fits_its_column_and_the_thread_has_its_own_repl
     assert page.evaluate("document.documentElement.scrollWidth") <= 800
     messages = page.get_by_role("region", name="Messages")
     assert messages.evaluate("m => m.scrollWidth <= m.clientWidth")
+    screenshot(page, "sandbox-800-report.png")
 
     thread = open_thread(page)
     reply_box = thread.get_by_role("textbox", name="Reply in thread")
