@@ -4,11 +4,16 @@
 - GET /emoji/NAME.svg: the bundled emoji images (sandbox/static/emoji/), so reactions look
   the same on every machine, with or without an emoji font.
 - GET /images/FILE: the example articles' bundled images (sandbox.bundled_images).
-- GET /api/state?since=N: everything the page draws; with `since`, waits (up to 20 s)
-  until the workspace changes after version N: the page long-polls this for live updates.
+- GET /api/state?since=N&user=U: everything the page draws for member U (default: the
+  sandbox's own user); with `since`, waits (up to 20 s) until the workspace changes after
+  version N: the page long-polls this for live updates.
 - POST /api/react {channel, ts, name, add}, /api/click {action_id, block_id, channel, ts,
-  ephemeral, home, unfurl (the URL of the preview clicked in)}, /api/command {channel,
-  text}, /api/home, /api/view/submit {values}, /api/view/close: the user's actions.
+  ephemeral, home, modal, unfurl (the URL of the preview clicked in)}, /api/command
+  {channel, text, thread_ts}, /api/shortcut {callback_id, channel, ts}, /api/home,
+  /api/view/submit {values}, /api/view/close, /api/view/suggest {block_id, action_id,
+  value} (an external select's options: the app's block_suggestion answer): the user's
+  actions. Each body may name the
+  member it acts as (`user`, one of the state's `members`): the app gets it signed as them.
 - GET /api/sync: the dry run (diff); POST /api/sync: run the sync.
 - GET /files/<id>/<name>: a file uploaded to the look-alike (images in messages).
 
@@ -64,16 +69,23 @@ class PageBackend(Protocol):
     images: BundledImages
     slack: SlackLookalike | None
 
-    def state(self) -> dict[str, Any]: ...
+    def state(self, user: str | None = None) -> dict[str, Any]: ...
     def wait_for_change(self, since: int, timeout: float) -> int: ...
-    def react(self, channel: str, ts: str, name: str, add: bool = True) -> None: ...
+    def react(self, channel: str, ts: str, name: str, add: bool = True,
+              user: str | None = None) -> None: ...
     def click(self, *, action_id: str, block_id: str, channel: str | None = None,
               ts: str | None = None, ephemeral: bool = False, home: bool = False,
-              unfurl: str | None = None) -> None: ...
-    def command(self, channel: str, text: str) -> None: ...
-    def open_home(self) -> None: ...
-    def submit_view(self, values: dict[str, Any]) -> None: ...
-    def close_view(self) -> None: ...
+              unfurl: str | None = None, modal: bool = False,
+              user: str | None = None) -> None: ...
+    def command(self, channel: str, text: str, thread_ts: str | None = None,
+                user: str | None = None) -> None: ...
+    def shortcut(self, callback_id: str, channel: str, ts: str,
+                 user: str | None = None) -> None: ...
+    def open_home(self, user: str | None = None) -> None: ...
+    def submit_view(self, values: dict[str, Any], user: str | None = None) -> None: ...
+    def close_view(self, user: str | None = None) -> None: ...
+    def suggest(self, block_id: str, action_id: str, value: str,
+                user: str | None = None) -> dict[str, Any]: ...
     def sync(self, dry_run: bool) -> dict[str, Any]: ...
 
 
@@ -126,7 +138,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts.path.startswith("/images/"):
             self._bundled_image(parts.path[8:])
         elif parts.path == "/api/state":
-            self._state(parse_qs(parts.query).get("since", [""])[0])
+            query = parse_qs(parts.query)
+            self._state(query.get("since", [""])[0], query.get("user", [""])[0] or None)
         elif parts.path == "/api/sync":
             self._act(lambda sandbox, _: sandbox.sync(dry_run=True), {})
         elif parts.path.startswith("/files/"):
@@ -142,16 +155,26 @@ class _Handler(BaseHTTPRequestHandler):
             return
         actions = {
             "/api/react": lambda s, b: s.react(_text(b, "channel"), _text(b, "ts"),
-                                               _text(b, "name"), add=bool(b.get("add", True))),
+                                               _text(b, "name"), add=bool(b.get("add", True)),
+                                               user=_user(b)),
             "/api/click": lambda s, b: s.click(
                 action_id=_text(b, "action_id"), block_id=_text(b, "block_id"),
                 channel=b.get("channel"), ts=b.get("ts"),
                 ephemeral=bool(b.get("ephemeral")), home=bool(b.get("home")),
-                unfurl=b.get("unfurl") or None),
-            "/api/command": lambda s, b: s.command(_text(b, "channel"), _text(b, "text")),
-            "/api/home": lambda s, b: s.open_home(),
-            "/api/view/submit": lambda s, b: s.submit_view(_mapping(b, "values")),
-            "/api/view/close": lambda s, b: s.close_view(),
+                unfurl=b.get("unfurl") or None, modal=bool(b.get("modal")), user=_user(b)),
+            "/api/command": lambda s, b: s.command(_text(b, "channel"), _text(b, "text"),
+                                                   thread_ts=b.get("thread_ts") or None,
+                                                   user=_user(b)),
+            "/api/shortcut": lambda s, b: s.shortcut(_text(b, "callback_id"),
+                                                     _text(b, "channel"), _text(b, "ts"),
+                                                     user=_user(b)),
+            "/api/home": lambda s, b: s.open_home(user=_user(b)),
+            "/api/view/submit": lambda s, b: s.submit_view(_mapping(b, "values"),
+                                                           user=_user(b)),
+            "/api/view/close": lambda s, b: s.close_view(user=_user(b)),
+            "/api/view/suggest": lambda s, b: s.suggest(
+                _text(b, "block_id"), _text(b, "action_id"), str(b.get("value") or ""),
+                user=_user(b)),
             "/api/sync": lambda s, b: s.sync(dry_run=bool(b.get("dry_run"))),
         }
         action = actions.get(urlsplit(self.path).path)
@@ -187,11 +210,11 @@ class _Handler(BaseHTTPRequestHandler):
                                       "Cache-Control": "no-store",
                                       "X-Content-Type-Options": "nosniff"})
 
-    def _state(self, since: str) -> None:
+    def _state(self, since: str, user: str | None) -> None:
         sandbox = self.server.sandbox
         if since.isdigit():
             sandbox.wait_for_change(int(since), LONG_POLL_SECONDS)
-        self._json(200, {"ok": True, **sandbox.state()})
+        self._act(lambda s, _: s.state(user), {})
 
     def _act(self, action: Any, body: dict[str, Any]) -> None:
         try:
@@ -261,6 +284,14 @@ def _text(body: dict[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise ActionRefused(f"{key}_required")
     return value
+
+
+def _user(body: dict[str, Any]) -> str | None:
+    """The member an action is done as (None: the sandbox's own user)."""
+    value = body.get("user")
+    if value is not None and not isinstance(value, str):
+        raise ActionRefused("user_invalid")
+    return value or None
 
 
 def _mapping(body: dict[str, Any], key: str) -> dict[str, Any]:

@@ -22,7 +22,13 @@ What the page's user does reaches the app as Slack would send it, as signed HTTP
 - a modal's submit button is a signed `view_submission` with the inputs' values, and the
   app's answer is carried out as Slack does it (sandbox/modals.py).
 - a message with a link to one of `unfurl.domains` sends `link_shared`, and the app's
-  preview (chat.unfurl) shows under the message, its buttons clickable.
+  preview (chat.unfurl) shows under the message, its buttons clickable;
+- a message's "More actions" menu lists the app's message shortcuts (from its manifest);
+  choosing one sends a signed `message_action`; typing in an external select of a modal
+  sends `block_suggestion`, whose answer fills the list.
+
+The page acts as one of `members` at a time: the sandbox's own user (a workspace admin)
+or Sam, who is not one; every request is signed as the member the page names.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from newsbot.bot.app.runtime import Runtime
 from newsbot.bot.app.slack_client import web_client
 from newsbot.bot.config.settings import Config, articles_folder_problem
 from newsbot.bot.newsroom.digest import DigestOptions, PlannedDigest, plan_digest
+from newsbot.handlers.manifest import manifest
 from newsbot.handlers.posting.digest_post import post_digest
 from newsbot.sandbox.bundled_images import BundledImages
 from newsbot.sandbox.lookalike import SlackLookalike
@@ -61,10 +68,15 @@ CHANNEL_NAME = "newsroom"
 DESK_CHANNEL_ID = "C0NEWSDESK"
 DESK_CHANNEL_NAME = "newsdesk"
 SANDBOX_USER = SlackUser("U0YOU", "you", "You (sandbox editor)", is_admin=True, is_owner=True)
+# A second member, neither a workspace admin nor in the config's lists: switched to on the
+# page, everything the page sends comes signed as them, so admin checks refuse them and
+# App Home shows them no admin buttons, as for any reporter in a real workspace.
+SANDBOX_MEMBER = SlackUser("U0SAM", "sam", "Sam (reporter, not an admin)", tz="Europe/Lisbon")
 # The bot events deploy/manifest.yml subscribes to: Slack sends an app no others.
 SUBSCRIBED_EVENTS = frozenset({"app_home_opened", "reaction_added", "reaction_removed",
                                "link_shared"})
 COMMAND = "/news"
+MAX_SUGGESTIONS = 100  # options an external select shows, as Slack does
 
 
 class SandboxError(Exception):
@@ -75,10 +87,12 @@ class Sandbox:
     """The look-alike, the app and the page, started together and stopped together."""
 
     def __init__(self, config: Config, *, port: int = DEFAULT_PORT,
-                 user: SlackUser = SANDBOX_USER) -> None:
+                 user: SlackUser = SANDBOX_USER,
+                 others: tuple[SlackUser, ...] = (SANDBOX_MEMBER,)) -> None:
         self.config = _with_sandbox_user(config, user.id)
         self.port = port
-        self.user = user
+        self.user = user  # who the page acts as unless it names another member
+        self.members = (user, *(o for o in others if o.id != user.id))
         self.digest: PlannedDigest | None = None  # the digest posted at start
         self.store: Store | None = None
         self.slack: SlackLookalike | None = None
@@ -107,11 +121,12 @@ class Sandbox:
         self._page = PageServer(self, HOST, self.port)  # first: a busy port fails at once
         self.slack = SlackLookalike(
             channels={CHANNEL_ID: CHANNEL_NAME, DESK_CHANNEL_ID: DESK_CHANNEL_NAME},
-            users=(self.user,), host=HOST,
+            users=self.members, host=HOST,
             unfurl_domains=self.config.unfurl_domains).start()
         # the DM with the bot is on the page from the start, as in Slack's sidebar; the
         # bot's conversations.open for a follow's alert finds this one
-        self.slack.workspace.open_dm(self.user.id)
+        for member in self.members:
+            self.slack.workspace.open_dm(member.id)
         signing_secret = secrets.token_urlsafe(24)  # made up per run, known to both sides
         bot_client = web_client(self.slack.bot_token, self.slack.base_url)
         self.runtime = Runtime(self.config, bot_client, signing_secret).start()
@@ -174,27 +189,42 @@ class Sandbox:
         assert self.client is not None
         return self.client.send_event(event)
 
-    # ---- what the page's user can do
+    # ---- what the page's user can do (`user`: the member the page acts as, default `user`)
 
-    def react(self, channel: str, ts: str, name: str, add: bool = True) -> None:
+    def member(self, user_id: str | None) -> SlackUser:
+        """The member the page acts as: `user_id`, one of `members` (None: `user`)."""
+        if not user_id:
+            return self.user
+        found = next((m for m in self.members if m.id == user_id), None)
+        if found is None:
+            raise ActionRefused("user_not_found", status=404)
+        return found
+
+    def react(self, channel: str, ts: str, name: str, add: bool = True,
+              user: str | None = None) -> None:
         """Add or remove the user's reaction, through the Web API as their Slack client."""
         method = "reactions.add" if add else "reactions.remove"
-        self._call_as_user(method, channel=channel, timestamp=ts, name=name)
+        self._call_as_user(self.member(user), method, channel=channel, timestamp=ts, name=name)
 
-    def post_message(self, channel: str, text: str, thread_ts: str | None = None) -> None:
+    def post_message(self, channel: str, text: str, thread_ts: str | None = None,
+                     user: str | None = None) -> None:
         params = {"channel": channel, "text": text}
         if thread_ts:
             params["thread_ts"] = thread_ts
-        self._call_as_user("chat.postMessage", **params)
+        self._call_as_user(self.member(user), "chat.postMessage", **params)
 
-    def command(self, channel: str, text: str) -> None:
-        """What typing `text` in the channel's message box does: `/news ...` goes to the
-        app as a slash command, anything else is posted as the user's message."""
+    def command(self, channel: str, text: str, thread_ts: str | None = None,
+                user: str | None = None) -> None:
+        """What typing `text` in a message box does (the channel's, or a thread's with
+        `thread_ts`): `/news ...` goes to the app as a slash command (which, as from
+        Slack, names the channel only), anything else is posted as the user's message."""
+        member = self.member(user)
         text = text.strip()
         if not text:
             raise ActionRefused("no_text")
         if not text.startswith("/"):
-            self.post_message(channel, _escape(text))  # as Slack's own clients send it
+            # as Slack's own clients send it
+            self.post_message(channel, _escape(text), thread_ts, user=member.id)
             return
         command, _, rest = text.partition(" ")
         if command != COMMAND:
@@ -202,35 +232,37 @@ class Sandbox:
         channel_info = self._workspace_call(lambda ws: ws.channel(channel))
         assert self.client is not None
         answer = self.client.slash_command(
-            COMMAND, rest.strip(), user_id=self.user.id, user_name=self.user.name,
+            COMMAND, rest.strip(), user_id=member.id, user_name=member.name,
             channel_id=channel_info["id"], channel_name=channel_info.get("name", ""))
         _check_answer(answer.status)
 
     def click(self, *, action_id: str, block_id: str, channel: str | None = None,
               ts: str | None = None, ephemeral: bool = False, home: bool = False,
-              unfurl: str | None = None) -> None:
+              unfurl: str | None = None, modal: bool = False, user: str | None = None) -> None:
         """Click the button `action_id` in block `block_id` of a message, of the app's
-        preview of the link `unfurl` on a message, or of the Home tab."""
+        preview of the link `unfurl` on a message, of the Home tab, or of the modal on
+        top of the user's stack."""
         assert self.slack is not None and self.client is not None
         ws = self.slack.workspace
+        member = self.member(user)
         if unfurl and channel and ts:
             message = self._workspace_call(lambda w: w.message(channel, ts))
             previews = [a for a in message.get("attachments", [])
                         if a.get("is_app_unfurl") and a.get("app_unfurl_url") == unfurl]
             button = _button(previews[0]["blocks"] if previews else [], block_id, action_id)
             answer = self.client.unfurl_action(
-                user_id=self.user.id, action_id=action_id, value=button.get("value") or "",
+                user_id=member.id, action_id=action_id, value=button.get("value") or "",
                 channel_id=self._workspace_call(lambda w: w.channel(channel))["id"],
                 message=message, url=unfurl)
             _check_answer(answer.status)
             return
-        if home:
-            view = ws.home_view(self.user.id)
+        if home or modal:  # a view's button: the payload carries the view, no channel
+            view = ws.home_view(member.id) if home else ws.modals.top(member.id)
             if view is None:
                 raise ActionRefused("view_not_found", status=404)
             button = _button(view.get("blocks", []), block_id, action_id)
             answer = self.client.block_action(
-                user_id=self.user.id, user_name=self.user.name, action_id=action_id,
+                user_id=member.id, user_name=member.name, action_id=action_id,
                 block_id=block_id, value=button.get("value"), view=view,
                 button_text=_label(button))
             _check_answer(answer.status)
@@ -238,7 +270,7 @@ class Sandbox:
         if not channel or not ts:
             raise ActionRefused("channel_and_ts_required")
         if ephemeral:
-            message = next((m for m in ws.ephemeral_messages(self.user.id) if m["ts"] == ts),
+            message = next((m for m in ws.ephemeral_messages(member.id) if m["ts"] == ts),
                            None)
             if message is None:
                 raise ActionRefused("message_not_found", status=404)
@@ -248,46 +280,100 @@ class Sandbox:
             channel = self._workspace_call(lambda w: w.channel(channel))["id"]
         button = _button(message.get("blocks", []), block_id, action_id)
         answer = self.client.block_action(
-            user_id=self.user.id, user_name=self.user.name, action_id=action_id,
+            user_id=member.id, user_name=member.name, action_id=action_id,
             block_id=block_id, value=button.get("value"), channel_id=channel, message=message,
             ephemeral=ephemeral, button_text=_label(button))
         _check_answer(answer.status)
 
-    def open_home(self) -> None:
-        """The user opened the app's Home tab: Slack sends app_home_opened every time."""
-        assert self.slack is not None and self.client is not None
-        answer = self.client.app_home_opened(user_id=self.user.id,
-                                             view=self.slack.workspace.home_view(self.user.id))
+    def shortcut(self, callback_id: str, channel: str, ts: str,
+                 user: str | None = None) -> None:
+        """Choose the app's message shortcut `callback_id` in a message's "More actions"
+        menu: a signed `message_action` payload with the message as stored (and a fresh
+        trigger_id, which the app exchanges for a modal)."""
+        assert self.client is not None
+        if callback_id not in {s["callback_id"] for s in self.shortcuts()}:
+            raise ActionRefused("shortcut_not_found", status=404)
+        member = self.member(user)
+        message = self._workspace_call(lambda w: w.message(channel, ts))
+        channel_id = self._workspace_call(lambda w: w.channel(channel))["id"]
+        answer = self.client.message_shortcut(user_id=member.id, callback_id=callback_id,
+                                              channel_id=channel_id, message=message)
         _check_answer(answer.status)
 
-    def submit_view(self, values: Mapping[str, Any]) -> None:
+    def shortcuts(self) -> list[dict[str, str]]:
+        """The app's message shortcuts, as its manifest declares them (Slack lists those)."""
+        declared = manifest(self.config, socket_mode=True)["features"].get("shortcuts", [])
+        return [{"name": s["name"], "callback_id": s["callback_id"],
+                 "description": s.get("description", "")}
+                for s in declared if s.get("type") == "message"]
+
+    def open_home(self, user: str | None = None) -> None:
+        """The user opened the app's Home tab: Slack sends app_home_opened every time."""
+        assert self.slack is not None and self.client is not None
+        member = self.member(user)
+        answer = self.client.app_home_opened(user_id=member.id,
+                                             view=self.slack.workspace.home_view(member.id))
+        _check_answer(answer.status)
+
+    def submit_view(self, values: Mapping[str, Any], user: str | None = None) -> None:
         """Press the submit button of the modal on top, with what the page's inputs hold
         (`values`: block_id -> text, or a list of option values): a signed view_submission;
         what the app answers is done as Slack does it (errors shown beside the inputs)."""
         assert self.slack is not None and self.client is not None
+        member = self.member(user)
         modals = self.slack.workspace.modals
-        view = modals.top(self.user.id)
+        view = modals.top(member.id)
         if view is None:
             raise ActionRefused("no_modal_open", status=404)
         try:
-            submitted = modals.submitting(self.user.id, state_values(view, values))
+            submitted = modals.submitting(member.id, state_values(view, values))
         except ValueError as error:
             raise ActionRefused(str(error)) from None
-        answer = self.client.view_submission(user_id=self.user.id, user_name=self.user.name,
+        answer = self.client.view_submission(user_id=member.id, user_name=member.name,
                                              view=submitted)
         _check_answer(answer.status)
         try:
-            modals.apply_answer(self.user.id, answer.body or None)
+            modals.apply_answer(member.id, answer.body or None)
         except InvalidSubmissionAnswer as error:  # Slack shows "We had some trouble..."
             raise ActionRefused(f"Slack would refuse the app's answer: {error}",
                                 status=502) from None
 
-    def close_view(self) -> None:
+    def suggest(self, block_id: str, action_id: str, value: str,
+                user: str | None = None) -> dict[str, Any]:
+        """What an external select of the modal on top offers for `value` typed in it:
+        a signed block_suggestion once `min_query_length` characters are typed (Slack's
+        default is 3), and the options the app answers, groups flattened."""
+        assert self.slack is not None and self.client is not None
+        member = self.member(user)
+        view = self.slack.workspace.modals.top(member.id)
+        if view is None:
+            raise ActionRefused("no_modal_open", status=404)
+        block = next((b for b in view.get("blocks", []) if b.get("block_id") == block_id), {})
+        element = block.get("element") or {}
+        if element.get("action_id") != action_id or not str(element.get("type", "")).endswith(
+                "external_select"):
+            raise ActionRefused("action_not_found", status=404)
+        if len(value) < int(element.get("min_query_length", 3)):
+            return {"options": []}
+        answer = self.client.block_suggestion(user_id=member.id, view=view,
+                                              action_id=action_id, block_id=block_id,
+                                              value=value)
+        _check_answer(answer.status)
+        body = answer.body if isinstance(answer.body, dict) else {}
+        options = list(body.get("options") or [])
+        for group in body.get("option_groups") or []:
+            options += group.get("options") or []
+        return {"options": [{"text": o["text"]["text"], "value": o["value"]} for o in options
+                            if isinstance(o, dict) and isinstance(o.get("text"), dict)
+                            and isinstance(o.get("value"), str)][:MAX_SUGGESTIONS]}
+
+    def close_view(self, user: str | None = None) -> None:
         """Cancel (or ×) on the modal on top; view_closed goes to the app if it asked."""
         assert self.slack is not None and self.client is not None
-        closed = self.slack.workspace.modals.close(self.user.id)
+        member = self.member(user)
+        closed = self.slack.workspace.modals.close(member.id)
         if closed is not None and closed.get("notify_on_close"):
-            _check_answer(self.client.view_closed(user_id=self.user.id, view=closed).status)
+            _check_answer(self.client.view_closed(user_id=member.id, view=closed).status)
 
     def sync(self, dry_run: bool) -> dict[str, Any]:
         """What `newsbot sync [--dry-run]` would do or did, for the page's sync panel."""
@@ -328,30 +414,38 @@ class Sandbox:
             remaining -= step
         return version
 
-    def state(self) -> dict[str, Any]:
-        """Everything the page draws: channels with their messages (thread replies
-        included), the user's ephemeral messages and Home tab, users by id."""
+    def state(self, user: str | None = None) -> dict[str, Any]:
+        """Everything the page draws for the member it acts as: channels with their
+        messages (thread replies included), the member's DM with the bot, ephemeral
+        messages, Home tab and modal, users by id, the members to switch between."""
         assert self.slack is not None
         ws = self.slack.workspace
+        me = self.member(user)
         version = ws.version  # read first: a change while collecting is shown next time
         conversations = ws.channels()
         channels = [c for c in conversations if not c.get("is_im")]
-        dms = [c for c in conversations if c.get("is_im") and c.get("user") == self.user.id]
+        dms = [c for c in conversations if c.get("is_im") and c.get("user") == me.id]
         return {
             "version": version,
+            # a ts above every message and ephemeral message so far: a page loaded now
+            # shows only ephemeral messages newer than this, as Slack forgets them on reload
+            "now": ws.next_ts(),
             "team": {"id": ws.team_id, "name": ws.team_name},
-            "me": {"id": self.user.id, "name": self.user.name},
+            "me": {"id": me.id, "name": me.name},
+            "members": [{"id": m.id, "name": m.name, "realName": m.real_name or m.name}
+                        for m in self.members],
             "bot": {"id": ws.bot_user.id, "name": ws.bot_user.name},
             "users": {u.id: {"name": u.name, "realName": u.real_name or u.name,
                              "isBot": u.is_bot} for u in ws.users()},
             "channels": [{"id": c["id"], "name": c["name"]} for c in channels],
-            # the user's DM with the bot, named after the bot as Slack's sidebar does
+            # the member's DM with the bot, named after the bot as Slack's sidebar does
             "dms": [{"id": c["id"], "name": ws.bot_user.name} for c in dms],
             "messages": {c["id"]: [_shown(m) for m in ws.messages(c["id"])]
                          for c in channels + dms},
-            "ephemeral": [_shown(m) for m in ws.ephemeral_messages(self.user.id)],
-            "home": ws.home_view(self.user.id),
-            "modal": _modal_shown(ws, self.user.id),
+            "ephemeral": [_shown(m) for m in ws.ephemeral_messages(me.id)],
+            "home": ws.home_view(me.id),
+            "modal": _modal_shown(ws, me.id),
+            "shortcuts": self.shortcuts(),
             "emoji": {"publish": list(self.config.publish_emoji),
                       "skip": list(self.config.skip_emoji)},
             "articles": _shown_path(self.config.articles),
@@ -365,9 +459,9 @@ class Sandbox:
 
     # ---- helpers
 
-    def _call_as_user(self, method: str, **params: Any) -> dict[str, Any]:
+    def _call_as_user(self, member: SlackUser, method: str, **params: Any) -> dict[str, Any]:
         assert self.slack is not None
-        answer = self.slack.call(method, token=self.slack.user_token(self.user.id), **params)
+        answer = self.slack.call(method, token=self.slack.user_token(member.id), **params)
         if not answer.get("ok"):
             raise ActionRefused(str(answer.get("error", "unknown_error")))
         return answer

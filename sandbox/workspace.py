@@ -16,7 +16,8 @@ Simplified: every user is a member of every channel (the app's bot too, unless a
 is added with `bot_is_member=False`), channels are never archived,
 deleting a thread parent does not leave a "This message was deleted" tombstone, emoji
 names are not checked against a list (surrounding colons are dropped), ephemeral
-messages are kept per user (Slack forgets them on reload), and a reply to a missing
+messages are kept per user (Slack's client forgets them on reload: the page shows only
+those of its own session), and a reply to a missing
 parent is refused with `thread_not_found` (Slack sometimes accepts it and hides it).
 
 Every change bumps `version` and is announced to subscribers (outside the lock) as a

@@ -12,13 +12,20 @@ const EMOJI = {
   eyes: "eyes", tada: "tada", "+1": "thumbsup", thumbsup: "thumbsup", "-1": "thumbsdown",
   thumbsdown: "thumbsdown", heart: "heart", fire: "fire", newspaper: "newspaper", star: "star",
   warning: "warning", question: "question", exclamation: "exclamation",
+  hourglass_flowing_sand: "hourglass_flowing_sand",  // a preview's "To review"
 };
 const PICKER_EXTRA = ["eyes", "+1", "tada", "heart", "newspaper"];
 const LINK_SCHEMES = /^(https?:|mailto:)/i;
 
 const ui = {};
+const MEMBER_KEY = "newsbot-sandbox-member";
 const page = {
   data: null,           // the last state from /api/state
+  user: "",             // the member the page acts as ("": the sandbox's own user)
+  generation: 0,        // bumped on a member switch: answers for the previous one are dropped
+  pollAbort: null,      // aborts the long poll in flight
+  sessionTs: null,      // ephemeral messages older than this page's session are not shown
+  stick: true,          // the messages are scrolled to the newest: keep them there
   view: { kind: "channel", id: null },
   thread: null,         // the thread open in the side panel: { channel, ts }
   dismissed: new Set(), // ephemeral messages the user dismissed
@@ -43,11 +50,13 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-async function api(path, body) {
-  const options = body === undefined ? {} : {
+// Every action names the member the page acts as: the sandbox signs it as theirs.
+async function api(path, body, signal) {
+  const actor = page.data ? page.data.me.id : page.user;
+  const options = body === undefined ? { signal } : {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
+    body: JSON.stringify({ ...body, user: actor || undefined }),
   };
   const response = await fetch(path, options);
   const doc = await response.json().catch(() => ({ ok: false }));
@@ -56,6 +65,12 @@ async function api(path, body) {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Slack timestamps ("1700000000.000100") compared exactly (a float loses the last digits).
+function tsValue(ts) {
+  const [seconds, fraction = ""] = String(ts).split(".");
+  return BigInt(seconds || "0") * 1000000n + BigInt((fraction + "000000").slice(0, 6));
+}
 
 function showError(message) {
   ui.error.textContent = message ? `Not done: ${message}` : "";
@@ -236,7 +251,8 @@ function button(element, block, where) {
     try {
       await api("/api/click", {
         action_id: element.action_id, block_id: block.block_id, channel: where.channel,
-        ts: where.ts, ephemeral: !!where.ephemeral, home: !!where.home, unfurl: where.unfurl || "",
+        ts: where.ts, ephemeral: !!where.ephemeral, home: !!where.home, modal: !!where.modal,
+        unfurl: where.unfurl || "",
       });
       if (element.url && LINK_SCHEMES.test(element.url)) window.open(element.url, "_blank", "noopener");
     } catch (error) {
@@ -357,7 +373,13 @@ function renderMessage(message, where) {
     body.append(el("div", { class: "unfurl", "aria-label": `Preview of ${preview.app_unfurl_url}` },
       renderBlocks(preview.blocks, { ...where, ts: message.ts, unfurl: preview.app_unfurl_url })));
   }
-  if (!where.ephemeral) body.append(renderReactions(message, where));
+  if (!where.ephemeral) {
+    body.append(renderReactions(message, where));
+    node.append(el("div", { class: "message-actions" }, el("button", {
+      type: "button", class: "more-actions", "aria-label": "More actions", title: "More actions",
+      "aria-haspopup": "menu", onclick: (event) => openMenu(event.currentTarget, where.channel, message),
+    }, "\u22ee")));
+  }
   node.append(body);
   return node;
 }
@@ -420,6 +442,39 @@ function closePicker() {
   ui.picker.hidden = true;
 }
 
+// A message's "More actions" menu: the app's message shortcuts, as Slack lists them.
+function openMenu(anchor, channel, message) {
+  const menu = ui.menu;
+  const shortcuts = page.data.shortcuts || [];
+  const items = shortcuts.map((shortcut) => el("button", {
+    type: "button", role: "menuitem", class: "menu-item", title: shortcut.description,
+    onclick: () => chooseShortcut(shortcut, channel, message.ts),
+  }, shortcut.name, el("span", { class: "menu-app" }, page.data.bot.name)));
+  if (!items.length) items.push(el("p", { class: "hint" }, "No app shortcuts"));
+  menu.replaceChildren(el("div", { class: "menu-heading" }, "Message shortcuts"), ...items);
+  const box = anchor.getBoundingClientRect();
+  menu.hidden = false;
+  menu.style.left = `${Math.max(8, Math.min(box.right - menu.offsetWidth, window.innerWidth - menu.offsetWidth - 8))}px`;
+  const below = box.bottom + 4;
+  menu.style.top = `${below + menu.offsetHeight > window.innerHeight ? Math.max(8, box.top - menu.offsetHeight - 4) : below}px`;
+  const first = menu.querySelector("[role=menuitem]");
+  if (first) first.focus();
+}
+
+function closeMenu() {
+  ui.menu.hidden = true;
+}
+
+async function chooseShortcut(shortcut, channel, ts) {
+  closeMenu();
+  showError("");
+  try {
+    await api("/api/shortcut", { callback_id: shortcut.callback_id, channel, ts });
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
 // Keep unchanged nodes (and so scroll position, focus, loaded images) across updates.
 function reconcile(container, items) {
   const old = new Map();
@@ -461,6 +516,8 @@ function channelEntries(channelId) {
   }
   for (const message of data.ephemeral) {
     if (message.channel !== channelId || page.dismissed.has(message.ts)) continue;
+    // as Slack: ephemeral messages live in the client that showed them, gone on reload
+    if (page.sessionTs && tsValue(message.ts) < tsValue(page.sessionTs)) continue;
     if (message.thread_ts && replies.has(message.thread_ts)) {
       replies.get(message.thread_ts).push({ message, ephemeral: true });
     } else {
@@ -550,9 +607,12 @@ function renderChannel(channelId) {
     items.push({ key: "empty", sig: `${channelId}:${page.data.articles}`,
       build: () => emptyHint(conversation(channelId)) });
   }
+  const opened = !page.shownKeys;  // the channel was just opened (or the page loaded)
   reconcile(ui.messages, items);
   const keys = new Set(items.map((item) => item.key));
-  if (page.shownKeys) {
+  if (opened || page.stick) {
+    scrollToNewest();  // as Slack opens a channel: at its newest message
+  } else {
     const added = items.filter((item) => !page.shownKeys.has(item.key));
     if (added.length) {
       const last = ui.messages.querySelector(`[data-key="${CSS.escape(added[added.length - 1].key)}"]`);
@@ -560,6 +620,11 @@ function renderChannel(channelId) {
     }
   }
   page.shownKeys = keys;
+}
+
+function scrollToNewest() {
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+  page.stick = true;
 }
 
 // What an empty channel or DM is for: how to get an alert into it.
@@ -606,7 +671,7 @@ function render() {
   const data = page.data;
   if (!data) return;
   ui.teamName.textContent = data.team.name;
-  ui.meName.textContent = data.me.name;
+  renderMembers();
   ui.articles.textContent = data.articles;
   if (!page.view.id && data.channels.length) page.view.id = data.channels[0].id;
   const all = conversations();
@@ -634,6 +699,31 @@ function render() {
   }
   renderThread();
   renderModal();
+}
+
+// The member switcher: each member of the workspace the page may act as.
+function renderMembers() {
+  const sig = JSON.stringify([page.data.members, page.data.me.id]);
+  if (ui.members.dataset.sig === sig) return;
+  ui.members.dataset.sig = sig;
+  ui.members.replaceChildren(...page.data.members.map((member) => el("option", {
+    value: member.id, selected: member.id === page.data.me.id }, member.realName)));
+}
+
+// Signing in as another member is a fresh Slack client: their channels' unread marks,
+// their DM, Home tab and modals, and none of the previous member's ephemeral messages.
+function switchMember(id) {
+  page.user = id;
+  try {
+    localStorage.setItem(MEMBER_KEY, id);
+  } catch (error) { /* storage off: the switch lasts until the page reloads */ }
+  page.generation += 1;
+  if (page.pollAbort) page.pollAbort.abort();
+  Object.assign(page, { data: null, view: { kind: "channel", id: null }, thread: null,
+    dismissed: new Set(), shownKeys: null, seen: new Map(), sessionTs: null });
+  closePicker();
+  closeMenu();
+  showError("");
 }
 
 function showChannel(id) {
@@ -707,9 +797,8 @@ function inputControl(element, id) {
       }
       return select;
     }
-    case "multi_external_select":  // simplified: the values typed, comma-separated
-      return el("input", { id, type: "text", value: [...initial].join(", "),
-        placeholder: "values, comma-separated" });
+    case "multi_external_select":
+      return externalSelect(element, id);
     case "number_input":
       return el("input", { id, type: "text", inputmode: element.is_decimal_allowed ? "decimal" : "numeric",
         value: element.initial_value || "" });
@@ -723,11 +812,42 @@ function inputValue(element, control) {
   if (element.type === "checkboxes") {
     return [...control.querySelectorAll("input:checked")].map((box) => box.value);
   }
-  if (element.type === "multi_static_select") return [...control.selectedOptions].map((o) => o.value);
-  if (element.type === "multi_external_select") {
-    return control.value.split(",").map((v) => v.trim()).filter(Boolean);
+  if (element.type === "multi_static_select" || element.type === "multi_external_select") {
+    return [...control.selectedOptions].map((o) => o.value);
   }
   return control.value;
+}
+
+// An external select, as Slack shows one: a search box whose words go to the app as a
+// block_suggestion (once min_query_length characters are typed); its answer fills the list.
+// What was chosen stays chosen while other words are searched.
+function externalSelect(element, id) {
+  const select = el("select", { id, multiple: true, class: "external-options" },
+    ...(element.initial_options || []).map((o) => optionNode(o, true)));
+  const search = el("input", { type: "search", class: "external-search",
+    placeholder: element.placeholder ? `${element.placeholder.text}: type to search` : "Type to search",
+    "aria-label": "Search options" });
+  let timer = null;
+  let asked = 0;
+  search.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const block = search.closest(".modal-input").dataset.block;
+      const question = ++asked;
+      try {
+        const answer = await api("/api/view/suggest", { block_id: block,
+          action_id: element.action_id, value: search.value });
+        if (question !== asked) return;  // a later search is on its way
+        const chosen = [...select.selectedOptions];
+        const keep = new Set(chosen.map((o) => o.value));
+        select.replaceChildren(...chosen, ...answer.options.filter((o) => !keep.has(o.value))
+          .map((o) => el("option", { value: o.value }, o.text)));
+      } catch (error) {
+        showError(error.message);
+      }
+    }, 150);
+  });
+  return el("div", { class: "external-select" }, search, select);
 }
 
 function renderModalBlock(block, index) {
@@ -867,12 +987,18 @@ function toggleSync() {
 
 async function poll() {
   for (;;) {
+    const generation = page.generation;
+    page.pollAbort = new AbortController();
     try {
-      const since = page.data ? `?since=${page.data.version}` : "";
-      const doc = await api(`/api/state${since}`);
+      const since = page.data ? `&since=${page.data.version}` : "";
+      const doc = await api(`/api/state?user=${encodeURIComponent(page.user)}${since}`,
+        undefined, page.pollAbort.signal);
+      if (generation !== page.generation) continue;  // asked for the previous member
       ui.connection.hidden = true;
       if (!page.data || doc.version !== page.data.version) {
+        if (!page.sessionTs) page.sessionTs = doc.now;  // this page's session starts now
         page.data = doc;
+        page.user = doc.me.id;
         render();
         if (!ui.syncPanel.hidden) {
           clearTimeout(page.syncTimer);
@@ -880,6 +1006,8 @@ async function poll() {
         }
       }
     } catch (error) {
+      if (generation !== page.generation) continue;
+      if (page.user && /user_not_found/.test(error.message)) page.user = "";  // gone: default
       ui.connection.hidden = false;
       await sleep(1000);
     }
@@ -891,7 +1019,9 @@ function start() {
   Object.assign(ui, {
     messages: byId("messages"), home: byId("home"), channels: byId("channel-list"),
     dms: byId("dm-list"),
-    title: byId("view-title"), teamName: byId("team-name"), meName: byId("me-name"),
+    title: byId("view-title"), teamName: byId("team-name"), members: byId("member-select"),
+    menu: byId("message-menu"), threadComposer: byId("thread-composer"),
+    threadInput: byId("thread-input"),
     composer: byId("composer"), input: byId("composer-input"), error: byId("composer-error"),
     picker: byId("emoji-picker"), connection: byId("connection"), openHome: byId("open-home"),
     syncPanel: byId("sync-panel"), syncToggle: byId("toggle-sync"), syncRun: byId("sync-run"),
@@ -901,6 +1031,33 @@ function start() {
     modalBackdrop: byId("modal-backdrop"),
   });
   ui.modal.addEventListener("submit", submitModal);
+  try {
+    page.user = localStorage.getItem(MEMBER_KEY) || "";
+  } catch (error) { /* storage off: the sandbox's own user */ }
+  ui.members.addEventListener("change", () => switchMember(ui.members.value));
+  ui.messages.addEventListener("scroll", () => {
+    const m = ui.messages;
+    page.stick = m.scrollHeight - m.scrollTop - m.clientHeight < 8;
+  });
+  // an image that loads late grows its message: the newest stays in view
+  ui.messages.addEventListener("load", () => {
+    if (page.stick) ui.messages.scrollTop = ui.messages.scrollHeight;
+  }, true);
+  ui.threadComposer.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = ui.threadInput.value.trim();
+    if (!text || !page.thread) return;
+    showError("");
+    try {
+      await api("/api/command", { channel: page.thread.channel, text, thread_ts: page.thread.ts });
+      ui.threadInput.value = "";
+    } catch (error) {
+      showError(error.message);
+    }
+  });
+  // the message box stays clear of a floating side panel (narrow windows)
+  new ResizeObserver(() => document.documentElement.style.setProperty(
+    "--composer-height", `${ui.composer.offsetHeight}px`)).observe(ui.composer);
   byId("thread-close").addEventListener("click", closeThread);
   ui.composer.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -921,6 +1078,7 @@ function start() {
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape") {
       if (!ui.modalBackdrop.hidden) closeModal();
+      else if (!ui.menu.hidden) closeMenu();
       else if (!ui.picker.hidden) closePicker();
       else if (page.thread) closeThread();
     }
@@ -928,6 +1086,8 @@ function start() {
   document.addEventListener("click", (event) => {
     if (!ui.picker.hidden && !ui.picker.contains(event.target)
         && !event.target.closest(".add-reaction")) closePicker();
+    if (!ui.menu.hidden && !ui.menu.contains(event.target)
+        && !event.target.closest(".more-actions")) closeMenu();
   });
   poll();
 }

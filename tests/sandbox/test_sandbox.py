@@ -245,6 +245,46 @@ def test_other_commands_are_refused_and_plain_text_is_posted(sandbox: Sandbox):
     assert delivery.result is None  # not forwarded: the app does not subscribe to messages
 
 
+def test_each_action_is_signed_as_the_member_the_page_names(sandbox: Sandbox):
+    """The page may act as any member (`user`); the app gets the request as theirs, and
+    the state it draws is theirs: their ephemeral answers, their DM, their Home tab."""
+    state = api(sandbox, "api/state?user=U0SAM")
+    assert state["me"] == {"id": "U0SAM", "name": "sam"}
+    assert [m["id"] for m in state["members"]] == [ME, "U0SAM"]
+    api(sandbox, "api/command", {"channel": CHANNEL_ID, "text": '/news schedule add '
+                                 '#newsroom "0 9 * * *"', "user": "U0SAM"})
+    sandbox.slack.wait_until(lambda: sandbox.slack.response_posts())
+    [refusal] = sandbox.slack.response_posts()
+    assert refusal.target.user == "U0SAM"
+    assert "Only newsbot admins" in json.dumps(refusal.payload)
+    assert api(sandbox, "api/state")["ephemeral"] == []  # Sam's answer is not yours
+    assert api(sandbox, "api/state?user=U0SAM")["ephemeral"][0]["text"].startswith("Only")
+    api(sandbox, "api/react", {"channel": CHANNEL_ID, "ts": first_article(sandbox).ts,
+                               "name": "x", "user": "U0SAM"})
+    sandbox.slack.wait_until(lambda: decisions(sandbox))
+    assert decisions(sandbox)[0]["user_id"] == "U0SAM"
+    for path, body in (("api/command", {"channel": CHANNEL_ID, "text": "hi"}),
+                       ("api/home", {})):
+        status, document = request(sandbox.url + path, {**body, "user": "U0NOBODY"})
+        assert (status, document["error"]) == (404, "user_not_found")
+    assert request(sandbox.url + "api/state?user=U0NOBODY")[0] == 404
+
+
+def test_a_message_shortcut_is_sent_only_for_one_the_app_declares(sandbox: Sandbox):
+    [shortcut] = api(sandbox, "api/state")["shortcuts"]
+    assert shortcut["name"] == "Decide on this article"
+    ts = first_article(sandbox).ts
+    status, document = request(sandbox.url + "api/shortcut", {
+        "callback_id": "nope", "channel": CHANNEL_ID, "ts": ts})
+    assert (status, document["error"]) == (404, "shortcut_not_found")
+    api(sandbox, "api/shortcut", {"callback_id": shortcut["callback_id"],
+                                  "channel": CHANNEL_ID, "ts": ts})
+    [opened] = sandbox.slack.wait_for_calls("views.open")
+    assert opened.ok and "Decide on this article" in json.dumps(opened.params)
+    assert api(sandbox, "api/state")["modal"]["view"]["title"]["text"] == \
+        "Decide on this article"
+
+
 def test_app_home_opens_with_the_queue(sandbox: Sandbox):
     api(sandbox, "api/home", {})
     sandbox.slack.wait_until(lambda: sandbox.slack.workspace.home_view(ME))
@@ -466,6 +506,21 @@ def test_the_example_images_are_served_in_place_of_their_unreachable_urls(sandbo
         with pytest.raises(urllib.error.HTTPError) as refused:
             opener.open(sandbox.url + path)
         assert refused.value.code == 404
+
+
+def test_every_image_an_example_article_names_is_bundled():
+    """No example shows a placeholder on the page: each image URL of each bundled article
+    (YAML, TOML and JSON front matter alike) maps to a bundled file that exists."""
+    from newsbot.sandbox.bundled_images import BundledImages
+    from newsbot.storage.article_file import load_front_matter
+
+    bundled = BundledImages()
+    named = [image["url"] for path in sorted(BUNDLED_ARTICLES.rglob("*"))
+             if path.suffix in (".md", ".txt")
+             for image in load_front_matter(path.read_bytes()).get("images") or []]
+    assert len(named) >= 36
+    assert [url for url in named if url not in bundled.by_url] == []
+    assert all(bundled.file(bundled.by_url[url]) for url in named)
 
 
 def test_the_sandbox_shows_a_syndicated_story_once_with_its_also_line(sandbox: Sandbox):

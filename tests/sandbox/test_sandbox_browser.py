@@ -11,6 +11,7 @@ sandbox-thread.png, sandbox-home.png, sandbox-narrow.png, sandbox-alerts.png).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 from conftest import Raw, run_cli, write_article
 from newsbot.bot.config.settings import Config
-from newsbot.sandbox.runner import Sandbox
+from newsbot.sandbox.runner import CHANNEL_ID, Sandbox
 from newsbot.sandbox.working_copy import working_copy
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,9 +52,16 @@ HOSTILE_TITLE = ('<img src=x onerror="document.title=\'owned\'"> '
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+def config_changes() -> dict:
+    """Settings a test changes (parametrize it), e.g. unfurl_domains."""
+    return {}
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            config_changes: dict) -> Iterator[Sandbox]:
     monkeypatch.chdir(tmp_path)  # as `newsbot sandbox` run there: a copy of the examples
-    config = working_copy(Config(), tmp_path)
+    config = dataclasses.replace(working_copy(Config(), tmp_path), **config_changes)
     articles = config.articles
     # last in every ranking, so the digest is the bundled one; /news topic Oddities shows it
     write_article(articles, "odd/hostile.md", title=HOSTILE_TITLE, quality=0, heat=0,
@@ -443,3 +451,227 @@ def test_a_schedule_added_through_the_modal_with_an_error_shown_then_fixed(page,
     assert row == {"cron": "30 7 * * 1-5", "tz": "UTC", "top": 5,
                    "topics": '["AI", "Climate"]'}
     expect(home.get_by_role("button", name="Pause schedule s1")).to_be_visible()
+
+
+# ---- a second member, the window at 800 px, reload, link previews and the shortcut
+
+
+def test_a_member_who_is_not_an_admin_is_refused_what_only_admins_may_do(page, sandbox):
+    """Switched to Sam on the page, a /news command reaches the bot signed as Sam: the
+    admin check refuses it privately, and App Home shows Sam no admin buttons."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".bk-header")).to_be_visible()
+    page.get_by_role("button", name="newsbot · Home").click()
+    home = page.get_by_role("region", name="App Home")
+    expect(home.get_by_role("button", name="Add schedule")).to_be_visible()  # you: an admin
+
+    members = page.get_by_label("Signed in as")
+    members.select_option(label="Sam (reporter, not an admin)")
+    expect(page.get_by_role("heading", level=1)).to_have_text("# newsroom")
+    type_in(page, '/news schedule add #newsroom "0 9 * * *"')
+    answer = page.locator(".message.ephemeral")
+    expect(answer).to_contain_text("Only newsbot admins can add schedules")
+    assert sandbox.store.query("SELECT * FROM schedules") == []
+    [refusal] = sandbox.slack.response_posts()
+    assert refusal.target.user == "U0SAM"  # the command came signed as Sam
+    page.get_by_role("button", name="newsbot · Home").click()
+    expect(home).to_contain_text("Newsroom queue")
+    expect(home.get_by_role("button", name="Add schedule")).to_have_count(0)
+    expect(home.get_by_role("button", name="Sync now")).to_have_count(0)
+
+    page.reload()  # the page stays signed in as Sam
+    expect(page.get_by_label("Signed in as")).to_have_value("U0SAM")
+    members = page.get_by_label("Signed in as")
+    members.select_option(label="You (sandbox editor)")
+    expect(page.locator(".bk-header")).to_be_visible()
+    expect(page.locator(".message.ephemeral")).to_have_count(0)  # Sam's answer is Sam's
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+@pytest.mark.parametrize("viewport", [{"width": 800, "height": 720}])
+def test_at_800_pixels_the_chart_fits_its_column_and_the_thread_has_its_own_reply_box(
+        page, sandbox: Sandbox):
+    """SANDBOX_SCREENSHOTS also saves sandbox-800-report.png (the chart) and
+    sandbox-800.png (the thread open, with its reply box)."""
+    from playwright.sync_api import expect
+
+    thread = open_thread(page)
+    thread.locator(".message").nth(1).get_by_role("button", name=re.compile(r"^Skip ")).click()
+    expect(thread.locator(".message").nth(1)).to_contain_text("Skipped by @you")
+    thread.get_by_role("button", name="Close thread").click()
+    type_in(page, "/news report")
+    answer = page.locator(".message.ephemeral")
+    chart = answer.locator(".bk-image.file img")
+    expect(chart).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=chart.element_handle())
+    column = answer.locator(".body").bounding_box()
+    shown = chart.bounding_box()
+    assert shown["width"] <= column["width"]
+    assert shown["x"] + shown["width"] <= column["x"] + column["width"]
+    assert shown["width"] / shown["height"] == pytest.approx(1200 / 675, rel=0.02)  # scaled
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800
+    messages = page.get_by_role("region", name="Messages")
+    assert messages.evaluate("m => m.scrollWidth <= m.clientWidth")
+    screenshot(page, "sandbox-800-report.png")
+
+    thread = open_thread(page)
+    reply_box = thread.get_by_role("textbox", name="Reply in thread")
+    message_box = page.get_by_role("textbox", name="Message")
+    expect(reply_box).to_be_visible()
+    expect(message_box).to_be_visible()
+    panel = thread.bounding_box()
+    composer = page.locator("#composer").bounding_box()
+    assert not overlaps(panel, composer)  # the panel floats over messages, not the box
+    assert not overlaps(reply_box.bounding_box(), composer)
+    reply_box.fill("Worth a follow-up?")
+    reply_box.press("Enter")
+    expect(thread.locator(".message").last).to_contain_text("Worth a follow-up?")
+    expect(thread.locator(".message")).to_have_count(12)  # a reply in the thread
+    expect(reply_box).to_have_value("")
+    stored = sandbox.slack.workspace.messages(CHANNEL_ID)
+    [reply] = [m for m in stored if m.get("text") == "Worth a follow-up?"]
+    assert reply["user"] == "U0YOU"
+    assert reply["thread_ts"] == next(m["ts"] for m in stored if m.get("reply_count"))
+    message_box.click()  # not covered by the panel
+    screenshot(page, "sandbox-800.png")
+
+
+def test_a_reload_opens_the_channel_at_its_newest_message_without_ephemeral_answers(
+        page, sandbox: Sandbox):
+    from playwright.sync_api import expect
+
+    expect(page.locator(".bk-header")).to_be_visible()
+    for number in range(1, 31):  # more than the window holds
+        sandbox.post_message(CHANNEL_ID, f"Note {number} from the desk")
+    messages = page.get_by_role("region", name="Messages")
+    newest = messages.locator(".message", has_text="Note 30 from the desk")
+    expect(newest).to_be_in_viewport()
+    type_in(page, "/news topics")
+    expect(page.locator(".message.ephemeral")).to_contain_text("Only visible to you")
+
+    page.reload()
+    expect(newest).to_be_in_viewport()
+    expect(messages.locator(".bk-header")).not_to_be_in_viewport()  # scrolled, not at the top
+    expect(messages.locator(".message", has_text="Note 29 from the desk")).to_be_visible()
+    expect(page.locator(".message.ephemeral")).to_have_count(0)  # gone, as in Slack
+    assert sandbox.slack.workspace.ephemeral_messages("U0YOU")  # Slack sent it; the client forgot
+
+    type_in(page, "/news topics")  # a new answer shows, at the bottom
+    answer = page.locator(".message.ephemeral")
+    expect(answer).to_have_count(1)
+    expect(answer).to_be_in_viewport()
+
+
+PREVIEWS = {"unfurl_domains": ("example-news.org",)}
+
+
+def paste_an_article_link(page, sandbox: Sandbox) -> tuple[dict, object]:
+    """Paste a link to an indexed article in #newsroom; returns (its row, the message)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".bk-header")).to_be_visible()
+    [row] = sandbox.store.query("SELECT id, title, web_url FROM articles WHERE web_url LIKE"
+                                " '%example-news.org%' ORDER BY id LIMIT 1")
+    type_in(page, f"Should we run this one: {row['web_url']}")
+    message = page.get_by_role("region", name="Messages").locator(
+        ".message", has_text="Should we run this one")
+    expect(message).to_be_visible()
+    return row, message
+
+
+def decisions(sandbox: Sandbox) -> list[dict]:
+    return sandbox.store.query("SELECT article_id, decision, user_id FROM decisions")
+
+
+@pytest.mark.parametrize("config_changes", [PREVIEWS])
+def test_publish_in_a_pasted_links_preview_records_the_decision_and_redraws_it(
+        page, sandbox: Sandbox):
+    from playwright.sync_api import expect
+
+    row, message = paste_an_article_link(page, sandbox)
+    preview = message.locator(".unfurl")  # the app's chat.unfurl, under the message
+    expect(preview.get_by_role("link", name=row["title"])).to_be_visible()
+    expect(preview).to_contain_text("To review")
+    expect(preview).to_contain_text("quality")
+    preview.get_by_role("button", name=re.compile(r"^Publish ")).click()
+    expect(preview).to_contain_text("Published by @you", timeout=REDRAWN_MS)  # redrawn
+    expect(preview).not_to_contain_text("To review")
+    expect(preview.get_by_role("button", name=re.compile(r"^Published: "))).to_be_visible()
+    assert decisions(sandbox) == [{"article_id": row["id"], "decision": "publish",
+                                   "user_id": "U0YOU"}]
+    assert len(sandbox.slack.calls("chat.unfurl")) == 2  # the preview, then redrawn
+
+
+@pytest.mark.parametrize("config_changes", [PREVIEWS])
+def test_the_decide_shortcut_in_a_messages_menu_opens_a_modal_whose_buttons_decide(
+        page, sandbox: Sandbox):
+    """More actions > "Decide on this article" sends a signed message_action; the app
+    opens its modal (views.open); Publish and Undo redraw it (views.update)."""
+    from playwright.sync_api import expect
+
+    row, message = paste_an_article_link(page, sandbox)
+    message.hover()
+    message.get_by_role("button", name="More actions").click()
+    menu = page.get_by_role("menu", name="More actions")
+    menu.get_by_role("menuitem", name=re.compile("^Decide on this article")).click()
+    expect(menu).to_be_hidden()
+    modal = page.get_by_role("dialog", name="Decide on this article")
+    expect(modal.get_by_role("link", name=row["title"])).to_be_visible()
+    screenshot(page, "sandbox-shortcut.png")
+
+    modal.get_by_role("button", name=re.compile(r"^Publish ")).click()
+    expect(modal).to_contain_text("Recorded: publish")
+    expect(modal.get_by_role("button", name="Undo")).to_be_visible()
+    assert decisions(sandbox) == [{"article_id": row["id"], "decision": "publish",
+                                   "user_id": "U0YOU"}]
+    modal.get_by_role("button", name="Undo").click()
+    expect(modal).to_contain_text("Withdrawn")
+    assert sandbox.store.query("SELECT * FROM votes") == []
+    modal.get_by_role("button", name=re.compile(r"^Skip ")).click()
+    expect(modal).to_contain_text("Recorded: skip")
+    assert sandbox.store.query("SELECT article_id, decision FROM votes") == [
+        {"article_id": row["id"], "decision": "skip"}]
+    modal.get_by_role("button", name="Close", exact=True).last.click()
+    expect(modal).to_be_hidden()
+    assert [c.method for c in sandbox.slack.calls() if c.method.startswith("views.")
+            and c.method != "views.publish"] == ["views.open"] + ["views.update"] * 3
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1200, "height": 1160}])
+def test_past_100_topics_the_modal_searches_them_through_the_apps_suggestions(
+        page, sandbox: Sandbox):
+    """With more topics than a static select holds, the modal's topics are an external
+    select: what is typed goes to the app as block_suggestion, its answer is the list."""
+    from newsbot.bot.newsroom.lookup import list_topics
+    from playwright.sync_api import expect
+
+    expect(page.locator(".bk-header")).to_be_visible()
+    for number in range(105):
+        write_article(sandbox.config.articles, f"beats/beat{number:03d}.md",
+                      title=f"Beat report number {number}", topics=[Raw(f"Beat {number:03d}")])
+    sandbox.slack.wait_until(lambda: len(list_topics(sandbox.store)) > 105, timeout=30)
+    page.get_by_role("button", name="newsbot · Home").click()
+    page.get_by_role("region", name="App Home").get_by_role("button", name="Add schedule").click()
+    modal = page.get_by_role("dialog", name="New schedule")
+    modal.get_by_label("Channel").select_option(label="# newsroom")
+    search = modal.get_by_role("searchbox", name="Search options")
+    search.fill("beat 05")
+    topics = modal.get_by_label("Topics")
+    expect(topics.locator("option")).to_have_count(10)  # Beat 050 to Beat 059
+    topics.select_option("Beat 057")
+    search.fill("clim")
+    expect(topics.locator("option", has_text="Climate")).to_have_count(1)
+    expect(topics.locator("option")).to_have_count(2)  # the chosen one stays
+    topics.select_option(["Beat 057", "Climate"])
+    modal.get_by_role("button", name="Add schedule").click()
+    expect(modal).to_be_hidden()
+    [row] = sandbox.store.query("SELECT topics FROM schedules")
+    assert row == {"topics": '["Beat 057", "Climate"]'}
+    suggested = [c for c in sandbox.slack.calls() if c.method == "views.open"]
+    assert suggested and "multi_external_select" in str(suggested[0].params)
