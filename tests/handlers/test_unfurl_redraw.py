@@ -71,11 +71,13 @@ def unfurls(room: Newsroom, count: int) -> list:
 
 
 def shared(room: Newsroom, url: str, text: str = "Seen this? <{url}>") -> dict:
-    """A user posts the link; its first preview says "to review"."""
+    """A user posts the link; its first preview says "to review", and is remembered."""
     before = len(room.slack.calls("chat.unfurl"))
     message = user_posts(room.slack, EDITOR, text.format(url=url))
     first = unfurls(room, before + 1)[before]
     assert first.ok and TO_REVIEW in shown(first)
+    room.slack.wait_until(lambda: room.store.query(  # remembered once it is out
+        "SELECT 1 FROM unfurls WHERE message_ts = ?", [message["ts"]]))
     return message
 
 
@@ -144,14 +146,31 @@ def cli_decides(room: Newsroom, article_id: str, action: str) -> None:
     assert done.code == 0, done.stderr
 
 
-def test_old_previews_and_those_past_the_cap_are_not_redrawn(room: Newsroom):
+def test_old_previews_are_not_redrawn_and_are_pruned(room: Newsroom):
+    article = an_article(room)
+    old, recent = (shared(room, article["web_url"], f"{n}: <{{url}}>") for n in range(2))
+    with room.store.write() as db:  # the first preview made long ago
+        db.execute("UPDATE unfurls SET unfurled_at = '2000-01-01T00:00:00.000Z'"
+                   " WHERE message_ts = ?", [old["ts"]])
+    before = len(room.slack.calls("chat.unfurl"))
+    cli_decides(room, article["id"], "publish")
+    [redrawn] = unfurls(room, before + 1)[before:]
+    assert redrawn.params["ts"] == recent["ts"]
+    room.slack.wait_until(lambda: room.store.query("SELECT 1 FROM redraw_queue") == [])
+    assert len(room.slack.calls("chat.unfurl")) == before + 1
+    assert TO_REVIEW in stored_preview(room, old["ts"])
+
+    new = user_posts(room.slack, EDITOR, f"and <{article['web_url']}>")  # prunes the old one
+    room.slack.wait_until(lambda: room.store.query(
+        "SELECT 1 FROM unfurls WHERE message_ts = ?", [new["ts"]]))
+    assert old["ts"] not in {r["message_ts"] for r in room.store.query("SELECT * FROM unfurls")}
+    assert len(room.store.query("SELECT 1 FROM unfurls")) == 2
+
+
+def test_past_the_cap_only_the_newest_previews_are_redrawn(room: Newsroom):
     article = an_article(room)
     messages = [shared(room, article["web_url"], f"{n}: <{{url}}>")
                 for n in range(MAX_PER_ARTICLE + 2)]
-    oldest = messages[0]["ts"]
-    with room.store.write() as db:  # the first preview made long ago
-        db.execute("UPDATE unfurls SET unfurled_at = '2000-01-01T00:00:00.000Z'"
-                   " WHERE message_ts = ?", [oldest])
     before = len(room.slack.calls("chat.unfurl"))
     cli_decides(room, article["id"], "publish")
     redrawn = unfurls(room, before + MAX_PER_ARTICLE)[before:]
