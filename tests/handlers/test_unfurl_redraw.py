@@ -87,6 +87,7 @@ def test_a_reaction_on_the_digest_message_redraws_the_preview_and_undo_brings_it
     message = next((m for m in plan.messages if DOMAIN in (m.article.web_url or "")), None)
     assert message is not None, "the bundled digest holds an article of the unfurl domain"
     other = f"https://www.{DOMAIN}/not/an/article"
+    unknown = user_posts(room.slack, CHIEF, f"Only <{other}>")  # no indexed article: no preview
     pasted = user_posts(room.slack, CHIEF, f"Run <{message.article.web_url}>? and <{other}>")
     [first] = unfurls(room, 1)
     assert list(parsed(first.params["unfurls"])) == [message.article.web_url]  # none for other
@@ -105,6 +106,8 @@ def test_a_reaction_on_the_digest_message_redraws_the_preview_and_undo_brings_it
                                  channel_id=CHANNEL, ts=message.ts)
     undone = unfurls(room, 3)[2]
     assert TO_REVIEW in shown(undone) and "Published" not in stored_preview(room, pasted["ts"])
+    assert unknown["ts"] not in {c.params.get("ts") for c in room.slack.calls("chat.unfurl")}
+    assert not room.slack.workspace.message(CHANNEL, unknown["ts"]).get("attachments")
     assert all(d.error is None and d.result.status == 200 for d in room.slack.deliveries())
 
 
