@@ -637,6 +637,26 @@ def redraw_claims_kept(db: sqlite_utils.Database) -> None:
     )
 
 
+def unfurls(db: sqlite_utils.Database) -> None:
+    """v18: the link previews newsbot made (chat.unfurl), so that a decision made elsewhere
+    redraws them as it redraws digest messages (bot/newsroom/link_previews.py). One row per
+    (message, link); rows past the redraw window are pruned as new ones come."""
+    db.executescript(
+        """
+        CREATE TABLE unfurls (
+            channel TEXT NOT NULL,
+            message_ts TEXT NOT NULL,
+            url TEXT NOT NULL,            -- as the message holds it: chat.unfurl's key
+            article_id TEXT NOT NULL,
+            unfurled_at TEXT NOT NULL,    -- ISO 8601 UTC, the latest link_shared or click
+            PRIMARY KEY (channel, message_ts, url)
+        ) WITHOUT ROWID;
+        CREATE INDEX unfurls_article ON unfurls (article_id, unfurled_at);
+        CREATE INDEX unfurls_age ON unfurls (unfurled_at);
+        """
+    )
+
+
 MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters,
               report_schedules, decision_event_time, redraw_claims, subscriptions, alerts,
-              job_leases, rejected_decisions, article_urls, redraw_claims_kept]
+              job_leases, rejected_decisions, article_urls, redraw_claims_kept, unfurls]

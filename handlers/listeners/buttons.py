@@ -10,7 +10,8 @@ The buttons appear in five places, and each answers the clicking editor its own 
 - the App Home tab: no response_url and no channel there, so the Home tab is published
   again, with a note at the top, for the user who clicked;
 - a link preview (handlers/listeners/unfurls.py): a private reply through the
-  response_url, and the preview unfurled again with the decision;
+  response_url; the preview is redrawn with the decision by the redrawer, as are the
+  article's other previews (handlers/posting/preview_redraw.py);
 - the "Decide on this article" modal (handlers/listeners/shortcut.py): the modal is
   redrawn with the decision and a note.
 Bolt always passes a `Respond`, usable only when the payload has a response_url.
@@ -52,7 +53,7 @@ from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION, es
 from newsbot.handlers.listeners.home import HomeTab
 from newsbot.handlers.listeners.reactions import mapping, text
 from newsbot.handlers.listeners.shortcut import in_modal, redraw_modal
-from newsbot.handlers.listeners.unfurls import unfurl_again
+from newsbot.handlers.listeners.unfurls import remember
 from newsbot.handlers.posting.redrawer import Redrawer
 from newsbot.storage.db import Store
 from slack_bolt import Ack, App, Respond
@@ -133,9 +134,9 @@ def handle_click(
         if respond is not None and body.get("response_url"):
             tell(SPOOLED_NOTE)  # the Home tab and the message need the database
         return outcome
+    if outcome.changed and channel and ts and (url := unfurled_url(body)):
+        remember(store, channel, ts, {url: article_id}, redraw=True)  # by the redrawer
     redrawer.wake()  # a change or a redelivery queued its redraw (newsroom/decisions.py)
-    if outcome.changed and unfurled_url(body):
-        after_ack(unfurl_again, client, store, config, channel, ts, unfurled_url(body))
     if in_home_tab(body):
         after_ack(_publish_home_confirming, home, client, user, article_id, kind, outcome)
     elif outcome.changed:

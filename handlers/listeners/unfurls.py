@@ -4,10 +4,12 @@ Slack sends `link_shared` only for links to the domains of the manifest's
 `features.unfurl_domains` (config `unfurl.domains`); newsbot answers with `chat.unfurl`,
 one preview per link that is an indexed article (bot/newsroom/lookup.article_by_url). Any
 other link gets no preview from newsbot. The preview's Publish/Skip buttons are those of
-every other surface (handlers/listeners/buttons.py, which unfurls the link again after a
-click: a second chat.unfurl for a message replaces its preview).
+every other surface (handlers/listeners/buttons.py). Each preview made under a posted message
+is remembered (bot/newsroom/link_previews.py), and the redrawer re-issues chat.unfurl for it
+whenever the article's standing decision changes, wherever it was made (a second
+chat.unfurl for a message's link replaces its preview).
 
-Nothing is recorded here, so Slack is answered first (a lazy listener).
+No decision is recorded here, so Slack is answered first (a lazy listener).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import logging
 
 from newsbot.bot.config.settings import Config
 from newsbot.bot.newsroom.article import Article
-from newsbot.bot.newsroom.decisions import standing_decision, written_at
+from newsbot.bot.newsroom.link_previews import remember_previews
 from newsbot.bot.newsroom.lookup import article_by_url
-from newsbot.bot.newsroom.stories import also_covered
-from newsbot.handlers.blocks import article_blocks, article_fallback, with_also_covered
+from newsbot.bot.newsroom.redraw_queue import queue_redraw
+from newsbot.handlers.blocks import article_fallback
+from newsbot.handlers.link_preview import preview_blocks
 from newsbot.handlers.listeners.reactions import mapping, text
 from newsbot.storage.db import Store
 from slack_bolt import Ack, App
@@ -29,20 +32,6 @@ from slack_sdk.errors import SlackApiError
 log = logging.getLogger(__name__)
 
 MAX_PREVIEWS = 5  # links unfurled in one message; Slack shows a handful at most
-TO_REVIEW = ":hourglass_flowing_sand: *To review*: no decision yet"
-
-
-def preview_blocks(store: Store, article: Article, buttons: bool = True) -> list[dict]:
-    """An article as a preview: linked title and excerpt; provider, quality and heat; the
-    standing decision or "to review"; Publish/Skip; the story's "Also:" line."""
-    decision = standing_decision(store, article.id)
-    blocks = article_blocks(article, decision, buttons=buttons,
-                            written_at=written_at(store, decision) if decision else None)
-    if decision is None:  # before the buttons, where a decision would show
-        at = len(blocks) - 1 if buttons else len(blocks)
-        blocks.insert(at, {"type": "context",
-                           "elements": [{"type": "mrkdwn", "text": TO_REVIEW}]})
-    return with_also_covered(blocks, also_covered(store, [article]).get(article.id, ()))
 
 
 def in_domains(url: str, domains: tuple[str, ...]) -> bool:
@@ -51,9 +40,9 @@ def in_domains(url: str, domains: tuple[str, ...]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
-def previews(store: Store, config: Config, urls: list[str]) -> dict[str, dict]:
-    """`chat.unfurl`'s `unfurls`: each link that is an indexed article -> its preview."""
-    found: dict[str, dict] = {}
+def indexed_links(store: Store, config: Config, urls: list[str]) -> dict[str, Article]:
+    """Each link that is an indexed article (at most MAX_PREVIEWS) -> that article."""
+    found: dict[str, Article] = {}
     for url in urls:
         if len(found) == MAX_PREVIEWS:
             break
@@ -61,21 +50,24 @@ def previews(store: Store, config: Config, urls: list[str]) -> dict[str, dict]:
             continue
         article = article_by_url(store, url)
         if article is not None:
-            found[url] = {"blocks": preview_blocks(store, article),
-                          "fallback": article_fallback(article)}
+            found[url] = article
     return found
 
 
 def unfurl(client: WebClient, store: Store, config: Config, event: dict) -> bool:
     """Answer one `link_shared` event; True when a preview went out. Slack refusing it
-    (the message deleted, a missing scope) is logged, never raised."""
+    (the message deleted, a missing scope) is logged, never raised. A preview under a
+    posted message is remembered, so that decisions made elsewhere redraw it
+    (handlers/posting/preview_redraw.py); one in the composer has no message to redraw yet
+    (Slack sends link_shared again once it is posted)."""
     links = event.get("links")
     urls = [u for link in (links if isinstance(links, list) else [])
             if (u := text(mapping(link).get("url")))]
-    unfurls = previews(store, config, urls)
-    if not unfurls:
+    found = indexed_links(store, config, urls)
+    if not found:
         log.debug("link_shared: no indexed article", extra={"links": len(urls)})
         return False
+    unfurls = drawn_now(store, found)
     where: dict = {"channel": text(event.get("channel")), "ts": text(event.get("message_ts"))}
     if event.get("source") == "composer" or not (where["channel"] and where["ts"]):
         where = {"unfurl_id": text(event.get("unfurl_id")), "source": text(event.get("source"))}
@@ -85,15 +77,35 @@ def unfurl(client: WebClient, store: Store, config: Config, event: dict) -> bool
         log.warning("could not unfurl", extra={"error": str(error), **where})
         return False
     log.info("unfurled", extra={"previews": len(unfurls), **where})
+    if "ts" in where and remember(store, where["channel"], where["ts"],
+                                  {url: article.id for url, article in found.items()}):
+        # A decision recorded while the preview was on its way, before it was remembered,
+        # was redrawn without it: have it redrawn now (then Slack's last preview is right).
+        stale = {article.id for url, article in found.items()
+                 if drawn_now(store, {url: article})[url] != unfurls[url]}
+        for article_id in sorted(stale):
+            queue_redraw(store, article_id)
     return True
 
 
-def unfurl_again(client: WebClient, store: Store, config: Config, channel: str | None,
-                 ts: str | None, url: str | None) -> None:
-    """Redraw one preview after a decision on it (the new one replaces the old)."""
-    if channel and ts and url:
-        unfurl(client, store, config, {"channel": channel, "message_ts": ts,
-                                       "links": [{"url": url}]})
+def drawn_now(store: Store, found: dict[str, Article]) -> dict[str, dict]:
+    """`chat.unfurl`'s `unfurls` for the links found, read as one snapshot."""
+    with store.snapshot():
+        return {url: {"blocks": preview_blocks(store, article),
+                      "fallback": article_fallback(article)} for url, article in found.items()}
+
+
+def remember(store: Store, channel: str, ts: str, articles: dict[str, str],
+             redraw: bool = False) -> bool:
+    """Remember previews for their redraws (`redraw`: and redraw them at the next pass);
+    False when the database failed, which costs only those redraws (the preview is out
+    already), so it is logged, never raised."""
+    try:
+        remember_previews(store, channel, ts, articles, redraw=redraw)
+    except Exception:
+        log.exception("could not remember a link preview", extra={"channel": channel, "ts": ts})
+        return False
+    return True
 
 
 def register(app: App, store: Store, config: Config) -> None:

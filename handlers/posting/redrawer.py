@@ -34,6 +34,7 @@ from newsbot.bot.newsroom.redraw_queue import (
 from newsbot.bot.newsroom.stories import also_covered
 from newsbot.bot.services.workers import name_os_thread
 from newsbot.handlers.blocks import article_blocks, article_fallback, with_also_covered
+from newsbot.handlers.posting.preview_redraw import preview_redraws, redraw_previews
 from newsbot.storage.db import Store
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -84,7 +85,8 @@ def show_decision(client: WebClient, store: Store, channel: str, ts: str, articl
 def redraw_queued(client: WebClient, store: Store, owner: str) -> int:
     """One pass over the queue: claim what nobody else draws (as `owner`), redraw each
     claimed article's messages once, then forget what was drawn. Returns how many messages
-    were redrawn. The content is read once per article, however many messages show it."""
+    were redrawn. The content is read once per article, however many messages show it;
+    the article's link previews are redrawn with its messages (posting/preview_redraw.py)."""
     drawn, done = 0, []
     try:
         for queued in queued_redraws(store, owner):
@@ -93,11 +95,13 @@ def redraw_queued(client: WebClient, store: Store, owner: str) -> int:
                 messages = article_messages(store, queued.article_id)
                 contents = {buttons: message_content(store, queued.article_id, buttons)
                             for buttons in {buttons for _, _, buttons in messages}}
+                previews = preview_redraws(store, queued.article_id)  # its link previews
             for channel, ts, buttons in messages:
                 if contents[buttons] is not None:
                     show_decision(client, store, channel, ts, queued.article_id,
                                   contents[buttons])
                     drawn += 1
+            drawn += redraw_previews(client, previews)
             done.append(queued)
     finally:  # what was drawn stays drawn, even when Slack or the database failed later on
         redraw_done(store, *done)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import CHANNEL, CHIEF, EDITOR, Newsroom, parsed, start_newsroom, wait_for_log
 from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
+from newsbot.handlers.link_preview import TO_REVIEW
 from newsbot.handlers.listeners.shortcut import DECIDE_SHORTCUT, NO_ARTICLE, NOT_AN_EDITOR
-from newsbot.handlers.listeners.unfurls import TO_REVIEW
 from newsbot.handlers.manifest import METHOD_SCOPES
 from newsbot.sandbox import SlackLookalike
 from slack_sdk import WebClient
