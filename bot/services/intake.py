@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sqlite3
-import threading
 import time
 import uuid
 from collections import deque
@@ -52,6 +51,7 @@ from newsbot.bot.newsroom.rejections import (
     reject,
 )
 from newsbot.bot.services import metrics
+from newsbot.bot.services.workers import Workers
 from newsbot.storage.db import Store
 from newsbot.storage.spool import Spool
 
@@ -177,19 +177,16 @@ def _record_alone(store: Store, event: DecisionEvent,
 class Intake:
     """Records decision events, or spools them when the database cannot take them.
 
-    Leader and followers (group commit): SQLite takes one writer at a time anyway, and
+    One writer thread records them all: SQLite takes one writer at a time anyway, and
     listener threads racing for the write lock would spend their time in the busy
-    handler's sleeps. So each listener queues its event; if no listener is writing, it
-    becomes the leader and records what is queued, up to MAX_BATCH in one transaction
-    (record_together), until its own event is committed, answering each listener after
-    the commit holding its event. The others (followers) wait; when the leader leaves
-    with events still queued, one of their listeners leads next. No thread is handed
-    the batch and back: a batch costs no wake-up of a writer thread, and a lone event is
-    written at once by its own listener.
-
-    A follower waits for its event at most the write wait plus half a second; past that
-    (a queue behind a held database) the event is spooled, and if a leader records it
-    after all, applying the spooled copy finds its key and changes nothing.
+    handler's sleeps; that thread also keeps its connection open. Each listener queues
+    its event and asks the writer for a pass, unless a pass is asked for and has not
+    begun; a pass records every event queued, up to MAX_BATCH in one transaction
+    (record_together), until none is left, so a pass that finds the queue emptied by an
+    earlier one does nothing. A listener waits for its event at most
+    the write wait plus half a second; past that (a queue behind a held database) the
+    event is spooled, and if the writer records it after all, applying the spooled copy
+    finds its key and changes nothing.
 
     Once the database failed, events go straight to the spool for `RETRY_SECONDS` (one
     event then tries the database again): during an outage every answer stays fast, and
@@ -201,25 +198,25 @@ class Intake:
     def __init__(self, store: Store, spool: Spool, wait_ms: int | None = None) -> None:
         self.store, self.spool = store, spool
         self.wait_ms = decision_wait_ms(store) if wait_ms is None else wait_ms
+        self._writer = Workers(1, "decisions")
         self._queued: deque[tuple[DecisionEvent, Future]] = deque()
-        # guards _leading; followers wait on it for their answer or for the leader to leave
-        self._turn = threading.Condition()
-        self._leading = False  # a listener is recording the queue
-        self._closed = False
+        # a pass is asked for and has not begun: a listener queuing now need not ask again
+        self._pass_asked = False
         self._down_until = 0.0  # time.monotonic() before which the database is not tried
 
     def take(self, event: DecisionEvent) -> tuple[str | None, Outcome] | None:
         """(article id, outcome) once the event is durable; the article id is None and the
         outcome SPOOLED when it went to the spool. None: not a decision (not a digest
         message). OSError when neither the database nor the spool could keep it."""
-        if self._closed:
-            raise RuntimeError("the intake is closed")
         if time.monotonic() < self._down_until:
             return self._spool(event, "the database failed less than a second ago")
         answer: Future = Future()
         self._queued.append((event, answer))
+        if not self._pass_asked:  # a pass not begun yet takes this event too
+            self._pass_asked = True
+            self._writer.submit(self._write_queued)
         try:
-            return self._await(answer, time.monotonic() + self.wait_ms / 1000 + 0.5)
+            return answer.result(timeout=self.wait_ms / 1000 + 0.5)
         except TimeoutError:
             answer.cancel()  # not taken yet: never will be; taken: its key makes it once
             reason = "waited too long for the database"
@@ -230,31 +227,17 @@ class Intake:
         self._down_until = time.monotonic() + self.RETRY_SECONDS
         return self._spool(event, reason)
 
-    def _await(self, answer: Future, deadline: float) -> Recorded:
-        """The answer to this listener's event: written by a leader, or by this listener
-        leading when no one else is. TimeoutError past `deadline` as a follower."""
-        turn = self._turn
-        while True:
-            with turn:
-                while self._leading and not answer.done():
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise TimeoutError
-                    turn.wait(remaining)
-                if answer.done():
-                    return answer.result()
-                self._leading = True
-            try:
-                while not answer.done():  # it is queued until a batch takes it
-                    self._write_batch()
-            finally:
-                with turn:
-                    self._leading = False
-                    turn.notify_all()  # the answered return; one still queued leads
+    def _write_queued(self) -> None:
+        """On the writer thread: record what is queued in transactions of up to MAX_BATCH,
+        answering each listener after its commit, until the queue is empty. A listener
+        that queues once this pass began asks for another (or this one takes it)."""
+        self._pass_asked = False
+        while self._queued:
+            self._write_batch()
 
     def _write_batch(self) -> None:
         """Record what is queued now (up to MAX_BATCH) in one transaction, then answer
-        each listener (deque.popleft is atomic; only the leader takes from the queue)."""
+        each listener (deque.popleft is atomic; only this thread takes from the queue)."""
         batch: list[tuple[DecisionEvent, Future]] = []
         while self._queued and len(batch) < self.MAX_BATCH:
             event, answer = self._queued.popleft()
@@ -273,22 +256,10 @@ class Intake:
                 answer.set_exception(result)
             else:
                 answer.set_result(result)
-        if len(batch) > 1:
-            with self._turn:
-                self._turn.notify_all()  # the followers answered go back to Slack now
 
     def close(self, timeout: float) -> bool:
-        """Take no more events, and let the batch being written finish (up to `timeout`).
-        False when a leader was still writing at the bound."""
-        self._closed = True
-        deadline = time.monotonic() + timeout
-        with self._turn:
-            while self._leading:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._turn.wait(remaining)
-        return True
+        """Let the event being written finish (up to `timeout`), then end the writer thread."""
+        return self._writer.drain(timeout)
 
     def _spool(self, event: DecisionEvent, reason: str) -> tuple[None, Outcome]:
         new = self.spool.append({**event.to_json(), "spooled_at": time.time()})

@@ -34,7 +34,7 @@ def test_stop_ends_every_thread_the_runtime_started(tmp_path: Path):
         newsroom.slack.wait_until(lambda: newsroom.slack.calls("chat.postEphemeral")
                                   and newsroom.slack.response_posts())
         running = started_threads(before)
-        for prefix in ("after-ack", "listener", "redraw", "scheduler", "http"):
+        for prefix in ("after-ack", "decisions", "listener", "redraw", "scheduler", "http"):
             assert any(name.startswith(prefix) for name in running), (prefix, running)
     assert started_threads(before) == []
 

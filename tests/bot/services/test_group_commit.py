@@ -38,8 +38,8 @@ def indexed(store: Store, articles: Path) -> Store:
     return store
 
 
-# Another connection holds the write lock; a first listener leads, takes its event and
-# waits for the lock, and nineteen more listeners queue theirs behind it. Once the lock is released
+# Another connection holds the write lock; the writer takes a first event and waits for
+# the lock, and nineteen more listeners queue theirs behind it. Once the lock is released
 # each listener checks, from a connection of its own, that its decision is committed by
 # the time it is answered.
 QUEUED = 20
@@ -72,9 +72,9 @@ def wait_for(condition):
     while not condition():
         assert time.monotonic() < deadline, "the listeners did not queue"
         time.sleep(0.01)
-# it is queued before it leads: a leader and an empty queue mean its listener took it
-# into a batch, and waits for the lock
-wait_for(lambda: intake._leading and not intake._queued)
+# it is queued before the pass is asked for: a pass asked for and an empty queue mean
+# the writer took it, and waits for the lock
+wait_for(lambda: intake._writer.in_flight() and not intake._queued)
 for thread in threads[1:]:
     thread.start()
 wait_for(lambda: len(intake._queued) == count - 1)  # the others, queued behind it
@@ -180,27 +180,11 @@ def test_events_taken_one_after_another_are_each_recorded(indexed: Store, tmp_pa
     assert Spool(tmp_path / "spool").pending() == []
 
 
-def test_a_lone_event_is_written_by_its_own_listener(indexed: Store, tmp_path: Path):
-    """No writer thread is woken and waited for: the listener that finds no one writing
-    records its event itself, on its own connection."""
-    statements: list[str] = []
-    indexed.db.conn.set_trace_callback(statements.append)  # this thread's connection
-    intake = Intake(indexed, Spool(tmp_path / "spool"), wait_ms=5_000)
-    try:
-        taken = intake.take(event("Ev1", n=1))
-    finally:
-        intake.close(5)
-        indexed.db.conn.set_trace_callback(None)
-    assert taken is not None and taken[1].outcome == RECORDED
-    assert sum(s.startswith("BEGIN IMMEDIATE") for s in statements) == 1
-    assert any("INSERT INTO decision_log" in s for s in statements)
-
-
 def test_listeners_taking_at_once_are_each_answered_and_none_waits_for_nothing(
         indexed: Store, tmp_path: Path):
-    """Leaders come and go while others queue: each leader leaves once its own event is
-    committed, and a listener still queued leads next; none is left waiting until its
-    time-out (it would be spooled) and none is recorded twice."""
+    """Eight listeners take events at once, each as soon as its last was answered: every
+    event finds a pass that records it (none is left waiting until its time-out, which
+    would spool it) and none is recorded twice."""
     intake = Intake(indexed, Spool(tmp_path / "spool"), wait_ms=2_000)
     threads, per_thread = 8, 40
     outcomes: list[str] = []
