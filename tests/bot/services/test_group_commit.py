@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,34 @@ def test_events_taken_one_after_another_are_each_recorded(indexed: Store, tmp_pa
     finally:
         intake.close(5)
     assert Spool(tmp_path / "spool").pending() == []
+
+
+def test_listeners_taking_at_once_are_each_answered_and_none_waits_for_nothing(
+        indexed: Store, tmp_path: Path):
+    """Eight listeners take events at once, each as soon as its last was answered: every
+    event finds a pass that records it (none is left waiting until its time-out, which
+    would spool it) and none is recorded twice."""
+    intake = Intake(indexed, Spool(tmp_path / "spool"), wait_ms=2_000)
+    threads, per_thread = 8, 40
+    outcomes: list[str] = []
+
+    def listener(t: int) -> None:
+        for n in range(per_thread):
+            key = t * per_thread + n
+            taken = intake.take(event(f"Ev{key}", "publish" if n % 2 else "skip",
+                                      f"U{t}", n=key, article="ab"[n % 2] + ".md"))
+            outcomes.append(taken[1].outcome)
+
+    pool = [threading.Thread(target=listener, args=(t,)) for t in range(threads)]
+    try:
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join(60)
+        assert not any(thread.is_alive() for thread in pool)
+    finally:
+        assert intake.close(5)
+    assert outcomes.count(RECORDED) == threads * per_thread, set(outcomes)
+    assert Spool(tmp_path / "spool").pending() == []
+    assert indexed.query("SELECT count(DISTINCT event_key) AS n FROM decision_log") == [
+        {"n": threads * per_thread}]
