@@ -55,6 +55,7 @@ BATCH_SIZE = 250
 IN_FLIGHT_PER_WORKER = 8  # batches queued ahead per worker: busy while a write runs; bounded
 COMMIT_EVERY = 5_000  # rows per write transaction, so other writers are not held up long
 WRITE_CACHE_KIB = 32 * 1024  # SQLite page cache while a big refresh writes
+TAIL_CACHE_KIB = 16 * 1024  # and while a cold build sorts its indexes (_bulk_load)
 DEFAULT_MAX_FILE_BYTES = 1 << 20  # larger files are recorded as failed, never read whole
 # What the walk found instead of a regular file, stored in place of its size: a stored
 # row with such a size is compared like any other, so it is not looked at again until
@@ -722,6 +723,9 @@ def _bulk_load(store: Store, cold: bool,
         yield
         if before_tail is not None:
             before_tail()
+        # the sorter of CREATE INDEX may hold as much as the page cache: half of it keeps
+        # the tail's memory from growing with the folder (the load's cache is the peak)
+        conn.execute(f"PRAGMA cache_size = {-TAIL_CACHE_KIB}")
         # the topic rows in article_topics' key order, then their counts, in one go each
         conn.execute(_CREATE_TOPIC_KEYS)
         conn.execute(_COLD_TOPICS)
