@@ -59,9 +59,11 @@ SQL_CHUNK = 500
 _SEPARATORS = (" | ", " - ", " – ", " — ")
 SUFFIX_CHARS = 40
 _NOT_WORD = re.compile(r"[\W_]+")
-# ASCII punctuation to spaces in one C call (the regex above serves other text)
-_ASCII_PUNCTUATION = str.maketrans({c: " " for c in map(chr, range(128))
-                                    if not (c.isalnum() or c.isspace())})
+# ASCII text's bytes lower-cased and punctuation made spaces in one C call: a bytes
+# table, where str.translate looks each character up in a dict (4 times the cost). The
+# regex above serves other text.
+_ASCII_FOLD = bytes(ord(chr(b).lower()) if chr(b).isalnum() or chr(b).isspace() else 32
+                    for b in range(128)) + bytes(range(128, 256))
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def normalise(text: str | None) -> str:
     if not text:
         return ""
     if text.isascii():
-        return " ".join(text.lower().translate(_ASCII_PUNCTUATION).split())
+        return " ".join(text.encode("ascii").translate(_ASCII_FOLD).decode("ascii").split())
     folded = unicodedata.normalize("NFKC", text).casefold()
     return " ".join(_NOT_WORD.sub(" ", folded).split())
 

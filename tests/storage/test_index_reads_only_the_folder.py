@@ -13,7 +13,7 @@ from conftest import article_text, write_article, write_raw
 from newsbot.bot.config.settings import load_config
 from newsbot.bot.newsroom.digest import select_digest
 from newsbot.bot.newsroom.lookup import search
-from newsbot.storage.index import failures, read_and_parse, refresh
+from newsbot.storage.index import _parse_batch, failures, read_and_parse, refresh
 
 LIMIT = 1 << 20
 
@@ -75,6 +75,10 @@ def test_reading_refuses_a_link_or_fifo_that_appeared_after_the_walk(articles, o
     pipe = read_and_parse(str(articles), "pipe.md", None)  # would block if opened plainly
     assert (link[0], link[-1]) == ("broken", "symbolic link")
     assert (pipe[0], pipe[-1]) == ("broken", "not a regular file")
+    # as the workers read them: each file relative to the folder, opened once per batch
+    batch = _parse_batch(str(articles), [("swapped.md", None), ("pipe.md", None)], 1 << 20)
+    assert {(row[0], row[-1]) for row in batch.broken} == {
+        ("swapped.md", "symbolic link"), ("pipe.md", "not a regular file")}
 
 
 def test_index_failed_lists_links_with_their_reason(newsbot, workdir, outside):
