@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,6 +299,24 @@ class Newsroom:
 
     def votes(self) -> list[dict]:
         return self.store.query("SELECT article_id, user_id, decision FROM votes")
+
+    def redraw_on_two_servers(self) -> list[int]:
+        """Two redrawers on their own connections to this database, as two `serve`
+        processes have, each running one pass at the same moment: how many each drew."""
+        client = web_client(self.slack.bot_token, self.slack.base_url)
+        servers = [Redrawer(client, Store(self.store.path)) for _ in range(2)]
+        start, drawn = threading.Barrier(2), [0, 0]
+
+        def poll(n: int) -> None:
+            start.wait()
+            drawn[n] = servers[n].redraw_now()
+
+        threads = [threading.Thread(target=poll, args=(n,)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return drawn
 
 
 @contextlib.contextmanager

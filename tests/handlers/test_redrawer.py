@@ -32,30 +32,13 @@ def _stop_draws_every_queued_redraw(newsroom) -> None:
 def test_two_servers_on_one_database_draw_each_change_once(tmp_path):
     """A rolling deploy or a second replica: two processes poll one queue. Each claims
     what it draws, so every message is updated once, not once by each."""
-    import threading
-
-    from newsbot.storage.db import Store
-
     with start_newsroom(tmp_path, manual_redraw=True) as newsroom:
         plan = newsroom.post_digest(top=10)
         messages = [m for m in plan.messages if m.ts]
-        client = web_client(newsroom.slack.bot_token, newsroom.slack.base_url)
-        servers = [Redrawer(client, Store(newsroom.store.path)) for _ in range(2)]
         before = len(newsroom.slack.calls("chat.update"))
         for message in messages:
             decide(newsroom.store, message.article.id, "publish", EDITOR, source="cli")
-        start = threading.Barrier(2)
-        drawn = [0, 0]
-
-        def poll(n: int) -> None:
-            start.wait()
-            drawn[n] = servers[n].redraw_now()
-
-        threads = [threading.Thread(target=poll, args=(n,)) for n in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        drawn = newsroom.redraw_on_two_servers()
         updates = [c.params["ts"] for c in newsroom.slack.calls("chat.update")[before:]]
         assert sorted(updates) == sorted(m.ts for m in messages)  # each once
         assert sum(drawn) == len(messages)

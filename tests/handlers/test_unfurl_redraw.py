@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,14 +19,11 @@ from conftest import (
     run_cli,
     start_newsroom,
 )
-from newsbot.bot.app.slack_client import web_client
 from newsbot.bot.newsroom.decisions import decide
 from newsbot.bot.newsroom.link_previews import MAX_PER_ARTICLE
 from newsbot.handlers.blocks import PUBLISH_ACTION
 from newsbot.handlers.link_preview import TO_REVIEW
-from newsbot.handlers.posting.redrawer import Redrawer
 from newsbot.sandbox import SlackLookalike
-from newsbot.storage.db import Store
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 
@@ -190,20 +186,8 @@ def test_two_servers_redraw_a_preview_once(tmp_path: Path):
         room.slack.event_sink = room.client.send_event
         article = an_article(room)
         message = shared(room, article["web_url"])
-        client = web_client(room.slack.bot_token, room.slack.base_url)
-        servers = [Redrawer(client, Store(room.store.path)) for _ in range(2)]
         decide(room.store, article["id"], "publish", EDITOR, source="cli")
-        start, drawn = threading.Barrier(2), [0, 0]
-
-        def poll(n: int) -> None:
-            start.wait()
-            drawn[n] = servers[n].redraw_now()
-
-        threads = [threading.Thread(target=poll, args=(n,)) for n in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        drawn = room.redraw_on_two_servers()
         assert sorted(drawn) == [0, 1]
         assert room.redrawer is not None and room.redrawer.redraw_now() == 0
         [_, redrawn] = room.slack.calls("chat.unfurl")
