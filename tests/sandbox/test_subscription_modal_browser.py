@@ -1,8 +1,8 @@
 """The subscription and follow modals in the sandbox page, in Debian's Chromium: every
 element type they use (channel picker, multi select, text and number inputs, time and
 date pickers) renders, is filled in and is submitted, an error is shown beside its input,
-and what the page submits is stored. The page and its fixtures are those of
-test_sandbox_browser.py."""
+and what the page submits is stored. The page and its fixtures are
+browser_page.py's."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ import json
 import re
 
 import pytest
+from browser_page import (  # noqa: F401  (fixtures: pytest finds them by name here)
+    browser,
+    chromium,
+    config_changes,
+    page,
+    sandbox,
+    type_in,
+)
 from newsbot.sandbox.runner import Sandbox
-from test_sandbox_browser import browser, chromium, page, sandbox, type_in  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("chromium")
 
@@ -32,7 +39,7 @@ def home_tab(shown):
     return shown.get_by_role("region", name="App Home")
 
 
-def test_a_follow_and_a_subscription_through_their_modals(page, sandbox: Sandbox):  # noqa: F811
+def test_a_follow_and_a_subscription_through_their_modals(page, sandbox: Sandbox):
     from playwright.sync_api import expect
 
     expect(page.locator(".bk-header")).to_be_visible()
