@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import corpus
@@ -67,6 +68,17 @@ def dump(store: Store) -> dict[str, list]:
     return {name: store.db.execute(sql).fetchall() for name, sql in CLUSTER_TABLES.items()}
 
 
+def alone_in_the_process(seconds: float = 10.0) -> None:
+    """Wait for threads an earlier test left finishing (a server's last connection, a
+    pool winding down): `newsbot index` forks its workers only when no other thread runs,
+    and the suite's own threads must not turn this case into the fork-server one."""
+    deadline = time.monotonic() + seconds
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    assert not others, f"threads still running after {seconds} s: {others}"
+
+
 @pytest.mark.parametrize("threaded", [False, True], ids=["forked", "fork-server"])
 def test_a_cold_build_clusters_as_the_index_path_does(tmp_path, folder, monkeypatch, threaded):
     """Workers forked by a process with no other thread (`newsbot index`), or started by
@@ -74,6 +86,8 @@ def test_a_cold_build_clusters_as_the_index_path_does(tmp_path, folder, monkeypa
     running = threading.Event()
     if threaded:
         threading.Thread(target=running.wait, daemon=True).start()
+    else:
+        alone_in_the_process()
     used: list[str] = []
     context = index_module._worker_context
     monkeypatch.setattr(index_module, "_worker_context",
