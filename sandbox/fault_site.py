@@ -70,9 +70,12 @@ class FaultSite:
             return {(a, u): d for a, u, d in rows}
 
     def spooled(self) -> list[dict]:
+        """The spool's whole lines: serve may be appending one as it is read, and a line
+        counts once its newline is written (as the spool's own reader takes it)."""
         if not self.spool.exists():
             return []
-        return [json.loads(line) for line in self.spool.read_text().splitlines() if line]
+        whole, _, _being_written = self.spool.read_text().rpartition("\n")
+        return [json.loads(line) for line in whole.splitlines() if line]
 
     def logged(self, message: str) -> list[dict]:
         return [r for r in self.serve.records() if r.get("msg") == message]
