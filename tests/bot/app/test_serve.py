@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -445,7 +446,8 @@ class SocketModeSlack:
         self.api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
         self.base_url = f"http://127.0.0.1:{self.api.server_address[1]}/api/"
         threading.Thread(target=self.api.serve_forever, daemon=True).start()
-        threading.Thread(target=owner._accept, daemon=True).start()
+        self._accepting = threading.Thread(target=owner._accept, daemon=True)
+        self._accepting.start()
 
     def _accept(self) -> None:
         import base64
@@ -509,8 +511,15 @@ class SocketModeSlack:
         connection.sendall(header + data)
 
     def stop(self) -> None:
+        """Leaves no thread behind: closing a listening socket does not wake an accept()
+        blocked on it (Linux), shutting it down does."""
         self.api.shutdown()
+        self.api.server_close()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
+        self._accepting.join(timeout=5)
+        assert not self._accepting.is_alive()
 
 
 def test_socket_mode_serves_health_and_metrics_on_the_metrics_port_and_stops_in_order(
