@@ -81,8 +81,8 @@ def unfurl(client: WebClient, store: Store, config: Config, event: dict) -> bool
                                   {url: article.id for url, article in found.items()}):
         # A decision recorded while the preview was on its way, before it was remembered,
         # was redrawn without it: have it redrawn now (then Slack's last preview is right).
-        stale = {article.id for url, article in found.items()
-                 if drawn_now(store, {url: article})[url] != unfurls[url]}
+        now = drawn_now(store, found)
+        stale = {article.id for url, article in found.items() if now[url] != unfurls[url]}
         for article_id in sorted(stale):
             queue_redraw(store, article_id)
     return True
