@@ -21,8 +21,9 @@ What the page's user does reaches the app as Slack would send it, as signed HTTP
 - opening the App Home sends `app_home_opened`;
 - a modal's submit button is a signed `view_submission` with the inputs' values, and the
   app's answer is carried out as Slack does it (sandbox/modals.py).
-- a message with a link to one of `unfurl.domains` sends `link_shared`, and the app's
-  preview (chat.unfurl) shows under the message, its buttons clickable;
+- a message with a link to one of `unfurl.domains` (the bundled examples' domains
+  unless the config names some) sends `link_shared`, and the app's preview (chat.unfurl)
+  shows under the message, its buttons clickable;
 - a message's "More actions" menu lists the app's message shortcuts (from its manifest);
   choosing one sends a signed `message_action`; typing in an external select of a modal
   sends `block_suggestion`, whose answer fills the list.
@@ -76,6 +77,12 @@ SANDBOX_MEMBER = SlackUser("U0SAM", "sam", "Sam (reporter, not an admin)", tz="E
 SUBSCRIBED_EVENTS = frozenset({"app_home_opened", "reaction_added", "reaction_removed",
                                "link_shared"})
 COMMAND = "/news"
+# The domains of the bundled examples' links (their webUrl; a domain covers its
+# subdomains, as in Slack): `unfurl.domains` here when the config names none, so a pasted
+# example link is previewed out of the box. `serve` keeps the config's (none by default):
+# a real app's manifest names the newsroom's own domains. Five, the most Slack allows.
+EXAMPLE_UNFURL_DOMAINS = ("example-news.org", "example.org", "example.com", "example.net",
+                          "healthwire.example")
 MAX_SUGGESTIONS = 100  # options an external select shows, as Slack does
 
 
@@ -89,7 +96,7 @@ class Sandbox:
     def __init__(self, config: Config, *, port: int = DEFAULT_PORT,
                  user: SlackUser = SANDBOX_USER,
                  others: tuple[SlackUser, ...] = (SANDBOX_MEMBER,)) -> None:
-        self.config = _with_sandbox_user(config, user.id)
+        self.config = _with_example_domains(_with_sandbox_user(config, user.id))
         self.port = port
         self.user = user  # who the page acts as unless it names another member
         self.members = (user, *(o for o in others if o.id != user.id))
@@ -479,6 +486,13 @@ def _with_sandbox_user(config: Config, user_id: str) -> Config:
     editors = config.editors + (user_id,) if config.editors else ()
     admins = config.admins + (user_id,) if config.admins else ()
     return dataclasses.replace(config, editors=editors, admins=admins)
+
+
+def _with_example_domains(config: Config) -> Config:
+    """The config's `unfurl.domains`, or the bundled examples' when it names none."""
+    if config.unfurl_domains:
+        return config
+    return dataclasses.replace(config, unfurl_domains=EXAMPLE_UNFURL_DOMAINS)
 
 
 def _keep_loopback_off_proxies(env: MutableMapping[str, str]) -> None:

@@ -25,12 +25,15 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO_ROOT, clean_env
-from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
+from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config, load_config
+from newsbot.bot.newsroom import checks
 from newsbot.bot.services.intake import DecisionEvent
 from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
+from newsbot.handlers.listeners.unfurls import in_domains
 from newsbot.sandbox.runner import (
     CHANNEL_ID,
     DESK_CHANNEL_ID,
+    EXAMPLE_UNFURL_DOMAINS,
     SANDBOX_USER,
     SUBSCRIBED_EVENTS,
     Sandbox,
@@ -538,24 +541,36 @@ def test_the_sandbox_shows_a_syndicated_story_once_with_its_also_line(sandbox: S
 # --- link previews
 
 
-def test_a_pasted_article_link_is_previewed_on_the_page_and_its_buttons_decide(tmp_path):
-    articles = tmp_path / "articles"
-    shutil.copytree(BUNDLED_ARTICLES, articles)
-    config = Config(articles=articles, db=tmp_path / "newsbot.db",
-                    unfurl_domains=("example-news.org",))
-    with Sandbox(config, port=0) as sandbox:
-        [row] = sandbox.store.query("SELECT id, web_url FROM articles WHERE web_url LIKE"
-                                    " '%example-news.org%' ORDER BY id LIMIT 1")
-        api(sandbox, "api/command", {"channel": CHANNEL_ID, "text": f"see {row['web_url']}"})
-        sandbox.slack.wait_for_calls("chat.unfurl")
-        [message] = [m for m in api(sandbox, "api/state")["messages"][CHANNEL_ID]
-                     if m.get("attachments")]
-        [preview] = message["attachments"]
-        assert preview["is_app_unfurl"] and preview["app_unfurl_url"] == row["web_url"]
-        [actions] = [b for b in preview["blocks"] if b["type"] == "actions"]
-        api(sandbox, "api/click", {"action_id": PUBLISH_ACTION, "block_id": actions["block_id"],
-                                   "channel": CHANNEL_ID, "ts": message["ts"],
-                                   "unfurl": row["web_url"]})
-        sandbox.slack.wait_until(lambda: decisions(sandbox))
-        assert decisions(sandbox)[0]["article_id"] == row["id"]
-        sandbox.slack.wait_for_calls("chat.unfurl", 2)  # the preview shows the decision
+def test_the_sandboxs_default_unfurl_domains_are_valid_and_the_configs_win(tmp_path):
+    """At most 5 valid domains, as Slack allows; a configured list is kept as it is, and
+    `serve`'s default stays none."""
+    assert checks.unfurl_domains(list(EXAMPLE_UNFURL_DOMAINS)) == EXAMPLE_UNFURL_DOMAINS
+    assert Sandbox(Config()).config.unfurl_domains == EXAMPLE_UNFURL_DOMAINS
+    configured = Config(unfurl_domains=("news.example.net",))
+    assert Sandbox(configured).config.unfurl_domains == ("news.example.net",)
+    assert Config().unfurl_domains == () and load_config(env={}, cwd=tmp_path).unfurl_domains == ()
+
+
+def test_a_pasted_article_link_is_previewed_on_the_page_and_its_buttons_decide(sandbox):
+    """No `unfurl.domains` configured: the sandbox's cover every bundled example's link,
+    and each of them covers some example (none is there for nothing)."""
+    urls = [r["web_url"] for r in sandbox.store.query(
+        "SELECT web_url FROM articles WHERE web_url IS NOT NULL")]
+    assert len(urls) > 30 and all(in_domains(url, EXAMPLE_UNFURL_DOMAINS) for url in urls)
+    for domain in EXAMPLE_UNFURL_DOMAINS:
+        assert any(in_domains(url, (domain,)) for url in urls), domain
+    [row] = sandbox.store.query("SELECT id, web_url FROM articles WHERE web_url LIKE"
+                                " '%policyledger%' ORDER BY id LIMIT 1")
+    api(sandbox, "api/command", {"channel": CHANNEL_ID, "text": f"see {row['web_url']}"})
+    sandbox.slack.wait_for_calls("chat.unfurl")
+    [message] = [m for m in api(sandbox, "api/state")["messages"][CHANNEL_ID]
+                 if m.get("attachments")]
+    [preview] = message["attachments"]
+    assert preview["is_app_unfurl"] and preview["app_unfurl_url"] == row["web_url"]
+    [actions] = [b for b in preview["blocks"] if b["type"] == "actions"]
+    api(sandbox, "api/click", {"action_id": PUBLISH_ACTION, "block_id": actions["block_id"],
+                               "channel": CHANNEL_ID, "ts": message["ts"],
+                               "unfurl": row["web_url"]})
+    sandbox.slack.wait_until(lambda: decisions(sandbox))
+    assert decisions(sandbox)[0]["article_id"] == row["id"]
+    sandbox.slack.wait_for_calls("chat.unfurl", 2)  # the preview shows the decision
