@@ -17,7 +17,8 @@ What the page's user does reaches the app as Slack would send it, as signed HTTP
   deploy/manifest.yml are forwarded, as Slack does);
 - a button click is a signed `block_actions` payload carrying the message as stored;
 - `/news ...` is a signed slash command whose response_url is the look-alike's, so the
-  answer appears as an ephemeral message only the sandbox user sees;
+  answer appears as an ephemeral message only the sandbox user sees (typed in a thread's
+  reply box it is refused, as Slack refuses an app's slash command there);
 - opening the App Home sends `app_home_opened`;
 - a modal's submit button is a signed `view_submission` with the inputs' values, and the
   app's answer is carried out as Slack does it (sandbox/modals.py).
@@ -223,8 +224,11 @@ class Sandbox:
     def command(self, channel: str, text: str, thread_ts: str | None = None,
                 user: str | None = None) -> None:
         """What typing `text` in a message box does (the channel's, or a thread's with
-        `thread_ts`): `/news ...` goes to the app as a slash command (which, as from
-        Slack, names the channel only), anything else is posted as the user's message."""
+        `thread_ts`): `/news ...` goes to the app as a slash command, anything else is
+        posted as the user's message. In a thread's reply box Slack's clients refuse an
+        app's slash command ("/news is not supported in threads. Sorry!") and send the app
+        nothing (a slash command's payload has no thread: api.slack.com/slash-commands),
+        so the page is refused the same way."""
         member = self.member(user)
         text = text.strip()
         if not text:
@@ -236,6 +240,8 @@ class Sandbox:
         command, _, rest = text.partition(" ")
         if command != COMMAND:
             raise ActionRefused(f"{command} is not a valid command here: try {COMMAND} help")
+        if thread_ts:
+            raise ActionRefused(f"{command} is not supported in threads. Sorry!")
         channel_info = self._workspace_call(lambda ws: ws.channel(channel))
         assert self.client is not None
         answer = self.client.slash_command(

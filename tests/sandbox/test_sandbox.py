@@ -248,6 +248,22 @@ def test_other_commands_are_refused_and_plain_text_is_posted(sandbox: Sandbox):
     assert delivery.result is None  # not forwarded: the app does not subscribe to messages
 
 
+def test_news_typed_in_a_thread_is_refused_as_slack_refuses_it(sandbox: Sandbox):
+    """Slack's clients refuse an app's slash command in a thread reply and send the app
+    nothing; plain text there is a reply, and `/news` in the channel's box is answered."""
+    [parent] = sandbox.slack.workspace.history(CHANNEL_ID)[-1:]  # the digest's first message
+    in_thread = {"channel": CHANNEL_ID, "thread_ts": parent["ts"]}
+    status, document = request(sandbox.url + "api/command", {**in_thread, "text": "/news topics"})
+    assert (status, document["error"]) == (400, "/news is not supported in threads. Sorry!")
+    api(sandbox, "api/command", {**in_thread, "text": "worth a look"})
+    reply = sandbox.slack.workspace.messages(CHANNEL_ID)[-1]
+    assert (reply["text"], reply["thread_ts"]) == ("worth a look", parent["ts"])
+    api(sandbox, "api/command", {"channel": CHANNEL_ID, "text": "/news topics"})
+    [answer] = wait_for_ephemeral(sandbox, 1)  # the channel's only: the thread's never went
+    assert answer["channel"] == CHANNEL_ID and "thread_ts" not in answer
+    assert len(sandbox.slack.response_posts()) == 1
+
+
 def test_each_action_is_signed_as_the_member_the_page_names(sandbox: Sandbox):
     """The page may act as any member (`user`); the app gets the request as theirs, and
     the state it draws is theirs: their ephemeral answers, their DM, their Home tab."""
