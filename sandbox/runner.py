@@ -17,12 +17,14 @@ What the page's user does reaches the app as Slack would send it, as signed HTTP
   deploy/manifest.yml are forwarded, as Slack does);
 - a button click is a signed `block_actions` payload carrying the message as stored;
 - `/news ...` is a signed slash command whose response_url is the look-alike's, so the
-  answer appears as an ephemeral message only the sandbox user sees;
+  answer appears as an ephemeral message only the sandbox user sees (typed in a thread's
+  reply box it is refused, as Slack refuses an app's slash command there);
 - opening the App Home sends `app_home_opened`;
 - a modal's submit button is a signed `view_submission` with the inputs' values, and the
   app's answer is carried out as Slack does it (sandbox/modals.py).
-- a message with a link to one of `unfurl.domains` sends `link_shared`, and the app's
-  preview (chat.unfurl) shows under the message, its buttons clickable;
+- a message with a link to one of `unfurl.domains` (the bundled examples' domains
+  unless the config names some) sends `link_shared`, and the app's preview (chat.unfurl)
+  shows under the message, its buttons clickable;
 - a message's "More actions" menu lists the app's message shortcuts (from its manifest);
   choosing one sends a signed `message_action`; typing in an external select of a modal
   sends `block_suggestion`, whose answer fills the list.
@@ -76,6 +78,12 @@ SANDBOX_MEMBER = SlackUser("U0SAM", "sam", "Sam (reporter, not an admin)", tz="E
 SUBSCRIBED_EVENTS = frozenset({"app_home_opened", "reaction_added", "reaction_removed",
                                "link_shared"})
 COMMAND = "/news"
+# The domains of the bundled examples' links (their webUrl; a domain covers its
+# subdomains, as in Slack): `unfurl.domains` here when the config names none, so a pasted
+# example link is previewed out of the box. `serve` keeps the config's (none by default):
+# a real app's manifest names the newsroom's own domains. Five, the most Slack allows.
+EXAMPLE_UNFURL_DOMAINS = ("example-news.org", "example.org", "example.com", "example.net",
+                          "healthwire.example")
 MAX_SUGGESTIONS = 100  # options an external select shows, as Slack does
 
 
@@ -89,7 +97,7 @@ class Sandbox:
     def __init__(self, config: Config, *, port: int = DEFAULT_PORT,
                  user: SlackUser = SANDBOX_USER,
                  others: tuple[SlackUser, ...] = (SANDBOX_MEMBER,)) -> None:
-        self.config = _with_sandbox_user(config, user.id)
+        self.config = _with_example_domains(_with_sandbox_user(config, user.id))
         self.port = port
         self.user = user  # who the page acts as unless it names another member
         self.members = (user, *(o for o in others if o.id != user.id))
@@ -216,8 +224,11 @@ class Sandbox:
     def command(self, channel: str, text: str, thread_ts: str | None = None,
                 user: str | None = None) -> None:
         """What typing `text` in a message box does (the channel's, or a thread's with
-        `thread_ts`): `/news ...` goes to the app as a slash command (which, as from
-        Slack, names the channel only), anything else is posted as the user's message."""
+        `thread_ts`): `/news ...` goes to the app as a slash command, anything else is
+        posted as the user's message. In a thread's reply box Slack's clients refuse an
+        app's slash command ("/news is not supported in threads. Sorry!") and send the app
+        nothing (a slash command's payload has no thread: api.slack.com/slash-commands),
+        so the page is refused the same way."""
         member = self.member(user)
         text = text.strip()
         if not text:
@@ -229,6 +240,8 @@ class Sandbox:
         command, _, rest = text.partition(" ")
         if command != COMMAND:
             raise ActionRefused(f"{command} is not a valid command here: try {COMMAND} help")
+        if thread_ts:
+            raise ActionRefused(f"{command} is not supported in threads. Sorry!")
         channel_info = self._workspace_call(lambda ws: ws.channel(channel))
         assert self.client is not None
         answer = self.client.slash_command(
@@ -479,6 +492,13 @@ def _with_sandbox_user(config: Config, user_id: str) -> Config:
     editors = config.editors + (user_id,) if config.editors else ()
     admins = config.admins + (user_id,) if config.admins else ()
     return dataclasses.replace(config, editors=editors, admins=admins)
+
+
+def _with_example_domains(config: Config) -> Config:
+    """The config's `unfurl.domains`, or the bundled examples' when it names none."""
+    if config.unfurl_domains:
+        return config
+    return dataclasses.replace(config, unfurl_domains=EXAMPLE_UNFURL_DOMAINS)
 
 
 def _keep_loopback_off_proxies(env: MutableMapping[str, str]) -> None:

@@ -607,7 +607,9 @@ class Workspace:
                unfurls: Any) -> dict[str, Any]:
         """chat.unfurl: each preview kept on the message as an app unfurl attachment
         (`is_app_unfurl`, `app_unfurl_url`, `blocks`); a second one for the same URL
-        replaces the first. Only a URL the message holds may be unfurled."""
+        replaces the first. Only a URL the message holds may be unfurled. Refusals are
+        chat.unfurl's own: cannot_find_channel, cannot_find_message (deleted),
+        cannot_unfurl_message (the URL is not in the message)."""
         if not isinstance(unfurls, dict) or not unfurls:
             raise SlackError("invalid_unfurls_format")
         for url, unfurl in unfurls.items():
@@ -616,10 +618,15 @@ class Workspace:
             _check_blocks(unfurl["blocks"], MAX_MESSAGE_BLOCKS, "invalid_unfurls_format",
                           f"/unfurls/{url}/blocks")
         with self._lock:
-            channel_id = self._channel_id(channel)
-            message = self._message(channel_id, ts)
+            try:
+                channel_id = self._channel_id(channel)
+            except SlackError:
+                raise SlackError("cannot_find_channel") from None
+            message = self._messages[channel_id].get(ts or "")
+            if message is None:
+                raise SlackError("cannot_find_message")
             if any(url not in message.get("text", "") for url in unfurls):
-                raise SlackError("cannot_unfurl_url")
+                raise SlackError("cannot_unfurl_message")
             attachments = [a for a in message.get("attachments", [])
                            if not (a.get("is_app_unfurl") and a.get("app_unfurl_url") in unfurls)]
             for url, unfurl in unfurls.items():

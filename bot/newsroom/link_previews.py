@@ -13,12 +13,15 @@ Bounded, so that a much-shared article costs a handful of calls and the table st
   newsroom's: a link is discussed while its story is fresh, and after a week a change of
   decision under an old message is noise in the channel's history, not news;
 - at most `MAX_PER_ARTICLE` previews per article, the newest: chat.unfurl is rate-limited
-  (tier 3, about 50 a minute) and shares the redrawer's pass with the digest messages.
+  (tier 3, about 50 a minute) and shares the redrawer's pass with the digest messages;
+- a preview Slack says can never be drawn again (its message or channel gone, its link
+  edited out) is forgotten at once, not redrawn at every change until it ages out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Iterable, Mapping
 
 from newsbot.bot.newsroom.redraw_queue import queue_redraw
 from newsbot.storage.db import Store
@@ -56,3 +59,17 @@ def article_previews(store: Store, article_id: str) -> list[tuple[str, str, str]
         f" AND unfurled_at >= {_OLDEST} ORDER BY unfurled_at DESC, message_ts DESC LIMIT ?",
         [article_id, MAX_PER_ARTICLE]).fetchall()
     return [(channel, ts, url) for channel, ts, url in reversed(rows)]
+
+
+def forget_previews(store: Store, channel: str, message_ts: str, urls: Iterable[str],
+                    asked_at: dt.datetime) -> int:
+    """Forget a message's previews of `urls` that Slack refused to redraw for good, as asked
+    at `asked_at`; how many were forgotten. One remembered again since (the link edited
+    back in: Slack sent link_shared anew) is kept."""
+    urls = sorted(set(urls))
+    stamp = asked_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    with store.write() as db:
+        return db.execute(
+            "DELETE FROM unfurls WHERE channel = ? AND message_ts = ? AND unfurled_at <= ?"
+            f" AND url IN ({', '.join('?' * len(urls))})",
+            [channel, message_ts, stamp, *urls]).rowcount

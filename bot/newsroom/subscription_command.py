@@ -193,11 +193,12 @@ def run_follow_command(
     dm_channel: Callable[[str], str],
     user_zone: Callable[[str], str | None] = lambda user_id: None,
     fallback_zone: str = "UTC",
+    shown_in: str | None = None,
     now: dt.datetime | None = None,
 ) -> SubscriptionReply:
     """Carry out `/news <action> <text>` (follow, following, unfollow) for `user_id`, any
     member. `dm_channel(user_id)` opens the direct message the alerts go to; it is asked
-    only once the text is valid."""
+    only once the text is valid. `shown_in`: the conversation the answer is shown in."""
     try:
         if action == "following":
             follows = tuple(list_follows(store, user_id))
@@ -220,19 +221,23 @@ def run_follow_command(
     except SubscriptionError as error:
         return SubscriptionReply(False, str(error))
     return follow(store, spec, user_id=user_id, dm_channel=dm_channel, now=now,
-                  default_tz=zone_for(user_zone, user_id, fallback_zone))
+                  default_tz=zone_for(user_zone, user_id, fallback_zone), shown_in=shown_in)
 
 
 def follow(store: Store, spec: SubscriptionSpec, *, user_id: str,
-           dm_channel: Callable[[str], str], default_tz: str,
+           dm_channel: Callable[[str], str], default_tz: str, shown_in: str | None = None,
            now: dt.datetime | None = None) -> SubscriptionReply:
     """Store a checked follow for `user_id`, alerted in the DM `dm_channel(user_id)` opens:
-    what `/news follow` and the follow form both do once their input is valid."""
+    what `/news follow` and the follow form both do once their input is valid. The
+    confirmation says "here" only when it is shown in that DM (`shown_in`: the
+    conversation it is shown in; None on the Home tab), not in a channel everyone reads."""
+    dm = dm_channel(user_id)
     try:
-        added = add_subscription(store, replace(spec, channel=dm_channel(user_id),
-                                                member=user_id),
+        added = add_subscription(store, replace(spec, channel=dm, member=user_id),
                                  created_by=user_id, now=now, default_tz=default_tz)
     except SubscriptionError as error:
         return SubscriptionReply(False, str(error))
-    return SubscriptionReply(True, f"Following {added.describe()}: alerts come here, by "
-                                   "direct message", changed=True, subscription=added)
+    where = ("here, by direct message" if shown_in == dm
+             else "to you alone, by direct message from newsbot")
+    return SubscriptionReply(True, f"Following {added.describe()}: alerts come {where}",
+                             changed=True, subscription=added)

@@ -64,12 +64,19 @@ def notice_view(text: str) -> dict:
             "blocks": [{"type": "section", "text": {"type": "plain_text", "text": text}}]}
 
 
+def confirmed_in(meta: Mapping[str, Any]) -> str | None:
+    """The conversation `confirm` answers in: the one the form's command was typed in;
+    None for the Home tab (a form opened there, or from nowhere else)."""
+    channel = meta.get("channel")
+    return None if meta.get("home") or not channel else str(channel)
+
+
 def confirm(home: HomeTab, client: WebClient, user: str, meta: Mapping[str, Any],
             text: str) -> None:
     """Say what a submitted form did: on the Home tab if it was opened there (or from
     nowhere else), else privately in the channel of the command that opened it."""
-    channel = meta.get("channel")
-    if meta.get("home") or not channel:
+    channel = confirmed_in(meta)
+    if channel is None:
         home.publish(client, user, linked(text))
         return
     client.chat_postEphemeral(channel=channel, user=user, text=unmarked(text),

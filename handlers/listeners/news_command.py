@@ -121,7 +121,7 @@ class NewsCommand:
         if sub in ("subscribe", "subscriptions", "unsubscribe"):
             return self._subscription(sub, rest, user_id, channel_id)
         if sub in ("follow", "following", "unfollow"):
-            return self._follow(sub, rest, user_id)
+            return self._follow(sub, rest, user_id, channel_id)
         if sub == "sync":
             return self._sync(user_id)
         if sub == "report":
@@ -157,12 +157,13 @@ class NewsCommand:
         first = reply.text.splitlines()[0] if reply.text else "subscriptions"
         return Answer(unmarked(first), text_blocks(linked(reply.text)))
 
-    def _follow(self, action: str, text: str, user_id: str) -> Answer:
+    def _follow(self, action: str, text: str, user_id: str, channel_id: str | None) -> Answer:
         try:
             reply = run_follow_command(
                 self.store, action, unmarked(text), user_id=user_id,
                 dm_channel=lambda user: self.client.conversations_open(users=user)["channel"]["id"],
-                user_zone=self.admins.time_zone, fallback_zone=self.config.timezone)
+                user_zone=self.admins.time_zone, fallback_zone=self.config.timezone,
+                shown_in=channel_id)
         except SlackApiError as error:
             log.warning("could not open a direct message", extra={"error": str(error)})
             return Answer("Not followed", text_blocks(

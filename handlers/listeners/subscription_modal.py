@@ -121,7 +121,8 @@ class SubscriptionModal:
                                                           "follow": follow})
             ack(response_action="errors", errors=problems)
             return
-        reply = self._store(client, user, spec, follow, meta.get("subscription"))
+        reply = self._store(client, user, spec, follow, meta.get("subscription"),
+                            shown_in=modal_flow.confirmed_in(meta))
         if not reply.ok:  # the same filters twice, a 21st follow, gone meanwhile, no DM
             ack(response_action="errors", errors={FIRST_BLOCK[follow]: sentence(reply.text)})
             return
@@ -131,8 +132,9 @@ class SubscriptionModal:
         self.after_ack(modal_flow.confirm, self.home, client, user, meta, reply.text)
 
     def _store(self, client: WebClient, user: str, spec: SubscriptionSpec, is_follow: bool,
-               editing: str | None) -> SubscriptionReply:
-        """Add (as the typed command does) or update in place; the reply to confirm."""
+               editing: str | None, shown_in: str | None) -> SubscriptionReply:
+        """Add (as the typed command does) or update in place; the reply to confirm
+        (`shown_in`: the conversation it is confirmed in, None for the Home tab)."""
         zone = zone_for(self.admins.time_zone, user, self.config.timezone)
         describe = (Subscription.describe if is_follow
                     else lambda s: s.describe(marked_channel, marked_user))
@@ -144,7 +146,7 @@ class SubscriptionModal:
             if is_follow:
                 return follow(self.store, spec, user_id=user, default_tz=zone,
                               dm_channel=lambda member: client.conversations_open(
-                                  users=member)["channel"]["id"])
+                                  users=member)["channel"]["id"], shown_in=shown_in)
         except SubscriptionError as error:
             return SubscriptionReply(False, str(error))
         except SlackApiError as error:

@@ -3,17 +3,20 @@
 The redrawer (handlers/posting/redrawer.py) draws each queued article once across servers;
 for an article with previews (bot/newsroom/link_previews.py) it reads their content here, in
 the same snapshot as the messages', and then re-issues chat.unfurl for each message that
-shows one: a second chat.unfurl for a message's link replaces its preview. A refusal (the
-message deleted, the link edited out) is logged; the decision stands and the next change
-draws again.
+shows one: a second chat.unfurl for a message's link replaces its preview. A refusal is
+logged and the decision stands. When it means the preview can never be drawn again (`GONE`:
+the message deleted, the link edited out, the channel gone or archived), the preview is
+forgotten; any other (rate limits past the retries, Slack's own errors) leaves it for the
+next change to draw again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import defaultdict
 
-from newsbot.bot.newsroom.link_previews import article_previews
+from newsbot.bot.newsroom.link_previews import article_previews, forget_previews
 from newsbot.bot.newsroom.lookup import article_by_id
 from newsbot.handlers.blocks import article_fallback
 from newsbot.handlers.link_preview import preview_blocks
@@ -25,6 +28,12 @@ log = logging.getLogger(__name__)
 
 # (channel, message_ts) -> chat.unfurl's `unfurls` for that message
 PreviewRedraws = dict[tuple[str, str], dict[str, dict]]
+# chat.unfurl's errors for a preview gone for good: cannot_find_message (the message
+# deleted), cannot_unfurl_message (the link no longer in it), cannot_find_channel (as
+# chat.unfurl documents it) or channel_not_found and is_archived (as the Web API answers
+# for a channel deleted or archived).
+GONE = frozenset({"cannot_find_message", "cannot_unfurl_message", "cannot_find_channel",
+                  "channel_not_found", "is_archived"})
 
 
 def preview_redraws(store: Store, article_id: str) -> PreviewRedraws:
@@ -41,15 +50,29 @@ def preview_redraws(store: Store, article_id: str) -> PreviewRedraws:
     return dict(redraws)
 
 
-def redraw_previews(client: WebClient, redraws: PreviewRedraws) -> int:
-    """Re-issue chat.unfurl for each message; how many calls Slack accepted."""
+def redraw_previews(client: WebClient, store: Store, redraws: PreviewRedraws) -> int:
+    """Re-issue chat.unfurl for each message; how many calls Slack accepted. A message's
+    previews refused for good are forgotten."""
     drawn = 0
     for (channel, ts), unfurls in redraws.items():
+        asked_at = dt.datetime.now(dt.UTC)
         try:
             client.chat_unfurl(channel=channel, ts=ts, unfurls=unfurls)
         except SlackApiError as error:
-            log.warning("could not redraw a link preview",
+            gone = error.response.get("error") in GONE
+            log.warning("could not redraw a link preview" + (": forgotten" if gone else ""),
                         extra={"channel": channel, "ts": ts, "error": str(error)})
+            if gone:
+                forget(store, channel, ts, list(unfurls), asked_at)
             continue
         drawn += 1
     return drawn
+
+
+def forget(store: Store, channel: str, ts: str, urls: list[str], asked_at: dt.datetime) -> None:
+    """Forget previews gone for good; a database failure costs only a few more refused
+    calls until they age out, so it is logged, never raised (the redraw pass goes on)."""
+    try:
+        forget_previews(store, channel, ts, urls, asked_at)
+    except Exception:
+        log.exception("could not forget a link preview", extra={"channel": channel, "ts": ts})

@@ -101,7 +101,7 @@ def redraw_queued(client: WebClient, store: Store, owner: str) -> int:
                     show_decision(client, store, channel, ts, queued.article_id,
                                   contents[buttons])
                     drawn += 1
-            drawn += redraw_previews(client, previews)
+            drawn += redraw_previews(client, store, previews)
             done.append(queued)
     finally:  # what was drawn stays drawn, even when Slack or the database failed later on
         redraw_done(store, *done)

@@ -233,6 +233,20 @@ def test_a_member_follows_and_an_editor_decides_in_the_direct_message(tmp_path: 
                                      "decision": "skip"}]
 
 
+def test_a_follow_is_confirmed_as_coming_here_only_in_the_direct_message(tmp_path: Path):
+    """The answer to `/news follow` is shown where it was typed: in a channel the alerts
+    do not come "here", they come to the member's DM with newsbot."""
+    with start_newsroom(tmp_path) as newsroom:
+        in_channel = follow_answer(newsroom, "follow topics=AI", EDITOR)
+        assert in_channel.startswith("Following follow1:") and "here" not in in_channel
+        assert in_channel.endswith("alerts come to you alone, by direct message from newsbot")
+        post = private_answer(newsroom, "follow topics=Climate", EDITOR,
+                              channel=dm_channel_id(EDITOR))
+        in_dm = "\n".join(block["text"]["text"] for block in post.payload["blocks"])
+        assert in_dm.startswith("Following follow2:")
+        assert in_dm.endswith("alerts come here, by direct message")
+
+
 def test_following_lists_own_follows_app_home_removes_them_and_twenty_is_the_most(
         tmp_path: Path):
     with start_newsroom(tmp_path) as newsroom:

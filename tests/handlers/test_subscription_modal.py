@@ -241,6 +241,28 @@ def test_follow_alone_or_from_home_stores_a_follow_and_edit_keeps_its_id(newsroo
     assert len(newsroom.slack.calls("views.open")) == opened
 
 
+def test_the_follow_forms_confirmation_says_where_alerts_come_from_where_it_shows(
+        newsroom: Newsroom):
+    """Submitted from `/news follow` typed in a channel, the form is confirmed privately
+    in that channel, which is not where alerts come; from App Home, on the Home tab."""
+    newsroom.client.slash_command("/news", "follow", user_id=EDITOR, channel_id=CHANNEL)
+    opened_modal(newsroom, user=EDITOR)
+    assert submit(newsroom, EDITOR, {"topics": ["AI"]})[0] == "close"
+    newsroom.slack.wait_until(lambda: newsroom.slack.workspace.ephemeral_messages(EDITOR))
+    [confirmed] = newsroom.slack.workspace.ephemeral_messages(EDITOR)
+    assert confirmed["channel"] == CHANNEL and confirmed["text"].startswith("Following follow1")
+    assert confirmed["text"].endswith("alerts come to you alone, by direct message from newsbot")
+
+    home = home_of(newsroom, EDITOR)
+    newsroom.client.block_action(user_id=EDITOR, action_id=FOLLOW, value="new", view=home)
+    opened_modal(newsroom, 1, EDITOR)
+    assert submit(newsroom, EDITOR, {"topics": ["Climate"]})[0] == "close"
+    newsroom.slack.wait_until(lambda: "Following follow2" in texts(
+        (newsroom.slack.workspace.home_view(EDITOR) or {}).get("blocks", [])))
+    shown = texts(newsroom.slack.workspace.home_view(EDITOR)["blocks"])
+    assert "by direct message from newsbot" in shown and "come here" not in shown
+
+
 def test_the_twenty_first_follow_is_refused_beside_the_form(newsroom: Newsroom):
     for n in range(20):
         add_subscription(newsroom.store, SubscriptionSpec(

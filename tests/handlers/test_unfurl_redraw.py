@@ -5,6 +5,7 @@ re-issues chat.unfurl for the recorded previews (handlers/posting/preview_redraw
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from pathlib import Path
@@ -19,8 +20,9 @@ from conftest import (
     run_cli,
     start_newsroom,
 )
+from newsbot.bot.app.slack_client import RETRIES
 from newsbot.bot.newsroom.decisions import decide
-from newsbot.bot.newsroom.link_previews import MAX_PER_ARTICLE
+from newsbot.bot.newsroom.link_previews import MAX_PER_ARTICLE, forget_previews
 from newsbot.handlers.blocks import PUBLISH_ACTION
 from newsbot.handlers.link_preview import TO_REVIEW
 from newsbot.sandbox import SlackLookalike
@@ -121,22 +123,93 @@ def test_newsbot_decide_in_another_process_redraws_every_preview_of_the_article(
                                       for m in (first, second)))
 
 
-def test_a_refused_redraw_is_logged_and_the_next_change_redraws(
-        room: Newsroom, caplog: pytest.LogCaptureFixture):
+@pytest.mark.parametrize("fault", [
+    {"error": "internal_error"},  # Slack's own error, answered at once
+    {"status": 503, "times": 1 + RETRIES},  # past the client's retries
+    {"retry_after": 0, "times": 1 + RETRIES},  # ratelimited, past the retries
+], ids=["internal_error", "503", "ratelimited"])
+def test_a_redraw_refused_for_now_is_logged_and_the_next_change_redraws(
+        room: Newsroom, caplog: pytest.LogCaptureFixture, fault: dict):
     article = an_article(room)
     message = shared(room, article["web_url"])
-    room.slack.fail_next("chat.unfurl", error="cannot_unfurl_message")
+    room.slack.fail_next("chat.unfurl", **fault)
     with caplog.at_level(logging.WARNING, logger="newsbot.handlers.posting.preview_redraw"):
         cli_decides(room, article["id"], "publish")
-        refused = unfurls(room, 2)[1]
+        tries = fault.get("times", 1)  # the client's backoff: up to 0.5 + 1 + 2 s, jittered
+        refused = room.slack.wait_for_calls("chat.unfurl", 1 + tries, timeout=20)[-1]
         assert not refused.ok
         room.slack.wait_until(lambda: any("could not redraw a link preview" in r.getMessage()
                                           for r in caplog.records))
     assert TO_REVIEW in stored_preview(room, message["ts"])  # the refusal changed nothing
+    assert remembered(room) == [message["ts"]]  # kept: it may be drawn next time
+    assert not any("forgotten" in r.getMessage() for r in caplog.records)
 
     cli_decides(room, article["id"], "skip")
     room.slack.wait_until(lambda: "*Skipped* by <@U0ANA>" in stored_preview(room, message["ts"]))
     assert all(d.error is None and d.result.status == 200 for d in room.slack.deliveries())
+
+
+def remembered(room: Newsroom) -> list[str]:
+    """The message timestamps of the previews newsbot keeps in step, oldest first."""
+    return [r["message_ts"] for r in room.store.query(
+        "SELECT message_ts FROM unfurls ORDER BY message_ts")]
+
+
+def test_a_preview_whose_message_was_deleted_is_forgotten_once_slack_says_so(tmp_path: Path):
+    """The user deletes their message: the next redraw's chat.unfurl is answered
+    cannot_find_message, the preview is forgotten, and later changes do not ask again."""
+    with start_newsroom(tmp_path, manual_redraw=True, unfurl_domains=(DOMAIN,)) as room:
+        room.slack.event_sink = room.client.send_event
+        assert room.redrawer is not None
+        article = an_article(room)
+        deleted, kept = (shared(room, article["web_url"], f"{n}: <{{url}}>") for n in range(2))
+        author = WebClient(token=room.slack.user_token(EDITOR), base_url=room.slack.base_url)
+        author.chat_delete(channel=CHANNEL, ts=deleted["ts"])
+        before = len(room.slack.calls("chat.unfurl"))
+        decide(room.store, article["id"], "publish", EDITOR, source="cli")
+        assert room.redrawer.redraw_now() == 1  # the preview still there
+        refused, drawn = room.slack.calls("chat.unfurl")[before:]
+        assert (refused.params["ts"], refused.response["error"]) == (deleted["ts"],
+                                                                    "cannot_find_message")
+        assert drawn.ok and drawn.params["ts"] == kept["ts"]
+        assert remembered(room) == [kept["ts"]]
+
+        decide(room.store, article["id"], "skip", EDITOR, source="cli")
+        assert room.redrawer.redraw_now() == 1
+        [again] = room.slack.calls("chat.unfurl")[before + 2:]
+        assert again.ok and again.params["ts"] == kept["ts"]  # the deleted one not asked
+
+
+@pytest.mark.parametrize("error", [  # chat.unfurl's documented errors, and the Web API's
+    "cannot_find_message", "cannot_unfurl_message", "cannot_find_channel",  # for a channel
+    "channel_not_found", "is_archived"])  # deleted or archived
+def test_a_preview_slack_refuses_for_good_is_forgotten_and_the_others_kept(
+        tmp_path: Path, error: str):
+    with start_newsroom(tmp_path, manual_redraw=True, unfurl_domains=(DOMAIN,)) as room:
+        room.slack.event_sink = room.client.send_event
+        assert room.redrawer is not None
+        article = an_article(room)
+        gone, kept = (shared(room, article["web_url"], f"{n}: <{{url}}>") for n in range(2))
+        room.slack.fail_next("chat.unfurl", error=error)
+        decide(room.store, article["id"], "publish", EDITOR, source="cli")
+        assert room.redrawer.redraw_now() == 1
+        assert remembered(room) == [kept["ts"]]
+        assert "Published" not in stored_preview(room, gone["ts"])
+
+
+def test_a_link_shared_again_while_its_refused_redraw_was_out_is_kept(tmp_path: Path):
+    """Refused as it was (say, the link edited out), the preview was remembered anew
+    after the call was made (the link edited back in): that newer row stays."""
+    with start_newsroom(tmp_path, manual_redraw=True, unfurl_domains=(DOMAIN,)) as room:
+        room.slack.event_sink = room.client.send_event
+        message = shared(room, an_article(room)["web_url"])
+        [url] = [r["url"] for r in room.store.query("SELECT url FROM unfurls")]
+        asked_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+        assert forget_previews(room.store, CHANNEL, message["ts"], [url], asked_at) == 0
+        assert remembered(room) == [message["ts"]]
+        asked_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        assert forget_previews(room.store, CHANNEL, message["ts"], [url], asked_at) == 1
+        assert remembered(room) == []
 
 
 def cli_decides(room: Newsroom, article_id: str, action: str) -> None:

@@ -25,12 +25,15 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO_ROOT, clean_env
-from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config
+from newsbot.bot.config.settings import BUNDLED_ARTICLES, Config, load_config
+from newsbot.bot.newsroom import checks
 from newsbot.bot.services.intake import DecisionEvent
 from newsbot.handlers.blocks import PUBLISH_ACTION, SKIP_ACTION, UNDO_ACTION
+from newsbot.handlers.listeners.unfurls import in_domains
 from newsbot.sandbox.runner import (
     CHANNEL_ID,
     DESK_CHANNEL_ID,
+    EXAMPLE_UNFURL_DOMAINS,
     SANDBOX_USER,
     SUBSCRIBED_EVENTS,
     Sandbox,
@@ -243,6 +246,22 @@ def test_other_commands_are_refused_and_plain_text_is_posted(sandbox: Sandbox):
     [delivery] = sandbox.slack.deliveries()
     assert delivery.event["type"] == "message"
     assert delivery.result is None  # not forwarded: the app does not subscribe to messages
+
+
+def test_news_typed_in_a_thread_is_refused_as_slack_refuses_it(sandbox: Sandbox):
+    """Slack's clients refuse an app's slash command in a thread reply and send the app
+    nothing; plain text there is a reply, and `/news` in the channel's box is answered."""
+    [parent] = sandbox.slack.workspace.history(CHANNEL_ID)[-1:]  # the digest's first message
+    in_thread = {"channel": CHANNEL_ID, "thread_ts": parent["ts"]}
+    status, document = request(sandbox.url + "api/command", {**in_thread, "text": "/news topics"})
+    assert (status, document["error"]) == (400, "/news is not supported in threads. Sorry!")
+    api(sandbox, "api/command", {**in_thread, "text": "worth a look"})
+    reply = sandbox.slack.workspace.messages(CHANNEL_ID)[-1]
+    assert (reply["text"], reply["thread_ts"]) == ("worth a look", parent["ts"])
+    api(sandbox, "api/command", {"channel": CHANNEL_ID, "text": "/news topics"})
+    [answer] = wait_for_ephemeral(sandbox, 1)  # the channel's only: the thread's never went
+    assert answer["channel"] == CHANNEL_ID and "thread_ts" not in answer
+    assert len(sandbox.slack.response_posts()) == 1
 
 
 def test_each_action_is_signed_as_the_member_the_page_names(sandbox: Sandbox):
@@ -538,24 +557,36 @@ def test_the_sandbox_shows_a_syndicated_story_once_with_its_also_line(sandbox: S
 # --- link previews
 
 
-def test_a_pasted_article_link_is_previewed_on_the_page_and_its_buttons_decide(tmp_path):
-    articles = tmp_path / "articles"
-    shutil.copytree(BUNDLED_ARTICLES, articles)
-    config = Config(articles=articles, db=tmp_path / "newsbot.db",
-                    unfurl_domains=("example-news.org",))
-    with Sandbox(config, port=0) as sandbox:
-        [row] = sandbox.store.query("SELECT id, web_url FROM articles WHERE web_url LIKE"
-                                    " '%example-news.org%' ORDER BY id LIMIT 1")
-        api(sandbox, "api/command", {"channel": CHANNEL_ID, "text": f"see {row['web_url']}"})
-        sandbox.slack.wait_for_calls("chat.unfurl")
-        [message] = [m for m in api(sandbox, "api/state")["messages"][CHANNEL_ID]
-                     if m.get("attachments")]
-        [preview] = message["attachments"]
-        assert preview["is_app_unfurl"] and preview["app_unfurl_url"] == row["web_url"]
-        [actions] = [b for b in preview["blocks"] if b["type"] == "actions"]
-        api(sandbox, "api/click", {"action_id": PUBLISH_ACTION, "block_id": actions["block_id"],
-                                   "channel": CHANNEL_ID, "ts": message["ts"],
-                                   "unfurl": row["web_url"]})
-        sandbox.slack.wait_until(lambda: decisions(sandbox))
-        assert decisions(sandbox)[0]["article_id"] == row["id"]
-        sandbox.slack.wait_for_calls("chat.unfurl", 2)  # the preview shows the decision
+def test_the_sandboxs_default_unfurl_domains_are_valid_and_the_configs_win(tmp_path):
+    """At most 5 valid domains, as Slack allows; a configured list is kept as it is, and
+    `serve`'s default stays none."""
+    assert checks.unfurl_domains(list(EXAMPLE_UNFURL_DOMAINS)) == EXAMPLE_UNFURL_DOMAINS
+    assert Sandbox(Config()).config.unfurl_domains == EXAMPLE_UNFURL_DOMAINS
+    configured = Config(unfurl_domains=("news.example.net",))
+    assert Sandbox(configured).config.unfurl_domains == ("news.example.net",)
+    assert Config().unfurl_domains == () and load_config(env={}, cwd=tmp_path).unfurl_domains == ()
+
+
+def test_a_pasted_article_link_is_previewed_on_the_page_and_its_buttons_decide(sandbox):
+    """No `unfurl.domains` configured: the sandbox's cover every bundled example's link,
+    and each of them covers some example (none is there for nothing)."""
+    urls = [r["web_url"] for r in sandbox.store.query(
+        "SELECT web_url FROM articles WHERE web_url IS NOT NULL")]
+    assert len(urls) > 30 and all(in_domains(url, EXAMPLE_UNFURL_DOMAINS) for url in urls)
+    for domain in EXAMPLE_UNFURL_DOMAINS:
+        assert any(in_domains(url, (domain,)) for url in urls), domain
+    [row] = sandbox.store.query("SELECT id, web_url FROM articles WHERE web_url LIKE"
+                                " '%policyledger%' ORDER BY id LIMIT 1")
+    api(sandbox, "api/command", {"channel": CHANNEL_ID, "text": f"see {row['web_url']}"})
+    sandbox.slack.wait_for_calls("chat.unfurl")
+    [message] = [m for m in api(sandbox, "api/state")["messages"][CHANNEL_ID]
+                 if m.get("attachments")]
+    [preview] = message["attachments"]
+    assert preview["is_app_unfurl"] and preview["app_unfurl_url"] == row["web_url"]
+    [actions] = [b for b in preview["blocks"] if b["type"] == "actions"]
+    api(sandbox, "api/click", {"action_id": PUBLISH_ACTION, "block_id": actions["block_id"],
+                               "channel": CHANNEL_ID, "ts": message["ts"],
+                               "unfurl": row["web_url"]})
+    sandbox.slack.wait_until(lambda: decisions(sandbox))
+    assert decisions(sandbox)[0]["article_id"] == row["id"]
+    sandbox.slack.wait_for_calls("chat.unfurl", 2)  # the preview shows the decision
