@@ -137,8 +137,8 @@ class Store:
         raise DatabaseReplaced(message)
 
     @contextlib.contextmanager
-    def write(self, wait_ms: int | None = None, durable: bool = False, *,
-              nested_savepoints: bool = True) -> Iterator[sqlite_utils.Database]:
+    def write(self, wait_ms: int | None = None,
+              durable: bool = False) -> Iterator[sqlite_utils.Database]:
         """A write transaction that takes the write lock up front.
 
         `BEGIN IMMEDIATE` queues behind other writers (busy timeout, or `wait_ms` for
@@ -154,21 +154,12 @@ class Store:
         `wait_ms` stays the connection's busy timeout until a write asks for another: a
         thread that always writes with the same wait (the decision writer) sets it once,
         not twice per transaction.
-
-        `nested_savepoints=False`: writes nested in this one join it without a savepoint
-        of their own (two statements each, and on a busy server each statement waits for
-        the interpreter lock again). Only for a caller that lets every exception a nested
-        write may raise after writing end the whole transaction, rolled back: the group
-        commit of decisions (bot/services/intake.py).
         """
         db = self.db
         if durable and not getattr(self._local, "full_sync", False):
             db.execute("PRAGMA synchronous = FULL")
             self._local.full_sync = True
         if db.conn.in_transaction:
-            if getattr(self._local, "joined", False):
-                yield db
-                return
             with savepoint(db.conn):
                 yield db
             return
@@ -184,7 +175,6 @@ class Store:
             if _a_fault_of_the_file(error):
                 self.last_write_failure = (time.monotonic(), str(error))
             raise
-        self._local.joined = not nested_savepoints
         try:
             yield db
             db.execute("COMMIT")  # may fail too (a read-only or vanished file)
@@ -198,8 +188,6 @@ class Store:
                 if _a_fault_of_the_file(error):
                     self.last_write_failure = (time.monotonic(), str(error))
             raise
-        finally:
-            self._local.joined = False
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[sqlite_utils.Database]:

@@ -140,23 +140,24 @@ def record_together(store: Store, events: list[DecisionEvent],
     answers or the exception it raises, in the order given; nothing is answered before
     the commit. They are recorded in event-time order.
 
-    An event refused for its article (unknown, or its file broken) is that event's
-    answer alone: decide refuses before it writes anything. Any other error inside the
-    transaction or at its commit (the database's, or a bug) rolls back all of them, and
-    each is then tried again on its own, so one event that fails cannot fail the others;
-    that is why decide's writes need no savepoint each here. When the transaction could
+    An event refused alone (an unknown article...) is rolled back alone: decide's own
+    transaction is a savepoint inside this one. A database error inside the transaction
+    or at its commit rolls back all of them, and each is then tried again on its own, so
+    one event the database refuses cannot fail the others; when the transaction could
     not even begin (locked, read-only, replaced), every event gets that error."""
     answers: list[Recorded | Exception] = [None] * len(events)
     began = False
     try:
-        with store.write(wait_ms, durable=True, nested_savepoints=False):
+        with store.write(wait_ms, durable=True):
             began = True
             for n in sorted(range(len(events)), key=lambda n: events[n].event_us):
                 try:
                     answers[n] = _record(store, events[n], wait_ms)
-                except (UnknownArticle, UnusableArticle) as error:  # raised before a write
+                except sqlite3.Error:
+                    raise
+                except Exception as error:  # noqa: BLE001 - it is this event's answer
                     answers[n] = error
-    except Exception as error:  # noqa: BLE001 - each event's answer, or each tried alone
+    except sqlite3.Error as error:  # store.write closed the connection: the next opens anew
         if not began or len(events) == 1:
             return [error] * len(events)
         log.warning("decisions recorded one by one: their transaction failed",
