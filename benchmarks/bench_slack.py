@@ -111,10 +111,11 @@ def sender(url: str, targets: list[str], events: int) -> None:
 
 
 def send_reactions(url: str, targets: list[str], events: int, done,
-                   server: subprocess.Popen) -> tuple[float, dict, float, float]:
+                   server: subprocess.Popen) -> tuple[float, dict, float, float, float]:
     """Send `events` signed reaction events from a process of their own: seconds until
     `done()` says all are handled, the server's CPU by kind of thread meanwhile, the
-    sending process's CPU seconds, and this process's (the Web API look-alike's).
+    sending process's CPU seconds, this process's (the Web API look-alike's), and the
+    whole machine's busy CPU seconds meanwhile.
 
     The senders have a process of their own so that the look-alike (Slack's side of
     every chat.update the app makes) does not hold their interpreter lock: in Slack,
@@ -127,6 +128,7 @@ def send_reactions(url: str, targets: list[str], events: int, done,
     if child.stdout.readline().strip() != "ready":
         raise SystemExit("the sending process did not start")
     threads_before, own_before = thread_cpu(server.pid), time.process_time()
+    busy_before = machine_busy()
     started = time.perf_counter()
     child.stdin.write("go\n")
     child.stdin.flush()
@@ -138,9 +140,9 @@ def send_reactions(url: str, targets: list[str], events: int, done,
     while not done():
         time.sleep(0.01)
     seconds = time.perf_counter() - started
-    own = time.process_time() - own_before
+    own, busy = time.process_time() - own_before, machine_busy() - busy_before
     return (seconds, cpu_by_kind(server.pid, threads_before, thread_cpu(server.pid)),
-            child_cpu, own)
+            child_cpu, own, busy)
 
 
 def process_cpu(pid: int) -> float:
@@ -158,6 +160,14 @@ def print_cpu(title: str, kinds: dict[str, tuple[float, float]], events: int) ->
 
 
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy (every process: ours, the helpers',
+    anyone's), from /proc/stat: all but idle and iowait."""
+    with open("/proc/stat") as stat:
+        fields = [int(n) for n in stat.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / TICKS
 
 
 def thread_cpu(pid: int) -> dict[int, tuple[str, float, float]]:
@@ -259,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         process, url = start([sys.executable, __file__, "--baseline-server", str(port)],
                              slack_env, port)
         try:
-            base_seconds, base_cpu, base_sender, base_own = send_reactions(
+            base_seconds, base_cpu, base_sender, base_own, base_busy = send_reactions(
                 f"{url}/slack/events", targets, args.events,
                 lambda: health(url)["events"] >= args.events, process)
         finally:
@@ -278,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             def recorded() -> int:
                 return store.db.execute("SELECT count(*) FROM decision_log").fetchone()[0]
 
-            ours_seconds, ours_cpu, ours_sender, ours_own = send_reactions(
+            ours_seconds, ours_cpu, ours_sender, ours_own, ours_busy = send_reactions(
                 f"{url}/slack/events", targets, args.events, lambda: recorded() >= args.events,
                 process)
             # count once the last redraws went out: the queue empty, and 0.2 s for the
@@ -326,6 +336,14 @@ def main(argv: list[str] | None = None) -> int:
     print_cpu("newsbot serve", ours_cpu, args.events)
     print(f"  sending process: {base_sender:.2f} s with the baseline, {ours_sender:.2f} s with "
           f"newsbot; Web API look-alike (this process): {base_own:.2f} s, {ours_own:.2f} s")
+    cores = len(os.sched_getaffinity(0))
+    base_all = (sum(map(sum, base_cpu.values())) + base_sender + base_own) / args.events
+    ours_all = (sum(map(sum, ours_cpu.values())) + ours_sender + ours_own) / args.events
+    print(f"  CPU an event, server + sender + look-alike: baseline {base_all * 1e6:.0f} us, "
+          f"newsbot {ours_all * 1e6:.0f} us; where the cores are what limits, newsbot runs "
+          f"at most {base_all / ours_all:.2f}x the baseline's rate")
+    print(f"  the machine was busy {base_busy / base_seconds:.2f} of {cores} cores during the "
+          f"baseline's run, {ours_busy / ours_seconds:.2f} during newsbot's (every process)")
     print(f"\n/news topic ({args.lookups} look-ups, one at a time):")
     print(f"  ack      p50 {statistics.median(acks):6.1f} ms   "
           f"p99 {percentile(acks, 0.99):6.1f} ms")

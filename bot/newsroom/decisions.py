@@ -142,25 +142,26 @@ def decide(
         raise ValueError(f"unknown action {action!r}: use publish, skip or undo")
     now = now_text()
     with store.write(wait_ms, durable=True) as db:  # acknowledged means on disk
-        row = db.execute("SELECT error FROM articles WHERE id = ?", [article_id]).fetchone()
+        # the article's state and the editor's vote before this event, in one statement
+        row = db.execute(
+            "SELECT a.error, v.decision, v.seq FROM articles a LEFT JOIN votes v"
+            " ON v.article_id = a.id AND v.user_id = ? WHERE a.id = ?",
+            [user_id, article_id]).fetchone()
         if row is None:
             raise UnknownArticle(f"no article with id {article_id!r}")
         if row[0] is not None:
             raise UnusableArticle(f"article {article_id!r} cannot be used: {row[0]}")
+        before = (row[1], row[2]) if row[1] is not None else None
         if event_us is None or after_recorded:
             latest = db.execute(
                 "SELECT max(event_us) FROM decision_log WHERE article_id = ?"
                 " AND received_at <= ? AND source != ?",
                 [article_id, received_at or now, source]).fetchone()[0]
             event_us = max(event_us or now_us(), (latest or 0) + 1)
-        before = db.execute(
-            "SELECT decision, seq FROM votes WHERE article_id = ? AND user_id = ?",
-            [article_id, user_id],
-        ).fetchone()
         # The vote after this event, replayed before the event is logged so that its log
         # row is written once, with its outcome.
         vote = _replay(db, article_id, user_id, (action, only_if, toggle, event_us))
-        unchanged = ((vote[0], vote[1]) if vote else None) == (tuple(before) if before else None)
+        unchanged = ((vote[0], vote[1]) if vote else None) == before
         outcome = NO_OP if unchanged else RECORDED if vote else RETRACTED
         cursor = db.execute(
             "INSERT INTO decision_log (event_key, article_id, user_id, action, source, channel,"
