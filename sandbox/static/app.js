@@ -120,19 +120,49 @@ function unescapeSlack(text) {
   return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
 
-// Pull out <...> specials (links, mentions) and any private-use characters already in the
-// text, leaving one private-use character per token so formatting can wrap around them.
-function tokenize(text) {
+// Specials: <...> (links, mentions) and private-use characters already in the text.
+const SPECIALS = /<([^<>]*)>|[\ue000-\uf8ff]/g;
+// ...and a bare http(s) URL, linked as Slack does unless a text object is `verbatim`. It
+// ends at a space, a backtick, <, > (escaped: &lt; &gt;) or | (which ends a link's URL in
+// mrkdwn); trailing punctuation is the sentence's, except a closing bracket the URL opened.
+const SPECIALS_AND_URLS = new RegExp(
+  SPECIALS.source + "|(https?://(?:(?!&[lg]t;)[^\\s<>|`\\ue000-\\uf8ff])+)", "g");
+const URL_TAIL = /[.,:;!?'"*_~)\]]+$/;
+const OPENERS = { ")": "(", "]": "[" };
+
+function splitUrl(match) {
+  let url = match.replace(URL_TAIL, "");
+  for (const char of match.slice(url.length)) {  // e.g. .../wiki/Mercury_(planet)
+    const opener = OPENERS[char];
+    if (!opener || count(url, opener) <= count(url, char)) break;
+    url += char;
+  }
+  return [url, match.slice(url.length)];
+}
+
+function count(text, char) {
+  return text.split(char).length - 1;
+}
+
+// Pull out the specials, leaving one private-use character per token so formatting can
+// wrap around them.
+function tokenize(text, verbatim) {
   const tokens = [];
-  const marked = text.replace(/<([^<>]*)>|[\ue000-\uf8ff]/g, (match, inner) => {
-    tokens.push(inner === undefined ? { literal: match } : { inner });
+  const mark = (token) => {
+    tokens.push(token);
     return String.fromCharCode(0xe000 + tokens.length - 1);
+  };
+  const marked = text.replace(verbatim ? SPECIALS : SPECIALS_AND_URLS, (match, inner, bare) => {
+    if (inner !== undefined) return mark({ inner });
+    if (bare === undefined) return mark({ literal: match });
+    const [url, tail] = splitUrl(bare);
+    return /^https?:\/\/./.test(url) ? mark({ url }) + tail : bare;
   });
   return { marked, tokens };
 }
 
-function mrkdwn(text) {
-  const { marked, tokens } = tokenize(text || "");
+function mrkdwn(text, verbatim) {
+  const { marked, tokens } = tokenize(text || "", verbatim);
   const fragment = document.createDocumentFragment();
   marked.split(/```([\s\S]*?)```/).forEach((part, index) => {
     if (index % 2 === 1) fragment.append(el("pre", { class: "code-block" }, plain(part, tokens)));
@@ -179,12 +209,14 @@ function plain(text, tokens) {
   return unescapeSlack(text.replace(/[\ue000-\uf8ff]/g, (ch) => {
     const token = tokens[ch.charCodeAt(0) - 0xe000];
     if (!token) return ch;
-    return token.literal !== undefined ? token.literal : `<${token.inner}>`;
+    if (token.inner === undefined) return token.literal !== undefined ? token.literal : token.url;
+    return `<${token.inner}>`;
   }));
 }
 
 function special(token) {
   if (token.literal !== undefined) return token.literal;
+  if (token.url !== undefined) return link(unescapeSlack(token.url), "");
   const [target, ...rest] = token.inner.split("|");
   const label = rest.length ? unescapeSlack(rest.join("|")) : "";
   if (target.startsWith("@")) {
@@ -201,14 +233,17 @@ function special(token) {
     }
     return label || unescapeSlack(target);
   }
-  const url = unescapeSlack(target);
+  return link(unescapeSlack(target), label);
+}
+
+function link(url, label) {
   if (!LINK_SCHEMES.test(url)) return label || url;
   return el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, label || url);
 }
 
 function textObject(object) {
   if (!object) return "";
-  if (object.type === "mrkdwn") return mrkdwn(object.text);
+  if (object.type === "mrkdwn") return mrkdwn(object.text, object.verbatim === true);
   const text = object.text || "";
   if (object.emoji === false) return text;
   const fragment = document.createDocumentFragment();

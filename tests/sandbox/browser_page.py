@@ -26,10 +26,12 @@ MISSING = ("needs Debian's Chromium at /usr/bin/chromium (apt-get install chromi
            "installs it)")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def chromium() -> None:
     """Skip without Chromium on a developer's machine; in CI (CI set) fail instead, so CI
-    cannot go green without the browser tests."""
+    cannot go green without the browser tests. Module-scoped and asked for by `browser`:
+    pytest sets up wider fixtures first, so a function-scoped check came after `browser`
+    had already failed to launch the missing executable (an ERROR, not a skip)."""
     if CHROMIUM.exists():
         return
     if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
@@ -62,7 +64,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium: None):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -138,8 +138,53 @@ def test_text_from_files_and_people_is_shown_as_text_never_as_markup(page, sandb
     expect(mine).to_contain_text("& <https://example.org|a link>")
     expect(mine.locator("b")).to_have_text("bold")
     shown = mine.locator(".text")  # the message's text (the bar below has the ☺+ image)
-    assert shown.locator("img").count() == 0 and shown.locator("a").count() == 0
+    assert shown.locator("img").count() == 0
+    # typed <...|...> is no mrkdwn link; only the bare URL in it is linked, as Slack does
+    expect(shown.locator("a")).to_have_count(1)
+    expect(shown.locator("a")).to_have_text("https://example.org")
     assert page.title() == "newsbot sandbox"
+
+
+def test_a_bare_url_is_a_link_as_in_slack_but_not_in_code_nor_in_verbatim_text(
+        page, sandbox: Sandbox):
+    from playwright.sync_api import expect
+
+    expect(page.locator(".bk-header")).to_be_visible()
+    type_in(page, "Read https://news.test/a?b=1&c=2. Then *https://news.test/bold*, "
+                  "(see https://en.wikipedia.org/wiki/Mercury_(planet)) `https://news.test/code` "
+                  "javascript:alert(1) https://news.test/x<img src=x onerror=alert(1)> "
+                  'https://news.test/q"onmouseover="alert(1) end')
+    shown = page.locator(".message", has_text="Read https").last.locator(".text")
+    links = shown.locator("a")
+    expect(links).to_have_count(5)
+    expected = ["https://news.test/a?b=1&c=2", "https://news.test/bold",
+                "https://en.wikipedia.org/wiki/Mercury_(planet)", "https://news.test/x",
+                'https://news.test/q"onmouseover="alert(1)']  # a quote is no way out
+    assert [(a.get_attribute("href"), a.inner_text()) for a in links.all()] == [
+        (url, url) for url in expected]
+    assert all(a.evaluate("a => a.getAttributeNames()") == ["href", "target", "rel"]
+               and a.get_attribute("rel") == "noopener noreferrer" for a in links.all())
+    expect(shown.locator("b > a")).to_have_text("https://news.test/bold")
+    expect(shown.locator("code")).to_have_text("https://news.test/code")  # no link in code
+    # the full stop, comma and bracket are the sentence's; the rest shows as typed, as text
+    expect(shown).to_contain_text("https://news.test/a?b=1&c=2. Then https://news.test/bold, "
+                                  "(see https://en.wikipedia.org/wiki/Mercury_(planet)) ")
+    expect(shown).to_contain_text("javascript:alert(1) https://news.test/x"
+                                  "<img src=x onerror=alert(1)> https://news.test/q")
+    assert shown.locator("img").count() == 0
+    assert page.title() == "newsbot sandbox"
+
+    # in an app's mrkdwn text object, `verbatim: true` leaves a URL as text, as in Slack
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "verbatim": verbatim,
+                                           "text": f"verbatim {verbatim}: https://news.test/v"}}
+              for verbatim in (True, False)]
+    posted = sandbox.slack.call("chat.postMessage", sandbox.slack.bot_token,
+                                channel=CHANNEL_ID, text="verbatim", blocks=blocks)
+    assert posted["ok"], posted
+    app = page.locator(".message", has_text="verbatim True")
+    expect(app.locator(".bk-section", has_text="verbatim False").locator("a")).to_have_text(
+        "https://news.test/v")
+    assert app.locator(".bk-section", has_text="verbatim True").locator("a").count() == 0
 
 
 def test_a_decision_on_each_surface_shows_on_the_channel_message(page, sandbox: Sandbox):

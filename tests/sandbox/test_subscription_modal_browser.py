@@ -20,8 +20,6 @@ from browser_page import (  # noqa: F401  (fixtures: pytest finds them by name h
 )
 from newsbot.sandbox.runner import Sandbox
 
-pytestmark = pytest.mark.usefixtures("chromium")
-
 
 @pytest.fixture
 def viewport() -> dict:
