@@ -655,23 +655,20 @@ def _cold_build(store: Store, root: Path, walk: Iterable[tuple[str, FileStat | N
     with (ColdClusters(clusters, side) if matching else contextlib.nullcontext()) as cold:
         with _page_cache(store, WRITE_CACHE_KIB), _bulk_load(
                 store, True, before_tail=cold.start_matching if cold else None):
-            pending = Parsed()
             for parsed in _parse_all(root, readable(), True, workers, max_file_bytes,
                                      matching):
                 if cold:
                     cold.add(parsed.clusters)
                     parsed.clusters = []
-                pending.extend(parsed)
-                pending.broken += refused
-                refused.clear()
                 done += len(parsed)
-                if len(pending) >= COMMIT_EVERY:
-                    report.indexed += _write(store, pending, now, vanished, cold=True)
-                    pending = Parsed()
+                parsed.broken += refused
+                refused.clear()
+                # each batch as it comes (one transaction holds them all): what is left
+                # to write once the workers are done is one batch, not a lot of them
+                report.indexed += _write(store, parsed, now, vanished, cold=True)
                 if progress:
                     progress(done, max(walked, done))
-            pending.broken += refused
-            report.indexed += _write(store, pending, now, vanished, cold=True)
+            report.indexed += _write(store, Parsed(broken=refused), now, vanished, cold=True)
         return _finish(store, report, clusters, cold)
 
 
