@@ -84,8 +84,10 @@ _ASCII_SUBSET = bytes(range(0x20, 0x7F)) + b"\n"  # the ASCII characters of that
 # (a block follows). One findall call reads every line; four groups, not one per scalar
 # style, since every group costs a string per line (it was a third of the scan). What the
 # rest holds is told by its first character (_quoted checks a quoted scalar whole).
+# Possessive (`{0,127}+`, `?+`): the rest matches whatever is left of the line, so the
+# key is never given back; the engine need not keep the states to try.
 _LINES = re.compile(
-    r"""^( *)(- )?(?:([A-Za-z_][A-Za-z0-9_-]{0,127}):(?: |$))?(.*)$""",
+    r"""^( *)(- )?(?:([A-Za-z_][A-Za-z0-9_-]{0,127}+):(?: |$))?+(.*)$""",
     re.MULTILINE,
 )
 # A quoted scalar that ends its line: double-quoted with no escapes but \" and \\, or
