@@ -48,7 +48,8 @@ AWKWARD_SCALARS = [
     "yes", "no", "on", "off", "On", "OFF", "y", "n", "true", "False", "TRUE", "null", "Null",
     "~", "", " ", "2020-07-02T19:21:00Z", "2020-07-02T19:21:00", "2020-07-02 19:21:00+02:00",
     "2020-07-02T19:21:00.123456Z", "2020-07-02T19:21:00-05:30", "2020-07-02", "2020-7-2",
-    "2020-02-30", "2020-02-30T10:00:00Z", "9999-12-31T23:59:59Z", "key:value", "a: b",
+    "2020-02-30", "2020-02-30T10:00:00Z", "9999-12-31T23:59:59Z", "2020-07-02T24:00:00Z",
+    "0000-01-01T00:00:00Z", "2020-07-02T23:59:60Z", "key:value", "a: b",
     "a #b", "a#b", "#x", "a:", "http://x.org/a?b=c#d", "...", "---", "- x", "-x", "?x", ":x",
     "&a x", "*a", "!!str 1", "!x y", "[a, b]", "{a: 1}", "|", ">", "%x", "@x", "`x`", "<<",
     "=", "a, b", "a]", "Zürich’s 東京 😀", "tab\there", "nel\x85x", "ls\u2028x", "bom\ufeffx",
@@ -175,6 +176,8 @@ AWKWARD_DOCUMENTS = {
     "duplicate keys": "title: \"A\"\nquality: 1\ntitle: \"B\"\n",
     "escapes": 'title: "say \\"hi\\" \\\\ \\n \\t \\u00e9 \\x41 \\/"\n',
     "single quotes": "title: 'it''s \\n'\n",
+    "a lone double quote": "title: \"\nquality: 5\n",
+    "a lone single quote": "title: '\nquality: 5\n",
     "key:value without space": "title:value\nquality: 5\n",
     "two spaces after colon": "title:  value\n",
     "numbers": "a: 1e3\nb: 0x10\nc: 007\nd: .5\ne: 1_000\nf: 1:30\ng: -.5\nh: +5\ni: 08\n",
@@ -183,6 +186,10 @@ AWKWARD_DOCUMENTS = {
                    "c: 2020-07-02 19:21:00+02:00\nd: 2020-07-02\n"
                    "e: 2020-07-02T19:21:00.5-05:30\nf: \"2020-07-02T19:21:00Z\"\n"),
     "bad date": "publishedDateTime: 2020-02-30T10:00:00Z\n",
+    "hour 24": "publishedDateTime: 2020-07-02T24:00:00Z\n",
+    "second 60": "publishedDateTime: 2020-07-02T23:59:60Z\n",
+    "year 0": "publishedDateTime: 0000-01-01T00:00:00Z\n",
+    "last second": "publishedDateTime: 9999-12-31T23:59:59Z\n",
     "broken types": "quality: high\npublished: maybe\ntopics: AI\nprovider: Nextgov\n",
     "unicode": "title: \"Zürich’s 東京: 😀 — Ärzte\"\nprovider:\n  name: Ñandú\n",
     "unicode plain": "title: Zürich’s 東京 😀\n",
@@ -230,7 +237,8 @@ def test_awkward_front_matter_agrees_with_the_full_parse(text):
 
 @pytest.mark.parametrize("name", ["crlf", "duplicate keys", "numbers", "booleans and nulls",
                                   "timestamps", "broken types", "unicode", "unicode plain",
-                                  "entry mapping", "nested entry mapping", "tab in quotes"])
+                                  "entry mapping", "nested entry mapping", "tab in quotes",
+                                  "last second"])
 def test_awkward_but_common_shapes_are_read_by_the_scanner(name):
     if name == "tab in quotes":
         assert scan_front_matter(AWKWARD_DOCUMENTS[name]) is None  # declined: tabs

@@ -146,6 +146,21 @@ def test_a_bulk_build_records_refused_entries_as_a_row_by_row_build_does(
     assert "rename the file" in errors["caf\\xe9.md"][1]
 
 
+def test_a_bulk_build_with_nothing_to_read_records_every_refused_entry(tmp_path, monkeypatch):
+    """Entries the walk refuses are written with the batches that follow them, and those
+    left after the last one at the end: here there is no batch at all."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "link.md").symlink_to(tmp_path / "elsewhere.md")
+    os.mkfifo(folder / "pipe.md")
+    monkeypatch.setattr(index_module, "PARALLEL_THRESHOLD", 1)
+    store = Store(tmp_path / "bulk.db")
+    report = refresh(store, folder, workers=1, clusters=ClusterSettings())
+    assert (report.total, report.failed) == (2, 2)
+    assert store.db.execute("SELECT id, size, error FROM articles ORDER BY id").fetchall() == [
+        ("link.md", -1, "symbolic link"), ("pipe.md", -2, "not a regular file")]
+
+
 @given(st.lists(st.text(max_size=8) | st.text(st.sampled_from('aZ 9"\\/\x00\x1f\x7fé東😀\u2028'),
                                              max_size=8)))
 def test_topics_are_stored_as_json_dumps_writes_them(topics):
