@@ -163,6 +163,11 @@ def unfurl_domains(value: Any) -> tuple[str, ...]:
     return tuple(domains)
 
 
+def blank_is_none(text: str | None) -> str | None:
+    """A form's input as given, stripped; None when it was left empty or blank."""
+    return text.strip() if text and text.strip() else None
+
+
 def each(checks: Mapping[str, Callable[[], Any]], error: type[Exception]
          ) -> tuple[dict[str, Any], dict[str, str]]:
     """Run every check, not only up to the first failing one: (the values of those that

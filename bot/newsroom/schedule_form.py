@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from newsbot.bot.newsroom.checks import blank_is_none
 from newsbot.bot.newsroom.cron import parse_cron
 from newsbot.bot.newsroom.schedules import Schedule, ScheduleSpec
 from newsbot.bot.newsroom.wording import sentence
@@ -49,8 +50,8 @@ def form_spec(form: ScheduleForm) -> tuple[ScheduleSpec | None, dict[str, str]]:
         problems.update(timing)
     spec = ScheduleSpec(
         channel=form.channel or "", cron=cron or "0 0 * * *", tz=form.tz or None,
-        top=_blank_is_none(form.top), topics=tuple(form.topics),
-        min_quality=_blank_is_none(form.min_quality), kind=form.kind or None)
+        top=blank_is_none(form.top), topics=tuple(form.topics),
+        min_quality=blank_is_none(form.min_quality), kind=form.kind or None)
     checked, found = spec.checked()
     for name, message in found.items():
         if name == "channel" and "channel" in problems:
@@ -107,7 +108,3 @@ def schedule_form(schedule: Schedule) -> ScheduleForm:
     days = tuple(day for day in WEEKDAYS if UNIX_DAY[day] in spec.weekdays)
     time = f"{min(spec.hours):02d}:{min(spec.minutes):02d}"
     return ScheduleForm(time=time, days=days, **common)
-
-
-def _blank_is_none(text: str | None) -> str | None:
-    return text.strip() if text and text.strip() else None

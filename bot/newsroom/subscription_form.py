@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from newsbot.bot.newsroom.checks import blank_is_none
 from newsbot.bot.newsroom.subscription_filters import Filters
 from newsbot.bot.newsroom.subscriptions import Subscription, SubscriptionSpec
 from newsbot.bot.newsroom.wording import sentence
@@ -50,14 +51,16 @@ def subscription_spec(form: SubscriptionForm, *, follow: bool = False
         problems["channel"] = "Pick the channel to alert."
     quiet, quiet_problems = _quiet(form.quiet_from, form.quiet_to)
     problems.update(quiet_problems)
-    filters = Filters(topics=tuple(form.topics), providers=_given(form.providers),
-                      words=_given(form.words), exclude_topics=_given(form.exclude_topics),
-                      exclude_words=_given(form.exclude_words),
-                      min_quality=_given(form.min_quality), min_heat=_given(form.min_heat))
+    filters = Filters(topics=tuple(form.topics), providers=blank_is_none(form.providers),
+                      words=blank_is_none(form.words),
+                      exclude_topics=blank_is_none(form.exclude_topics),
+                      exclude_words=blank_is_none(form.exclude_words),
+                      min_quality=blank_is_none(form.min_quality),
+                      min_heat=blank_is_none(form.min_heat))
     spec = SubscriptionSpec(channel="" if follow else form.channel or "", filters=filters,
                             quiet=quiet, tz=form.tz or None,
                             member=PENDING_MEMBER if follow else None,
-                            until=_given(form.until) if follow else None)
+                            until=blank_is_none(form.until) if follow else None)
     checked, found = spec.checked()
     for name, message in found.items():
         problems.setdefault("quiet_to" if name == "quiet" else name, sentence(message))
@@ -68,7 +71,7 @@ def subscription_spec(form: SubscriptionForm, *, follow: bool = False
 
 def _quiet(start: str | None, end: str | None) -> tuple[str | None, dict[str, str]]:
     """The two times as the command's "22:00-07:00"; both or neither."""
-    start, end = _given(start), _given(end)
+    start, end = blank_is_none(start), blank_is_none(end)
     if not start and not end:
         return None, {}
     if not (start and end):
@@ -94,7 +97,3 @@ def subscription_form(subscription: Subscription) -> SubscriptionForm:
         quiet_from=f"{quiet.start:%H:%M}" if quiet else None,
         quiet_to=f"{quiet.end:%H:%M}" if quiet else None, tz=subscription.tz,
         until=subscription.until)
-
-
-def _given(text: str | None) -> str | None:
-    return text.strip() if text and text.strip() else None
