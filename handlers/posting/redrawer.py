@@ -22,7 +22,6 @@ import threading
 import time
 import uuid
 
-from newsbot.bot.newsroom.decisions import standing_decision, written_at
 from newsbot.bot.newsroom.fires import process_name
 from newsbot.bot.newsroom.lookup import article_by_id
 from newsbot.bot.newsroom.redraw_queue import (
@@ -31,9 +30,9 @@ from newsbot.bot.newsroom.redraw_queue import (
     queued_redraws,
     redraw_done,
 )
-from newsbot.bot.newsroom.stories import also_covered
 from newsbot.bot.services.workers import name_os_thread
-from newsbot.handlers.blocks import article_blocks, article_fallback, with_also_covered
+from newsbot.handlers.article_view import current_blocks
+from newsbot.handlers.blocks import article_fallback
 from newsbot.handlers.posting.preview_redraw import preview_redraws, redraw_previews
 from newsbot.storage.db import Store
 from slack_sdk import WebClient
@@ -56,11 +55,8 @@ def message_content(store: Store, article_id: str, buttons: bool = True
     article = article_by_id(store, article_id)
     if article is None:
         return None
-    standing = standing_decision(store, article_id)
-    written = written_at(store, standing) if standing else None
-    return article_fallback(article, standing), with_also_covered(
-        article_blocks(article, standing, buttons, written_at=written),
-        also_covered(store, [article]).get(article_id, []))
+    standing, blocks = current_blocks(store, article, buttons)
+    return article_fallback(article, standing), blocks
 
 
 def show_decision(client: WebClient, store: Store, channel: str, ts: str, article_id: str,
