@@ -20,6 +20,12 @@ INVITE = "/invite @newsbot"
 CHANNEL_TYPES = "public_channel,private_channel"
 
 
+def dm_channel_id(client: WebClient, user: str) -> str:
+    """The direct message between newsbot and `user`, where a follow's alerts go
+    (conversations.open gives the same one each time); SlackApiError if Slack refuses."""
+    return client.conversations_open(users=user)["channel"]["id"]
+
+
 def channel_id_by_name(client: WebClient, name: str) -> str | None:
     """The id of the channel called `name` (without `#`) among those newsbot can see."""
     wanted = name.removeprefix("#").strip().lower()

@@ -8,6 +8,7 @@ digest's article rendering. Whatever the user typed comes back escaped and cut s
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -34,7 +35,7 @@ from newsbot.handlers.blocks import (
     text_blocks,
     unmarked,
 )
-from newsbot.handlers.channels import channel_id_by_name, posting_problem
+from newsbot.handlers.channels import channel_id_by_name, dm_channel_id, posting_problem
 from newsbot.handlers.listeners.schedule_modal import ScheduleModal, wants_modal
 from newsbot.handlers.listeners.subscription_modal import SubscriptionModal, wanted_modal
 from newsbot.handlers.posting.report_post import report_answer
@@ -161,7 +162,7 @@ class NewsCommand:
         try:
             reply = run_follow_command(
                 self.store, action, unmarked(text), user_id=user_id,
-                dm_channel=lambda user: self.client.conversations_open(users=user)["channel"]["id"],
+                dm_channel=functools.partial(dm_channel_id, self.client),
                 user_zone=self.admins.time_zone, fallback_zone=self.config.timezone,
                 shown_in=channel_id)
         except SlackApiError as error:

@@ -15,6 +15,7 @@ come from the schedule modal's options listener (the same action id).
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from newsbot.bot.newsroom.lookup import list_topics
@@ -41,7 +42,7 @@ from newsbot.bot.newsroom.subscriptions import (
 from newsbot.bot.newsroom.wording import sentence
 from newsbot.handlers.after_ack import AfterAck
 from newsbot.handlers.blocks import linked, marked_channel, marked_user
-from newsbot.handlers.channels import picked_channel_problem
+from newsbot.handlers.channels import dm_channel_id, picked_channel_problem
 from newsbot.handlers.listeners import modal_flow
 from newsbot.handlers.listeners.home import HomeTab
 from newsbot.handlers.listeners.home_subscriptions import (
@@ -145,8 +146,8 @@ class SubscriptionModal:
                 return SubscriptionReply(True, f"Saved {describe(saved)}", True, saved)
             if is_follow:
                 return follow(self.store, spec, user_id=user, default_tz=zone,
-                              dm_channel=lambda member: client.conversations_open(
-                                  users=member)["channel"]["id"], shown_in=shown_in)
+                              dm_channel=functools.partial(dm_channel_id, client),
+                              shown_in=shown_in)
         except SubscriptionError as error:
             return SubscriptionReply(False, str(error))
         except SlackApiError as error:
