@@ -247,6 +247,18 @@ def test_a_follow_is_confirmed_as_coming_here_only_in_the_direct_message(tmp_pat
         assert in_dm.endswith("alerts come here, by direct message")
 
 
+def test_a_follow_slack_cannot_open_a_direct_message_for_is_not_stored(tmp_path: Path):
+    """The alerts would have nowhere to go: the member is told, and nothing is followed."""
+    with start_newsroom(tmp_path) as newsroom:
+        newsroom.slack.fail_next("conversations.open", error="user_not_found")
+        answer = follow_answer(newsroom, "follow topics=AI", EDITOR)
+        assert answer == ("newsbot could not open a direct message with you, so nothing was"
+                          " followed (Slack said user_not_found).")
+        assert [c.params.get("users") for c in newsroom.slack.calls("conversations.open")] \
+            == [EDITOR]
+        assert newsroom.store.query("SELECT id FROM subscriptions") == []
+
+
 def test_following_lists_own_follows_app_home_removes_them_and_twenty_is_the_most(
         tmp_path: Path):
     with start_newsroom(tmp_path) as newsroom:
