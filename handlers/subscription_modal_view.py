@@ -78,7 +78,6 @@ def subscription_modal(form: SubscriptionForm, *, topics: Sequence[str], follow:
             "type": "datepicker", "action_id": "until",
             **({"initial_date": form.until} if form.until else {})}, optional=True,
             hint="Empty: until you unfollow."))
-    if follow:
         title, submit = (f"Edit follow {editing}", "Save") if editing else ("Follow a topic",
                                                                              "Follow")
     else:

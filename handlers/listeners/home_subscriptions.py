@@ -38,14 +38,14 @@ def subscription_blocks(subscriptions: Sequence[Subscription]) -> list[dict]:
         blocks.append({"type": "actions", "elements": [
             kit.control("Edit", EDIT_SUBSCRIPTION_ACTION, sid, f"Edit subscription {sid}"),
             kit.removal(REMOVE_SUBSCRIPTION_ACTION, sid, f"Remove subscription {sid}",
-                    f"{line}\n\nThe channel gets no more alerts from it."),
+                        f"{line}\n\nThe channel gets no more alerts from it."),
         ]})
     rest = [f"• {subscription_line(s)}" for s in subscriptions[SUBSCRIPTIONS_WITH_BUTTONS:]]
     if rest:
         blocks += kit.text_blocks("\n".join(rest) + "\n(change these with `/news unsubscribe ID`)")
     if not subscriptions:
         blocks += kit.text_blocks("No channel subscriptions yet: new articles can come to a "
-                              "channel as they land.")
+                                  "channel as they land.")
     blocks.append({"type": "actions", "elements": [kit.control(
         "Add subscription", ADD_SUBSCRIPTION_ACTION, "new",
         "Add subscription (opens a form)", "primary")]})
@@ -58,7 +58,7 @@ def follow_blocks(follows: Sequence[Subscription], room: int) -> list[dict]:
     blocks = kit.header_blocks("Your follows")
     if not follows:
         blocks += kit.text_blocks("You follow nothing yet. New articles can come to you by "
-                              "direct message.")
+                                  "direct message.")
     with_buttons = max(0, min(len(follows), (room - 4) // 2))
     for follow in follows[:with_buttons]:
         fid = follow.id
