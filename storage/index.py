@@ -656,7 +656,8 @@ def _cold_build(store: Store, root: Path, walk: Iterable[tuple[str, FileStat | N
     matching = clusters is not None and clusters.enabled
     vanished: list[str] = []  # nothing was stored: a file gone when read is just not there
     side = ColdClusters.side_path(store.path)
-    with (ColdClusters(clusters, side) if matching else contextlib.nullcontext()) as cold:
+    with store.written_once(), (
+            ColdClusters(clusters, side) if matching else contextlib.nullcontext()) as cold:
         with _page_cache(store, WRITE_CACHE_KIB), _bulk_load(
                 store, True, before_tail=cold.start_matching if cold else None):
             for parsed in _parse_all(root, readable(), True, workers, max_file_bytes,
