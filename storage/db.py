@@ -198,10 +198,10 @@ class Store:
         past its end are written once.
 
         Only when no other connection has the file open: SQLite refuses to leave WAL
-        otherwise, and the block runs in WAL as always. Inside it,
-        a connection opened meanwhile waits for the commit (its busy timeout) where WAL
-        would let it read the old state, and asks for WAL back, which this connection then
-        follows. Commits inside are `synchronous = EXTRA`: the journal's deletion, the
+        otherwise, and the block runs in WAL as always. Inside it, a connection opened
+        meanwhile waits for the commit (its busy timeout; then "database is locked") where
+        WAL would let it read the old state, and asks for WAL back, which this connection
+        then follows. Commits inside are `synchronous = EXTRA`: the journal's deletion, the
         commit point, is synced too, so a commit is on the disk when it returns, as the
         checkpoint that followed a big commit made it in WAL. WAL comes back however the
         block ends; a process killed inside it leaves a hot journal, which the next
