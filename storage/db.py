@@ -3,7 +3,8 @@
 Bolt runs listeners on a thread pool and APScheduler on threads of its own, while
 sqlite3 connections refuse to cross threads. `Store` therefore hands each thread its
 own `sqlite_utils.Database` on the same file; WAL lets readers run beside the single
-writer and the busy timeout makes writers queue instead of failing.
+writer and the busy timeout makes writers queue instead of failing. A cold index build
+alone on the file leaves WAL while it writes (`Store.written_once`).
 
 Only the first open may create the file (and migrate it). Every later connection opens
 with `mode=rw`, and every write first checks that the path still names the file opened

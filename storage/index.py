@@ -627,7 +627,9 @@ def _cold_build(store: Store, root: Path, walk: Iterable[tuple[str, FileStat | N
     the walk to a worker to the write without a dict of the folder, so memory does not
     grow with it (the walk's dict was most of 1 MB per 1,000 files). The load is one
     transaction (`_bulk_load`), and the clusters are made from the workers' records
-    (story_clusters.ColdClusters). `progress` gets (done, walked so far)."""
+    (story_clusters.ColdClusters). Both are written with a rollback journal when nothing
+    else has the file open (`Store.written_once`: each page once, not twice as in WAL).
+    `progress` gets (done, walked so far)."""
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     report = IndexReport()
     refused: list[tuple] = []  # recorded as broken without being read, as _reconcile does
