@@ -3,7 +3,8 @@
 Bolt runs listeners on a thread pool and APScheduler on threads of its own, while
 sqlite3 connections refuse to cross threads. `Store` therefore hands each thread its
 own `sqlite_utils.Database` on the same file; WAL lets readers run beside the single
-writer and the busy timeout makes writers queue instead of failing.
+writer and the busy timeout makes writers queue instead of failing. A cold index build
+alone on the file leaves WAL while it writes (`Store.written_once`).
 
 Only the first open may create the file (and migrate it). Every later connection opens
 with `mode=rw`, and every write first checks that the path still names the file opened
@@ -112,7 +113,7 @@ class Store:
                 db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fail here
                 self._local.db = db
                 return db
-            db.execute("PRAGMA journal_mode = WAL")
+            ask_for_wal(db, self.busy_timeout_ms)
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error:
@@ -190,6 +191,46 @@ class Store:
             raise
 
     @contextlib.contextmanager
+    def written_once(self) -> Iterator[None]:
+        """This thread's writes in rollback-journal mode for the block, then WAL again: for
+        a build into an empty database. WAL writes every page twice, into the log and again
+        when the checkpoint copies it into the file (88 MB of each at 50,000 articles); a
+        rollback journal keeps only the pages the file already had, and pages appended
+        past its end are written once.
+
+        Only when no other connection has the file open: SQLite refuses to leave WAL
+        otherwise, and the block runs in WAL as always. Inside it, a connection opened
+        meanwhile waits for the commit (its busy timeout; then "database is locked") where
+        WAL would let it read the old state, and asks for WAL back, which this connection
+        then follows. Commits inside are `synchronous = EXTRA`: the journal's deletion, the
+        commit point, is synced too, so a commit is on the disk when it returns, as the
+        checkpoint that followed a big commit made it in WAL. WAL comes back however the
+        block ends; a process killed inside it leaves a hot journal, which the next
+        connection rolls back (the file as it was) before it asks for WAL."""
+        db = self.db
+        try:  # SQLite answers at once, without its busy timeout
+            mode = db.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
+        except sqlite3.OperationalError:  # locked: another connection has the file open
+            mode = "wal"
+        if mode != "delete":
+            yield
+            return
+        db.execute("PRAGMA synchronous = EXTRA")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):  # the block's own error says more
+                self._back_to_wal()
+            raise
+        self._back_to_wal()
+
+    def _back_to_wal(self) -> None:
+        # a new connection if a failed write closed this one: it asks for WAL itself
+        db = self.db
+        ask_for_wal(db, self.busy_timeout_ms)
+        db.execute(f"PRAGMA synchronous = {'FULL' if self._local.full_sync else 'NORMAL'}")
+
+    @contextlib.contextmanager
     def snapshot(self) -> Iterator[sqlite_utils.Database]:
         """A read transaction: every query in the block sees the database as its first read
         did, whatever other threads and processes commit meanwhile (WAL keeps that view).
@@ -234,10 +275,28 @@ def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("RELEASE newsbot_nested")
 
 
+def ask_for_wal(db: sqlite_utils.Database, busy_timeout_ms: int) -> None:
+    """`PRAGMA journal_mode = WAL`, waiting for a cold build as a writer would. While a
+    build holds the file in rollback mode (`Store.written_once`), the switch needs its
+    write lock, and SQLite refuses at once instead of waiting (a reader waiting for a
+    writer could deadlock it): asked again until the busy timeout has passed."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.01)
+
+
 def refuse_unread_changes(path: Path) -> None:
-    """Before reading `path` as immutable: SQLite then ignores its -wal file, so changes
-    committed there but not yet copied into the file would be missing from every answer,
-    silently. Say so instead (an empty or absent -wal holds nothing)."""
+    """Before reading `path` as immutable: SQLite then ignores its -wal and -journal files.
+    Changes committed in the -wal but not yet copied into the file would be missing from
+    every answer, silently; a -journal left by a write killed half way (a cold build,
+    `Store.written_once`) holds the pages that write overwrote, and without it the file
+    reads half written. Say so instead (an empty or absent file holds nothing)."""
     wal = path.with_name(path.name + "-wal")
     with contextlib.suppress(FileNotFoundError):
         if wal.stat().st_size > 0:
@@ -245,6 +304,13 @@ def refuse_unread_changes(path: Path) -> None:
                 f"the read-only database {path} has changes in {wal.name} that SQLite reads "
                 f"only where it may create {path.name}-shm: run newsbot once where it may "
                 "write the folder, or copy the database with its -wal to such a folder")
+    journal = path.with_name(path.name + "-journal")
+    with contextlib.suppress(FileNotFoundError):
+        if journal.stat().st_size > 0:
+            raise RuntimeError(
+                f"the read-only database {path} was left half written by a write that "
+                f"stopped (its {journal.name} undoes it where SQLite may write the file): "
+                "run newsbot once where it may write the file and the folder")
 
 
 def _a_fault_of_the_file(error: sqlite3.Error) -> bool:

@@ -627,7 +627,9 @@ def _cold_build(store: Store, root: Path, walk: Iterable[tuple[str, FileStat | N
     the walk to a worker to the write without a dict of the folder, so memory does not
     grow with it (the walk's dict was most of 1 MB per 1,000 files). The load is one
     transaction (`_bulk_load`), and the clusters are made from the workers' records
-    (story_clusters.ColdClusters). `progress` gets (done, walked so far)."""
+    (story_clusters.ColdClusters). Both are written with a rollback journal when nothing
+    else has the file open (`Store.written_once`: each page once, not twice as in WAL).
+    `progress` gets (done, walked so far)."""
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     report = IndexReport()
     refused: list[tuple] = []  # recorded as broken without being read, as _reconcile does
@@ -656,7 +658,8 @@ def _cold_build(store: Store, root: Path, walk: Iterable[tuple[str, FileStat | N
     matching = clusters is not None and clusters.enabled
     vanished: list[str] = []  # nothing was stored: a file gone when read is just not there
     side = ColdClusters.side_path(store.path)
-    with (ColdClusters(clusters, side) if matching else contextlib.nullcontext()) as cold:
+    with store.written_once(), (
+            ColdClusters(clusters, side) if matching else contextlib.nullcontext()) as cold:
         with _page_cache(store, WRITE_CACHE_KIB), _bulk_load(
                 store, True, before_tail=cold.start_matching if cold else None):
             for parsed in _parse_all(root, readable(), True, workers, max_file_bytes,

@@ -31,6 +31,11 @@ TABLES = {
 
 @pytest.fixture
 def folder(articles: Path) -> Path:
+    return write_folder(articles)
+
+
+def write_folder(articles: Path) -> Path:
+    """30 articles a year apart, a copy of the first (one story cluster), a broken file."""
     for n in range(30):  # a year apart: no two are one story
         write_article(articles, f"{n // 10}/{n:02}.md", title=f"Grid batteries story {n}",
                       excerpt=f"Storage number {n} expands across the region.", quality=n,
