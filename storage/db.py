@@ -6,6 +6,13 @@ own `sqlite_utils.Database` on the same file; WAL lets readers run beside the si
 writer and the busy timeout makes writers queue instead of failing. A cold index build
 alone on the file leaves WAL while it writes (`Store.written_once`).
 
+Threads of one process queue for writing on a lock of the Store's own before they ask
+SQLite: SQLite's busy handler polls, sleeping 1, 2, 5 and up to 100 ms between tries,
+so a writer that found the file locked by a neighbour thread's short transaction (the
+redraws' bookkeeping, a decision batch) slept on long after it ended, and the decisions
+waiting on it with it. A lock hands over the moment the other write ends. Writers in
+other processes are still queued by the busy timeout.
+
 Only the first open may create the file (and migrate it). Every later connection opens
 with `mode=rw`, and every write first checks that the path still names the file opened
 at start (device and inode): a database deleted or replaced behind newsbot's back is an
@@ -67,6 +74,7 @@ class Store:
         # of its own (corrupt, disk full, I/O): /healthz reports it for a while
         self.last_write_failure: tuple[float, str] | None = None
         self._local = threading.local()
+        self._write_lock = threading.Lock()  # this process's writers, in turn (see above)
         self._reported = False
         quoted = "file:" + urllib.parse.quote(str(self.path.resolve()))
         if read_only:
@@ -142,9 +150,12 @@ class Store:
               durable: bool = False) -> Iterator[sqlite_utils.Database]:
         """A write transaction that takes the write lock up front.
 
-        `BEGIN IMMEDIATE` queues behind other writers (busy timeout, or `wait_ms` for
-        this transaction) instead of failing half way when a deferred transaction tries
-        to upgrade. Nested use becomes a savepoint.
+        `BEGIN IMMEDIATE` queues behind other writers instead of failing half way when a
+        deferred transaction tries to upgrade: first behind this process's, on the Store's
+        lock, then behind other processes', by the busy timeout; the two waits together
+        last at most the busy timeout, or `wait_ms` for this transaction, after which
+        sqlite3.OperationalError says the database is locked. Nested use becomes a
+        savepoint.
 
         `durable`: the commit reaches the disk before this returns (WAL with
         `synchronous=FULL`: the log is fsynced at commit). WAL's NORMAL, the default, keeps
@@ -166,10 +177,26 @@ class Store:
             return
         self.check_identity()
         wanted_ms = self.busy_timeout_ms if wait_ms is None else int(wait_ms)
+        asked = time.monotonic()
+        if not self._write_lock.acquire(timeout=wanted_ms / 1000):
+            raise sqlite3.OperationalError(
+                "database is locked (by another write of this process)")
         try:
-            if getattr(self._local, "busy_ms", None) != wanted_ms:
-                db.execute(f"PRAGMA busy_timeout = {wanted_ms}")
-                self._local.busy_ms = wanted_ms
+            # what is left of the wait, for writers of other processes
+            waited_ms = int((time.monotonic() - asked) * 1000)
+            yield from self._transaction(db, max(1, wanted_ms - waited_ms)
+                                         if waited_ms else wanted_ms)
+        finally:
+            self._write_lock.release()
+
+    def _transaction(self, db: sqlite_utils.Database,
+                     busy_ms: int) -> Iterator[sqlite_utils.Database]:
+        """BEGIN IMMEDIATE (waiting `busy_ms` for other processes), the caller's block,
+        COMMIT; a rollback and a fresh connection next time when the file failed."""
+        try:
+            if getattr(self._local, "busy_ms", None) != busy_ms:
+                db.execute(f"PRAGMA busy_timeout = {busy_ms}")
+                self._local.busy_ms = busy_ms
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
             self.close()

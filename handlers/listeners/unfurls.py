@@ -21,6 +21,7 @@ from newsbot.bot.newsroom.article import Article
 from newsbot.bot.newsroom.link_previews import remember_previews
 from newsbot.bot.newsroom.lookup import article_by_url
 from newsbot.bot.newsroom.redraw_queue import queue_redraw
+from newsbot.bot.newsroom.schedule_command import slack_unescape
 from newsbot.handlers.blocks import article_fallback
 from newsbot.handlers.link_preview import preview_blocks
 from newsbot.handlers.listeners.reactions import mapping, text
@@ -41,14 +42,18 @@ def in_domains(url: str, domains: tuple[str, ...]) -> bool:
 
 
 def indexed_links(store: Store, config: Config, urls: list[str]) -> dict[str, Article]:
-    """Each link that is an indexed article (at most MAX_PREVIEWS) -> that article."""
+    """Each link that is an indexed article (at most MAX_PREVIEWS) -> that article.
+
+    Slack lists each link as the message's text holds it, with `&` escaped as `&amp;`
+    (`?id=5&amp;page=2`): the article is looked up by the link as typed, while the answer
+    keeps Slack's spelling, by which chat.unfurl finds the link in the message."""
     found: dict[str, Article] = {}
     for url in urls:
         if len(found) == MAX_PREVIEWS:
             break
         if url in found or not in_domains(url, config.unfurl_domains):
             continue
-        article = article_by_url(store, url)
+        article = article_by_url(store, slack_unescape(url))
         if article is not None:
             found[url] = article
     return found

@@ -14,6 +14,7 @@ from newsbot.handlers.link_preview import TO_REVIEW
 from newsbot.handlers.listeners.shortcut import DECIDE_SHORTCUT, NO_ARTICLE, NOT_AN_EDITOR
 from newsbot.handlers.manifest import METHOD_SCOPES
 from newsbot.sandbox import SlackLookalike
+from newsbot.storage.index import refresh_paths
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
@@ -103,6 +104,30 @@ def test_a_pasted_article_link_is_previewed_and_its_buttons_decide(room: Newsroo
     [preview] = stored(room, message["ts"])["attachments"]  # replaced, not added
     assert "Published" in json.dumps(preview["blocks"])
     assert {c.method for c in room.slack.calls()} <= set(METHOD_SCOPES)
+
+
+def test_a_link_with_several_parameters_is_found_though_slack_escapes_its_ampersands(
+        room: Newsroom):
+    """Slack lists a link as the message's text holds it: `&` as `&amp;`. The article is
+    found by the link as typed; the preview is keyed by Slack's spelling of it."""
+    article = an_article(room)
+    path = article["id"]  # its path in the articles folder
+    file = room.config.articles / path
+    typed = f"https://www.{DOMAIN}/story?id=5&page=2"
+    file.write_text(file.read_text(encoding="utf-8").replace(
+        f'webUrl: "{article["web_url"]}"', f'webUrl: "{typed}"', 1), encoding="utf-8")
+    refresh_paths(room.store, room.config.articles, [path])
+    assert room.store.query("SELECT web_url FROM articles WHERE id = ?",
+                            [article["id"]])[0]["web_url"] == typed
+
+    as_slack_lists_it = typed.replace("&", "&amp;")
+    user_posts(room.slack, EDITOR, f"Look: <{as_slack_lists_it}>")  # as the client sends it
+    [call] = room.slack.wait_for_calls("chat.unfurl")
+    assert call.ok, call.response
+    unfurls = parsed(call.params["unfurls"])
+    assert list(unfurls) == [as_slack_lists_it]
+    assert article["title"][:40] in json.dumps(unfurls[as_slack_lists_it]["blocks"],
+                                               ensure_ascii=False)
 
 
 def test_copies_of_one_story_show_the_also_line_in_the_preview(tmp_path: Path):

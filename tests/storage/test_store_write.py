@@ -1,9 +1,14 @@
-"""Store.write nested in a write: a savepoint, rolled back alone when its block raises."""
+"""Store.write nested in a write: a savepoint, rolled back alone when its block raises;
+writes of one process queue on the Store's lock, within the wait they are given."""
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import threading
+import time
 
+import pytest
 from newsbot.storage.db import Store
 
 
@@ -24,3 +29,79 @@ def test_a_nested_write_that_raises_is_rolled_back_alone(store: Store):
         db.execute("INSERT INTO t VALUES (6)")
     assert [row[0] for row in store.db.execute("SELECT n FROM t ORDER BY n")] == [1, 4, 6]
     assert not store.db.conn.in_transaction
+
+
+def _hold_write(store: Store, seconds: float, began: threading.Event,
+                ended: list[float]) -> None:
+    """On a thread of its own: a write transaction that lasts `seconds`."""
+    with store.write() as db:
+        db.execute("INSERT INTO t VALUES (1)")
+        began.set()
+        time.sleep(seconds)
+        ended.append(time.monotonic())  # its COMMIT follows at once
+
+
+def test_a_write_behind_another_thread_of_the_process_starts_as_that_one_ends(store: Store):
+    """SQLite's busy handler would sleep on in steps of up to 100 ms after the other
+    write ended (after 1 s of waiting it is between two 100 ms sleeps); the Store's own
+    lock hands over at once."""
+    store.db.execute("CREATE TABLE t (n INTEGER)")
+    began, ended = threading.Event(), []
+    holder = threading.Thread(target=_hold_write, args=(store, 1.05, began, ended))
+    holder.start()
+    began.wait(5)
+    with store.write(wait_ms=5_000) as db:
+        started = time.monotonic()
+        db.execute("INSERT INTO t VALUES (2)")
+    holder.join()
+    assert started - ended[0] < 0.03
+    assert [row[0] for row in store.db.execute("SELECT n FROM t ORDER BY n")] == [1, 2]
+
+
+def test_a_write_that_waits_past_its_wait_for_another_thread_says_the_database_is_locked(
+        store: Store):
+    store.db.execute("CREATE TABLE t (n INTEGER)")
+    began, ended = threading.Event(), []
+    holder = threading.Thread(target=_hold_write, args=(store, 0.8, began, ended))
+    holder.start()
+    began.wait(5)
+    asked = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"), \
+            store.write(wait_ms=200) as db:
+        db.execute("INSERT INTO t VALUES (2)")
+    waited = time.monotonic() - asked
+    holder.join()
+    assert 0.19 < waited < 0.6
+    assert [row[0] for row in store.db.execute("SELECT n FROM t")] == [1]
+
+
+def test_the_wait_for_another_process_is_what_is_left_after_the_wait_for_this_one(
+        store: Store, tmp_path):
+    """Another process holds the file (a plain connection here); a writer of this process
+    waits 300 ms for it in SQLite, then gives up. The writer queued behind that one has
+    waited for it already: SQLite gets only what is left of its 500 ms, not 500 more."""
+    store.db.execute("CREATE TABLE t (n INTEGER)")
+    began, done = threading.Event(), threading.Event()
+
+    def the_other_process_then_a_neighbour() -> None:
+        other = sqlite3.connect(tmp_path / "index.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        began.set()
+        with contextlib.suppress(sqlite3.OperationalError), store.write(wait_ms=300):
+            pass
+        done.wait(5)
+        other.execute("ROLLBACK")
+        other.close()
+
+    holder = threading.Thread(target=the_other_process_then_a_neighbour)
+    holder.start()
+    began.wait(5)
+    time.sleep(0.05)  # the neighbour is waiting in SQLite now, holding the Store's lock
+    asked = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"), \
+            store.write(wait_ms=500) as db:
+        db.execute("INSERT INTO t VALUES (2)")
+    waited = time.monotonic() - asked
+    done.set()
+    holder.join()
+    assert 0.45 < waited < 0.7
