@@ -23,7 +23,7 @@ BURST = 10
 
 class CallBudget:
     """Tokens that refill at `per_minute` up to `burst`; one call spends one. Not thread-safe:
-    the redraw thread alone spends it."""
+    one thread at a time spends it (the redraw thread, or a test's redraw_now)."""
 
     def __init__(self, per_minute: float = PER_MINUTE, burst: int = BURST,
                  clock: Callable[[], float] = time.monotonic) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from newsbot.bot.newsroom.fires import process_name
 from newsbot.bot.newsroom.lookup import article_by_id
 from newsbot.bot.newsroom.redraw_queue import (
+    QueuedRedraw,
     article_messages,
     as_drawn,
     queued_redraws,
@@ -45,7 +46,11 @@ from newsbot.handlers.posting.call_budget import (
     raise_if_rate_limited,
     redraw_budgets,
 )
-from newsbot.handlers.posting.preview_redraw import preview_redraws, redraw_previews
+from newsbot.handlers.posting.preview_redraw import (
+    PreviewRedraws,
+    preview_redraws,
+    redraw_previews,
+)
 from newsbot.handlers.slack_retry import without_rate_limit_retries
 from newsbot.storage.db import Store
 from slack_sdk import WebClient
@@ -100,12 +105,42 @@ class Pass:
     next_at: float | None = None  # time.monotonic() when the budgets allow the articles left
 
 
+@dataclass(frozen=True)
+class Drawing:
+    """What one queued article's redraw sends, read in one snapshot."""
+    queued: QueuedRedraw  # as drawn: the changes this content shows
+    messages: list[tuple[str, str, tuple[str, list[dict]]]]  # (channel, ts, content)
+    previews: PreviewRedraws
+
+    def calls(self) -> dict[str, int]:
+        return {"chat.update": len(self.messages), "chat.unfurl": len(self.previews)}
+
+
+def read_drawing(store: Store, queued: QueuedRedraw) -> Drawing:
+    """The content is read once per article, however many messages show it."""
+    with store.snapshot():  # the content and the changes it shows, read as one
+        queued = as_drawn(store, queued)
+        messages = article_messages(store, queued.article_id)
+        contents = {buttons: message_content(store, queued.article_id, buttons)
+                    for buttons in {buttons for _, _, buttons in messages}}
+        previews = preview_redraws(store, queued.article_id)  # its link previews
+    return Drawing(queued, [(channel, ts, contents[buttons]) for channel, ts, buttons in messages
+                            if contents[buttons] is not None], previews)
+
+
+def draw(client: WebClient, store: Store, drawing: Drawing) -> int:
+    """Redraw the article's messages and link previews; how many. RateLimited on a 429:
+    the messages drawn before it are drawn again, with the rest, once Slack allows."""
+    for channel, ts, content in drawing.messages:
+        show_decision(client, store, channel, ts, drawing.queued.article_id, content)
+    return len(drawing.messages) + redraw_previews(client, store, drawing.previews)
+
+
 def redraw_queued(client: WebClient, store: Store, owner: str,
                   budgets: dict[str, CallBudget]) -> Pass:
     """One pass over the queue: claim what nobody else draws (as `owner`), as many articles
-    as the budgets have calls for, redraw each one's messages and link previews once while
-    the budgets afford them all, then forget what was drawn and let go of the rest, still
-    queued. The content is read once per article, however many messages show it."""
+    as the budgets have calls for, redraw each one while the budgets afford all its calls,
+    then forget what was drawn and let go of the rest, still queued in its order."""
     limit = max(budget.available() for budget in budgets.values())
     if not limit:
         return Pass(0, min(budget.ready_at() for budget in budgets.values()))
@@ -113,33 +148,23 @@ def redraw_queued(client: WebClient, store: Store, owner: str,
     drawn, done, next_at = 0, [], None
     try:
         for queued in claimed:
-            with store.snapshot():  # the content and the changes it shows, read as one
-                queued = as_drawn(store, queued)
-                messages = article_messages(store, queued.article_id)
-                contents = {buttons: message_content(store, queued.article_id, buttons)
-                            for buttons in {buttons for _, _, buttons in messages}}
-                previews = preview_redraws(store, queued.article_id)  # its link previews
-            shown = [(c, ts, contents[b]) for c, ts, b in messages if contents[b] is not None]
-            calls = {"chat.update": len(shown), "chat.unfurl": len(previews)}
-            short = [budgets[method].ready_at(n) for method, n in calls.items()
+            drawing = read_drawing(store, queued)
+            short = [budgets[method].ready_at(n) for method, n in drawing.calls().items()
                      if not budgets[method].affords(n)]
             if short:  # this one waits, and so do the newer ones: oldest first
                 next_at = max(short)
                 break
-            for method, n in calls.items():
+            for method, n in drawing.calls().items():
                 budgets[method].spend(n)
             try:
-                for channel, ts, content in shown:
-                    show_decision(client, store, channel, ts, queued.article_id, content)
-                    drawn += 1
-                drawn += redraw_previews(client, store, previews)
+                drawn += draw(client, store, drawing)
             except RateLimited as limited:
                 log.warning("redraws rate limited", extra={"method": limited.method,
                                                            "retry_after": limited.seconds})
                 budgets[limited.method].hold(limited.seconds)
                 next_at = budgets[limited.method].ready_at()
                 break
-            done.append(queued)
+            done.append(drawing.queued)
         else:
             if len(claimed) == limit:  # more may be queued
                 next_at = min(budget.ready_at() for budget in budgets.values())
