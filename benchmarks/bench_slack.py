@@ -302,16 +302,6 @@ def main(argv: list[str] | None = None) -> int:
             recorded_at = time.monotonic()  # the last event's decision is in
             backlog = queued_redraws(store)
             updates_by_then = len(slack.calls("chat.update"))
-            # count once the last redraws went out: the queue empty (the redrawer keeps to
-            # Slack's rate, so it may take a minute), and 0.2 s for the chat.update of the
-            # rows that pass just forgot
-            while queued_redraws(store) and time.monotonic() - recorded_at < DRAIN_SECONDS:
-                time.sleep(0.05)
-            time.sleep(0.2)
-            left = queued_redraws(store)
-            update_calls = slack.calls("chat.update")
-            updates = len(update_calls)
-            lag = max(call.at for call in update_calls) - recorded_at
 
             topics = [t.topic for t in list_topics(store)]
             rng = random.Random(3)
@@ -333,6 +323,17 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit(f"/news answered {status}")
                 acks.append((acked - sent) * 1000)
                 answers.append((answered - sent) * 1000)
+            # (the look-ups ran while those redraws went out, as main's run right after the
+            # events) count once the last redraws went out: the queue empty (the redrawer keeps to
+            # Slack's rate, so it may take a minute), and 0.2 s for the chat.update of the
+            # rows that pass just forgot
+            while queued_redraws(store) and time.monotonic() - recorded_at < DRAIN_SECONDS:
+                time.sleep(0.05)
+            time.sleep(0.2)
+            left = queued_redraws(store)
+            update_calls = slack.calls("chat.update")
+            updates = len(update_calls)
+            lag = max(call.at for call in update_calls) - recorded_at
         finally:
             stop(process)
 
