@@ -10,11 +10,14 @@ Slack refused the call.
 
 from __future__ import annotations
 
+import copy
 import socket
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.request import HttpRequest
@@ -70,3 +73,21 @@ def slack_reason(error: Exception) -> str:
     if response is not None:
         return str(response.get("error", "unknown"))
     return f"{type(error).__name__}: {error}"
+
+
+def without_rate_limit_retries(client: WebClient) -> WebClient:
+    """The same client, except that a 429 comes back at once as SlackApiError instead of
+    being slept out on the caller's thread and sent again: for a caller that paces its own
+    calls and keeps the Retry-After for all of them (the redrawer). Its rate-limit handler
+    stays, retrying nothing, so it still counts each 429 (bot/app/slack_client.py)."""
+    paced = copy.copy(client)
+    paced.retry_handlers = [_retrying_nothing(handler)
+                            if isinstance(handler, RateLimitErrorRetryHandler) else handler
+                            for handler in client.retry_handlers]
+    return paced
+
+
+def _retrying_nothing(handler: RateLimitErrorRetryHandler) -> RateLimitErrorRetryHandler:
+    quiet = copy.copy(handler)
+    quiet.max_retry_count = 0
+    return quiet

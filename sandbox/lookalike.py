@@ -84,6 +84,7 @@ class ApiCall:
     headers: dict[str, str]
     status: int
     response: dict[str, Any]
+    at: float = 0.0  # time.monotonic() when it was answered: tests of pacing read it
 
     @property
     def ok(self) -> bool:
@@ -265,7 +266,7 @@ class SlackLookalike:
     def _record(self, method: str, params: dict[str, Any], headers: dict[str, str],
                 status: int, body: dict[str, Any]) -> None:
         with self._record_lock:
-            self._calls.append(ApiCall(method, params, headers, status, body))
+            self._calls.append(ApiCall(method, params, headers, status, body, time.monotonic()))
             self._record_lock.notify_all()
 
     def _run(self, method: str, params: dict[str, Any],

@@ -36,10 +36,10 @@ class MeteredWebClient(WebClient):
 class CountingRateLimitHandler(RateLimitErrorRetryHandler):
     """Slack's retry for 429 (honouring Retry-After) that also counts every 429 answer."""
 
-    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
-        if response is not None and response.status_code == 429:
+    def can_retry(self, *, state, request, response=None, error=None) -> bool:
+        if response is not None and response.status_code == 429:  # retried or not
             metrics.web_api_rate_limited(request.url.rstrip("/").rsplit("/", 1)[-1])
-        return super()._can_retry(state=state, request=request, response=response, error=error)
+        return super().can_retry(state=state, request=request, response=response, error=error)
 
 
 def web_client(token: str, api_url: str | None = None) -> WebClient:

@@ -17,6 +17,7 @@ drawn next, by whichever process claims it once the claim is let go.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from newsbot.storage.db import Store
@@ -66,12 +67,14 @@ def as_drawn(store: Store, queued: QueuedRedraw) -> QueuedRedraw:
                         queued.owner)
 
 
-def redraw_done(store: Store, *drawn: QueuedRedraw) -> None:
+def redraw_done(store: Store, *drawn: QueuedRedraw, left: Sequence[QueuedRedraw] = ()) -> None:
     """Forget the rows drawn, each unless its article changed again since it was read; let
-    go of the claim on those that did, so that either process draws the newer change. One
-    write for a whole pass, so the redraws hold the write lock once, not once per article
-    (the decision writer waits behind every such write)."""
-    if not drawn:
+    go of the claim on those that did, so that either process draws the newer change, and on
+    those `left` undrawn (the redrawer's budget ran out first): they stay queued, in their
+    order, for whichever process draws next. One write for a whole pass, so the redraws hold
+    the write lock once, not once per article (the decision writer waits behind every such
+    write)."""
+    if not drawn and not left:
         return
     with store.write() as db:
         db.conn.executemany("DELETE FROM redraw_queue WHERE article_id = ? AND seq <= ?",
@@ -79,7 +82,7 @@ def redraw_done(store: Store, *drawn: QueuedRedraw) -> None:
         db.conn.executemany(
             "UPDATE redraw_queue SET claimed_by = NULL, claimed_at = NULL"
             " WHERE article_id = ? AND claimed_by = ?",
-            [(queued.article_id, queued.owner) for queued in drawn if queued.owner])
+            [(queued.article_id, queued.owner) for queued in (*drawn, *left) if queued.owner])
 
 
 def article_messages(store: Store, article_id: str) -> list[tuple[str, str, bool]]:

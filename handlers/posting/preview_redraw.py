@@ -6,8 +6,9 @@ the same snapshot as the messages', and then re-issues chat.unfurl for each mess
 shows one: a second chat.unfurl for a message's link replaces its preview. A refusal is
 logged and the decision stands. When it means the preview can never be drawn again (`GONE`:
 the message deleted, the link edited out, the channel gone or archived), the preview is
-forgotten; any other (rate limits past the retries, Slack's own errors) leaves it for the
-next change to draw again.
+forgotten; a 429 leaves the article queued, to be drawn again once Slack allows
+(handlers/posting/call_budget.py); any other (Slack's own errors past the retries) leaves
+it for the next change to draw again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from newsbot.bot.newsroom.link_previews import article_previews, forget_previews
 from newsbot.bot.newsroom.lookup import article_by_id
 from newsbot.handlers.blocks import article_fallback
 from newsbot.handlers.link_preview import preview_blocks
+from newsbot.handlers.posting.call_budget import raise_if_rate_limited
 from newsbot.storage.db import Store
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -52,13 +54,14 @@ def preview_redraws(store: Store, article_id: str) -> PreviewRedraws:
 
 def redraw_previews(client: WebClient, store: Store, redraws: PreviewRedraws) -> int:
     """Re-issue chat.unfurl for each message; how many calls Slack accepted. A message's
-    previews refused for good are forgotten."""
+    previews refused for good are forgotten; a 429 raises RateLimited."""
     drawn = 0
     for (channel, ts), unfurls in redraws.items():
         asked_at = dt.datetime.now(dt.UTC)
         try:
             client.chat_unfurl(channel=channel, ts=ts, unfurls=unfurls)
         except SlackApiError as error:
+            raise_if_rate_limited(error, "chat.unfurl")  # the pass ends; the article stays queued
             gone = error.response.get("error") in GONE
             log.warning("could not redraw a link preview" + (": forgotten" if gone else ""),
                         extra={"channel": channel, "ts": ts, "error": str(error)})

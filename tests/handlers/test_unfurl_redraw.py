@@ -6,6 +6,7 @@ re-issues chat.unfurl for the recorded previews (handlers/posting/preview_redraw
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 from pathlib import Path
@@ -126,8 +127,7 @@ def test_newsbot_decide_in_another_process_redraws_every_preview_of_the_article(
 @pytest.mark.parametrize("fault", [
     {"error": "internal_error"},  # Slack's own error, answered at once
     {"status": 503, "times": 1 + RETRIES},  # past the client's retries
-    {"retry_after": 0, "times": 1 + RETRIES},  # ratelimited, past the retries
-], ids=["internal_error", "503", "ratelimited"])
+], ids=["internal_error", "503"])
 def test_a_redraw_refused_for_now_is_logged_and_the_next_change_redraws(
         room: Newsroom, caplog: pytest.LogCaptureFixture, fault: dict):
     article = an_article(room)
@@ -147,6 +147,24 @@ def test_a_redraw_refused_for_now_is_logged_and_the_next_change_redraws(
     cli_decides(room, article["id"], "skip")
     room.slack.wait_until(lambda: "*Skipped* by <@U0ANA>" in stored_preview(room, message["ts"]))
     assert all(d.error is None and d.result.status == 200 for d in room.slack.deliveries())
+
+
+def test_a_preview_rate_limited_is_drawn_once_slack_allows_without_another_change(
+        room: Newsroom):
+    """Slack answers chat.unfurl 429 twice (Retry-After: 1): the redrawer does not send it
+    again before each Retry-After (nor sleeps on it), the article stays queued, and the
+    preview shows the decision without waiting for the next change."""
+    article = an_article(room)
+    message = shared(room, article["web_url"])
+    before = len(room.slack.calls("chat.unfurl"))
+    room.slack.fail_next("chat.unfurl", retry_after=1, times=2)
+    cli_decides(room, article["id"], "publish")
+    room.slack.wait_until(lambda: "*Published* by <@U0ANA>" in stored_preview(
+        room, message["ts"]), timeout=15)
+    calls = room.slack.calls("chat.unfurl")[before:]
+    assert [c.status for c in calls] == [429, 429, 200]
+    assert all(b.at - a.at >= 1 for a, b in itertools.pairwise(calls))
+    assert remembered(room) == [message["ts"]]
 
 
 def remembered(room: Newsroom) -> list[str]:
