@@ -324,20 +324,25 @@ def refuse_unread_changes(path: Path) -> None:
     every answer, silently; a -journal left by a write killed half way (a cold build,
     `Store.written_once`) holds the pages that write overwrote, and without it the file
     reads half written. Say so instead (an empty or absent file holds nothing)."""
-    wal = path.with_name(path.name + "-wal")
-    with contextlib.suppress(FileNotFoundError):
-        if wal.stat().st_size > 0:
-            raise RuntimeError(
-                f"the read-only database {path} has changes in {wal.name} that SQLite reads "
-                f"only where it may create {path.name}-shm: run newsbot once where it may "
-                "write the folder, or copy the database with its -wal to such a folder")
-    journal = path.with_name(path.name + "-journal")
-    with contextlib.suppress(FileNotFoundError):
-        if journal.stat().st_size > 0:
-            raise RuntimeError(
-                f"the read-only database {path} was left half written by a write that "
-                f"stopped (its {journal.name} undoes it where SQLite may write the file): "
-                "run newsbot once where it may write the file and the folder")
+    if wal := _holding_something(path, "-wal"):
+        raise RuntimeError(
+            f"the read-only database {path} has changes in {wal.name} that SQLite reads "
+            f"only where it may create {path.name}-shm: run newsbot once where it may "
+            "write the folder, or copy the database with its -wal to such a folder")
+    if journal := _holding_something(path, "-journal"):
+        raise RuntimeError(
+            f"the read-only database {path} was left half written by a write that "
+            f"stopped (its {journal.name} undoes it where SQLite may write the file): "
+            "run newsbot once where it may write the file and the folder")
+
+
+def _holding_something(path: Path, suffix: str) -> Path | None:
+    """SQLite's file beside `path` with this suffix, if it is there and not empty."""
+    beside = path.with_name(path.name + suffix)
+    try:
+        return beside if beside.stat().st_size > 0 else None
+    except FileNotFoundError:
+        return None
 
 
 def _a_fault_of_the_file(error: sqlite3.Error) -> bool:

@@ -41,6 +41,16 @@ def _hold_write(store: Store, seconds: float, began: threading.Event,
         ended.append(time.monotonic())  # its COMMIT follows at once
 
 
+def _seconds_until_refused(store: Store, wait_ms: int) -> float:
+    """How long a write asking for `wait_ms` waited before it was told the database is
+    locked (it must be told)."""
+    asked = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"), \
+            store.write(wait_ms=wait_ms) as db:
+        db.execute("INSERT INTO t VALUES (2)")
+    return time.monotonic() - asked
+
+
 def test_a_write_behind_another_thread_of_the_process_starts_as_that_one_ends(store: Store):
     """SQLite's busy handler would sleep on in steps of up to 100 ms after the other
     write ended (after 1 s of waiting it is between two 100 ms sleeps); the Store's own
@@ -65,11 +75,7 @@ def test_a_write_that_waits_past_its_wait_for_another_thread_says_the_database_i
     holder = threading.Thread(target=_hold_write, args=(store, 0.8, began, ended))
     holder.start()
     began.wait(5)
-    asked = time.monotonic()
-    with pytest.raises(sqlite3.OperationalError, match="database is locked"), \
-            store.write(wait_ms=200) as db:
-        db.execute("INSERT INTO t VALUES (2)")
-    waited = time.monotonic() - asked
+    waited = _seconds_until_refused(store, wait_ms=200)
     holder.join()
     assert 0.19 < waited < 0.6
     assert [row[0] for row in store.db.execute("SELECT n FROM t")] == [1]
@@ -97,11 +103,7 @@ def test_the_wait_for_another_process_is_what_is_left_after_the_wait_for_this_on
     holder.start()
     began.wait(5)
     time.sleep(0.05)  # the neighbour is waiting in SQLite now, holding the Store's lock
-    asked = time.monotonic()
-    with pytest.raises(sqlite3.OperationalError, match="database is locked"), \
-            store.write(wait_ms=500) as db:
-        db.execute("INSERT INTO t VALUES (2)")
-    waited = time.monotonic() - asked
+    waited = _seconds_until_refused(store, wait_ms=500)
     done.set()
     holder.join()
     assert 0.45 < waited < 0.7
