@@ -283,7 +283,16 @@ def topic_order(db: sqlite_utils.Database) -> None:
 
 
 # Queue one article's redraw, coalescing with what is queued (bot/newsroom/redraw_queue.py).
+# An article queued already keeps its `queued_at`, its place in the queue (redraw_waiting_since).
 QUEUE_REDRAW = """
+    INSERT INTO redraw_queue (article_id, seq, queued_at)
+    VALUES ({article}, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
+            strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    ON CONFLICT (article_id) DO UPDATE SET seq = excluded.seq;
+"""
+# From redraw_queue until redraw_waiting_since (but for redraw_claims's statement): each
+# change set `queued_at` anew, so an article that kept changing went to the back each time.
+QUEUE_REDRAW_REQUEUED = """
     INSERT INTO redraw_queue (article_id, seq, queued_at)
     VALUES ({article}, (SELECT coalesce(max(seq), 0) + 1 FROM redraw_queue),
             strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
@@ -319,7 +328,7 @@ def redraw_queue(db: sqlite_utils.Database) -> None:
         );
         """
         + "".join(f"CREATE TRIGGER {name} {when} BEGIN"
-                  f"{QUEUE_REDRAW.format(article=article)}END;\n"
+                  f"{QUEUE_REDRAW_REQUEUED.format(article=article)}END;\n"
                   for name, when, article in _REDRAW_TRIGGERS)
     )
 
@@ -628,11 +637,17 @@ def redraw_claims_kept(db: sqlite_utils.Database) -> None:
     the two chat.updates then race, and the older content can land last and stay there.
     Kept, one process at a time draws an article; when it is done it deletes the row if
     nothing changed since what it drew, or else lets the claim go (redraw_queue.redraw_done)
-    so that either server draws the newer change. The triggers go back to QUEUE_REDRAW."""
+    so that either server draws the newer change. The triggers go back to
+    QUEUE_REDRAW_REQUEUED."""
+    _queue_redraws_with(db, QUEUE_REDRAW_REQUEUED)
+
+
+def _queue_redraws_with(db: sqlite_utils.Database, statement: str) -> None:
+    """The redraw triggers again, each running `statement` for its article."""
     db.executescript(
         "".join(f"DROP TRIGGER {name};\n" for name, _, _ in _REDRAW_TRIGGERS)
         + "".join(f"CREATE TRIGGER {name} {when} BEGIN"
-                  f"{QUEUE_REDRAW.format(article=article)}END;\n"
+                  f"{statement.format(article=article)}END;\n"
                   for name, when, article in _REDRAW_TRIGGERS)
     )
 
@@ -657,6 +672,15 @@ def unfurls(db: sqlite_utils.Database) -> None:
     )
 
 
+def redraw_waiting_since(db: sqlite_utils.Database) -> None:
+    """v19: a change to an article queued already keeps its place (`queued_at`), and the
+    queue is drawn in that order. The redrawer draws only what Slack's rate allows, so
+    before, an article that changed more often than the queue went round moved to the back
+    each time and was never drawn while the votes went on."""
+    _queue_redraws_with(db, QUEUE_REDRAW)
+
+
 MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters,
               report_schedules, decision_event_time, redraw_claims, subscriptions, alerts,
-              job_leases, rejected_decisions, article_urls, redraw_claims_kept, unfurls]
+              job_leases, rejected_decisions, article_urls, redraw_claims_kept, unfurls,
+              redraw_waiting_since]

@@ -43,18 +43,20 @@ def queue_redraw(store: Store, article_id: str) -> None:
 
 
 def queued_redraws(store: Store, owner: str, limit: int = 100) -> list[QueuedRedraw]:
-    """Claim the oldest queued articles nobody draws now, for `owner` (one process): two
-    processes on one database never both draw a change. Oldest first."""
+    """Claim the articles nobody draws now that have waited longest, for `owner` (one
+    process): two processes on one database never both draw a change. Longest waiting
+    first: an article changed again while queued keeps its place (`queued_at`)."""
     with store.write() as db:
         rows = db.execute(
             "UPDATE redraw_queue SET claimed_by = ?, claimed_at = strftime('%s', 'now')"
             " WHERE article_id IN (SELECT article_id FROM redraw_queue"
             "  WHERE claimed_by IS NULL OR claimed_by = ?"
             "   OR CAST(claimed_at AS INTEGER) < CAST(strftime('%s', 'now') AS INTEGER) - ?"
-            "  ORDER BY seq LIMIT ?)"
-            " RETURNING article_id, seq", [owner, owner, CLAIM_SECONDS, limit]).fetchall()
-    return sorted((QueuedRedraw(article_id, seq, owner) for article_id, seq in rows),
-                  key=lambda queued: queued.seq)
+            "  ORDER BY queued_at, seq LIMIT ?)"
+            " RETURNING article_id, seq, queued_at",
+            [owner, owner, CLAIM_SECONDS, limit]).fetchall()
+    return [QueuedRedraw(article_id, seq, owner)
+            for article_id, seq, _ in sorted(rows, key=lambda row: (row[2], row[1]))]
 
 
 def as_drawn(store: Store, queued: QueuedRedraw) -> QueuedRedraw:
@@ -69,20 +71,25 @@ def as_drawn(store: Store, queued: QueuedRedraw) -> QueuedRedraw:
 
 def redraw_done(store: Store, *drawn: QueuedRedraw, left: Sequence[QueuedRedraw] = ()) -> None:
     """Forget the rows drawn, each unless its article changed again since it was read; let
-    go of the claim on those that did, so that either process draws the newer change, and on
-    those `left` undrawn (the redrawer's budget ran out first): they stay queued, in their
-    order, for whichever process draws next. One write for a whole pass, so the redraws hold
-    the write lock once, not once per article (the decision writer waits behind every such
-    write)."""
+    go of the claim on those that did, so that either process draws the newer change (it
+    waits from now, behind what waited longer), and on those `left` undrawn (the redrawer's
+    budget ran out first): they stay queued in their place for whichever process draws
+    next. One write for a whole pass, so the redraws hold the write lock once, not once per
+    article (the decision writer waits behind every such write)."""
     if not drawn and not left:
         return
     with store.write() as db:
         db.conn.executemany("DELETE FROM redraw_queue WHERE article_id = ? AND seq <= ?",
                             [(queued.article_id, queued.seq) for queued in drawn])
         db.conn.executemany(
+            "UPDATE redraw_queue SET claimed_by = NULL, claimed_at = NULL,"
+            " queued_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+            " WHERE article_id = ? AND claimed_by = ?",
+            [(queued.article_id, queued.owner) for queued in drawn if queued.owner])
+        db.conn.executemany(
             "UPDATE redraw_queue SET claimed_by = NULL, claimed_at = NULL"
             " WHERE article_id = ? AND claimed_by = ?",
-            [(queued.article_id, queued.owner) for queued in (*drawn, *left) if queued.owner])
+            [(queued.article_id, queued.owner) for queued in left if queued.owner])
 
 
 def article_messages(store: Store, article_id: str) -> list[tuple[str, str, bool]]:

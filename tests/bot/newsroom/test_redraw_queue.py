@@ -3,6 +3,8 @@ from any process, and survives a restart; drawn rows go, rows changed meanwhile 
 
 from __future__ import annotations
 
+import time
+
 from conftest import bump_mtime
 from newsbot.bot.config.settings import Config
 from newsbot.bot.newsroom.decisions import (
@@ -122,3 +124,36 @@ def test_a_claim_is_taken_over_once_it_is_too_old(indexed):
     with indexed.write() as db:  # as CLAIM_SECONDS later
         db.execute("UPDATE redraw_queue SET claimed_at = claimed_at - ?", [CLAIM_SECONDS + 1])
     assert [q.article_id for q in queued_redraws(indexed, "second")] == ["a.md"]
+
+
+def test_an_article_changed_again_while_queued_keeps_its_place(indexed):
+    """The redrawer draws only what Slack's rate allows, a few articles a pass: an article
+    that went to the back at each new vote would wait as long as the votes went on."""
+    decide(indexed, "a.md", "publish", "U1", source="cli")
+    time.sleep(0.005)  # queued_at counts milliseconds
+    decide(indexed, "b.md", "publish", "U1", source="cli")
+    time.sleep(0.005)
+    decide(indexed, "a.md", "skip", "U2", source="cli")  # a.md again, b.md still waiting
+    [first] = queued_redraws(indexed, "test", limit=1)
+    assert first.article_id == "a.md"
+
+
+def test_an_article_changed_while_drawn_waits_behind_those_that_waited_longer(indexed):
+    decide(indexed, "a.md", "publish", "U1", source="cli")
+    time.sleep(0.005)
+    decide(indexed, "b.md", "publish", "U1", source="cli")
+    [drawing] = queued_redraws(indexed, "test", limit=1)
+    time.sleep(0.005)
+    decide(indexed, "a.md", "skip", "U2", source="cli")  # while a.md is drawn
+    redraw_done(indexed, drawing)
+    assert [q.article_id for q in queued_redraws(indexed, "test", limit=1)] == ["b.md"]
+    assert queued(indexed) == ["b.md", "a.md"]
+
+
+def test_an_article_left_undrawn_keeps_its_place(indexed):
+    decide(indexed, "a.md", "publish", "U1", source="cli")
+    time.sleep(0.005)
+    decide(indexed, "b.md", "publish", "U1", source="cli")
+    claimed = queued_redraws(indexed, "test")
+    redraw_done(indexed, left=claimed)  # the budget ran out before either was drawn
+    assert queued(indexed) == ["a.md", "b.md"]
