@@ -59,6 +59,11 @@ def queued_redraws(store: Store, owner: str, limit: int = 100) -> list[QueuedRed
             for article_id, seq, _ in sorted(rows, key=lambda row: (row[2], row[1]))]
 
 
+def anything_queued(store: Store) -> bool:
+    """Is any article waiting to be redrawn (by this process or another)?"""
+    return store.db.execute("SELECT 1 FROM redraw_queue LIMIT 1").fetchone() is not None
+
+
 def as_drawn(store: Store, queued: QueuedRedraw) -> QueuedRedraw:
     """The claimed row as it stands now. Called in the snapshot (Store.snapshot) that reads
     the content to draw: a change committed after the claim but before that read is shown

@@ -32,6 +32,7 @@ from newsbot.bot.newsroom.fires import process_name
 from newsbot.bot.newsroom.lookup import article_by_id
 from newsbot.bot.newsroom.redraw_queue import (
     QueuedRedraw,
+    anything_queued,
     article_messages,
     as_drawn,
     queued_redraws,
@@ -142,8 +143,9 @@ def redraw_queued(client: WebClient, store: Store, owner: str,
     as the budgets have calls for, redraw each one while the budgets afford all its calls,
     then forget what was drawn and let go of the rest, still queued in its order."""
     limit = max(budget.available() for budget in budgets.values())
-    if not limit:
-        return Pass(0, min(budget.ready_at() for budget in budgets.values()))
+    if not limit:  # none can be drawn now: when, if anything waits
+        return Pass(0, min(budget.ready_at() for budget in budgets.values())
+                    if anything_queued(store) else None)
     claimed = queued_redraws(store, owner, limit)
     drawn, done, next_at = 0, [], None
     try:

@@ -230,3 +230,18 @@ def test_stop_draws_while_the_budget_refills_within_its_timeout_and_leaves_the_r
         assert sorted(q["article_id"] for q in queued) == sorted(
             m.article.id for m in messages if m.ts not in drawn)
         assert all(q["claimed_by"] is None for q in queued)
+
+
+def test_stop_with_the_budget_spent_and_nothing_queued_returns_at_once(tmp_path):
+    """Nothing waits: stop has nothing to wait for the budget to refill for."""
+    with start_newsroom(tmp_path, manual_redraw=True) as newsroom:
+        [message] = [m for m in newsroom.post_digest(top=1).messages if m.ts]
+        budgets = {m: CallBudget(per_minute=20, burst=1) for m in ("chat.update", "chat.unfurl")}
+        redrawer = paced_redrawer(newsroom, budgets)
+        decide_all(newsroom, [message], "publish", EDITOR)
+        assert redrawer.redraw_now() == 1  # chat.update's burst spent, the queue empty
+        budgets["chat.unfurl"].spend(1)  # and chat.unfurl's: no call can go out for 3 s
+        redrawer.start()
+        asked = time.monotonic()
+        assert redrawer.stop(timeout=10) is True
+        assert time.monotonic() - asked < 1.5  # the budget refills only after 3 s
