@@ -185,19 +185,23 @@ class Store:
             # what is left of the wait, for writers of other processes
             waited_ms = int((time.monotonic() - asked) * 1000)
             yield from self._transaction(db, max(1, wanted_ms - waited_ms)
-                                         if waited_ms else wanted_ms)
+                                         if waited_ms else wanted_ms, wanted_ms)
         finally:
             self._write_lock.release()
 
-    def _transaction(self, db: sqlite_utils.Database,
+    def _transaction(self, db: sqlite_utils.Database, begin_ms: int,
                      busy_ms: int) -> Iterator[sqlite_utils.Database]:
-        """BEGIN IMMEDIATE (waiting `busy_ms` for other processes), the caller's block,
-        COMMIT; a rollback and a fresh connection next time when the file failed."""
+        """BEGIN IMMEDIATE (waiting `begin_ms` for other processes), the caller's block,
+        COMMIT; a rollback and a fresh connection next time when the file failed. The
+        connection's busy timeout is `busy_ms` again once the transaction began."""
         try:
-            if getattr(self._local, "busy_ms", None) != busy_ms:
+            if getattr(self._local, "busy_ms", None) != begin_ms:
+                db.execute(f"PRAGMA busy_timeout = {begin_ms}")
+                self._local.busy_ms = begin_ms
+            db.execute("BEGIN IMMEDIATE")
+            if begin_ms != busy_ms:  # only after a wait for this process's writers
                 db.execute(f"PRAGMA busy_timeout = {busy_ms}")
                 self._local.busy_ms = busy_ms
-            db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
             self.close()
             if _a_fault_of_the_file(error):
@@ -249,7 +253,12 @@ class Store:
             with contextlib.suppress(sqlite3.Error):  # the block's own error says more
                 self._back_to_wal()
             raise
-        self._back_to_wal()
+        try:
+            self._back_to_wal()
+        except sqlite3.Error as error:  # what the block wrote is committed: not a failure
+            log.warning("the database stays in rollback-journal mode until its next "
+                        "connection asks for WAL", extra={"db": str(self.path),
+                                                          "reason": str(error)})
 
     def _back_to_wal(self) -> None:
         # a new connection if a failed write closed this one: it asks for WAL itself

@@ -17,6 +17,7 @@ import re
 
 from newsbot.bot.config.settings import Config
 from newsbot.bot.newsroom.lookup import article_by_id, article_by_url
+from newsbot.bot.newsroom.schedule_command import slack_unescape
 from newsbot.handlers.blocks import text_blocks
 from newsbot.handlers.link_preview import preview_blocks
 from newsbot.handlers.listeners.reactions import mapping, text
@@ -59,10 +60,11 @@ def message_urls(message: dict) -> list[str]:
 
 
 def articles_of(store: Store, message: dict) -> list[str]:
-    """The ids of the indexed articles a message links to (at most MAX_ARTICLES)."""
+    """The ids of the indexed articles a message links to (at most MAX_ARTICLES). A link
+    read from the message's text has its `&` escaped as `&amp;`: looked up as typed."""
     ids: list[str] = []
     for url in message_urls(message):
-        article = article_by_url(store, url)
+        article = article_by_url(store, slack_unescape(url))
         if article is not None and article.id not in ids:
             ids.append(article.id)
     return ids[:MAX_ARTICLES]

@@ -106,20 +106,24 @@ def test_a_pasted_article_link_is_previewed_and_its_buttons_decide(room: Newsroo
     assert {c.method for c in room.slack.calls()} <= set(METHOD_SCOPES)
 
 
+def an_article_at(room: Newsroom, url: str) -> dict:
+    """An indexed article whose file now gives `url` as its webUrl."""
+    article = an_article(room)
+    file = room.config.articles / article["id"]  # its path in the articles folder
+    file.write_text(file.read_text(encoding="utf-8").replace(
+        f'webUrl: "{article["web_url"]}"', f'webUrl: "{url}"', 1), encoding="utf-8")
+    refresh_paths(room.store, room.config.articles, [article["id"]])
+    assert room.store.query("SELECT web_url FROM articles WHERE id = ?",
+                            [article["id"]])[0]["web_url"] == url
+    return article
+
+
 def test_a_link_with_several_parameters_is_found_though_slack_escapes_its_ampersands(
         room: Newsroom):
     """Slack lists a link as the message's text holds it: `&` as `&amp;`. The article is
     found by the link as typed; the preview is keyed by Slack's spelling of it."""
-    article = an_article(room)
-    path = article["id"]  # its path in the articles folder
-    file = room.config.articles / path
     typed = f"https://www.{DOMAIN}/story?id=5&page=2"
-    file.write_text(file.read_text(encoding="utf-8").replace(
-        f'webUrl: "{article["web_url"]}"', f'webUrl: "{typed}"', 1), encoding="utf-8")
-    refresh_paths(room.store, room.config.articles, [path])
-    assert room.store.query("SELECT web_url FROM articles WHERE id = ?",
-                            [article["id"]])[0]["web_url"] == typed
-
+    article = an_article_at(room, typed)
     as_slack_lists_it = typed.replace("&", "&amp;")
     user_posts(room.slack, EDITOR, f"Look: <{as_slack_lists_it}>")  # as the client sends it
     [call] = room.slack.wait_for_calls("chat.unfurl")
@@ -195,6 +199,22 @@ def test_the_shortcut_on_a_message_without_an_article_says_so(room: Newsroom):
     [opened] = room.slack.wait_for_calls("views.open")
     view = valid_view(opened.response["view"])
     assert NO_ARTICLE in json.dumps(view["blocks"]) and button_ids(view["blocks"]) == {}
+
+
+def test_the_shortcut_finds_a_link_whose_ampersands_the_text_escapes(room: Newsroom):
+    """A message with text only (an integration's, a bot's): its links are read from the
+    text, where Slack writes `&` as `&amp;`."""
+    article = an_article_at(room, f"https://www.{DOMAIN}/story?id=5&page=2")
+    bot = WebClient(token=room.slack.bot_token, base_url=room.slack.base_url)
+    posted = bot.chat_postMessage(
+        channel=CHANNEL, text=f"<https://www.{DOMAIN}/story?id=5&amp;page=2|Today's story>")
+    message = stored(room, posted["ts"])
+    assert not message.get("blocks")  # nothing but the text to read the link from
+    room.client.message_shortcut(user_id=EDITOR, callback_id=DECIDE_SHORTCUT,
+                                 channel_id=CHANNEL, message=message)
+    [opened] = room.slack.wait_for_calls("views.open")
+    view = valid_view(opened.response["view"])
+    assert article["title"][:40] in json.dumps(view["blocks"], ensure_ascii=False)
 
 
 def test_a_non_editor_sees_the_article_without_buttons(tmp_path: Path):

@@ -211,3 +211,26 @@ def test_a_read_only_store_refuses_a_build_killed_half_way(tmp_path: Path):
     with pytest.raises(RuntimeError, match="left half written by a write that stopped"):
         Store(path, read_only=True)
     assert (path.read_bytes(), journal(path).read_bytes()) == before
+
+
+def test_a_reader_holding_on_after_the_commit_leaves_rollback_mode_for_later_not_a_failure(
+        tmp_path, caplog):
+    """What the block wrote is committed: a reader that keeps the file past the busy
+    timeout only delays WAL (the next connection asks for it), it fails nothing."""
+    path = tmp_path / "bulk.db"
+    store = Store(path, busy_timeout_ms=200)
+    reader = None
+    with store.written_once():
+        with store.write() as db:
+            db.execute("CREATE TABLE t (n INTEGER)")
+            db.execute("INSERT INTO t VALUES (1)")
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT n FROM t").fetchall() == [(1,)]  # holds the file
+    assert "stays in rollback-journal mode" in caplog.text
+    assert header_mode(path) == "rollback"
+    reader.execute("ROLLBACK")
+    reader.close()
+    later = Store(path)
+    assert later.db.execute("SELECT n FROM t").fetchall() == [(1,)]
+    assert header_mode(path) == "wal"
