@@ -236,8 +236,10 @@ class Store:
         then follows. Commits inside are `synchronous = EXTRA`: the journal's deletion, the
         commit point, is synced too, so a commit is on the disk when it returns, as the
         checkpoint that followed a big commit made it in WAL. WAL comes back however the
-        block ends; a process killed inside it leaves a hot journal, which the next
-        connection rolls back (the file as it was) before it asks for WAL."""
+        block ends (if a reader holds the file past the busy timeout after the commit, that
+        is logged, and the next connection asks for WAL); a process killed inside it leaves
+        a hot journal, which the next connection rolls back (the file as it was) before it
+        asks for WAL."""
         db = self.db
         try:  # SQLite answers at once, without its busy timeout
             mode = db.execute("PRAGMA journal_mode = DELETE").fetchone()[0]

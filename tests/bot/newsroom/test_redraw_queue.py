@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import sqlite_utils
 from conftest import bump_mtime
 from newsbot.bot.config.settings import Config
 from newsbot.bot.newsroom.decisions import (
@@ -22,7 +23,8 @@ from newsbot.bot.newsroom.redraw_queue import (
     redraw_done,
 )
 from newsbot.bot.services.sync import sync_decisions
-from newsbot.storage.db import Store
+from newsbot.storage import schema
+from newsbot.storage.db import Store, migrate
 from newsbot.storage.index import refresh
 
 
@@ -157,3 +159,23 @@ def test_an_article_left_undrawn_keeps_its_place(indexed):
     claimed = queued_redraws(indexed, "test")
     redraw_done(indexed, left=claimed)  # the budget ran out before either was drawn
     assert queued(indexed) == ["a.md", "b.md"]
+
+
+def test_a_database_from_before_keeps_its_queue_and_its_places_from_now_on(tmp_path):
+    """v19 replaces the triggers: rows queued before stay, and a change now keeps its row's
+    place where the old triggers moved it to the back."""
+    db = sqlite_utils.Database(tmp_path / "old.db")
+    migrate(db, schema.MIGRATIONS[: schema.MIGRATIONS.index(schema.redraw_waiting_since)])
+    db.execute("INSERT INTO articles (id, size, mtime_ns, content_hash, indexed_at)"
+               " VALUES ('a.md', 1, 1, 'h', 'now'), ('b.md', 1, 1, 'h', 'now')")
+    db.execute("INSERT INTO votes (article_id, user_id, decision, decided_at, seq, source)"
+               " VALUES ('a.md', 'U1', 'publish', 'now', 1, 'cli')")
+    db.conn.commit()
+    migrate(db, schema.MIGRATIONS)
+    db.close()
+    store = Store(tmp_path / "old.db")
+    time.sleep(0.005)
+    decide(store, "b.md", "publish", "U1", source="cli")
+    time.sleep(0.005)
+    decide(store, "a.md", "skip", "U2", source="cli")  # a.md queued before the migration
+    assert queued(store) == ["a.md", "b.md"]
