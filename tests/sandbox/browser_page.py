@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Raw, write_article
+from conftest import Raw, in_ci, write_article
 from newsbot.bot.config.settings import Config
 from newsbot.sandbox.runner import Sandbox
 from newsbot.sandbox.working_copy import working_copy
@@ -34,7 +34,7 @@ def chromium() -> None:
     had already failed to launch the missing executable (an ERROR, not a skip)."""
     if CHROMIUM.exists():
         return
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+    if in_ci():
         pytest.fail(f"CI is set and this test {MISSING}")
     pytest.skip(MISSING)
 
