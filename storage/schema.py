@@ -327,10 +327,21 @@ def redraw_queue(db: sqlite_utils.Database) -> None:
             queued_at TEXT NOT NULL
         );
         """
-        + "".join(f"CREATE TRIGGER {name} {when} BEGIN"
-                  f"{QUEUE_REDRAW_REQUEUED.format(article=article)}END;\n"
-                  for name, when, article in _REDRAW_TRIGGERS)
+        + _redraw_triggers(QUEUE_REDRAW_REQUEUED)
     )
+
+
+def _redraw_triggers(statement: str) -> str:
+    """The script that creates the redraw triggers, each running `statement` for its
+    article."""
+    return "".join(f"CREATE TRIGGER {name} {when} BEGIN{statement.format(article=article)}END;\n"
+                   for name, when, article in _REDRAW_TRIGGERS)
+
+
+def _redraw_triggers_again(statement: str) -> str:
+    """The script that replaces the redraw triggers by ones running `statement`."""
+    return ("".join(f"DROP TRIGGER {name};\n" for name, _, _ in _REDRAW_TRIGGERS)
+            + _redraw_triggers(statement))
 
 
 def clusters(db: sqlite_utils.Database) -> None:
@@ -463,10 +474,7 @@ def redraw_claims(db: sqlite_utils.Database) -> None:
         ALTER TABLE redraw_queue ADD COLUMN claimed_by TEXT;
         ALTER TABLE redraw_queue ADD COLUMN claimed_at TEXT;
         """
-        + "".join(f"DROP TRIGGER {name};\n" for name, _, _ in _REDRAW_TRIGGERS)
-        + "".join(f"CREATE TRIGGER {name} {when} BEGIN"
-                  f"{QUEUE_REDRAW_CLAIMABLE.format(article=article)}END;\n"
-                  for name, when, article in _REDRAW_TRIGGERS)
+        + _redraw_triggers_again(QUEUE_REDRAW_CLAIMABLE)
     )
 
 
@@ -639,17 +647,7 @@ def redraw_claims_kept(db: sqlite_utils.Database) -> None:
     nothing changed since what it drew, or else lets the claim go (redraw_queue.redraw_done)
     so that either server draws the newer change. The triggers go back to
     QUEUE_REDRAW_REQUEUED."""
-    _queue_redraws_with(db, QUEUE_REDRAW_REQUEUED)
-
-
-def _queue_redraws_with(db: sqlite_utils.Database, statement: str) -> None:
-    """The redraw triggers again, each running `statement` for its article."""
-    db.executescript(
-        "".join(f"DROP TRIGGER {name};\n" for name, _, _ in _REDRAW_TRIGGERS)
-        + "".join(f"CREATE TRIGGER {name} {when} BEGIN"
-                  f"{statement.format(article=article)}END;\n"
-                  for name, when, article in _REDRAW_TRIGGERS)
-    )
+    db.executescript(_redraw_triggers_again(QUEUE_REDRAW_REQUEUED))
 
 
 def unfurls(db: sqlite_utils.Database) -> None:
@@ -677,7 +675,7 @@ def redraw_waiting_since(db: sqlite_utils.Database) -> None:
     queue is drawn in that order. The redrawer draws only what Slack's rate allows, so
     before, an article that changed more often than the queue went round moved to the back
     each time and was never drawn while the votes went on."""
-    _queue_redraws_with(db, QUEUE_REDRAW)
+    db.executescript(_redraw_triggers_again(QUEUE_REDRAW))
 
 
 MIGRATIONS = [articles, decisions, digests, sync, schedules, topic_order, redraw_queue, clusters,
