@@ -64,6 +64,11 @@ SYNONYMS = {"delete": "remove", "rm": "remove", "del": "remove", "stop": "pause"
             "show": "list", "create": "add", "new": "add", "next": "preview"}
 
 
+def as_typed(text: str) -> str:
+    """Plain text, which nothing escaped: read as typed."""
+    return text
+
+
 def command_words(text: str) -> list[str]:
     """Words as a shell splits them (typographic quotes read as plain ones); ValueError
     on unbalanced quotes."""
@@ -91,12 +96,14 @@ def command_action(text: str) -> str | None:
 
 
 def parse_schedule_command(
-    text: str, resolve_channel: Callable[[str], str | None] | None = None
+    text: str, resolve_channel: Callable[[str], str | None] | None = None,
+    unescape: Callable[[str], str] = as_typed,
 ) -> ScheduleCommand:
     """Parse what follows `/news schedule` (a leading `schedule` word is allowed).
 
     Values are checked here, so the error names what is wrong: the channel, the cron
-    field, the zone or the option. `resolve_channel` looks up a channel given by name.
+    field, the zone or the option. `resolve_channel` looks up a channel given by name;
+    `unescape` undoes the surface's escaping of an option's value (see split_options).
     """
     tokens = _tokens(text)
     if not tokens:
@@ -119,7 +126,8 @@ def parse_schedule_command(
                 f"/news schedule {action} s1"
             )
         return ScheduleCommand(action, schedule_id=arguments[0])
-    positional, options = split_options(arguments, OPTIONS if action == "add" else ("tz",))
+    positional, options = split_options(arguments, OPTIONS if action == "add" else ("tz",),
+                                        unescape)
     if action == "preview":
         cron = check_cron(_cron_text(positional, '/news schedule preview "0 9 * * 1-5"'))
         tz = check_zone_name(options["tz"]) if "tz" in options else None
@@ -149,7 +157,12 @@ def parse_schedule_command(
     return ScheduleCommand("add", spec=checked if tz_given else replace(checked, tz=None))
 
 
-def split_options(arguments: list[str], allowed: tuple[str, ...]) -> tuple[list[str], dict]:
+def split_options(arguments: list[str], allowed: tuple[str, ...],
+                  unescape: Callable[[str], str] = as_typed
+                  ) -> tuple[list[str], dict]:
+    """The positional words, and the key=value options' values. `unescape` undoes the
+    surface's escaping of a value (Slack's: handlers/slack_text.py), once the words are
+    split and before any value is read; plain text is read as typed."""
     positional: list[str] = []
     options: dict[str, str] = {}
     for argument in arguments:
@@ -165,13 +178,8 @@ def split_options(arguments: list[str], allowed: tuple[str, ...]) -> tuple[list[
             raise ScheduleError(f"option '{key}=' given twice")
         if not value.strip():
             raise ScheduleError(f"option '{key}=' has no value")
-        options[key] = slack_unescape(value.strip())
+        options[key] = unescape(value.strip())
     return positional, options
-
-
-def slack_unescape(text: str) -> str:
-    """Slack sends a typed &, < or > as &amp;, &lt;, &gt; (a topic such as "Arts & Culture")."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _cron_text(tokens: list[str], example: str) -> str:
@@ -221,6 +229,7 @@ def run_schedule_command(
     resolve_channel: Callable[[str], str | None] | None = None,
     channel_problem: Callable[[str], str | None] | None = None,
     time_format: Callable[[dt.datetime], str] | None = None,
+    unescape: Callable[[str], str] = as_typed,
 ) -> Reply:
     """Parse and carry out `text` (what follows `/news schedule`) for `user_id`.
 
@@ -232,7 +241,7 @@ def run_schedule_command(
     if action in CHANGES and not is_admin(user_id):
         return refusal(action)
     try:
-        command = parse_schedule_command(text, resolve_channel)
+        command = parse_schedule_command(text, resolve_channel, unescape)
         return execute_schedule_command(
             store, command, user_id=user_id, default_zone=lambda: zone_for(
                 user_zone, user_id, fallback_zone),

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from newsbot.bot.newsroom.schedule_command import (
+    as_typed,
     command_words,
-    slack_unescape,
     split_options,
     zone_for,
 )
@@ -79,13 +79,14 @@ def _filters(options: dict) -> Filters:
 
 
 def parse_subscribe(text: str, current_channel: str | None,
-                    resolve_channel: Callable[[str], str | None] | None = None
-                    ) -> SubscriptionSpec:
+                    resolve_channel: Callable[[str], str | None] | None = None,
+                    unescape: Callable[[str], str] = as_typed) -> SubscriptionSpec:
     """What follows `/news subscribe`, checked (SubscriptionError says what is wrong).
-    The channel named, else `current_channel`; the zone stays None unless tz= is given."""
+    The channel named, else `current_channel`; the zone stays None unless tz= is given.
+    `unescape` undoes the surface's escaping of the options' values and the channel."""
     words = _command_words(text)
     try:
-        positional, options = split_options(words, OPTIONS)
+        positional, options = split_options(words, OPTIONS, unescape)
         if len(positional) > 1:
             raise SubscriptionError(
                 f"one channel at most, then key=value options (got '{' '.join(positional)}'). "
@@ -93,7 +94,7 @@ def parse_subscribe(text: str, current_channel: str | None,
         channel = positional[0] if positional else current_channel
         if not channel:
             raise SubscriptionError(f"which channel? Usage: {USAGE}")
-        channel = normalize_channel(slack_unescape(channel), resolve_channel)
+        channel = normalize_channel(unescape(channel), resolve_channel)
     except ScheduleError as error:
         raise SubscriptionError(str(error)) from None
     filters = _filters(options)
@@ -118,6 +119,7 @@ def run_subscription_command(
     resolve_channel: Callable[[str], str | None] | None = None,
     channel_problem: Callable[[str], str | None] | None = None,
     now: dt.datetime | None = None,
+    unescape: Callable[[str], str] = as_typed,
 ) -> SubscriptionReply:
     """Carry out `/news <action> <text>` (action: subscribe, subscriptions, unsubscribe).
 
@@ -145,7 +147,7 @@ def run_subscription_command(
             removed = remove_subscription(store, ids[0])
             return SubscriptionReply(True, f"Removed {fmt(removed)}", changed=True,
                                      subscription=removed)
-        spec = parse_subscribe(text, current_channel, resolve_channel)
+        spec = parse_subscribe(text, current_channel, resolve_channel, unescape)
         problem = channel_problem(spec.channel) if channel_problem is not None else None
         if problem:
             raise SubscriptionError(problem)
@@ -169,11 +171,12 @@ def subscribe(store: Store, spec: SubscriptionSpec, *, user_id: str, default_tz:
                              subscription=added)
 
 
-def parse_follow(text: str) -> SubscriptionSpec:
-    """What follows `/news follow`: filters only, the DM channel is filled in by the caller."""
+def parse_follow(text: str, unescape: Callable[[str], str] = as_typed) -> SubscriptionSpec:
+    """What follows `/news follow`: filters only, the DM channel is filled in by the caller.
+    `unescape` undoes the surface's escaping of the options' values."""
     words = _command_words(text)
     try:
-        positional, options = split_options(words, FOLLOW_OPTIONS)
+        positional, options = split_options(words, FOLLOW_OPTIONS, unescape)
     except ScheduleError as error:
         raise SubscriptionError(str(error)) from None
     if positional:
@@ -195,6 +198,7 @@ def run_follow_command(
     fallback_zone: str = "UTC",
     shown_in: str | None = None,
     now: dt.datetime | None = None,
+    unescape: Callable[[str], str] = as_typed,
 ) -> SubscriptionReply:
     """Carry out `/news <action> <text>` (follow, following, unfollow) for `user_id`, any
     member. `dm_channel(user_id)` opens the direct message the alerts go to; it is asked
@@ -216,7 +220,7 @@ def run_follow_command(
             removed = remove_subscription(store, ids[0], member=user_id)
             return SubscriptionReply(True, f"Removed {removed.describe()}", changed=True,
                                      subscription=removed)
-        spec = parse_follow(text)
+        spec = parse_follow(text, unescape)
         spec.validated()  # every value checked before a DM is opened
     except SubscriptionError as error:
         return SubscriptionReply(False, str(error))

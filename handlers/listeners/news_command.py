@@ -16,7 +16,7 @@ from newsbot.bot.config.settings import Config
 from newsbot.bot.newsroom.decisions import standing_decisions_of
 from newsbot.bot.newsroom.digest import DigestOptions, select_digest
 from newsbot.bot.newsroom.lookup import list_topics, lookup_topic, search
-from newsbot.bot.newsroom.schedule_command import run_schedule_command, slack_unescape
+from newsbot.bot.newsroom.schedule_command import run_schedule_command
 from newsbot.bot.newsroom.stories import also_covered
 from newsbot.bot.newsroom.subscription_command import run_follow_command, run_subscription_command
 from newsbot.bot.newsroom.wording import plural
@@ -39,6 +39,7 @@ from newsbot.handlers.channels import channel_id_by_name, dm_channel_id, posting
 from newsbot.handlers.listeners.schedule_modal import ScheduleModal, wants_modal
 from newsbot.handlers.listeners.subscription_modal import SubscriptionModal, wanted_modal
 from newsbot.handlers.posting.report_post import report_answer
+from newsbot.handlers.slack_text import slack_unescape
 from newsbot.storage.db import Store
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -138,6 +139,7 @@ class NewsCommand:
             user_format=marked_user, origin="slack", time_format=marked_time,
             resolve_channel=self._channel_by_name,
             channel_problem=lambda c: posting_problem(self.client, c, marked_channel),
+            unescape=slack_unescape,
         )
         log.info("/news schedule", extra={"user": user_id, "ok": reply.ok,
                                           "changed": reply.changed})
@@ -152,6 +154,7 @@ class NewsCommand:
             fallback_zone=self.config.timezone, channel_format=marked_channel,
             user_format=marked_user, resolve_channel=self._channel_by_name,
             channel_problem=lambda c: posting_problem(self.client, c, marked_channel),
+            unescape=slack_unescape,
         )
         log.info(f"/news {action}", extra={"user": user_id, "ok": reply.ok,
                                            "changed": reply.changed})
@@ -164,7 +167,7 @@ class NewsCommand:
                 self.store, action, unmarked(text), user_id=user_id,
                 dm_channel=functools.partial(dm_channel_id, self.client),
                 user_zone=self.admins.time_zone, fallback_zone=self.config.timezone,
-                shown_in=channel_id)
+                shown_in=channel_id, unescape=slack_unescape)
         except SlackApiError as error:
             log.warning("could not open a direct message", extra={"error": str(error)})
             return Answer("Not followed", text_blocks(

@@ -17,10 +17,10 @@ import re
 
 from newsbot.bot.config.settings import Config
 from newsbot.bot.newsroom.lookup import article_by_id, article_by_url
-from newsbot.bot.newsroom.schedule_command import slack_unescape
 from newsbot.handlers.blocks import text_blocks
 from newsbot.handlers.link_preview import preview_blocks
 from newsbot.handlers.listeners.reactions import mapping, text
+from newsbot.handlers.slack_text import slack_unescape
 from newsbot.storage.db import Store
 from slack_bolt import Ack, App
 from slack_sdk import WebClient

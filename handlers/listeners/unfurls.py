@@ -21,10 +21,10 @@ from newsbot.bot.newsroom.article import Article
 from newsbot.bot.newsroom.link_previews import remember_previews
 from newsbot.bot.newsroom.lookup import article_by_url
 from newsbot.bot.newsroom.redraw_queue import queue_redraw
-from newsbot.bot.newsroom.schedule_command import slack_unescape
 from newsbot.handlers.blocks import article_fallback
 from newsbot.handlers.link_preview import preview_blocks
 from newsbot.handlers.listeners.reactions import mapping, text
+from newsbot.handlers.slack_text import slack_unescape
 from newsbot.storage.db import Store
 from slack_bolt import Ack, App
 from slack_sdk import WebClient

@@ -8,6 +8,7 @@ import pytest
 from newsbot.bot.newsroom.schedule_command import parse_schedule_command, run_schedule_command
 from newsbot.bot.newsroom.schedules import ScheduleError, get_schedule, list_schedules
 from newsbot.bot.services.admins import AdminCheck
+from newsbot.handlers.slack_text import slack_unescape
 
 NOW = dt.datetime(2026, 3, 27, 12, 0, tzinfo=dt.UTC)  # a Friday
 
@@ -27,8 +28,16 @@ def test_add_with_every_option_as_slack_sends_it():
 
 
 def test_topics_with_spaces_and_slack_escaped_ampersands():
-    command = parse_schedule_command('add C0123ABCD "@daily" "topics=Arts &amp; Culture,World"')
+    command = parse_schedule_command('add C0123ABCD "@daily" "topics=Arts &amp; Culture,World"',
+                                     unescape=slack_unescape)
     assert command.spec.topics == ("Arts & Culture", "World")
+
+
+def test_text_is_read_as_typed():
+    """The rules read plain text: an `&amp;` or `&lt;` here was typed so (Slack's escaping
+    is undone at the Slack edge, handlers/slack_text.py)."""
+    command = parse_schedule_command('add C0123ABCD "@daily" "topics=R&amp;D,&lt;b&gt;"')
+    assert command.spec.topics == ("R&amp;D", "&lt;b&gt;")
 
 
 @pytest.mark.parametrize("text", [

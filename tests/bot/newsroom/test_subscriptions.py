@@ -10,7 +10,7 @@ import pytest
 from conftest import Raw, write_article
 from newsbot.bot.newsroom.alerts import collect
 from newsbot.bot.newsroom.decisions import decide
-from newsbot.bot.newsroom.subscription_command import parse_subscribe
+from newsbot.bot.newsroom.subscription_command import parse_follow, parse_subscribe
 from newsbot.bot.newsroom.subscription_filters import (
     Filters,
     SubscriptionError,
@@ -291,6 +291,13 @@ def test_parse_subscribe_reads_key_value_options_and_the_current_channel():
     named = parse_subscribe("<#C0THERE|there> tz=Europe/Paris providers=Reuters", "C0HERE")
     assert (named.channel, named.tz, named.filters.providers) == (
         "C0THERE", "Europe/Paris", ("Reuters",))
+
+
+def test_subscribe_and_follow_read_text_as_typed():
+    """Plain text, not Slack's: an `&amp;` or `&lt;` here was typed so."""
+    spec = parse_subscribe('words="&lt;b&gt; &amp; co" topics=R&amp;D', "C0HERE")
+    assert (spec.filters.words, spec.filters.topics) == ("&lt;b&gt; &amp; co", ("R&amp;D",))
+    assert parse_follow("exclude_words=&lt;ad&gt;").filters.exclude_words == "&lt;ad&gt;"
 
 
 @pytest.mark.parametrize("text,message", [
