@@ -24,14 +24,15 @@ and releases each waiting listener only once that transaction committed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import sqlite3
+import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 from newsbot.bot.newsroom.decisions import (
@@ -51,7 +52,7 @@ from newsbot.bot.newsroom.rejections import (
     reject,
 )
 from newsbot.bot.services import metrics
-from newsbot.bot.services.workers import Workers
+from newsbot.bot.services.workers import name_os_thread
 from newsbot.storage.db import Store
 from newsbot.storage.spool import Spool
 
@@ -174,23 +175,59 @@ def _record_alone(store: Store, event: DecisionEvent,
         return error
 
 
+class Ticket:
+    """One listener's event on its way through the writer, and the answer it waits for.
+
+    Two bare locks instead of a concurrent.futures.Future: a Future's answer wakes the
+    listener inside the Future's own lock, which the writer still holds, so the listener
+    often sleeps a second time on it, and each of those wake-ups is a system call (across
+    cores of a virtual machine, an interrupt to another CPU). Here the writer's answer is
+    one release of `_done`, which wakes the listener once, or not at all when it has not
+    begun to wait."""
+
+    __slots__ = ("event", "answer", "error", "_claimed", "_done")
+
+    def __init__(self, event: DecisionEvent) -> None:
+        self.event = event
+        self.answer: Recorded = None
+        self.error: BaseException | None = None
+        # taken by whichever comes first: the writer (it records the event) or the
+        # listener giving up (it never will)
+        self._claimed = threading.Lock()
+        self._done = threading.Lock()
+        self._done.acquire()
+
+    def claim(self) -> bool:
+        """True once, for the first to ask: the writer taking it or the listener giving up."""
+        return self._claimed.acquire(blocking=False)
+
+    def answer_with(self, answer: Recorded, error: BaseException | None = None) -> None:
+        """On the writer: the event is committed (or refused): wake its listener."""
+        self.answer, self.error = answer, error
+        self._done.release()
+
+    def wait(self, timeout: float) -> bool:
+        """On the listener: True once answered, False after `timeout` seconds."""
+        return self._done.acquire(timeout=timeout)
+
+
 class Intake:
     """Records decision events, or spools them when the database cannot take them.
 
     One writer thread records them all: SQLite takes one writer at a time anyway, and
     listener threads racing for the write lock would spend their time in the busy
     handler's sleeps; that thread also keeps its connection open. Each listener queues
-    its event and asks the writer for a pass, unless a pass is asked for and has not
-    begun; a pass records every event queued, up to MAX_BATCH in one transaction
-    (record_together), until none is left, so a pass that finds the queue emptied by an
-    earlier one does nothing. A listener waits for its event at most
-    the write wait plus half a second; past that (a queue behind a held database) the
-    event is spooled, and if the writer records it after all, applying the spooled copy
-    finds its key and changes nothing.
+    its event and wakes the writer, unless a wake is pending; a pass records every event
+    queued, up to MAX_BATCH in one transaction (record_together), until none is left, so a
+    pass that finds the queue emptied by an earlier one does nothing. A listener waits for
+    its event at most the write wait plus half a second; past that (a queue behind a held
+    database) the event is spooled, and if the writer records it after all, applying the
+    spooled copy finds its key and changes nothing.
 
     Once the database failed, events go straight to the spool for `RETRY_SECONDS` (one
     event then tries the database again): during an outage every answer stays fast, and
-    a server with a fixed pool of threads is not tied up waiting for the database."""
+    a server with a fixed pool of threads is not tied up waiting for the database. After
+    `close`, events go to the spool too: the next start applies it."""
 
     RETRY_SECONDS = 1.0
     MAX_BATCH = 256  # events in one transaction: it holds the write lock a few ms at most
@@ -198,39 +235,70 @@ class Intake:
     def __init__(self, store: Store, spool: Spool, wait_ms: int | None = None) -> None:
         self.store, self.spool = store, spool
         self.wait_ms = decision_wait_ms(store) if wait_ms is None else wait_ms
-        self._writer = Workers(1, "decisions")
-        self._queued: deque[tuple[DecisionEvent, Future]] = deque()
-        # a pass is asked for and has not begun: a listener queuing now need not ask again
+        self._queued: deque[Ticket] = deque()
+        # released to ask the writer for a pass; a pass asked for and not begun yet will
+        # take an event queued now too, so its listener need not ask again
+        self._wake = threading.Lock()
+        self._wake.acquire()
         self._pass_asked = False
+        self._writing = False  # a pass is running (tests wait for it)
+        self._closing = False
         self._down_until = 0.0  # time.monotonic() before which the database is not tried
+        self._writer = threading.Thread(target=self._run, name="decisions", daemon=True)
+        self._writer.start()
 
     def take(self, event: DecisionEvent) -> tuple[str | None, Outcome] | None:
         """(article id, outcome) once the event is durable; the article id is None and the
         outcome SPOOLED when it went to the spool. None: not a decision (not a digest
         message). OSError when neither the database nor the spool could keep it."""
+        if self._closing:
+            return self._spool(event, "newsbot is stopping")
         if time.monotonic() < self._down_until:
             return self._spool(event, "the database failed less than a second ago")
-        answer: Future = Future()
-        self._queued.append((event, answer))
-        if not self._pass_asked:  # a pass not begun yet takes this event too
-            self._pass_asked = True
-            self._writer.submit(self._write_queued)
-        try:
-            return answer.result(timeout=self.wait_ms / 1000 + 0.5)
-        except TimeoutError:
-            answer.cancel()  # not taken yet: never will be; taken: its key makes it once
+        ticket = Ticket(event)
+        self._queued.append(ticket)
+        self._ask_for_pass()
+        if ticket.wait(self.wait_ms / 1000 + 0.5):
+            if ticket.error is None:
+                return ticket.answer
+            if not isinstance(ticket.error, sqlite3.Error) or not unavailable(ticket.error):
+                raise ticket.error
+            reason = str(ticket.error)
+        else:
+            ticket.claim()  # not taken yet: never will be; taken: its key makes it once
             reason = "waited too long for the database"
-        except sqlite3.Error as error:
-            if not unavailable(error):
-                raise
-            reason = str(error)
         self._down_until = time.monotonic() + self.RETRY_SECONDS
         return self._spool(event, reason)
 
+    def _ask_for_pass(self) -> None:
+        """Wake the writer, unless a pass is asked for and has not begun (it takes what is
+        queued by then). Two listeners may both ask: the second wake finds the lock
+        released already, and the pass it would have asked for is the same one."""
+        if self._pass_asked:
+            return
+        self._pass_asked = True
+        with contextlib.suppress(RuntimeError):  # released already: a pass is asked for
+            self._wake.release()
+
+    def _run(self) -> None:
+        """The writer thread: a pass each time it is woken, until `close`."""
+        name_os_thread()
+        while True:
+            self._wake.acquire()
+            self._writing = True
+            try:
+                self._write_queued()
+            except BaseException:  # a bug of ours: its listeners were told; keep writing
+                log.exception("decision writer pass failed")
+            finally:
+                self._writing = False
+            if self._closing:  # what was queued is written; later events are spooled
+                return
+
     def _write_queued(self) -> None:
-        """On the writer thread: record what is queued in transactions of up to MAX_BATCH,
-        answering each listener after its commit, until the queue is empty. A listener
-        that queues once this pass began asks for another (or this one takes it)."""
+        """Record what is queued in transactions of up to MAX_BATCH, answering each
+        listener after its commit, until the queue is empty. A listener that queues once
+        this pass began asks for another (or this one takes it)."""
         self._pass_asked = False
         while self._queued:
             self._write_batch()
@@ -238,28 +306,38 @@ class Intake:
     def _write_batch(self) -> None:
         """Record what is queued now (up to MAX_BATCH) in one transaction, then answer
         each listener (deque.popleft is atomic; only this thread takes from the queue)."""
-        batch: list[tuple[DecisionEvent, Future]] = []
+        batch: list[Ticket] = []
         while self._queued and len(batch) < self.MAX_BATCH:
-            event, answer = self._queued.popleft()
-            if answer.set_running_or_notify_cancel():  # False: its listener gave up
-                batch.append((event, answer))
+            ticket = self._queued.popleft()
+            if ticket.claim():  # False: its listener gave up
+                batch.append(ticket)
         if not batch:
             return
         try:
-            answers = record_together(self.store, [event for event, _ in batch], self.wait_ms)
+            answers = record_together(self.store, [ticket.event for ticket in batch],
+                                      self.wait_ms)
         except BaseException as error:  # a bug of ours: the listeners fail now, not at time-out
-            for _, answer in batch:
-                answer.set_exception(error)
+            for ticket in batch:
+                ticket.answer_with(None, error)
             raise
-        for (_, answer), result in zip(batch, answers, strict=True):
+        for ticket, result in zip(batch, answers, strict=True):
             if isinstance(result, Exception):
-                answer.set_exception(result)
+                ticket.answer_with(None, result)
             else:
-                answer.set_result(result)
+                ticket.answer_with(result)
+
+    def writing(self) -> bool:
+        """A pass is running now."""
+        return self._writing
 
     def close(self, timeout: float) -> bool:
-        """Let the event being written finish (up to `timeout`), then end the writer thread."""
-        return self._writer.drain(timeout)
+        """Let the events queued be written (up to `timeout`), then end the writer thread;
+        events taken from now on go to the spool. False if the writer was still busy."""
+        self._closing = True
+        with contextlib.suppress(RuntimeError):
+            self._wake.release()
+        self._writer.join(timeout)
+        return not self._writer.is_alive()
 
     def _spool(self, event: DecisionEvent, reason: str) -> tuple[None, Outcome]:
         new = self.spool.append({**event.to_json(), "spooled_at": time.time()})

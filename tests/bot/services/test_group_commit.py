@@ -74,7 +74,7 @@ def wait_for(condition):
         time.sleep(0.01)
 # it is queued before the pass is asked for: a pass asked for and an empty queue mean
 # the writer took it, and waits for the lock
-wait_for(lambda: intake._writer.in_flight() and not intake._queued)
+wait_for(lambda: intake.writing() and not intake._queued)
 for thread in threads[1:]:
     thread.start()
 wait_for(lambda: len(intake._queued) == count - 1)  # the others, queued behind it
