@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, clean_env, write_article
 from newsbot.bot.newsroom.decisions import DUPLICATE, RECORDED, UnknownArticle
-from newsbot.bot.services.intake import SPOOLED, DecisionEvent, Intake, apply_spool, record_together
+from newsbot.bot.services.intake import SPOOLED, DecisionEvent, Intake, record_together
+from newsbot.bot.services.spool_apply import apply_spool
 from newsbot.storage.db import Store
 from newsbot.storage.index import refresh
 from newsbot.storage.spool import Spool
