@@ -39,8 +39,9 @@ from pathlib import Path
 
 from newsbot.bot.cli.main import main as newsbot
 from newsbot.bot.newsroom.report import build_report
+from newsbot.storage.canonical_urls import canonical_url
 from newsbot.storage.db import Store
-from newsbot.storage.index import Parsed, _write
+from newsbot.storage.index import STAGED_COLUMNS, Parsed, _write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,10 +67,16 @@ def build(db_path: Path, articles: int, decisions: int, seed: int = 1) -> dict[s
         topics = rng.sample(TOPICS, rng.randint(1, 3))
         quality, heat = rng.randint(0, 100), rng.randint(0, 100)
         is_published, skipped = int(n % 100 == 1), int(n % 100 == 2)
-        row = (article_id, f"Article {n}", "An excerpt.", f"https://example.com/{n}",
-               "Provider", "example.com", json.dumps(topics), quality, heat, is_published,
-               skipped, iso(when), "news", "article", None, 1000, n, f"{n:032x}", None)
-        results.append(row)  # index.STAGED_COLUMNS; topics are ASCII: no topic_keys
+        url = f"https://example.com/{n}"
+        row = {"id": article_id, "title": f"Article {n}", "excerpt": "An excerpt.",
+               "web_url": url, "provider_name": "Provider", "provider_domain": "example.com",
+               "topics": json.dumps(topics), "quality": quality, "heat": heat,
+               "published": is_published, "skipped": skipped, "published_at": iso(when),
+               "category": "news", "type": "article", "image_url": None, "size": 1000,
+               "mtime_ns": n, "content_hash": f"{n:032x}", "canonical_url": canonical_url(url),
+               "topic_keys": None}  # topics are ASCII: no topic_keys
+        # in the index's order, by name: a column added to the index fails here by name
+        results.append(tuple(row[column] for column in STAGED_COLUMNS))
     for start in range(0, len(results), 10_000):
         _write(store, Parsed(articles=results[start:start + 10_000]), iso(now), [])
 

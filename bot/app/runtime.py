@@ -42,10 +42,11 @@ from newsbot.bot.services import metrics
 from newsbot.bot.services.admins import AdminCheck
 from newsbot.bot.services.folder_watch import FolderWatcher
 from newsbot.bot.services.health import Health
-from newsbot.bot.services.intake import Intake, apply_spool
+from newsbot.bot.services.intake import Intake
 from newsbot.bot.services.leased_job import LeasedJob
 from newsbot.bot.services.refresh import IndexRefresher
 from newsbot.bot.services.scheduler import DigestScheduler
+from newsbot.bot.services.spool_apply import apply_spool
 from newsbot.bot.services.sync import SyncBusy, SyncError, sync_decisions
 from newsbot.bot.services.workers import Workers
 from newsbot.handlers.after_ack import AfterAck

@@ -18,6 +18,7 @@ kind, a second click on a button toggles) hold in event time.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -142,8 +143,11 @@ def decide(
         raise ValueError(f"unknown action {action!r}: use publish, skip or undo")
     now = now_text()
     with store.write(wait_ms, durable=True) as db:  # acknowledged means on disk
+        # sqlite3 itself: inside a transaction sqlite_utils' execute adds only its checks
+        # for an implicit one, and this runs for every event Slack sends
+        conn = db.conn
         # the article's state and the editor's vote before this event, in one statement
-        row = db.execute(
+        row = conn.execute(
             "SELECT a.error, v.decision, v.seq FROM articles a LEFT JOIN votes v"
             " ON v.article_id = a.id AND v.user_id = ? WHERE a.id = ?",
             [user_id, article_id]).fetchone()
@@ -153,17 +157,17 @@ def decide(
             raise UnusableArticle(f"article {article_id!r} cannot be used: {row[0]}")
         before = (row[1], row[2]) if row[1] is not None else None
         if event_us is None or after_recorded:
-            latest = db.execute(
+            latest = conn.execute(
                 "SELECT max(event_us) FROM decision_log WHERE article_id = ?"
                 " AND received_at <= ? AND source != ?",
                 [article_id, received_at or now, source]).fetchone()[0]
             event_us = max(event_us or now_us(), (latest or 0) + 1)
         # The vote after this event, replayed before the event is logged so that its log
         # row is written once, with its outcome.
-        vote = _replay(db, article_id, user_id, (action, only_if, toggle, event_us))
+        vote = _replay(conn, article_id, user_id, (action, only_if, toggle, event_us))
         unchanged = ((vote[0], vote[1]) if vote else None) == before
         outcome = NO_OP if unchanged else RECORDED if vote else RETRACTED
-        cursor = db.execute(
+        cursor = conn.execute(
             "INSERT INTO decision_log (event_key, article_id, user_id, action, source, channel,"
             " message_ts, outcome, created_at, event_us, received_at, only_if, toggle)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_key) DO NOTHING",
@@ -176,10 +180,10 @@ def decide(
         elif outcome == NO_OP:  # the vote as it was: nothing to write, nothing to redraw
             pass
         elif vote is None:
-            db.execute("DELETE FROM votes WHERE article_id = ? AND user_id = ?",
+            conn.execute("DELETE FROM votes WHERE article_id = ? AND user_id = ?",
                        [article_id, user_id])
         else:
-            db.execute(
+            conn.execute(
                 "INSERT INTO votes (article_id, user_id, decision, decided_at, seq, source,"
                 " channel, message_ts, event_us) SELECT article_id, user_id, ?, ?, id, source,"
                 " channel, message_ts, event_us FROM decision_log WHERE id = ?"
@@ -192,14 +196,14 @@ def decide(
         return Outcome(outcome, standing_decision(store, article_id) if read_standing else None)
 
 
-def _replay(db, article_id: str, user_id: str,
+def _replay(conn: sqlite3.Connection, article_id: str, user_id: str,
             new: tuple[str, str | None, bool, int]) -> tuple[str, int | None, int] | None:
     """The user's vote on the article after all their logged events and the `new` one
     (action, only_if, toggle, event time), in event-time order: (decision, id of the log
     row that cast it, None for the new event, its event time), or None. Events of one
     time keep the order they were logged in; the new one, logged next, comes last."""
     vote: tuple[str, int | None, int] | None = None
-    rows = db.execute(
+    rows = conn.execute(
         "SELECT id, action, only_if, toggle, event_us FROM decision_log"
         " WHERE article_id = ? AND user_id = ? ORDER BY event_us, id",
         [article_id, user_id],

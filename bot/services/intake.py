@@ -11,10 +11,8 @@ fails, Slack gets a 5xx (or no ack in Socket Mode) and redelivers later.
 Why both: acknowledging first (Bolt's default) loses every event whose write fails after
 the 200; waiting for the database alone would turn every long lock into Slack's retries,
 which stop after three and may disable the app's events. The spool answers fast and the
-database catches up. `apply_spool` (periodically, and at start-up) records spooled events
-in order and exactly once: each has a key, and a key already in decision_log changes
-nothing, so a crash between recording and removing from the spool repeats nothing; and
-decisions follow event time (bot/newsroom/decisions.py), so applying late gives the same result.
+database catches up (bot/services/spool_apply.py records what the spool holds, exactly
+once).
 
 Group commit: with `synchronous=FULL` every commit costs an fsync, and one writer thread
 committing each event alone spends its time waiting for the disk while the next events
@@ -24,34 +22,24 @@ and releases each waiting listener only once that transaction committed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import sqlite3
+import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 from newsbot.bot.newsroom.decisions import (
     Action,
     Kind,
     Outcome,
-    UnknownArticle,
-    UnusableArticle,
     decide,
 )
 from newsbot.bot.newsroom.message_lookup import article_for_message
-from newsbot.bot.newsroom.rejections import (
-    ARTICLE_GONE,
-    ARTICLE_UNUSABLE,
-    NOT_AN_EDITOR,
-    REFUSED,
-    reject,
-)
-from newsbot.bot.services import metrics
-from newsbot.bot.services.workers import Workers
+from newsbot.bot.services.workers import name_os_thread
 from newsbot.storage.db import Store
 from newsbot.storage.spool import Spool
 
@@ -174,23 +162,59 @@ def _record_alone(store: Store, event: DecisionEvent,
         return error
 
 
+class Ticket:
+    """One listener's event on its way through the writer, and the answer it waits for.
+
+    Two bare locks instead of a concurrent.futures.Future: a Future's answer wakes the
+    listener inside the Future's own lock, which the writer still holds, so the listener
+    often sleeps a second time on it, and each of those wake-ups is a system call (across
+    cores of a virtual machine, an interrupt to another CPU). Here the writer's answer is
+    one release of `_done`, which wakes the listener once, or not at all when it has not
+    begun to wait."""
+
+    __slots__ = ("event", "answer", "error", "_claimed", "_done")
+
+    def __init__(self, event: DecisionEvent) -> None:
+        self.event = event
+        self.answer: Recorded = None
+        self.error: BaseException | None = None
+        # taken by whichever comes first: the writer (it records the event) or the
+        # listener giving up (it never will)
+        self._claimed = threading.Lock()
+        self._done = threading.Lock()
+        self._done.acquire()
+
+    def claim(self) -> bool:
+        """True once, for the first to ask: the writer taking it or the listener giving up."""
+        return self._claimed.acquire(blocking=False)
+
+    def answer_with(self, answer: Recorded, error: BaseException | None = None) -> None:
+        """On the writer: the event is committed (or refused): wake its listener."""
+        self.answer, self.error = answer, error
+        self._done.release()
+
+    def wait(self, timeout: float) -> bool:
+        """On the listener: True once answered, False after `timeout` seconds."""
+        return self._done.acquire(timeout=timeout)
+
+
 class Intake:
     """Records decision events, or spools them when the database cannot take them.
 
     One writer thread records them all: SQLite takes one writer at a time anyway, and
     listener threads racing for the write lock would spend their time in the busy
     handler's sleeps; that thread also keeps its connection open. Each listener queues
-    its event and asks the writer for a pass, unless a pass is asked for and has not
-    begun; a pass records every event queued, up to MAX_BATCH in one transaction
-    (record_together), until none is left, so a pass that finds the queue emptied by an
-    earlier one does nothing. A listener waits for its event at most
-    the write wait plus half a second; past that (a queue behind a held database) the
-    event is spooled, and if the writer records it after all, applying the spooled copy
-    finds its key and changes nothing.
+    its event and wakes the writer, unless a wake is pending; a pass records every event
+    queued, up to MAX_BATCH in one transaction (record_together), until none is left, so a
+    pass that finds the queue emptied by an earlier one does nothing. A listener waits for
+    its event at most the write wait plus half a second; past that (a queue behind a held
+    database) the event is spooled, and if the writer records it after all, applying the
+    spooled copy finds its key and changes nothing.
 
     Once the database failed, events go straight to the spool for `RETRY_SECONDS` (one
     event then tries the database again): during an outage every answer stays fast, and
-    a server with a fixed pool of threads is not tied up waiting for the database."""
+    a server with a fixed pool of threads is not tied up waiting for the database. After
+    `close`, events go to the spool too: the next start applies it."""
 
     RETRY_SECONDS = 1.0
     MAX_BATCH = 256  # events in one transaction: it holds the write lock a few ms at most
@@ -198,39 +222,70 @@ class Intake:
     def __init__(self, store: Store, spool: Spool, wait_ms: int | None = None) -> None:
         self.store, self.spool = store, spool
         self.wait_ms = decision_wait_ms(store) if wait_ms is None else wait_ms
-        self._writer = Workers(1, "decisions")
-        self._queued: deque[tuple[DecisionEvent, Future]] = deque()
-        # a pass is asked for and has not begun: a listener queuing now need not ask again
+        self._queued: deque[Ticket] = deque()
+        # released to ask the writer for a pass; a pass asked for and not begun yet will
+        # take an event queued now too, so its listener need not ask again
+        self._wake = threading.Lock()
+        self._wake.acquire()
         self._pass_asked = False
+        self._writing = False  # a pass is running (tests wait for it)
+        self._closing = False
         self._down_until = 0.0  # time.monotonic() before which the database is not tried
+        self._writer = threading.Thread(target=self._run, name="decisions", daemon=True)
+        self._writer.start()
 
     def take(self, event: DecisionEvent) -> tuple[str | None, Outcome] | None:
         """(article id, outcome) once the event is durable; the article id is None and the
         outcome SPOOLED when it went to the spool. None: not a decision (not a digest
         message). OSError when neither the database nor the spool could keep it."""
+        if self._closing:
+            return self._spool(event, "newsbot is stopping")
         if time.monotonic() < self._down_until:
             return self._spool(event, "the database failed less than a second ago")
-        answer: Future = Future()
-        self._queued.append((event, answer))
-        if not self._pass_asked:  # a pass not begun yet takes this event too
-            self._pass_asked = True
-            self._writer.submit(self._write_queued)
-        try:
-            return answer.result(timeout=self.wait_ms / 1000 + 0.5)
-        except TimeoutError:
-            answer.cancel()  # not taken yet: never will be; taken: its key makes it once
+        ticket = Ticket(event)
+        self._queued.append(ticket)
+        self._ask_for_pass()
+        if ticket.wait(self.wait_ms / 1000 + 0.5):
+            if ticket.error is None:
+                return ticket.answer
+            if not isinstance(ticket.error, sqlite3.Error) or not unavailable(ticket.error):
+                raise ticket.error
+            reason = str(ticket.error)
+        else:
+            ticket.claim()  # not taken yet: never will be; taken: its key makes it once
             reason = "waited too long for the database"
-        except sqlite3.Error as error:
-            if not unavailable(error):
-                raise
-            reason = str(error)
         self._down_until = time.monotonic() + self.RETRY_SECONDS
         return self._spool(event, reason)
 
+    def _ask_for_pass(self) -> None:
+        """Wake the writer, unless a pass is asked for and has not begun (it takes what is
+        queued by then). Two listeners may both ask: the second wake finds the lock
+        released already, and the pass it would have asked for is the same one."""
+        if self._pass_asked:
+            return
+        self._pass_asked = True
+        with contextlib.suppress(RuntimeError):  # released already: a pass is asked for
+            self._wake.release()
+
+    def _run(self) -> None:
+        """The writer thread: a pass each time it is woken, until `close`."""
+        name_os_thread()
+        while True:
+            self._wake.acquire()
+            self._writing = True
+            try:
+                self._write_queued()
+            except BaseException:  # a bug of ours: its listeners were told; keep writing
+                log.exception("decision writer pass failed")
+            finally:
+                self._writing = False
+            if self._closing:  # what was queued is written; later events are spooled
+                return
+
     def _write_queued(self) -> None:
-        """On the writer thread: record what is queued in transactions of up to MAX_BATCH,
-        answering each listener after its commit, until the queue is empty. A listener
-        that queues once this pass began asks for another (or this one takes it)."""
+        """Record what is queued in transactions of up to MAX_BATCH, answering each
+        listener after its commit, until the queue is empty. A listener that queues once
+        this pass began asks for another (or this one takes it)."""
         self._pass_asked = False
         while self._queued:
             self._write_batch()
@@ -238,28 +293,38 @@ class Intake:
     def _write_batch(self) -> None:
         """Record what is queued now (up to MAX_BATCH) in one transaction, then answer
         each listener (deque.popleft is atomic; only this thread takes from the queue)."""
-        batch: list[tuple[DecisionEvent, Future]] = []
+        batch: list[Ticket] = []
         while self._queued and len(batch) < self.MAX_BATCH:
-            event, answer = self._queued.popleft()
-            if answer.set_running_or_notify_cancel():  # False: its listener gave up
-                batch.append((event, answer))
+            ticket = self._queued.popleft()
+            if ticket.claim():  # False: its listener gave up
+                batch.append(ticket)
         if not batch:
             return
         try:
-            answers = record_together(self.store, [event for event, _ in batch], self.wait_ms)
+            answers = record_together(self.store, [ticket.event for ticket in batch],
+                                      self.wait_ms)
         except BaseException as error:  # a bug of ours: the listeners fail now, not at time-out
-            for _, answer in batch:
-                answer.set_exception(error)
+            for ticket in batch:
+                ticket.answer_with(None, error)
             raise
-        for (_, answer), result in zip(batch, answers, strict=True):
+        for ticket, result in zip(batch, answers, strict=True):
             if isinstance(result, Exception):
-                answer.set_exception(result)
+                ticket.answer_with(None, result)
             else:
-                answer.set_result(result)
+                ticket.answer_with(result)
+
+    def writing(self) -> bool:
+        """A pass is running now."""
+        return self._writing
 
     def close(self, timeout: float) -> bool:
-        """Let the event being written finish (up to `timeout`), then end the writer thread."""
-        return self._writer.drain(timeout)
+        """Let the events queued be written (up to `timeout`), then end the writer thread;
+        events taken from now on go to the spool. False if the writer was still busy."""
+        self._closing = True
+        with contextlib.suppress(RuntimeError):
+            self._wake.release()
+        self._writer.join(timeout)
+        return not self._writer.is_alive()
 
     def _spool(self, event: DecisionEvent, reason: str) -> tuple[None, Outcome]:
         new = self.spool.append({**event.to_json(), "spooled_at": time.time()})
@@ -275,84 +340,3 @@ def unavailable(error: sqlite3.Error) -> bool:
     to a statement of ours it refuses: that would refuse it from the spool forever too."""
     return not isinstance(error, (sqlite3.IntegrityError, sqlite3.ProgrammingError,
                                   sqlite3.InterfaceError, sqlite3.DataError))
-
-
-Applied = Callable[[DecisionEvent, str, Outcome], None]
-
-
-def apply_spool(store: Store, spool: Spool, on_applied: Applied | None = None,
-                wait_ms: int | None = None, *, editors: tuple[str, ...] = (),
-                refresh_articles: Callable[[list[str]], object] | None = None) -> int:
-    """Record the spooled events, oldest first, each exactly once; returns how many left
-    the spool. Stops at the first one the database still refuses (tried again next time).
-    `on_applied(event, article_id, outcome)` follows each recorded one (e.g. a redraw).
-
-    An event that cannot be applied (its article gone or broken, its author no longer
-    one of `editors`, a statement the database refuses) is never dropped: it is kept in
-    rejected_decisions with the reason, for its author to be told (bot/newsroom/
-    rejections.py). `refresh_articles(ids)` first re-reads the files the events name: an
-    event waited in the spool while they could change, and is judged on them as they are."""
-    wait_ms = decision_wait_ms(store) if wait_ms is None else wait_ms
-    entries = spool.pending()  # one read of the file per pass (this runs every second)
-    if not entries:
-        return 0
-    done = []
-    try:
-        events = [(entry, DecisionEvent.from_json(entry)) for entry in entries]
-        if refresh_articles is not None:
-            refresh_articles(sorted(_articles_named(store, [e for _, e in events])))
-        for entry, event in events:
-            result = None
-            if editors and event.user_id not in editors:
-                _reject(store, entry, NOT_AN_EDITOR,
-                        "you are no longer one of the newsroom's editors")
-            else:
-                try:
-                    result = record(store, event, wait_ms)
-                except UnknownArticle as error:
-                    _reject(store, entry, ARTICLE_GONE, str(error))
-                except UnusableArticle as error:
-                    _reject(store, entry, ARTICLE_UNUSABLE, str(error))
-                except sqlite3.Error as error:
-                    if unavailable(error):
-                        raise
-                    _reject(store, entry, REFUSED, str(error))
-            done.append(event.key)
-            if result is not None:
-                log.info("spooled decision applied", extra={
-                    "event_key": event.key, "article": result[0], "outcome": result[1].outcome})
-                if on_applied is not None:
-                    on_applied(event, *result)
-    except sqlite3.Error as error:
-        log.warning("spool not applied yet: the database cannot take it",
-                    extra={"waiting": len(entries) - len(done), "reason": str(error)})
-    finally:
-        spool.remove(done)
-    return len(done)
-
-
-def _articles_named(store: Store, events: list[DecisionEvent]) -> set[str]:
-    """The articles these events are about (a reaction names its digest message)."""
-    named = set()
-    for event in events:
-        article_id = event.article_id or article_for_message(
-            store, event.channel or "", event.message_ts or "")
-        if article_id is not None:
-            named.add(article_id)
-    return named
-
-
-def _reject(store: Store, entry: dict, reason: str, detail: str) -> None:
-    """Keep a spooled event that cannot be applied; sqlite3.Error (the database failed
-    again) leaves it in the spool. An event whose key is in decision_log was recorded
-    after all (its writer finished after the listener gave up waiting): nothing to do."""
-    if store.db.execute("SELECT 1 FROM decision_log WHERE event_key = ?",
-                        [entry["key"]]).fetchone():
-        return
-    article_id = entry.get("article_id") or article_for_message(
-        store, entry.get("channel") or "", entry.get("message_ts") or "")
-    if reject(store, entry, reason, detail, article_id):
-        metrics.decision_rejected(reason)
-        log.warning("spooled decision rejected: its author will be told", extra={
-            "event_key": entry["key"], "user": entry.get("user_id"), "reason": reason,
-            "detail": detail})

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import CHANNEL, EDITOR, Newsroom, run_cli, start_newsroom
 from newsbot.bot.newsroom.decisions import now_text, now_us
-from newsbot.bot.services.intake import DecisionEvent, apply_spool
+from newsbot.bot.services.intake import DecisionEvent
+from newsbot.bot.services.spool_apply import apply_spool
 from newsbot.handlers.blocks import PUBLISH_ACTION
 from newsbot.storage.db import Store
 from newsbot.storage.spool import Spool

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import write_article
 from newsbot.bot.newsroom.decisions import standing_decision
-from newsbot.bot.services.intake import SPOOLED, DecisionEvent, Intake, apply_spool
+from newsbot.bot.services.intake import SPOOLED, DecisionEvent, Intake
+from newsbot.bot.services.spool_apply import apply_spool
 from newsbot.storage.db import DatabaseReplaced, Store
 from newsbot.storage.index import refresh
 from newsbot.storage.spool import Spool

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, clean_env, write_article
 from newsbot.bot.newsroom.decisions import DUPLICATE, RECORDED, UnknownArticle
-from newsbot.bot.services.intake import DecisionEvent, Intake, record_together
+from newsbot.bot.services.intake import SPOOLED, DecisionEvent, Intake, record_together
+from newsbot.bot.services.spool_apply import apply_spool
 from newsbot.storage.db import Store
 from newsbot.storage.index import refresh
 from newsbot.storage.spool import Spool
@@ -74,7 +75,7 @@ def wait_for(condition):
         time.sleep(0.01)
 # it is queued before the pass is asked for: a pass asked for and an empty queue mean
 # the writer took it, and waits for the lock
-wait_for(lambda: intake._writer.in_flight() and not intake._queued)
+wait_for(lambda: intake.writing() and not intake._queued)
 for thread in threads[1:]:
     thread.start()
 wait_for(lambda: len(intake._queued) == count - 1)  # the others, queued behind it
@@ -209,3 +210,21 @@ def test_listeners_taking_at_once_are_each_answered_and_none_waits_for_nothing(
     assert Spool(tmp_path / "spool").pending() == []
     assert indexed.query("SELECT count(DISTINCT event_key) AS n FROM decision_log") == [
         {"n": threads * per_thread}]
+
+
+def test_events_taken_after_close_go_to_the_spool_at_once(indexed: Store, tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture):
+    """Once the writer thread has ended, nothing would record a queued event: it is
+    spooled straight away (the next start applies the spool), not after the wait."""
+    spool = Spool(tmp_path / "spool")
+    intake = Intake(indexed, spool, wait_ms=5_000)
+    assert intake.take(event("Ev1", n=1))[1].outcome == RECORDED
+    assert intake.close(5)
+    with caplog.at_level("WARNING"):
+        assert intake.take(event("Ev2", "skip", n=2))[1].outcome == SPOOLED
+    assert [r.reason for r in caplog.records if hasattr(r, "reason")] == [
+        "newsbot is stopping"]
+    assert [entry["key"] for entry in spool.pending()] == ["Ev2"]
+    assert apply_spool(indexed, spool) == 1
+    assert [r["event_key"] for r in indexed.query(
+        "SELECT event_key FROM decision_log ORDER BY id")] == ["Ev1", "Ev2"]

@@ -17,8 +17,9 @@ from conftest import EXAMPLES, Newsroom
 from newsbot.bot.config.settings import Config
 from newsbot.bot.newsroom.decisions import now_text, now_us
 from newsbot.bot.services.health import Health
-from newsbot.bot.services.intake import DecisionEvent, apply_spool
+from newsbot.bot.services.intake import DecisionEvent
 from newsbot.bot.services.refresh import IndexRefresher
+from newsbot.bot.services.spool_apply import apply_spool
 from newsbot.storage.db import Store
 from newsbot.storage.spool import Spool
 
