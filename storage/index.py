@@ -509,11 +509,14 @@ def refresh_paths(
     """`refresh` for the given paths only (relative to root, as file events name them): a
     file created, changed or deleted, or a folder moved in or out. Everything else is
     taken to be as indexed, so the cost follows the change, not the folder. The same
-    rules apply (patterns, hidden folders, links, the size limit, clusters)."""
+    rules apply (patterns, hidden folders, links, the size limit, clusters), and an empty
+    index given thousands of files is built as `refresh` builds one (`_cold_build`)."""
     if not Path(root).is_dir():
         raise NotADirectoryError(f"the articles folder {root} is not a folder (not mounted?)")
     touched = sorted({t.strip("/") for t in touched if t.strip("/")})
     on_disk = scan_paths(root, touched, patterns)
+    if len(on_disk) >= PARALLEL_THRESHOLD and _is_empty(store):  # a folder moved into it
+        return _cold_build(store, root, on_disk.items(), None, None, max_file_bytes, clusters)
     stored = [row for chunk in _batches(touched, 200) for row in store.db.execute(
         STORED_STATS + " WHERE " + " OR ".join(["id = ? OR (id >= ? AND id < ?)"] * len(chunk)),
         [value for path in chunk for value in (path, path + "/", path + "0")])]  # "0" follows "/"
@@ -594,17 +597,16 @@ def _reconcile(store: Store, root: Path, on_disk: dict[str, FileStat], stored: I
         for article_id, size in unread
     ])
     big = len(todo) >= PARALLEL_THRESHOLD
-    cold = big and not (changed or gone) and _is_empty(store)
-    with _page_cache(store, WRITE_CACHE_KIB if big else 0), _bulk_load(store, cold):
+    with _page_cache(store, WRITE_CACHE_KIB if big else 0):
         for parsed in _parse_all(root, todo, big, workers, max_file_bytes):
             pending.extend(parsed)
             done += len(parsed)
             if len(pending) >= COMMIT_EVERY:
-                report.indexed += _write(store, pending, now, vanished, cold)
+                report.indexed += _write(store, pending, now, vanished)
                 pending = Parsed()
             if progress:
                 progress(done, len(todo))
-        report.indexed += _write(store, pending, now, vanished, cold)
+        report.indexed += _write(store, pending, now, vanished)
     was_stored = set(changed)
     report.removed = _forget(store, gone + [a for a in vanished if a in was_stored])
     return _finish(store, report, clusters,
@@ -623,13 +625,17 @@ def _lstat(root: Path, article_id: str) -> FileStat | None:
 def _cold_build(store: Store, root: Path, walk: Iterable[tuple[str, FileStat | None]],
                 progress: Progress | None, workers: int | None, max_file_bytes: int,
                 clusters: ClusterSettings | None) -> IndexReport:
-    """`refresh` of an empty index with thousands of files, streamed: each file goes from
-    the walk to a worker to the write without a dict of the folder, so memory does not
-    grow with it (the walk's dict was most of 1 MB per 1,000 files). The load is one
+    """An empty index given thousands of files: by `refresh`, whose walk is streamed
+    (each file goes from the walk to a worker to the write without a dict of the folder,
+    so memory does not grow with it: the walk's dict was most of 1 MB per 1,000 files),
+    or by `refresh_paths` (a folder moved in: the files it found). The load is one
     transaction (`_bulk_load`), and the clusters are made from the workers' records
     (story_clusters.ColdClusters). Both are written with a rollback journal when nothing
-    else has the file open (`Store.written_once`: each page once, not twice as in WAL).
-    `progress` gets (done, walked so far)."""
+    else has the file open (`Store.written_once`: each page once, not twice as in WAL):
+    `newsbot index`, and the first refresh of `serve`, which runs before anything else
+    of it opens the file. Once `serve` runs, the connection its start used stays open,
+    so a build from file events or the periodic walk writes in WAL, and readers go on
+    reading the empty index meanwhile. `progress` gets (done, walked so far)."""
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     report = IndexReport()
     refused: list[tuple] = []  # recorded as broken without being read, as _reconcile does
@@ -661,7 +667,7 @@ def _cold_build(store: Store, root: Path, walk: Iterable[tuple[str, FileStat | N
     with store.written_once(), (
             ColdClusters(clusters, side) if matching else contextlib.nullcontext()) as cold:
         with _page_cache(store, WRITE_CACHE_KIB), _bulk_load(
-                store, True, before_tail=cold.start_matching if cold else None):
+                store, before_tail=cold.start_matching if cold else None):
             for parsed in _parse_all(root, readable(), True, workers, max_file_bytes,
                                      matching):
                 if cold:
@@ -705,8 +711,7 @@ _BULK_DEFERRED = ("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NU
 
 
 @contextlib.contextmanager
-def _bulk_load(store: Store, cold: bool,
-               before_tail: Callable[[], None] | None = None) -> Iterator[None]:
+def _bulk_load(store: Store, before_tail: Callable[[], None] | None = None) -> Iterator[None]:
     """For a cold build (an empty index, thousands of files): one transaction in which
     the secondary indexes of articles and article_topics and the full-text trigger are
     dropped, the rows loaded, then the indexes created again from their own stored SQL
@@ -716,9 +721,6 @@ def _bulk_load(store: Store, cold: bool,
     The lots written inside become savepoints; other writers wait for the commit.
     `before_tail` runs once the rows are in, before the indexes are built: work that
     can overlap that tail (it runs in SQLite, without the GIL) starts there."""
-    if not cold:
-        yield
-        return
     with store.write() as db:
         conn = db.conn
         deferred = conn.execute(_BULK_DEFERRED).fetchall()

@@ -18,7 +18,7 @@ import pytest
 from conftest import article_text, clean_env, run_cli, write_raw
 from newsbot.storage import index as index_module
 from newsbot.storage.db import Store
-from newsbot.storage.index import refresh
+from newsbot.storage.index import refresh, refresh_paths
 from newsbot.storage.story_clusters import ClusterSettings
 from test_index_bulk import build, dump, write_folder
 
@@ -151,6 +151,28 @@ def test_a_cold_build_stopped_half_way_leaves_the_file_empty_and_in_wal(
     assert header_mode(path) == "wal" and not journal(path).exists()
     assert sqlite3.connect(path).execute("SELECT count(*) FROM articles").fetchone()[0] == 0
     assert dump(Store(path))["schema"] == schema
+
+
+def test_a_folder_moved_into_an_empty_index_is_built_with_a_rollback_journal_too(
+        tmp_path, articles, monkeypatch):
+    """File events name the folder (refresh_paths): built as `refresh` builds, alone on
+    the file with a rollback journal, then WAL; every row, as a row-by-row build."""
+    write_folder(articles / "moved")
+    path = tmp_path / "bulk.db"
+    store = Store(path)
+    monkeypatch.setattr(index_module, "PARALLEL_THRESHOLD", 1)
+    inserting: set[str] = set()  # the file's journal mode whenever articles are inserted
+    store.db.conn.set_trace_callback(
+        lambda sql: inserting.add(header_mode(path)) if "INSERT INTO articles (" in sql else None)
+    report = refresh_paths(store, articles, ["moved"], clusters=ClusterSettings())
+    store.db.conn.set_trace_callback(None)
+    assert inserting == {"rollback"}
+    assert (report.total, report.indexed, report.failed) == (32, 31, 1)
+    assert header_mode(path) == "wal" and not journal(path).exists()
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1
+    assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    store.db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')")
+    assert dump(store) == dump(build(tmp_path / "rows.db", articles, monkeypatch, bulk=False))
 
 
 # A real `newsbot index` with a small page cache, so that the build spills pages into
