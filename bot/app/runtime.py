@@ -245,7 +245,8 @@ class Runtime:
             self.watcher.stop(timeout)
             self.watcher = None
         if self.intake is not None:
-            self.intake.close(timeout)
+            if not self.intake.close(timeout):
+                log.warning("decision writer still busy after %ss", timeout)
             self.intake = None
 
 

@@ -244,6 +244,8 @@ class Intake:
             return self._spool(event, "the database failed less than a second ago")
         ticket = Ticket(event)
         self._queued.append(ticket)
+        if self._closing and ticket.claim():  # close began meanwhile: nothing may write it
+            return self._spool(event, "newsbot is stopping")
         self._ask_for_pass()
         if ticket.wait(self.wait_ms / 1000 + 0.5):
             if ticket.error is None:
@@ -268,27 +270,33 @@ class Intake:
             self._wake.release()
 
     def _run(self) -> None:
-        """The writer thread: a pass each time it is woken, until `close`."""
+        """The writer thread: a pass each time it is woken, until `close`. Once it sees
+        `_closing` it makes one more pass: a listener that read `_closing` as False had
+        queued its event before, and one that reads it as True claims its own event
+        unless this pass took it (take)."""
         name_os_thread()
         while True:
             self._wake.acquire()
-            self._writing = True
-            try:
+            self._write_queued()
+            if self._closing:
                 self._write_queued()
-            except BaseException:  # a bug of ours: its listeners were told; keep writing
-                log.exception("decision writer pass failed")
-            finally:
-                self._writing = False
-            if self._closing:  # what was queued is written; later events are spooled
                 return
 
     def _write_queued(self) -> None:
         """Record what is queued in transactions of up to MAX_BATCH, answering each
         listener after its commit, until the queue is empty. A listener that queues once
-        this pass began asks for another (or this one takes it)."""
-        self._pass_asked = False
-        while self._queued:
-            self._write_batch()
+        this pass began asks for another (or this one takes it). A batch that fails for a
+        bug of ours has told its listeners; the pass goes on with the rest."""
+        self._writing = True
+        try:
+            self._pass_asked = False
+            while self._queued:
+                try:
+                    self._write_batch()
+                except Exception:
+                    log.exception("decision batch failed: its listeners were answered")
+        finally:
+            self._writing = False
 
     def _write_batch(self) -> None:
         """Record what is queued now (up to MAX_BATCH) in one transaction, then answer

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,71 @@ def test_events_taken_after_close_go_to_the_spool_at_once(indexed: Store, tmp_pa
     assert apply_spool(indexed, spool) == 1
     assert [r["event_key"] for r in indexed.query(
         "SELECT event_key FROM decision_log ORDER BY id")] == ["Ev1", "Ev2"]
+
+
+def test_a_batch_failing_for_a_bug_leaves_the_events_behind_it_to_the_same_pass(
+        indexed: Store, tmp_path: Path):
+    """A batch that fails for a bug of ours (here a listener hands over something that is
+    not an event) answers each of its listeners with the error, and the writer goes on:
+    the events queued behind it are recorded, not left to their time-out and the spool."""
+    intake = Intake(indexed, Spool(tmp_path / "spool"), wait_ms=20_000)
+    holder = sqlite3.connect(indexed.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the writer's first batch waits for it
+    answers: dict[int, str] = {}
+
+    def listener(n: int, item: object) -> None:
+        try:
+            answers[n] = intake.take(item)[1].outcome
+        except Exception as error:  # noqa: BLE001 - the answer under test
+            answers[n] = type(error).__name__
+
+    def queued(count: int) -> None:
+        deadline = time.monotonic() + 30
+        while len(intake._queued) != count:
+            assert time.monotonic() < deadline, "the listeners did not queue"
+            time.sleep(0.005)
+
+    behind = Intake.MAX_BATCH + 20
+    threads = [threading.Thread(target=listener, args=(0, event("Ev0")))]
+    threads[0].start()
+    deadline = time.monotonic() + 30
+    while not (intake.writing() and not intake._queued):  # the writer holds Ev0
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    threads.append(threading.Thread(target=listener, args=(1, "not an event")))
+    threads[1].start()
+    queued(1)  # first in the next batch
+    for n in range(2, behind + 1):
+        threads.append(threading.Thread(target=listener, args=(n, event(
+            f"Ev{n}", "publish" if n % 2 else "skip", f"U{n}", n=n))))
+        threads[-1].start()
+    queued(behind)
+    holder.execute("ROLLBACK")
+    for thread in threads:
+        thread.join(60)
+    assert intake.close(5)
+    outcomes = list(answers.values())
+    assert outcomes.count("AttributeError") == Intake.MAX_BATCH  # the batch with it
+    assert outcomes.count(RECORDED) == 1 + behind - Intake.MAX_BATCH, set(outcomes)
+    assert Spool(tmp_path / "spool").pending() == []
+
+
+def test_close_says_when_the_writer_is_still_busy(indexed: Store, tmp_path: Path):
+    """`close` waits for the event being written up to its bound, and says False past it
+    (the runtime logs it); the event is still recorded once the database lets it."""
+    intake = Intake(indexed, Spool(tmp_path / "spool"), wait_ms=20_000)
+    holder = sqlite3.connect(indexed.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    answers: list[str] = []
+    listener = threading.Thread(target=lambda: answers.append(
+        intake.take(event("Ev1"))[1].outcome))
+    listener.start()
+    deadline = time.monotonic() + 30
+    while not (intake.writing() and not intake._queued):
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    assert intake.close(0.2) is False
+    holder.execute("ROLLBACK")
+    listener.join(30)
+    assert answers == [RECORDED]
+    assert intake.close(5) is True
