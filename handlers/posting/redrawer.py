@@ -151,12 +151,13 @@ def redraw_queued(client: WebClient, store: Store, owner: str,
     try:
         for queued in claimed:
             drawing = read_drawing(store, queued)
-            short = [budgets[method].ready_at(n) for method, n in drawing.calls().items()
+            calls = drawing.calls()
+            short = [budgets[method].ready_at(n) for method, n in calls.items()
                      if not budgets[method].affords(n)]
             if short:  # this one waits, and so do the newer ones: oldest first
                 next_at = max(short)
                 break
-            for method, n in drawing.calls().items():
+            for method, n in calls.items():
                 budgets[method].spend(n)
             try:
                 drawn += draw(client, store, drawing)
